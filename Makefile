@@ -1,0 +1,31 @@
+# make run: start the app.  make test: run the whole test suite.  Each sets itself up.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+
+.PHONY: run test data bench checkpoints clean
+
+$(VENV)/.app: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements-dev.txt $(VENV)/.app
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
+	touch $@
+
+run: $(VENV)/.app
+	$(PY) -m streamlit run app.py
+
+data: $(VENV)/.app
+	$(PY) -m lenet data
+
+test: $(VENV)/.dev data
+	$(PY) -m pytest
+
+bench: $(VENV)/.dev data
+	$(PY) -m bench.train_speed
+	$(PY) -m bench.drawings
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,82 @@
+"""How well `predict` reads drawings, and how fast: the Drawings and Latency targets.
+
+    python -m bench.drawings [--split report|tune] [--n 2700] [--checkpoint PATH ...]
+
+Drawings are MNIST test digits re-rendered as users give them (bench/synth.py). Preprocessing
+choices are tuned on the `tune` split (test indices 0-4999); the figures we report come from
+the `report` split (5000-9999), which tuning never looks at.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+from torchvision.datasets import MNIST
+
+from bench.synth import REPORT, SIZES, STROKES, STYLES, TUNE, drawings, render
+from lenet.checkpoints import CHECKPOINT_DIR, load_model
+from lenet.data import DEFAULT_ROOT, ensure_mnist
+from lenet.models import predict
+from lenet.preprocess import NoDigitError, to_mnist
+
+
+def accuracy_by_kind(model: torch.nn.Module, split: range, n: int, seed: int) -> dict[str, tuple[int, int]]:
+    """{kind: (right, total)} for overall, each style, each stroke and each size."""
+    test = MNIST(str(DEFAULT_ROOT), train=False)
+    tally: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for d in drawings(test.data.numpy(), test.targets.numpy(), split, n, seed):
+        try:
+            right = int(predict(model, to_mnist(d.image).tensor)[0].argmax()) == d.label
+        except NoDigitError:
+            right = False
+        for kind in ("all", d.style, d.stroke, d.size):
+            tally[kind][0] += right
+            tally[kind][1] += 1
+    return {k: (v[0], v[1]) for k, v in tally.items()}
+
+
+def latency_ms(model: torch.nn.Module, repeats: int = 200) -> dict[str, float]:
+    """Median and 95th-percentile ms for preprocessing + forward of one 280×280 canvas image."""
+    test = MNIST(str(DEFAULT_ROOT), train=False)
+    canvas = render(test.data[0].numpy(), int(test.targets[0]), 0, np.random.default_rng(0), "canvas", "normal", "medium").image
+    torch.set_num_threads(torch.get_num_threads())
+    for _ in range(20):
+        predict(model, to_mnist(canvas).tensor)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        predict(model, to_mnist(canvas).tensor)
+        times.append((time.perf_counter() - t) * 1000)
+    times.sort()
+    return {"median": statistics.median(times), "p95": times[int(0.95 * len(times)) - 1]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--split", choices=("report", "tune"), default="report")
+    parser.add_argument("--n", type=int, default=2700, help="drawings (a multiple of 27 covers every kind equally)")
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--checkpoint", type=Path, nargs="+",
+                        default=[CHECKPOINT_DIR / f"{m}.pt" for m in ("lenet5", "lenet5-classic", "mlp")])
+    args = parser.parse_args()
+    ensure_mnist()
+    split = REPORT if args.split == "report" else TUNE
+    kinds = ["all", *STYLES, *STROKES, *SIZES]
+    print(f"Drawings: {args.n} from MNIST test {split.start}-{split.stop - 1} ({args.split} split), seed {args.seed}\n")
+    print("| checkpoint | " + " | ".join(kinds) + " | latency median (p95) |")
+    print("|---" * (len(kinds) + 2) + "|")
+    for path in args.checkpoint:
+        model, _ = load_model(path)
+        acc = accuracy_by_kind(model, split, args.n, args.seed)
+        lat = latency_ms(model)
+        cells = [f"{100 * acc[k][0] / acc[k][1]:.1f}%" for k in kinds]
+        print(f"| {path.name} | " + " | ".join(cells) + f" | {lat['median']:.2f} ms ({lat['p95']:.2f}) |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

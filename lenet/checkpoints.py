@@ -1,0 +1,95 @@
+"""Checkpoints: plain dicts that can rebuild their model, written atomically, loaded safely.
+
+    {"format": "lenet-lab/1", "model": "lenet5", "config": {"activation": "relu", ...},
+     "state_dict": {...}, "metrics": {"test_accuracy": 0.99, ...}, "history": [...], "train": {...}}
+
+Loading uses torch.load(weights_only=True): tensors and plain containers only, so a hostile
+pickle is refused before any of its code can run.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .models import MODELS, build_model, resolve_options
+
+__all__ = ["FORMAT", "CHECKPOINT_DIR", "CheckpointError", "make_checkpoint", "save_checkpoint",
+           "load_checkpoint", "load_model"]
+
+FORMAT = "lenet-lab/1"
+CHECKPOINT_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
+REQUIRED = {"format": str, "model": str, "config": dict, "state_dict": dict, "metrics": dict, "history": list}
+
+
+class CheckpointError(ValueError):
+    """A file that is missing, damaged, or not a LeNet Lab checkpoint; the message says which."""
+
+
+def make_checkpoint(model_name: str, options: dict[str, Any], model: nn.Module, metrics: dict[str, Any],
+                    history: list[dict], train: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Everything needed to rebuild, judge and reproduce a trained model, as one plain dict."""
+    return {
+        "format": FORMAT,
+        "model": model_name,
+        "config": resolve_options(model_name, **options),
+        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "metrics": dict(metrics),
+        "history": list(history),
+        "train": dict(train or {}),
+    }
+
+
+def save_checkpoint(path: str | Path, checkpoint: dict[str, Any]) -> Path:
+    """Write atomically: a temporary file in the same folder, then os.replace, so a crash
+    never leaves a half-written checkpoint under the real name."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(checkpoint, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load and check a checkpoint dict. Raises CheckpointError for a missing, truncated,
+    hostile or foreign file; nothing in the file is executed."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # UnpicklingError, RuntimeError (bad zip), EOFError, ...: all refused
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"{path} is not a usable checkpoint and was refused ({reason[:200]})") from None
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f"{path} is not a LeNet Lab checkpoint (it holds a {type(ckpt).__name__}, not a dict)")
+    problems = [key for key, kind in REQUIRED.items() if not isinstance(ckpt.get(key), kind)]
+    if problems or ckpt["format"] != FORMAT:
+        raise CheckpointError(f"{path} is not a LeNet Lab checkpoint (missing or wrong: "
+                              f"{', '.join(problems) or 'format ' + repr(ckpt.get('format'))})")
+    if ckpt["model"] not in MODELS:
+        raise CheckpointError(f"{path} is for an unknown model {ckpt['model']!r}")
+    return ckpt
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild the model a checkpoint describes, with its weights, in eval mode."""
+    ckpt = load_checkpoint(path)
+    try:
+        model = build_model(ckpt["model"], **ckpt["config"])
+        model.load_state_dict(ckpt["state_dict"])
+    except (ValueError, TypeError, RuntimeError) as err:
+        raise CheckpointError(f"{path} does not match its model {ckpt['model']!r}: {str(err).splitlines()[0]}") from None
+    return model.to(device).eval(), ckpt

@@ -1,0 +1,246 @@
+"""python -m lenet data|train|evaluate|predict|summary|export"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .checkpoints import CHECKPOINT_DIR, CheckpointError, load_model, make_checkpoint, save_checkpoint
+from .data import DataError, ensure_mnist, load_mnist
+from .introspect import layer_table
+from .models import ACTIVATIONS, MODELS, POOLS, build_model, predict
+from .preprocess import ImageError, NoDigitError, load_image, to_mnist
+from .train import OPTIMIZERS, SCHEDULES, BatchReport, EpochReport, TrainConfig, evaluate, pick_device, train
+
+DEFAULT_CHECKPOINT = CHECKPOINT_DIR / "lenet5.pt"
+
+
+class UsageError(Exception):
+    """Bad arguments: reported with the usage line and exit code 2."""
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _existing_file(text: str) -> Path:
+    if not Path(text).is_file():
+        raise argparse.ArgumentTypeError(f"no such file: {text}")
+    return Path(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m lenet", description="LeNet Lab: MNIST digits with LeNet-5.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("data", help="fetch and verify the MNIST files into data/")
+
+    d = TrainConfig()
+    t = sub.add_parser("train", help="train a model and save a checkpoint")
+    t.add_argument("--model", choices=list(MODELS), default=d.model)
+    t.add_argument("--activation", choices=list(ACTIVATIONS), help="default: the model's own")
+    t.add_argument("--pool", choices=list(POOLS), help="LeNets only; default: the model's own")
+    t.add_argument("--epochs", type=_positive_int, default=d.epochs)
+    t.add_argument("--batch-size", type=_positive_int, default=d.batch_size)
+    t.add_argument("--lr", type=_positive_float, default=d.lr, help="peak learning rate (default %(default)s)")
+    t.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer)
+    t.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    t.add_argument("--schedule", choices=SCHEDULES, default=d.schedule)
+    t.add_argument("--label-smoothing", type=float, default=d.label_smoothing)
+    t.add_argument("--augment", action="store_true", help="random small affine on every batch")
+    t.add_argument("--seed", type=int, default=d.seed)
+    t.add_argument("--device", default=d.device, help="auto | cpu | cuda | mps (default auto)")
+    t.add_argument("--val-size", type=int, default=d.val_size,
+                   help="hold out N training images and report on them instead of the test set")
+    t.add_argument("--limit", type=_positive_int, help="train on the first N images only (a dry run)")
+    t.add_argument("--out", type=Path, help="checkpoint path (default checkpoints/runs/MODEL-TIME.pt)")
+    t.add_argument("--json", action="store_true", help="one JSON object per epoch on stdout")
+
+    e = sub.add_parser("evaluate", help="test loss, accuracy, per-class accuracy and confusion matrix")
+    e.add_argument("--checkpoint", type=_existing_file, default=DEFAULT_CHECKPOINT)
+    e.add_argument("--device", default="auto")
+    e.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("predict", help="predict the digit in image files")
+    p.add_argument("--checkpoint", type=_existing_file, default=DEFAULT_CHECKPOINT)
+    p.add_argument("--json", action="store_true", help="one JSON object per file")
+    p.add_argument("files", nargs="+", metavar="FILE")
+
+    s = sub.add_parser("summary", help="the layer table of a model")
+    s.add_argument("model", choices=list(MODELS), metavar="MODEL", help=f"one of {', '.join(MODELS)}")
+    s.add_argument("--activation", choices=list(ACTIVATIONS))
+    s.add_argument("--pool", choices=list(POOLS))
+    s.add_argument("--json", action="store_true")
+
+    x = sub.add_parser("export", help="export a checkpoint for deployment")
+    x.add_argument("--checkpoint", type=_existing_file, required=True)
+    x.add_argument("--format", choices=("onnx", "torchscript"), required=True)
+    x.add_argument("--out", type=Path, required=True)
+    return parser
+
+
+def _say(message: str, quiet: bool = False) -> None:
+    print(message, file=sys.stderr if quiet else sys.stdout, flush=True)
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    path = ensure_mnist(progress=lambda m: _say(m))
+    _say(f"MNIST is ready in {path} (MD5 verified).")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    cfg = TrainConfig(model=args.model, activation=args.activation, pool=args.pool, epochs=args.epochs,
+                      batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
+                      weight_decay=args.weight_decay, schedule=args.schedule, label_smoothing=args.label_smoothing,
+                      augment=args.augment, seed=args.seed, device=args.device, val_size=args.val_size,
+                      train_limit=args.limit)
+    try:
+        cfg.validate()
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    out = args.out or CHECKPOINT_DIR / "runs" / f"{cfg.model}-{time.strftime('%Y%m%d-%H%M%S')}.pt"
+    quiet = args.json
+    data = load_mnist(val_size=cfg.val_size, seed=cfg.seed, progress=lambda m: _say(m, quiet=True))
+    _say(f"Training {cfg.model} on {pick_device(cfg.device)} for {cfg.epochs} epoch(s)…", quiet)
+
+    def on_batch(r: BatchReport) -> None:
+        if not quiet:
+            print(f"  epoch {r.epoch}/{cfg.epochs}  batch {r.batch:>4}/{r.batches}  loss {r.loss:.4f}  "
+                  f"acc {r.accuracy:6.2%}  {r.samples_per_s:,.0f} samples/s", flush=True)
+
+    def on_epoch(r: EpochReport, model: torch.nn.Module) -> None:
+        record = r.to_dict()
+        metrics = {k: v for k, v in record.items() if k != "epoch"} | {"epochs": r.epoch}
+        save_checkpoint(out, make_checkpoint(cfg.model, {"activation": cfg.activation, "pool": cfg.pool}, model,
+                                             metrics, result_history + [record], cfg.to_dict()))
+        result_history.append(record)
+        if quiet:
+            print(json.dumps(record), flush=True)
+        else:
+            split = r.eval_split
+            print(f"epoch {r.epoch}: train loss {r.train_loss:.4f} acc {r.train_accuracy:.2%} | {split} loss "
+                  f"{r.eval_loss:.4f} acc {r.eval_accuracy:.2%} | {r.elapsed_s:.1f}s, {r.samples_per_s:,.0f} samples/s",
+                  flush=True)
+
+    result_history: list[dict] = []
+    try:
+        train(cfg, data, on_batch=on_batch, on_epoch=on_epoch)
+    except KeyboardInterrupt:
+        _say(f"Interrupted. {'The last completed epoch is saved in ' + str(out) if result_history else 'Nothing saved.'}",
+             quiet=True)
+        return 130
+    _say(f"Saved {out}", quiet)
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    model, ckpt = load_model(args.checkpoint, pick_device(args.device))
+    test = load_mnist(progress=lambda m: _say(m, quiet=True)).test
+    result = evaluate(model, test)
+    report = {"checkpoint": str(args.checkpoint), "model": ckpt["model"], "loss": result.loss,
+              "accuracy": result.accuracy, "per_class": result.per_class, "confusion": result.confusion.tolist()}
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    print(f"{args.checkpoint} ({ckpt['model']}): test loss {result.loss:.4f}, accuracy {result.accuracy:.2%}")
+    print("per-class accuracy: " + "  ".join(f"{d}: {a:.2%}" for d, a in enumerate(result.per_class)))
+    print("confusion matrix (rows: true digit, columns: predicted):")
+    print("      " + "".join(f"{d:>6}" for d in range(10)))
+    for d, row in enumerate(result.confusion.tolist()):
+        print(f"{d:>6}" + "".join(f"{v:>6}" for v in row))
+    return 0
+
+
+def _predict_file(model: torch.nn.Module, path: str) -> dict[str, Any]:
+    try:
+        probs = predict(model, to_mnist(load_image(path)).tensor)[0]
+    except (ImageError, NoDigitError) as err:
+        return {"file": path, "error": str(err)}
+    digit = int(probs.argmax())
+    return {"file": path, "digit": digit, "confidence": float(probs[digit]), "probabilities": probs.tolist()}
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    model, _ = load_model(args.checkpoint)
+    failed = False
+    for path in args.files:
+        answer = _predict_file(model, path)
+        failed |= "error" in answer
+        if args.json:
+            print(json.dumps(answer), flush=True)
+        elif "error" in answer:
+            print(f"{path}: error: {answer['error']}", flush=True)
+        else:
+            print(f"{path}: {answer['digit']} ({answer['confidence']:.1%})", flush=True)
+    return 1 if failed else 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    rows = layer_table(build_model(args.model, activation=args.activation, pool=args.pool))
+    total = sum(r.params for r in rows)
+    if args.json:
+        print(json.dumps({"model": args.model, "params": total, "layers": [
+            {"name": r.name, "kind": r.kind, "in_shape": r.in_shape, "out_shape": r.out_shape, "params": r.params,
+             "formula": r.formula} for r in rows]}))
+        return 0
+    shape = lambda s: "×".join(map(str, s))  # noqa: E731
+    print(f"{args.model}: {MODELS[args.model].about}")
+    print(f"{'layer':<18}{'type':<15}{'input':<11}{'output':<11}{'params':>8}   size")
+    for r in rows:
+        print(f"{r.name:<18}{r.kind:<15}{shape(r.in_shape):<11}{shape(r.out_shape):<11}{r.params:>8,}   {r.formula}")
+    print(f"{'total':<55}{total:>8,}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    model, ckpt = load_model(args.checkpoint)
+    example = torch.zeros(1, 1, 28, 28)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{args.out.name}.", dir=args.out.parent)
+    os.close(fd)
+    try:
+        if args.format == "onnx":
+            torch.onnx.export(model, (example,), tmp, dynamo=False, input_names=["image"], output_names=["logits"],
+                              dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}})
+        else:
+            torch.jit.save(torch.jit.trace(model, example), tmp)
+        os.replace(tmp, args.out)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    print(f"Exported {ckpt['model']} to {args.out} ({args.format}); input: (N, 1, 28, 28) normalised, output: logits (N, 10)")
+    return 0
+
+
+COMMANDS = {"data": cmd_data, "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
+            "summary": cmd_summary, "export": cmd_export}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except UsageError as err:
+        parser.error(str(err))  # prints usage and the message, exits 2
+    except (CheckpointError, DataError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0

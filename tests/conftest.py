@@ -1,0 +1,32 @@
+"""Shared fixtures. Integration tests read the real MNIST files that `make test` fetches."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from lenet.data import Mnist, ensure_mnist, load_mnist
+
+FIXTURES = Path(__file__).parent / "fixtures"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def mnist() -> Mnist:
+    """The whole of MNIST in memory (fetched first if needed, never mocked)."""
+    ensure_mnist()
+    return load_mnist()
+
+
+@pytest.fixture(scope="session")
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    """The first 100 MNIST test digits (uint8, 100×28×28) and labels: a fixture cut from MNIST."""
+    data = np.load(FIXTURES / "mnist-test-100.npz")
+    return data["images"], data["labels"]
+
+
+@pytest.fixture(autouse=True)
+def _seeded() -> None:
+    torch.manual_seed(0)
