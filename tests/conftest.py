@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from lenet.data import Mnist, ensure_mnist, load_mnist
+from lenet.data import Mnist, ensure_mnist, load_mnist, sample_digits
 
-FIXTURES = Path(__file__).parent / "fixtures"
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -23,8 +22,7 @@ def mnist() -> Mnist:
 @pytest.fixture(scope="session")
 def digits() -> tuple[np.ndarray, np.ndarray]:
     """The first 100 MNIST test digits (uint8, 100×28×28) and labels: a fixture cut from MNIST."""
-    data = np.load(FIXTURES / "mnist-test-100.npz")
-    return data["images"], data["labels"]
+    return sample_digits()
 
 
 @pytest.fixture(autouse=True)

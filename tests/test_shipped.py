@@ -1,0 +1,48 @@
+"""The three checkpoints that ship in checkpoints/: real files, real MNIST, real targets."""
+import re
+
+import numpy as np
+import pytest
+import torch
+from torchvision.datasets import MNIST
+
+from bench.synth import REPORT, drawings
+from lenet.checkpoints import CHECKPOINT_DIR, load_model
+from lenet.data import DEFAULT_ROOT
+from lenet.models import predict
+from lenet.preprocess import NoDigitError, to_mnist
+from lenet.train import evaluate
+
+TARGETS = {"lenet5": 0.993, "lenet5-classic": 0.988, "mlp": 0.984}
+
+
+@pytest.mark.parametrize("name, target", TARGETS.items())
+def test_shipped_checkpoint_meets_its_accuracy_target(mnist, name, target):
+    model, ckpt = load_model(CHECKPOINT_DIR / f"{name}.pt")
+    accuracy = evaluate(model, mnist.test).accuracy
+    assert accuracy >= target
+    assert ckpt["model"] == name
+    assert ckpt["metrics"]["test_accuracy"] == pytest.approx(accuracy, abs=2e-4)  # what it claims is true
+
+
+def test_checkpoints_readme_records_each_command_and_accuracy():
+    text = (CHECKPOINT_DIR / "README.md").read_text()
+    for name in TARGETS:
+        model, ckpt = load_model(CHECKPOINT_DIR / f"{name}.pt")
+        assert re.search(rf"python -m lenet train --model {re.escape(name)} .*--out checkpoints/{re.escape(name)}\.pt", text)
+        assert f"{100 * ckpt['metrics']['test_accuracy']:.2f}%" in text
+
+
+def test_lenet5_reads_drawings():
+    """A slice of the drawings benchmark (the full one is bench/drawings.py): every kind of
+    drawing, from test digits the preprocessing was never tuned on."""
+    model, _ = load_model(CHECKPOINT_DIR / "lenet5.pt")
+    test = MNIST(str(DEFAULT_ROOT), train=False)
+    right = 0
+    sample = drawings(test.data.numpy(), test.targets.numpy(), REPORT, 270, seed=11)
+    for d in sample:
+        try:
+            right += int(predict(model, to_mnist(d.image).tensor)[0].argmax()) == d.label
+        except NoDigitError:
+            pass
+    assert right / len(sample) >= 0.95
