@@ -42,7 +42,7 @@ def _shape(digit: np.ndarray, height: int, stroke: str) -> np.ndarray:
     radius = max(0.6, {"thin": 0.02, "normal": 0.065, "thick": 0.09}[stroke] * height)
     inner = max(2, round(height - 2 * radius))  # the skeleton spans the height less the pen
     width = max(1, round(w * inner / h))
-    big = np.asarray(Image.fromarray(crop, mode="F").resize((width, inner), Image.Resampling.BICUBIC))
+    big = np.asarray(Image.fromarray(np.ascontiguousarray(crop, dtype=np.float32)).resize((width, inner), Image.Resampling.BICUBIC))
     skeleton = skeletonize(big > 0.25)
     pad = int(np.ceil(radius)) + 1
     skeleton = np.pad(skeleton, pad)
@@ -69,7 +69,7 @@ def render(digit: np.ndarray, label: int, index: int, rng: np.random.Generator,
         rgba[..., :3] = rng.integers(0, 60)
         rgba[..., 3] = (ink * 255 + 0.5).astype(np.uint8)
         buf = io.BytesIO()
-        Image.fromarray(rgba, "RGBA").save(buf, "PNG")
+        Image.fromarray(rgba).save(buf, "PNG")
         image = Image.open(io.BytesIO(buf.getvalue()))
     else:  # a phone photo of paper: uneven light, grey pencil, sensor noise, JPEG
         yy, xx = np.mgrid[0:H, 0:W] / max(H, W)

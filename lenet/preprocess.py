@@ -110,7 +110,7 @@ def _gray_alpha(image: ImageLike) -> tuple[np.ndarray, np.ndarray | None]:
     if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)) or min(a.shape[:2]) < 1:
         raise ImageError(f"expected an (H, W), (H, W, 3) or (H, W, 4) image array, got shape {a.shape}")
     if a.dtype == np.uint8 and a.ndim == 3:  # the canvas's RGBA: let PIL do the colour maths, in C
-        return _pil_gray_alpha(Image.fromarray(np.ascontiguousarray(a), "RGBA" if a.shape[2] == 4 else "RGB"))
+        return _pil_gray_alpha(Image.fromarray(np.ascontiguousarray(a)))
     if a.dtype == np.uint8:
         a = a.astype(np.float32) / 255
     elif a.dtype == np.uint16:
@@ -140,11 +140,16 @@ def _pil_gray_alpha(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     return gray, None
 
 
+def _image(a: np.ndarray) -> Image.Image:
+    """A float32 ("F" mode) PIL image of a 2-D array, for PIL's resampling and filters."""
+    return Image.fromarray(np.ascontiguousarray(a, dtype=np.float32))
+
+
 def _shrink(a: np.ndarray, side: int) -> np.ndarray:
     h, w = a.shape
     scale = side / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return np.asarray(Image.fromarray(a, mode="F").resize(size, Image.Resampling.BOX))
+    return np.asarray(_image(a).resize(size, Image.Resampling.BOX))
 
 
 @lru_cache(maxsize=8)
@@ -160,17 +165,26 @@ def _border(shape: tuple[int, int]) -> tuple[tuple[np.ndarray, np.ndarray], np.n
     return (ys, xs), np.linalg.pinv(design)
 
 
-def _paper(gray: np.ndarray) -> np.ndarray:
-    """The paper's brightness under uneven light: a plane fitted to the border, (H, W)."""
+def _paper(gray: np.ndarray, noise: float) -> np.ndarray:
+    """The paper's brightness under uneven light: a plane a + b·y + c·x fitted to the border,
+    refitted without the border pixels that are ink (a digit may touch the edge). (H, W)."""
     h, w = gray.shape
-    where, fit = _border(gray.shape)
-    a, b, c = fit @ gray[where]
-    return (a + b * np.arange(h, dtype=np.float32)[:, None] / h + c * np.arange(w, dtype=np.float32)[None, :] / w)
+    (ys, xs), fit = _border(gray.shape)
+    values = gray[ys, xs]
+    coef = fit @ values
+    design = np.stack([np.ones(len(ys)), ys / h, xs / w], 1)
+    paper = np.abs(values - design @ coef) < max(4 * noise, 0.05)
+    if 3 < paper.sum() < len(values):
+        coef, *_ = np.linalg.lstsq(design[paper], values[paper], rcond=None)
+    a, b, c = coef
+    return a + b * np.arange(h, dtype=np.float32)[:, None] / h + c * np.arange(w, dtype=np.float32)[None, :] / w
 
 
-def _noise(values: np.ndarray) -> float:
-    """Robust standard deviation (1.4826 × median absolute deviation)."""
-    return 1.4826 * float(np.median(np.abs(values - np.median(values))))
+def _noise(a: np.ndarray) -> float:
+    """Pixel noise (std) of an image, robust to ink and to uneven light: from the median absolute
+    difference between horizontal neighbours, which differ only by noise almost everywhere.
+    Every third row is plenty, and three times faster."""
+    return float(np.median(np.abs(np.diff(a[::3], axis=1)))) * 1.4826 / np.sqrt(2)
 
 
 def ink_map(image: ImageLike) -> np.ndarray:
@@ -188,21 +202,24 @@ def ink_map(image: ImageLike) -> np.ndarray:
     edge, _ = _border(gray.shape)
     if alpha is not None and np.median(alpha[edge]) < 0.5:
         ink = alpha
+        noise = _noise(ink)
     else:
-        ink = gray - _paper(gray)
+        noise = _noise(gray)  # the plane below changes neighbour differences by ~1e-3 at most
+        ink = gray - _paper(gray, noise)
         ink = ink if np.median(gray[edge]) < 0.5 else -ink
-    ink = np.clip(ink, 0, 1).astype(np.float32)
-    noisy = _noise(ink[edge]) > NOISY
+    noisy = noise > NOISY
     if noisy:
-        ink = np.asarray(Image.fromarray(ink, mode="F").filter(ImageFilter.MedianFilter(3)))
-    floor = float(np.median(ink[edge])) + 4 * _noise(ink[edge])
+        ink = np.asarray(_image(ink).filter(ImageFilter.MedianFilter(3)))
+        noise = _noise(ink)
+    floor = max(0.0, float(np.median(ink[edge]))) + 4 * noise
+    ink = np.clip(ink, 0, 1).astype(np.float32)
     peak = float(ink.max(initial=0))
     if peak - floor < INK_FLOOR:
         return np.zeros_like(ink)
     ink = np.clip((ink - floor) / (peak - floor), 0, 1)
     if noisy:  # specks that outlived the median filter are faint; real strokes are not
         ink[ink < 0.2] = 0
-    return ink
+    return ink.astype(np.float32)
 
 
 def _ink_box(ink: np.ndarray) -> tuple[slice, slice] | None:
@@ -232,7 +249,7 @@ def _resize(a: np.ndarray, longest: int) -> np.ndarray:
     h, w = a.shape
     scale = longest / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return np.asarray(Image.fromarray(a, mode="F").resize(size, Image.Resampling.BILINEAR))
+    return np.asarray(_image(a).resize(size, Image.Resampling.BILINEAR))
 
 
 def _fit(cropped: np.ndarray) -> np.ndarray:
@@ -292,5 +309,5 @@ def naive_resize(image: ImageLike) -> Preprocessed:
     ink = ink_map(image)
     if not ink.any():
         raise NoDigitError("no digit found: the image has no ink; draw or upload a digit")
-    small = np.array(Image.fromarray(ink, mode="F").resize((FIELD, FIELD), Image.Resampling.BOX))
+    small = np.array(_image(ink).resize((FIELD, FIELD), Image.Resampling.BOX))
     return Preprocessed(_to_tensor(small), _u8(ink), _u8(ink), _u8(small), _u8(small))

@@ -73,7 +73,10 @@ def test_noisy_paper_photo_with_uneven_light_is_cleaned():
     assert all(abs(c - 14) <= 0.5 for c in centre_of_mass(out.centred))
     inside = out.centred[10:18, 12:16]  # the hole of the ring: paper, so no ink
     assert inside.max() < 40
-    assert np.corrcoef(out.centred.ravel(), clean.centred.ravel())[0, 1] > 0.8
+    # the same ring as the clean canvas, give or take the 1-px rounding of the centring
+    best = max(np.corrcoef(np.roll(out.centred, (dy, dx), (0, 1)).ravel(), clean.centred.ravel())[0, 1]
+               for dy in (-1, 0, 1) for dx in (-1, 0, 1))
+    assert best > 0.9
 
 
 @pytest.mark.parametrize("image", [
