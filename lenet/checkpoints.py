@@ -19,7 +19,7 @@ from torch import nn
 from .models import MODELS, build_model, resolve_options
 
 __all__ = ["FORMAT", "CHECKPOINT_DIR", "CheckpointError", "make_checkpoint", "save_checkpoint",
-           "load_checkpoint", "load_model"]
+           "load_checkpoint", "load_model", "accuracy_of"]
 
 FORMAT = "lenet-lab/1"
 CHECKPOINT_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
@@ -94,3 +94,9 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn
     except (ValueError, TypeError, RuntimeError) as err:
         raise CheckpointError(f"{path} does not match its model {ckpt['model']!r}: {str(err).splitlines()[0]}") from None
     return model.to(device).eval(), ckpt
+
+
+def accuracy_of(ckpt: dict[str, Any]) -> float | None:
+    """The checkpoint's test accuracy (0..1), or its validation accuracy if it never saw test."""
+    metrics = ckpt.get("metrics", {})
+    return metrics.get("test_accuracy", metrics.get("val_accuracy"))

@@ -121,7 +121,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     data = load_mnist(val_size=cfg.val_size, seed=cfg.seed, progress=lambda m: _say(m, quiet=True))
     _say(f"Training {cfg.model} on {pick_device(cfg.device)} for {cfg.epochs} epoch(s)…", quiet)
 
-    def on_batch(r: BatchReport) -> None:
+    def on_batch(r: BatchReport, model: torch.nn.Module) -> None:
         if not quiet:
             print(f"  epoch {r.epoch}/{cfg.epochs}  batch {r.batch:>4}/{r.batches}  loss {r.loss:.4f}  "
                   f"acc {r.accuracy:6.2%}  {r.samples_per_s:,.0f} samples/s", flush=True)

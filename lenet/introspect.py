@@ -8,8 +8,8 @@ from typing import Iterator
 import torch
 from torch import nn
 
-__all__ = ["LayerRow", "output_size", "size_formula", "layer_table", "capture", "has_feature_maps", "feature_maps", "filters",
-           "MAP_LAYERS"]
+__all__ = ["LayerRow", "output_size", "size_formula", "lenet_walk", "layer_table", "capture", "has_feature_maps",
+           "feature_maps", "filters", "MAP_LAYERS"]
 
 MAP_LAYERS = ("features.conv1", "features.pool1", "features.conv2", "features.pool2")
 
@@ -43,6 +43,20 @@ def size_formula(n: int, f: int, p: int = 0, s: int = 1) -> str:
     size = output_size(n, f, p, s)
     shown = f"{size:g}" if size == int(size) else f"{size:.2f} → {int(size)} (rounded down)"
     return f"({n} + 2·{p} − {f})/{s} + 1 = {shown}"
+
+
+def lenet_walk(n: int = 28, f: int = 5, pad: int = 2) -> tuple[list[tuple[str, str, int]], int]:
+    """LeNet-5's sides for an n×n image and f×f kernels: [(stage, formula, side)] and the
+    flatten size 16·k·k that fc1 must receive (400 for MNIST's 28 and 5×5 kernels).
+    PyTorch rounds non-integer sizes down; a side below 1 means the maps vanished."""
+    stages, side = [("pad", f"{n} + 2·{pad} = {n + 2 * pad}", n + 2 * pad)], n + 2 * pad
+    for name, kernel, stride in (("conv1", f, 1), ("pool1", 2, 2), ("conv2", f, 1), ("pool2", 2, 2)):
+        formula = size_formula(side, kernel, 0, stride)
+        side = int(output_size(side, kernel, 0, stride)) if side >= kernel else 0
+        stages.append((name, formula, side))
+        if side < 1:
+            return stages, 0
+    return stages, 16 * side * side
 
 
 def _first(value) -> int:

@@ -76,25 +76,6 @@ class BatchReport:
 
 
 @dataclass
-class EpochReport:
-    epoch: int
-    train_loss: float  # mean over the epoch's batches
-    train_accuracy: float
-    eval_split: str  # "test", or "val" when a validation split is held out
-    eval_loss: float
-    eval_accuracy: float
-    elapsed_s: float  # since training began, evaluation included
-    train_s: float  # time spent in training steps so far, evaluation excluded
-    samples_per_s: float  # training samples per second this epoch
-
-    def to_dict(self) -> dict:
-        split = self.eval_split
-        return {"epoch": self.epoch, "train_loss": self.train_loss, "train_accuracy": self.train_accuracy,
-                f"{split}_loss": self.eval_loss, f"{split}_accuracy": self.eval_accuracy,
-                "elapsed_s": self.elapsed_s, "train_s": self.train_s, "samples_per_s": self.samples_per_s}
-
-
-@dataclass
 class EvalResult:
     loss: float
     accuracy: float  # 0..1
@@ -106,6 +87,26 @@ class EvalResult:
     def per_class(self) -> list[float]:
         totals = self.confusion.sum(1).clamp(min=1)
         return (self.confusion.diag() / totals).tolist()
+
+
+@dataclass
+class EpochReport:
+    epoch: int
+    train_loss: float  # mean over the epoch's batches
+    train_accuracy: float
+    eval_split: str  # "test", or "val" when a validation split is held out
+    eval_loss: float
+    eval_accuracy: float
+    elapsed_s: float  # since training began, evaluation included
+    train_s: float  # time spent in training steps so far, evaluation excluded
+    samples_per_s: float  # training samples per second this epoch
+    evaluation: EvalResult | None = field(default=None, repr=False)  # confusion, predictions: not in to_dict
+
+    def to_dict(self) -> dict:
+        split = self.eval_split
+        return {"epoch": self.epoch, "train_loss": self.train_loss, "train_accuracy": self.train_accuracy,
+                f"{split}_loss": self.eval_loss, f"{split}_accuracy": self.eval_accuracy,
+                "elapsed_s": self.elapsed_s, "train_s": self.train_s, "samples_per_s": self.samples_per_s}
 
 
 @dataclass
@@ -182,14 +183,14 @@ def _schedule(cfg: TrainConfig, opt: torch.optim.Optimizer, total_steps: int):
 def train(
     cfg: TrainConfig,
     data: Mnist,
-    on_batch: Callable[[BatchReport], None] | None = None,
+    on_batch: Callable[[BatchReport, nn.Module], None] | None = None,
     on_epoch: Callable[[EpochReport, nn.Module], None] | None = None,
     stop: threading.Event | None = None,
 ) -> TrainResult:
     """Train a fresh model as `cfg` says, on data.train, reporting on data.val (or data.test).
 
     on_batch is called every cfg.log_every batches and on each epoch's last batch; on_epoch after
-    each epoch's evaluation, with the model (save a checkpoint there). Setting `stop` ends training
+    each epoch's evaluation (save a checkpoint there). Both get the model too, between batches. Setting `stop` ends training
     before the next batch; the model then holds a partly trained epoch, history only whole ones.
     """
     cfg.validate()
@@ -232,12 +233,12 @@ def train(
                 seen = min((b + 1) * bs, n)
                 now = time.perf_counter()
                 on_batch(BatchReport(epoch, b + 1, batches, loss.item(), float(correct) / seen,
-                                     seen / (now - epoch_start), now - start))
+                                     seen / (now - epoch_start), now - start), model)
         epoch_s = time.perf_counter() - epoch_start
         train_s += epoch_s
         ev = evaluate(model, eval_set)
         report = EpochReport(epoch, float(loss_sum) / n, float(correct) / n, eval_split, ev.loss, ev.accuracy,
-                             time.perf_counter() - start, train_s, n / epoch_s)
+                             time.perf_counter() - start, train_s, n / epoch_s, evaluation=ev)
         result.history.append(report.to_dict())
         if on_epoch is not None:
             on_epoch(report, model)

@@ -19,7 +19,7 @@ def test_a_short_real_run_raises_accuracy(mnist):
     torch.manual_seed(cfg.seed)
     before = evaluate(build_model("lenet5"), data.test).accuracy
     batches, epochs = [], []
-    result = train(cfg, data, on_batch=batches.append, on_epoch=lambda r, m: epochs.append(r))
+    result = train(cfg, data, on_batch=lambda r, m: batches.append(r), on_epoch=lambda r, m: epochs.append(r))
     after = result.history[-1]["test_accuracy"]
     assert before < 0.3 and after > 0.9
     assert [r.epoch for r in epochs] == [1, 2] and epochs[1].train_loss < epochs[0].train_loss
@@ -38,7 +38,7 @@ def test_another_thread_stops_training_between_batches(mnist):
     stop = threading.Event()
     seen = []
 
-    def on_batch(report):
+    def on_batch(report, model):
         seen.append(report.batch)
         if report.batch >= 10:
             stop.set()

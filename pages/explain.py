@@ -1,0 +1,100 @@
+"""Explain: LeNet's shapes layer by layer, the size formula to play with, and what the
+convolutions see in your drawing."""
+import numpy as np
+import streamlit as st
+import torch
+
+from lenet.data import normalise, sample_digits
+from lenet.introspect import feature_maps, filters, has_feature_maps, layer_table, lenet_walk, output_size, size_formula
+from lenet.models import predict
+from ui import charts
+from ui.drawing import enlarge
+from ui.models import private_copy, selected
+
+st.title("Explain")
+model, choice = selected()
+if model is None:
+    st.warning("Pick a model in the sidebar first.")
+    st.stop()
+
+st.subheader(f"Layer by layer: {choice.model}")
+rows = layer_table(model)
+shape = lambda s: " × ".join(map(str, s))  # noqa: E731
+table = [{"layer": r.name, "type": r.kind, "output size: (n + 2p − f)/s + 1": r.formula or "—",
+          "output shape": shape(r.out_shape), "parameters": r.params} for r in rows]
+table.append({"layer": "total", "type": "", "output size: (n + 2p − f)/s + 1": "", "output shape": "",
+              "parameters": sum(r.params for r in rows)})
+st.dataframe(table, hide_index=True, width="stretch")
+sides = [rows[0].in_shape[-1]] + [r.out_shape[-1] for r in rows if r.kind in ("ConstantPad2d", "Conv2d", "MaxPool2d", "AvgPool2d")]
+if has_feature_maps(model):
+    walk = " → ".join(str(s) for s in sides[1:6])
+    st.markdown(f"The image is padded from 28 to 32, then the maps shrink **{walk}**: each 5×5 convolution takes "
+                f"4 off the side, each 2×2 pooling halves it. 16 maps of 5×5 flatten into 16·5·5 = 400 numbers for fc1.")
+else:
+    st.markdown("The MLP has no convolutions: it flattens the 28×28 image into 784 numbers, then 250 → 200 → 10.")
+
+st.subheader("Output-size calculator")
+a, b, c, d = st.columns(4)
+n = a.slider("input side n", 1, 64, 32)
+f = b.slider("kernel f", 1, 11, 5)
+p = c.slider("padding p", 0, 5, 0)
+s = d.slider("stride s", 1, 4, 1)
+size = output_size(n, f, p, s)
+st.markdown(f"### {size_formula(n, f, p, s)}")
+if size < 1:
+    st.error("The kernel is bigger than the padded input: there is no output at all.")
+elif size != int(size):
+    st.warning(f"{size:.2f} is not a whole number: the {f}×{f} window, stepping {s} at a time, doesn't land exactly "
+               f"on the last column. PyTorch drops what is left over, so the output is {int(size)} wide.")
+same = (f - 1) / 2
+st.caption(f"**Valid** padding (p = 0) lets the output shrink by f − 1 = {f - 1}. **Same** padding keeps the size at "
+           "stride 1 with p = (f − 1)/2" + (f" = {same:g} here." if same == int(same) else
+                                            f" = {same:g} here, which is impossible: an even kernel can't be centred."))
+
+with st.expander("What breaks LeNet's 16·5·5 = 400 flatten?", expanded=True):
+    e, g = st.columns(2)
+    side = e.slider("image side", 8, 64, 28, help="MNIST digits are 28×28")
+    kernel = g.slider("conv kernel", 1, 9, 5)
+    stages, flat = lenet_walk(side, kernel)
+    st.dataframe([{"stage": name, "size": formula, "side": out} for name, formula, out in stages], hide_index=True)
+    if flat == 400:
+        st.success("16 maps × 5 × 5 = 400: exactly what fc1 (400 → 120) expects.")
+    elif flat == 0:
+        st.error("The maps shrink to nothing before pool2: this network can't even run.")
+    else:
+        st.error(f"16 maps × {stages[-1][2]} × {stages[-1][2]} = {flat}, but fc1 expects 400 inputs: "
+                 "PyTorch stops with a shape-mismatch error. Change fc1, or pad and resize the input.")
+
+st.subheader("Inside the network")
+drawing = st.session_state.get("drawing")
+if drawing is not None:
+    st.caption("Your drawing from the Draw page.")
+    image, x = drawing.centred, drawing.tensor
+else:
+    digits, labels = sample_digits()
+    index = st.number_input("Nothing drawn yet: pick an MNIST test digit", 0, len(digits) - 1, 0)
+    image, x = digits[index], normalise(torch.from_numpy(digits[index:index + 1]))
+left, right = st.columns([1, 3])
+left.image(enlarge(image, 168), caption="the 28×28 input")
+probs = predict(model, x)[0]
+right.metric("Prediction", str(int(probs.argmax())), f"{float(probs.max()):.1%} sure", delta_color="off")
+
+if not has_feature_maps(model):
+    st.info("An MLP has no convolution layers, so there are no feature maps or filters to show: every one of its "
+            "250 first-layer units looks at all 784 pixels at once, with no notion of neighbouring pixels.")
+else:
+    maps = feature_maps(private_copy(model), x)
+    st.caption("Each map is one filter slid over the image: bright where the image matches the filter. "
+               "Pooling comes before the activation here; with max-pooling that gives the same result.")
+    st.plotly_chart(charts.maps(maps["conv1"].numpy(), "conv1: 6 maps of 28×28", columns=6), width="stretch")
+    st.plotly_chart(charts.maps(maps["pool1"].numpy(), "pool1: 6 maps of 14×14", columns=6), width="stretch")
+    st.plotly_chart(charts.maps(maps["conv2"].numpy(), "conv2: 16 maps of 10×10"), width="stretch")
+    st.plotly_chart(charts.maps(maps["pool2"].numpy(), "pool2: 16 maps of 5×5, flattened into 400 numbers"),
+                    width="stretch")
+    kernels = filters(model)
+    st.plotly_chart(charts.maps(kernels["conv1"][:, 0].numpy(), "conv1 filters: 6 of 5×5", columns=6, height=220),
+                    width="stretch")
+    st.plotly_chart(charts.maps(kernels["conv2"].reshape(-1, 5, 5).numpy(),
+                                "conv2 filters: 16 rows (one per output map) × 6 input maps", columns=6), width="stretch")
+with st.expander("The input as numbers"):
+    st.plotly_chart(charts.pixel_values(np.asarray(image)), width="stretch")

@@ -1,0 +1,1 @@
+"""Helpers for the Streamlit pages: the shared model picker, charts, and the Draw page's logic."""

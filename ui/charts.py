@@ -1,0 +1,107 @@
+"""Plotly figures for the pages. Plain functions of plain data: no Streamlit in here."""
+from __future__ import annotations
+
+import numpy as np
+import plotly.express as px
+import plotly.graph_objects as go
+
+from lenet.train import BatchReport
+
+LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=300, legend=dict(orientation="h", y=-0.25))
+
+
+def smooth(values: list[float], weight: float = 0.9) -> list[float]:
+    """Exponential moving average, bias-corrected so the first points are not dragged to 0."""
+    out, avg = [], 0.0
+    for i, v in enumerate(values, 1):
+        avg = weight * avg + (1 - weight) * v
+        out.append(avg / (1 - weight ** i))
+    return out
+
+
+def batch_loss(batches: list[BatchReport]) -> go.Figure:
+    """Loss of every reported batch, raw and smoothed, against epochs (fractional)."""
+    x = [b.epoch - 1 + b.batch / b.batches for b in batches]
+    y = [b.loss for b in batches]
+    fig = go.Figure([
+        go.Scatter(x=x, y=y, name="batch loss", mode="lines", line=dict(width=1, color="rgba(99,110,250,0.35)")),
+        go.Scatter(x=x, y=smooth(y), name="smoothed", mode="lines", line=dict(width=2.5, color="rgb(99,110,250)")),
+    ])
+    return fig.update_layout(title="Batch loss", xaxis_title="epoch", yaxis_title="loss", **LAYOUT)
+
+
+def epoch_accuracy(epochs: list[dict]) -> go.Figure:
+    split = _split(epochs)
+    x = [e["epoch"] for e in epochs]
+    fig = go.Figure([
+        go.Scatter(x=x, y=[100 * e["train_accuracy"] for e in epochs], name="train", mode="lines+markers"),
+        go.Scatter(x=x, y=[100 * e[f"{split}_accuracy"] for e in epochs], name=split, mode="lines+markers"),
+    ])
+    return fig.update_layout(title="Accuracy per epoch", xaxis_title="epoch", yaxis_title="%", **LAYOUT)
+
+
+def epoch_loss(epochs: list[dict]) -> go.Figure:
+    split = _split(epochs)
+    x = [e["epoch"] for e in epochs]
+    fig = go.Figure([go.Scatter(x=x, y=[e[f"{split}_loss"] for e in epochs], name=f"{split} loss",
+                                mode="lines+markers", line=dict(color="rgb(239,85,59)"))])
+    return fig.update_layout(title=f"{split.capitalize()} loss per epoch", xaxis_title="epoch", yaxis_title="loss", **LAYOUT)
+
+
+def compare(histories: dict[str, list[dict]], metric: str) -> go.Figure:
+    """One line per run: `metric` (e.g. test_accuracy, train_loss) against epoch."""
+    fig = go.Figure()
+    for name, history in histories.items():
+        points = [(e["epoch"], e[metric]) for e in history if metric in e]
+        scale = 100 if metric.endswith("accuracy") else 1
+        fig.add_trace(go.Scatter(x=[p[0] for p in points], y=[scale * p[1] for p in points], name=name, mode="lines+markers"))
+    label = metric.replace("_", " ") + (" (%)" if metric.endswith("accuracy") else "")
+    return fig.update_layout(title=label.capitalize(), xaxis_title="epoch", yaxis_title=label, **LAYOUT)
+
+
+def confusion(matrix: np.ndarray) -> go.Figure:
+    fig = px.imshow(matrix, text_auto=True, color_continuous_scale="Blues", labels=dict(x="predicted", y="true", color="images"),
+                    x=[str(d) for d in range(10)], y=[str(d) for d in range(10)])
+    return fig.update_layout(title="Confusion matrix", **(LAYOUT | {"height": 420}))
+
+
+def per_class(accuracy: list[float]) -> go.Figure:
+    fig = px.bar(x=[str(d) for d in range(10)], y=[100 * a for a in accuracy], labels=dict(x="digit", y="accuracy (%)"),
+                 text=[f"{100 * a:.1f}" for a in accuracy])
+    low = max(0.0, min(100 * min(accuracy) - 2, 90)) if accuracy else 0
+    return fig.update_layout(title="Accuracy per digit", yaxis_range=[low, 100], **LAYOUT)
+
+
+def probabilities(probs: list[float]) -> go.Figure:
+    best = int(np.argmax(probs))
+    colors = ["rgb(239,85,59)" if d == best else "rgb(99,110,250)" for d in range(10)]
+    fig = go.Figure(go.Bar(x=[str(d) for d in range(10)], y=[100 * p for p in probs], marker_color=colors,
+                           text=[f"{100 * p:.0f}%" if p >= 0.01 else "" for p in probs], textposition="outside"))
+    return fig.update_layout(title="Probability of each digit", yaxis_range=[0, 110], yaxis_title="%",
+                             **(LAYOUT | {"height": 260}))
+
+
+def maps(stack: np.ndarray, title: str, columns: int = 8, height: int | None = None) -> go.Figure:
+    """A grid of 2-D maps (N, H, W), one panel each, on a shared grey scale."""
+    n = stack.shape[0]
+    columns = min(columns, n)
+    fig = px.imshow(stack, facet_col=0, facet_col_wrap=columns, color_continuous_scale="gray",
+                    facet_col_spacing=0.01, facet_row_spacing=0.04)
+    fig.for_each_annotation(lambda a: a.update(text=f"{int(a.text.split('=')[1]) + 1}"))
+    fig.update_xaxes(showticklabels=False).update_yaxes(showticklabels=False)
+    rows = -(-n // columns)
+    return fig.update_layout(title=title, coloraxis_showscale=False, margin=dict(l=5, r=5, t=50, b=5),
+                             height=height or 90 + 110 * rows)
+
+
+def pixel_values(image: np.ndarray) -> go.Figure:
+    """The 28×28 input as numbers: every pixel's 0-255 value written on it."""
+    fig = px.imshow(image, text_auto=True, color_continuous_scale="gray", aspect="equal")
+    fig.update_traces(textfont_size=7)
+    fig.update_xaxes(showticklabels=False).update_yaxes(showticklabels=False)
+    return fig.update_layout(title="The 28×28 input as numbers (0 = paper, 255 = ink)", coloraxis_showscale=False,
+                             margin=dict(l=5, r=5, t=40, b=5), height=620)
+
+
+def _split(epochs: list[dict]) -> str:
+    return "val" if epochs and "val_accuracy" in epochs[0] else "test"
