@@ -15,7 +15,7 @@ $(VENV)/.dev: requirements-dev.txt $(VENV)/.app
 	touch $@
 
 run: $(VENV)/.app
-	$(PY) -m streamlit run app.py
+	$(PY) -m ui.serve
 
 data: $(VENV)/.app
 	$(PY) -m lenet data

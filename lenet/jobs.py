@@ -6,6 +6,7 @@ checks before every batch; every completed epoch is already saved as a checkpoin
 """
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -20,7 +21,7 @@ from .train import BatchReport, EpochReport, EvalResult, TrainConfig, train
 
 __all__ = ["RUNS_DIR", "JobBusy", "JobSnapshot", "TrainingJob", "start_job", "current_job", "mnist", "warm_up"]
 
-RUNS_DIR = CHECKPOINT_DIR / "runs"
+RUNS_DIR = Path(os.environ.get("LENET_RUNS", CHECKPOINT_DIR / "runs"))  # the user's runs (git-ignored)
 LIVE_EVERY_S = 1.0  # how often the live model's weights are copied for the Draw page
 
 _lock = threading.Lock()
@@ -132,6 +133,7 @@ class TrainingJob:
         return last.elapsed_s / done * (total - done) if done else None
 
     def _run(self) -> None:
+        _lower_priority()
         try:
             data = mnist(progress=self._say)
             if self._stop.is_set():
@@ -183,6 +185,15 @@ class TrainingJob:
         state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
         with self._lock:
             self._live = state
+
+
+def _lower_priority() -> None:
+    """Nice this thread (Linux lets one thread be niced alone), so that pages and predictions
+    served from the same process get the CPU first and training takes what is left."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):  # not Linux: training simply runs at normal priority
+        pass
 
 
 def current_job() -> TrainingJob | None:

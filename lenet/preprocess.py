@@ -70,8 +70,9 @@ def load_image(source: ImageSource, max_bytes: int = MAX_UPLOAD_BYTES) -> Image.
                 )
             image.load()
             return ImageOps.exif_transpose(image)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-        raise ImageError(f"the image is too large when decoded ({err}); use a smaller image") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(f"the image would decode to far more than {MAX_PIXELS // 1_000_000} million pixels "
+                         "(a decompression bomb?); use a smaller image") from None
     except UnidentifiedImageError:
         raise ImageError("this is not an image that can be read; upload a PNG or JPEG") from None
     except (OSError, SyntaxError, ValueError) as err:

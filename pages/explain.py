@@ -24,7 +24,7 @@ table = [{"layer": r.name, "type": r.kind, "output size: (n + 2p − f)/s + 1": 
           "output shape": shape(r.out_shape), "parameters": r.params} for r in rows]
 table.append({"layer": "total", "type": "", "output size: (n + 2p − f)/s + 1": "", "output shape": "",
               "parameters": sum(r.params for r in rows)})
-st.dataframe(table, hide_index=True, width="stretch")
+st.dataframe(table, hide_index=True, width="stretch", height=36 * (len(table) + 1) + 2)
 sides = [rows[0].in_shape[-1]] + [r.out_shape[-1] for r in rows if r.kind in ("ConstantPad2d", "Conv2d", "MaxPool2d", "AvgPool2d")]
 if has_feature_maps(model):
     walk = " → ".join(str(s) for s in sides[1:6])
@@ -86,15 +86,16 @@ else:
     maps = feature_maps(private_copy(model), x)
     st.caption("Each map is one filter slid over the image: bright where the image matches the filter. "
                "Pooling comes before the activation here; with max-pooling that gives the same result.")
-    st.plotly_chart(charts.maps(maps["conv1"].numpy(), "conv1: 6 maps of 28×28", columns=6), width="stretch")
-    st.plotly_chart(charts.maps(maps["pool1"].numpy(), "pool1: 6 maps of 14×14", columns=6), width="stretch")
-    st.plotly_chart(charts.maps(maps["conv2"].numpy(), "conv2: 16 maps of 10×10"), width="stretch")
-    st.plotly_chart(charts.maps(maps["pool2"].numpy(), "pool2: 16 maps of 5×5, flattened into 400 numbers"),
-                    width="stretch")
+    st.image(charts.mosaic(maps["conv1"].numpy(), columns=6, cell=112), caption="conv1: 6 maps of 28×28")
+    st.image(charts.mosaic(maps["pool1"].numpy(), columns=6, cell=112), caption="pool1: 6 maps of 14×14")
+    st.image(charts.mosaic(maps["conv2"].numpy(), columns=8, cell=80), caption="conv2: 16 maps of 10×10")
+    st.image(charts.mosaic(maps["pool2"].numpy(), columns=8, cell=80),
+             caption="pool2: 16 maps of 5×5, flattened into the 400 numbers fc1 reads")
     kernels = filters(model)
-    st.plotly_chart(charts.maps(kernels["conv1"][:, 0].numpy(), "conv1 filters: 6 of 5×5", columns=6, height=220),
-                    width="stretch")
-    st.plotly_chart(charts.maps(kernels["conv2"].reshape(-1, 5, 5).numpy(),
-                                "conv2 filters: 16 rows (one per output map) × 6 input maps", columns=6), width="stretch")
+    left, right = st.columns([1, 2])
+    left.image(charts.mosaic(kernels["conv1"][:, 0].numpy(), columns=3, cell=60),
+               caption="conv1 filters: 6 of 5×5 (bright = positive weight)")
+    right.image(charts.mosaic(kernels["conv2"].reshape(-1, 5, 5).numpy(), columns=12, cell=40),
+                caption="conv2 filters: 16 output maps × 6 input maps, two output maps per row")
 with st.expander("The input as numbers"):
     st.plotly_chart(charts.pixel_values(np.asarray(image)), width="stretch")

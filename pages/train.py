@@ -53,12 +53,13 @@ def progress_line(snap) -> str:
             f"{last.samples_per_s:,.0f} samples/s{eta}")
 
 
-@st.fragment(run_every=0.5 if (current_job() and current_job().snapshot().running) else None)
+@st.fragment(run_every=0.75 if (current_job() and current_job().snapshot().running) else None)
 def live_view() -> None:
     job = current_job()
     if job is None:
         st.info("Choose a recipe and press **Start training**. The run goes on in the background: "
                 "switch pages or open another tab and it keeps training.")
+        st.plotly_chart(charts.batch_loss([]), width="stretch", key="chart-loss")  # empty axes, filled by the run
         return
     snap = job.snapshot()
     name = f"{snap.config.model}" + (f" ({snap.config.activation})" if snap.config.activation else "")
@@ -66,6 +67,8 @@ def live_view() -> None:
     top.markdown(f"**{name}** · {snap.status}")
     if snap.running and button.button("Stop", type="secondary"):
         job.stop()
+        job.join(timeout=1.0)  # it stops between batches: show "stopped" in this same redraw
+        snap = job.snapshot()
     done = 0.0
     if snap.batches:
         last = snap.batches[-1]
@@ -83,9 +86,9 @@ def live_view() -> None:
             right.plotly_chart(charts.epoch_loss(snap.epochs), width="stretch", key="chart-test-loss")
         else:
             mid.caption("Accuracy and test loss appear after the first epoch.")
-    if not snap.running and st.session_state.get("_seen_running"):
+    if not snap.running and st.session_state.get("_seen_running") and snap.evaluation is not None:
         st.session_state["_seen_running"] = False
-        st.rerun()  # the run just ended: redraw the whole page with its results
+        st.rerun()  # the run just ended with results: redraw the whole page to show them
     st.session_state["_seen_running"] = snap.running
 
 

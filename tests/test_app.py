@@ -166,4 +166,6 @@ def test_charts_build_from_real_results(tmp_path):
     assert charts.smooth([1.0, 1.0, 1.0]) == pytest.approx([1.0, 1.0, 1.0])
     fig = charts.probabilities([0.05] * 9 + [0.55])
     assert list(fig.data[0].y)[-1] == pytest.approx(55)
-    assert len(charts.maps(np.zeros((6, 28, 28)), "x", columns=6).data) == 6
+    grid = charts.mosaic(np.arange(6 * 28 * 28, dtype=np.float32).reshape(6, 28, 28), columns=3, cell=56, gap=4)
+    assert grid.shape == (2 * 56 + 4, 3 * 56 + 2 * 4)
+    assert grid[:56, :56].min() == 0 and grid[:56, :56].max() == 255  # each map uses the full grey range

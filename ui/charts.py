@@ -19,13 +19,17 @@ def smooth(values: list[float], weight: float = 0.9) -> list[float]:
     return out
 
 
-def batch_loss(batches: list[BatchReport]) -> go.Figure:
-    """Loss of every reported batch, raw and smoothed, against epochs (fractional)."""
+def batch_loss(batches: list[BatchReport], points: int = 200) -> go.Figure:
+    """Loss of the reported batches, raw and smoothed, against epochs (fractional). Smoothing
+    sees every batch; at most `points` are drawn, so the chart stays cheap to send and redraw."""
     x = [b.epoch - 1 + b.batch / b.batches for b in batches]
     y = [b.loss for b in batches]
+    smoothed = smooth(y)
+    step = max(1, -(-len(x) // points))
+    x, y, smoothed = x[::step], y[::step], smoothed[::step]
     fig = go.Figure([
         go.Scatter(x=x, y=y, name="batch loss", mode="lines", line=dict(width=1, color="rgba(99,110,250,0.35)")),
-        go.Scatter(x=x, y=smooth(y), name="smoothed", mode="lines", line=dict(width=2.5, color="rgb(99,110,250)")),
+        go.Scatter(x=x, y=smoothed, name="smoothed", mode="lines", line=dict(width=2.5, color="rgb(99,110,250)")),
     ])
     return fig.update_layout(title="Batch loss", xaxis_title="epoch", yaxis_title="loss", **LAYOUT)
 
@@ -73,7 +77,7 @@ def per_class(accuracy: list[float]) -> go.Figure:
 
 
 def probabilities(probs: list[float]) -> go.Figure:
-    best = int(np.argmax(probs))
+    best = int(np.argmax(probs)) if max(probs) > 0 else -1  # all zero: nothing drawn yet, nothing to highlight
     colors = ["rgb(239,85,59)" if d == best else "rgb(99,110,250)" for d in range(10)]
     fig = go.Figure(go.Bar(x=[str(d) for d in range(10)], y=[100 * p for p in probs], marker_color=colors,
                            text=[f"{100 * p:.0f}%" if p >= 0.01 else "" for p in probs], textposition="outside"))
@@ -81,17 +85,22 @@ def probabilities(probs: list[float]) -> go.Figure:
                              **(LAYOUT | {"height": 260}))
 
 
-def maps(stack: np.ndarray, title: str, columns: int = 8, height: int | None = None) -> go.Figure:
-    """A grid of 2-D maps (N, H, W), one panel each, on a shared grey scale."""
-    n = stack.shape[0]
+def mosaic(stack: np.ndarray, columns: int = 8, cell: int = 84, gap: int = 4) -> np.ndarray:
+    """A grid of 2-D maps (N, H, W) as one uint8 picture: each map scaled to its own 0..255
+    range and blown up to `cell` px with square pixels, on a white background.
+    (One image instead of N plotly panels: the Explain page stays quick.)"""
+    n, h, w = stack.shape
     columns = min(columns, n)
-    fig = px.imshow(stack, facet_col=0, facet_col_wrap=columns, color_continuous_scale="gray",
-                    facet_col_spacing=0.01, facet_row_spacing=0.04)
-    fig.for_each_annotation(lambda a: a.update(text=f"{int(a.text.split('=')[1]) + 1}"))
-    fig.update_xaxes(showticklabels=False).update_yaxes(showticklabels=False)
     rows = -(-n // columns)
-    return fig.update_layout(title=title, coloraxis_showscale=False, margin=dict(l=5, r=5, t=50, b=5),
-                             height=height or 90 + 110 * rows)
+    k = max(1, cell // max(h, w))
+    out = np.full((rows * (h * k + gap) - gap, columns * (w * k + gap) - gap), 255, np.uint8)
+    for i, m in enumerate(stack):
+        lo, hi = float(m.min()), float(m.max())
+        scaled = np.zeros_like(m, dtype=np.float32) if hi - lo < 1e-12 else (m - lo) / (hi - lo)
+        tile = np.kron((scaled * 255).astype(np.uint8), np.ones((k, k), np.uint8))
+        r, c = divmod(i, columns)
+        out[r * (h * k + gap):r * (h * k + gap) + h * k, c * (w * k + gap):c * (w * k + gap) + w * k] = tile
+    return out
 
 
 def pixel_values(image: np.ndarray) -> go.Figure:

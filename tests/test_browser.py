@@ -1,0 +1,329 @@
+"""LeNet Lab in a real browser: Debian's chromium driven by Playwright against `python -m ui.serve`.
+
+Every test opens pages, draws with the mouse, uploads files or trains, and checks that no
+exception box appears. Screenshots of each page go to docs/screenshots/, and the measured
+timings to docs/screenshots/timings.json (the README's browser table).
+Without /usr/bin/chromium these tests skip: `sudo apt-get install chromium` enables them.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from lenet.data import sample_digits
+from tests.conftest import ROOT
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", "--no-first-run"]
+SHOTS = ROOT / "docs" / "screenshots"
+TIMINGS: dict[str, object] = {}
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="browser tests need Debian's chromium: `sudo apt-get install chromium` enables them")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    port = free_port()
+    env = os.environ | {"LENET_RUNS": str(tmp_path_factory.mktemp("runs"))}
+    proc = subprocess.Popen([sys.executable, "-m", "ui.serve", "--server.headless", "true", "--server.port", str(port),
+                             "--server.address", "127.0.0.1"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    import urllib.request
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail(f"streamlit did not start: {proc.stdout.read()[-2000:]}")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+    if TIMINGS:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        (SHOTS / "timings.json").write_text(json.dumps(TIMINGS, indent=2) + "\n")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def settle(page, timeout: float = 30) -> None:
+    """Wait until the script run is over (Streamlit's running indicator gone) and check for errors."""
+    page.wait_for_timeout(150)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout * 1000)
+    assert page.locator('[data-testid="stException"]').count() == 0, page.locator('[data-testid="stException"]').first.inner_text()
+
+
+def open_page(page, url: str, title: str) -> float:
+    start = time.perf_counter()
+    page.goto(url)
+    page.get_by_role("heading", name=title, exact=True).wait_for(timeout=60000)
+    settle(page)
+    return time.perf_counter() - start
+
+
+def prediction(page) -> str | None:
+    metric = page.locator('[data-testid="stMetric"]').filter(has_text="Prediction").first
+    if metric.count() == 0:
+        return None
+    return metric.locator('[data-testid="stMetricValue"]').inner_text().strip()
+
+
+def stroke(page, points: list[tuple[float, float]]) -> None:
+    """Draw one mouse stroke through canvas-relative points (0..1 of its size)."""
+    box = page.locator("canvas.upper-canvas").bounding_box()
+    xy = [(box["x"] + u * box["width"], box["y"] + v * box["height"]) for u, v in points]
+    page.mouse.move(*xy[0])
+    page.mouse.down()
+    for (x0, y0), (x1, y1) in zip(xy, xy[1:]):
+        for t in np.linspace(0, 1, 8)[1:]:
+            page.mouse.move(x0 + (x1 - x0) * t, y0 + (y1 - y0) * t)
+    page.mouse.up()
+
+
+def wait_for_prediction(page, expected: str, old: str | None, timeout: float = 10) -> None:
+    """Wait until the Prediction shows `expected` (changed from `old`)."""
+    start = time.perf_counter()
+    while time.perf_counter() - start < timeout:
+        value = prediction(page)
+        if value is not None and value != old and value == expected:
+            return
+        page.wait_for_timeout(20)
+    raise AssertionError(f"Prediction is {prediction(page)!r}, expected {expected!r}")
+
+
+WATCH = """digit => { window._up = null; window._seen = null;
+    document.addEventListener('mouseup', () => { window._up = performance.now(); }, {capture: true, once: true});
+    const seen = new MutationObserver(() => {
+        const m = [...document.querySelectorAll('[data-testid="stMetric"]')].find(e => e.innerText.includes('Prediction'));
+        const v = m && m.querySelector('[data-testid="stMetricValue"]');
+        if (window._up && v && v.innerText.trim() === digit) { window._seen = performance.now(); seen.disconnect(); }
+    });
+    seen.observe(document.body, {subtree: true, childList: true, characterData: true}); }"""
+
+
+def draw_digit(page, digit: str) -> float:
+    """Draw `digit` with the mouse; return ms from the last mouse-up to the Prediction showing
+    it, timed inside the page (a MutationObserver), so Playwright's round trips don't count."""
+    page.locator("canvas.upper-canvas").wait_for(timeout=20000)
+    strokes = DIGITS[digit]
+    for points in strokes[:-1]:
+        stroke(page, points)
+        page.wait_for_timeout(400)
+    page.evaluate(WATCH, digit)
+    stroke(page, strokes[-1])
+    try:
+        page.wait_for_function("() => window._seen", timeout=15000)
+    except Exception:
+        page.screenshot(path=str(SHOTS.parent / f"failed-draw-{digit}.png"))
+        raise AssertionError(f"drew {digit}, but the Prediction shows {prediction(page)!r}") from None
+    return page.evaluate("() => window._seen - window._up")
+
+
+def clear(page) -> None:
+    """Press Clear and wait until the new, empty canvas is mounted and listening."""
+    old = page.locator("canvas.upper-canvas").element_handle()
+    page.get_by_role("button", name="Clear").click()
+    page.wait_for_function("e => !e.isConnected", arg=old, timeout=20000)
+    page.locator("canvas.upper-canvas").wait_for(timeout=20000)
+    settle(page)
+    page.get_by_text("Draw a digit on the black canvas").wait_for()
+    page.wait_for_timeout(300)  # fabric attaches its mouse handlers just after mounting
+
+
+DIGITS = {
+    "1": [[(0.5, 0.15), (0.5, 0.85)]],
+    "7": [[(0.25, 0.2), (0.75, 0.2), (0.42, 0.85)]],
+    "0": [[(0.5 + 0.22 * np.sin(a), 0.5 - 0.32 * np.cos(a)) for a in np.linspace(0, 2 * np.pi, 24)]],
+    "4": [[(0.55, 0.15), (0.25, 0.6), (0.75, 0.6)], [(0.6, 0.35), (0.6, 0.88)]],
+}
+
+
+def test_every_page_opens_without_an_exception(server, page):
+    ready = {}
+    for path, title in [("", "LeNet Lab"), ("train", "Train"), ("draw", "Draw"), ("explain", "Explain")]:
+        open_page(page, f"{server}/{path}", title)  # first visit: warms the caches
+        ready[title] = min(open_page(page, f"{server}/{path}", title) for _ in range(2))
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{title.lower().replace(' ', '-')}.png"), full_page=True)
+    switches = []
+    for title in ["Train", "Draw", "Explain", "LeNet Lab"]:  # through the sidebar, as a user does
+        start = time.perf_counter()
+        page.locator('[data-testid="stSidebarNav"]').get_by_text(title, exact=True).click()
+        page.get_by_role("heading", name=title, exact=True).wait_for()
+        settle(page)
+        switches.append(time.perf_counter() - start)
+    TIMINGS["page_load_s"] = {k: round(v, 2) for k, v in ready.items()}
+    TIMINGS["page_switch_s"] = [round(s, 2) for s in switches]
+    assert max(ready.values()) < 6 and max(switches) <= 3
+
+
+def test_drawing_with_the_mouse_predicts_each_digit(server, page):
+    open_page(page, f"{server}/draw", "Draw")
+    latencies = []
+    for digit in [*DIGITS, *DIGITS]:
+        latencies.append(draw_digit(page, digit))
+        settle(page)
+        page.screenshot(path=str(SHOTS / f"draw-{digit}.png"))
+        clear(page)
+    TIMINGS["stroke_to_prediction_ms"] = {"first": round(latencies[0]), "median": round(statistics.median(latencies)),
+                                          "max_after_first": round(max(latencies[1:])), "all": [round(t) for t in latencies]}
+    assert statistics.median(latencies) <= 400
+
+
+def test_what_the_model_sees_and_the_comparisons(server, page):
+    open_page(page, f"{server}/draw", "Draw")
+    draw_digit(page, "7")
+    settle(page)
+    for caption in ["cropped to the ink", "fitted into 20×20", "centred in 28×28"]:
+        assert page.get_by_text(caption).count() == 1
+    page.get_by_text("Compare with a naive resize of the whole canvas").click()
+    page.get_by_text("Prediction without preprocessing").wait_for(timeout=10000)
+    settle(page)
+    page.get_by_text("All models side by side").click()
+    page.get_by_text("lenet5-classic ·").first.wait_for(timeout=10000)
+    settle(page)
+    page.screenshot(path=str(SHOTS / "draw-compare.png"), full_page=True)
+    # the Explain page shows the feature maps of this drawing
+    page.locator('[data-testid="stSidebarNav"]').get_by_text("Explain", exact=True).click()
+    page.get_by_text("Your drawing from the Draw page.").wait_for()
+    settle(page)
+    assert page.get_by_text("conv1: 6 maps of 28×28").count() == 1
+    page.screenshot(path=str(SHOTS / "explain-drawing.png"), full_page=True)
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_uploads_good_and_bad(server, page, tmp_path):
+    digits, labels = sample_digits()
+    photo = Image.fromarray(255 - np.asarray(Image.fromarray(digits[0]).resize((200, 200))))  # dark ink on paper
+    files = {"seven.png": png_bytes(photo), "notes.png": b"just some text, not an image",
+             "huge.png": b"\x89PNG" + os.urandom(11 * 2**20)}
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    files["bomb.png"] = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 30000, 30000, 1, 0, 0, 0, 0))
+                         + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b""))
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    open_page(page, f"{server}/draw", "Draw")
+    upload = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
+
+    upload.set_input_files(str(tmp_path / "seven.png"))
+    wait_for_prediction(page, str(labels[0]), None)
+    settle(page)
+    page.screenshot(path=str(SHOTS / "draw-upload.png"))
+    messages = {}
+    remove = page.locator('[data-testid="stFileChipDeleteBtn"] button, [data-testid="stFileUploaderDeleteBtn"] button')
+    for name, expect in [("notes.png", "not an image"), ("bomb.png", "decompression bomb"), ("huge.png", "10.0MB or smaller")]:
+        while remove.count():
+            remove.first.click()
+            settle(page)
+        upload.set_input_files(str(tmp_path / name))
+        alert = page.locator('[data-testid="stAlert"], [data-testid="stFileChip"]').filter(has_text=expect)
+        alert.first.wait_for(timeout=10000)
+        settle(page)
+        messages[name] = alert.first.inner_text().replace("\n", " ")
+    page.screenshot(path=str(SHOTS / "draw-upload-too-big.png"))
+    TIMINGS["upload_messages"] = messages
+    # and the app keeps working: remove the bad file and draw
+    while remove.count():
+        remove.first.click()
+        settle(page)
+    draw_digit(page, "1")
+
+
+def chart_points(page) -> int:
+    return page.evaluate("""() => {
+        const plot = document.querySelector('.js-plotly-plot');
+        return plot && plot.data && plot.data[0] ? plot.data[0].x.length : 0; }""")
+
+
+def test_training_streams_charts_and_stops(server, browser, page):
+    open_page(page, f"{server}/train", "Train")
+    page.get_by_role("spinbutton", name="Epochs").fill("3")
+    page.get_by_role("spinbutton", name="Training images").fill("60000")
+    start = time.perf_counter()
+    page.get_by_role("button", name="Start training").click()
+    page.wait_for_function("() => { const p = document.querySelector('.js-plotly-plot');"
+                           " return p && p.data && p.data[0] && p.data[0].x.length > 0; }", timeout=30000)
+    first_points = time.perf_counter() - start
+    # the chart keeps gaining points: sample it for 4 s and count the updates
+    counts, stamps = [], []
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < 4:
+        counts.append(chart_points(page))
+        stamps.append(time.perf_counter())
+        page.wait_for_timeout(50)
+    changes = [t for t, a, b in zip(stamps[1:], counts, counts[1:]) if b > a]
+    per_second = len(changes) / (stamps[-1] - stamps[0])
+    assert counts[-1] > counts[0]
+    page.screenshot(path=str(SHOTS / "train-running.png"), full_page=True)
+
+    # meanwhile, a second tab draws and gets predictions from the shipped model
+    other = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    open_page(other, f"{server}/draw", "Draw")
+    waits = []
+    for digit in ("1", "7", "0", "1", "7", "0", "4"):
+        waits.append(draw_digit(other, digit))
+        settle(other)
+        clear(other)
+    other.context.close()
+
+    # the run survives a reload of its page, then Stop ends it within about a second
+    page.reload()
+    stop = page.locator('[data-testid="stMain"]').get_by_role("button", name="Stop", exact=True)
+    stop.wait_for(timeout=20000)
+    clicked = time.perf_counter()
+    stop.click()
+    page.get_by_text("Stopped", exact=False).first.wait_for(timeout=10000)
+    stop_s = time.perf_counter() - clicked
+    settle(page)
+    page.screenshot(path=str(SHOTS / "train-stopped.png"), full_page=True)
+    TIMINGS["training"] = {"first_points_s": round(first_points, 2), "chart_updates_per_s": round(per_second, 2),
+                           "draw_during_training_ms": {"first": round(waits[0]), "median": round(statistics.median(waits)),
+                                                       "all": [round(w) for w in waits]}, "stop_s": round(stop_s, 2)}
+    assert first_points <= 4 and per_second >= 1 and statistics.median(waits) <= 600 and stop_s <= 3
