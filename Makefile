@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: run test data bench checkpoints clean
+.PHONY: run test data bench checkpoints screenshots clean
 
 $(VENV)/.app: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,3 +34,6 @@ checkpoints: $(VENV)/.app data
 	$(PY) -m lenet train --model lenet5 --epochs 12 --augment --lr 1e-2 --out checkpoints/lenet5.pt
 	$(PY) -m lenet train --model lenet5-classic --epochs 12 --augment --lr 5e-3 --out checkpoints/lenet5-classic.pt
 	$(PY) -m lenet train --model mlp --epochs 20 --augment --lr 3e-3 --out checkpoints/mlp.pt
+
+screenshots: $(VENV)/.dev
+	LENET_SHOTS=docs/screenshots $(PY) -m pytest tests/test_browser.py

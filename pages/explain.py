@@ -24,7 +24,7 @@ table = [{"layer": r.name, "type": r.kind, "output size: (n + 2p − f)/s + 1": 
           "output shape": shape(r.out_shape), "parameters": r.params} for r in rows]
 table.append({"layer": "total", "type": "", "output size: (n + 2p − f)/s + 1": "", "output shape": "",
               "parameters": sum(r.params for r in rows)})
-st.dataframe(table, hide_index=True, width="stretch", height=36 * (len(table) + 1) + 2)
+st.table(table)  # plain HTML: readable on a projector, and it can be copied
 sides = [rows[0].in_shape[-1]] + [r.out_shape[-1] for r in rows if r.kind in ("ConstantPad2d", "Conv2d", "MaxPool2d", "AvgPool2d")]
 if has_feature_maps(model):
     walk = " → ".join(str(s) for s in sides[1:6])
@@ -56,7 +56,7 @@ with st.expander("What breaks LeNet's 16·5·5 = 400 flatten?", expanded=True):
     side = e.slider("image side", 8, 64, 28, help="MNIST digits are 28×28")
     kernel = g.slider("conv kernel", 1, 9, 5)
     stages, flat = lenet_walk(side, kernel)
-    st.dataframe([{"stage": name, "size": formula, "side": out} for name, formula, out in stages], hide_index=True)
+    st.table([{"stage": name, "size": formula, "side": out} for name, formula, out in stages])
     if flat == 400:
         st.success("16 maps × 5 × 5 = 400: exactly what fc1 (400 → 120) expects.")
     elif flat == 0:

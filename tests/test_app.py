@@ -50,7 +50,7 @@ def test_draw_page_prompts_when_nothing_is_drawn():
 
 def test_explain_table_is_computed_from_the_model():
     at = app("pages/explain.py")
-    table = at.dataframe[0].value
+    table = at.table[0].value
     conv1 = table[table["layer"] == "features.conv1"].iloc[0]
     assert conv1["output size: (n + 2p − f)/s + 1"] == "(32 + 2·0 − 5)/1 + 1 = 28"
     assert conv1["output shape"] == "6 × 28 × 28" and conv1["parameters"] == 156
