@@ -12,11 +12,10 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import torch
 from torch import nn
 
 from .checkpoints import CHECKPOINT_DIR, make_checkpoint, save_checkpoint
-from .data import Mnist, load_mnist
+from .data import DEFAULT_ROOT, RAW_MD5, Mnist, load_mnist, raw_dir
 from .train import BatchReport, EpochReport, EvalResult, TrainConfig, train
 
 __all__ = ["RUNS_DIR", "JobBusy", "JobSnapshot", "TrainingJob", "start_job", "current_job", "mnist", "warm_up"]
@@ -28,6 +27,7 @@ _lock = threading.Lock()
 _job: TrainingJob | None = None
 _data: Mnist | None = None
 _data_lock = threading.Lock()
+_warming = False
 
 
 class JobBusy(RuntimeError):
@@ -45,9 +45,12 @@ def mnist(progress=lambda message: None) -> Mnist:
 
 def warm_up() -> None:
     """Load MNIST in the background if its files are here, so Start doesn't wait for it."""
-    from .data import DEFAULT_ROOT, raw_dir, RAW_MD5
-    if _data is None and all((raw_dir(DEFAULT_ROOT) / name).is_file() for name in RAW_MD5):
-        threading.Thread(target=lambda: _quietly(mnist), daemon=True, name="mnist-warm-up").start()
+    global _warming
+    with _lock:
+        if _warming or _data is not None or not all((raw_dir(DEFAULT_ROOT) / n).is_file() for n in RAW_MD5):
+            return
+        _warming = True
+    threading.Thread(target=lambda: _quietly(mnist), daemon=True, name="mnist-warm-up").start()
 
 
 def _quietly(fn) -> None:
@@ -112,6 +115,10 @@ class TrainingJob:
         with self._lock:
             return JobSnapshot(replace(self.config), self.status, self.message, list(self.batches),
                                list(self.epochs), self.evaluation, self.checkpoint, self.started, self._eta())
+
+    def has_live_model(self) -> bool:
+        with self._lock:
+            return self._live is not None
 
     def live_model(self) -> nn.Module | None:
         """A copy of the model as it is now (updated about once a second), in eval mode."""

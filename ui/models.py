@@ -5,14 +5,11 @@ import copy
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import streamlit as st
 from torch import nn
 
 from lenet.checkpoints import CHECKPOINT_DIR, CheckpointError, accuracy_of, load_checkpoint, load_model
 from lenet.jobs import RUNS_DIR, current_job
-from lenet.models import predict
-from lenet.preprocess import to_mnist
 
 LIVE = "live"
 DEFAULT = str(CHECKPOINT_DIR / "lenet5.pt")
@@ -37,14 +34,8 @@ def _describe(path: str, mtime: float) -> tuple[str, float | None, dict] | None:
 
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _load(path: str, mtime: float) -> nn.Module:
-    """Shared by every session: eval mode, only ever run under no_grad, never modified.
-    One prediction on a blank-but-for-a-bar canvas warms oneDNN's kernels and the
-    preprocessing, which would otherwise make the first real stroke ~0.5 s slower."""
-    model = load_model(path)[0]
-    canvas = np.zeros((280, 280, 4), np.uint8)
-    canvas[40:240, 130:150] = 255
-    predict(model, to_mnist(canvas).tensor)
-    return model
+    """Shared by every session: eval mode, only ever run under no_grad, never modified."""
+    return load_model(path)[0]
 
 
 def _label(name: str, accuracy: float | None) -> str:
@@ -63,7 +54,7 @@ def choices() -> list[Choice]:
     job = current_job()
     if job is not None:
         snap = job.snapshot()
-        if snap.running and job.live_model() is not None:
+        if snap.running and job.has_live_model():
             last = snap.epochs[-1]["test_accuracy"] if snap.epochs and "test_accuracy" in snap.epochs[-1] else None
             label = f"live: {snap.config.model} in training" + (f" · {last:.2%}" if last is not None else "")
             found.append(Choice(LIVE, label, snap.config.model))
