@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import BACKGROUND, Mnist, Split
-from .models import MODELS, build_model, resolve_options
+from .models import build_model, resolve_options
 
 __all__ = ["TrainConfig", "BatchReport", "EpochReport", "EvalResult", "TrainResult",
            "OPTIMIZERS", "SCHEDULES", "pick_device", "augment", "evaluate", "train"]

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import lenet.data as data
-from lenet.data import BACKGROUND, MEAN, RAW_MD5, STD, DataError, ensure_mnist, load_mnist, md5, raw_dir
+from lenet.data import BACKGROUND, RAW_MD5, DataError, ensure_mnist, load_mnist, md5, raw_dir
 
 
 def test_real_mnist_files_match_the_official_md5s():

@@ -1,9 +1,7 @@
 """The three checkpoints that ship in checkpoints/: real files, real MNIST, real targets."""
 import re
 
-import numpy as np
 import pytest
-import torch
 from torchvision.datasets import MNIST
 
 from bench.synth import REPORT, drawings
