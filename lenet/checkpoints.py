@@ -18,11 +18,12 @@ from torch import nn
 
 from .models import MODELS, build_model, resolve_options
 
-__all__ = ["FORMAT", "CHECKPOINT_DIR", "CheckpointError", "make_checkpoint", "save_checkpoint",
-           "load_checkpoint", "load_model", "accuracy_of"]
+__all__ = ["FORMAT", "CHECKPOINT_DIR", "RUNS_DIR", "CheckpointError", "make_checkpoint", "save_checkpoint",
+           "save_epoch", "load_checkpoint", "load_model", "accuracy_of"]
 
 FORMAT = "lenet-lab/1"
 CHECKPOINT_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
+RUNS_DIR = Path(os.environ.get("LENET_RUNS", CHECKPOINT_DIR / "runs"))  # the user's own runs (git-ignored)
 REQUIRED = {"format": str, "model": str, "config": dict, "state_dict": dict, "metrics": dict, "history": list}
 
 
@@ -61,6 +62,15 @@ def save_checkpoint(path: str | Path, checkpoint: dict[str, Any]) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def save_epoch(path: str | Path, config: Any, model: nn.Module, history: list[dict]) -> Path:
+    """Save a run after an epoch. `config` is its TrainConfig; `history` ends with the record
+    of the epoch just finished, which also becomes the checkpoint's metrics."""
+    last = history[-1]
+    metrics = {k: v for k, v in last.items() if k != "epoch"} | {"epochs": last["epoch"]}
+    options = {"activation": config.activation, "pool": config.pool}
+    return save_checkpoint(path, make_checkpoint(config.model, options, model, metrics, history, config.to_dict()))
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

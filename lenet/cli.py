@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from .checkpoints import CHECKPOINT_DIR, CheckpointError, load_model, make_checkpoint, save_checkpoint
+from .checkpoints import CHECKPOINT_DIR, RUNS_DIR, CheckpointError, load_model, save_epoch
 from .data import DataError, ensure_mnist, load_mnist
 from .introspect import layer_table
 from .models import ACTIVATIONS, MODELS, POOLS, build_model, predict
@@ -116,7 +116,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg.validate()
     except ValueError as err:
         raise UsageError(str(err)) from None
-    out = args.out or CHECKPOINT_DIR / "runs" / f"{cfg.model}-{time.strftime('%Y%m%d-%H%M%S')}.pt"
+    out = args.out or RUNS_DIR / f"{cfg.model}-{time.strftime('%Y%m%d-%H%M%S')}.pt"
     quiet = args.json
     data = load_mnist(val_size=cfg.val_size, seed=cfg.seed, progress=lambda m: _say(m, quiet=True))
     _say(f"Training {cfg.model} on {pick_device(cfg.device)} for {cfg.epochs} epoch(s)…", quiet)
@@ -128,9 +128,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     def on_epoch(r: EpochReport, model: torch.nn.Module) -> None:
         record = r.to_dict()
-        metrics = {k: v for k, v in record.items() if k != "epoch"} | {"epochs": r.epoch}
-        save_checkpoint(out, make_checkpoint(cfg.model, {"activation": cfg.activation, "pool": cfg.pool}, model,
-                                             metrics, result_history + [record], cfg.to_dict()))
+        save_epoch(out, cfg, model, result_history + [record])
         result_history.append(record)
         if quiet:
             print(json.dumps(record), flush=True)

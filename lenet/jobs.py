@@ -14,13 +14,12 @@ from pathlib import Path
 
 from torch import nn
 
-from .checkpoints import CHECKPOINT_DIR, make_checkpoint, save_checkpoint
+from .checkpoints import RUNS_DIR, save_epoch
 from .data import DEFAULT_ROOT, RAW_MD5, Mnist, load_mnist, raw_dir
 from .train import BatchReport, EpochReport, EvalResult, TrainConfig, train
 
 __all__ = ["RUNS_DIR", "JobBusy", "JobSnapshot", "TrainingJob", "start_job", "current_job", "mnist", "warm_up"]
 
-RUNS_DIR = Path(os.environ.get("LENET_RUNS", CHECKPOINT_DIR / "runs"))  # the user's runs (git-ignored)
 LIVE_EVERY_S = 1.0  # how often the live model's weights are copied for the Draw page
 
 _lock = threading.Lock()
@@ -177,11 +176,7 @@ class TrainingJob:
 
     def _on_epoch(self, report: EpochReport, model: nn.Module) -> None:
         record = report.to_dict()
-        metrics = {k: v for k, v in record.items() if k != "epoch"} | {"epochs": report.epoch}
-        path = self.runs_dir / f"{self.name}.pt"
-        options = {"activation": self.config.activation, "pool": self.config.pool}
-        save_checkpoint(path, make_checkpoint(self.config.model, options, model, metrics,
-                                              self.epochs + [record], self.config.to_dict()))
+        path = save_epoch(self.runs_dir / f"{self.name}.pt", self.config, model, self.epochs + [record])
         self._copy_live(model)
         with self._lock:
             self.epochs.append(record)

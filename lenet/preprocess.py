@@ -30,6 +30,7 @@ BOX, FIELD = 20, 28  # MNIST: ink fitted into 20×20, placed in 28×28
 COM_TARGET = 14.0  # mean centre of mass (row and column) of the MNIST training digits
 NOISY = 0.02  # border noise (robust std) above which a median filter cleans the paper first
 INK_FLOOR = 0.12  # darkest ink, relative to the background, that still counts as a digit
+NO_DIGIT = "no digit found: the image has no ink; draw or upload a digit"
 
 ImageSource = Union[bytes, str, Path, BinaryIO]
 ImageLike = Union[np.ndarray, Image.Image]
@@ -146,13 +147,6 @@ def _image(a: np.ndarray) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(a, dtype=np.float32))
 
 
-def _shrink(a: np.ndarray, side: int) -> np.ndarray:
-    h, w = a.shape
-    scale = side / max(h, w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return np.asarray(_image(a).resize(size, Image.Resampling.BOX))
-
-
 @lru_cache(maxsize=8)
 def _border(shape: tuple[int, int]) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
     """A band around the edge, taken to be paper (or canvas): its pixel indices, and the
@@ -198,8 +192,8 @@ def ink_map(image: ImageLike) -> np.ndarray:
     """
     gray, alpha = _gray_alpha(image)
     if max(gray.shape) > WORK_SIDE:
-        gray = _shrink(gray, WORK_SIDE)
-        alpha = None if alpha is None else _shrink(alpha, WORK_SIDE)
+        gray = _resize(gray, WORK_SIDE, Image.Resampling.BOX)
+        alpha = None if alpha is None else _resize(alpha, WORK_SIDE, Image.Resampling.BOX)
     edge, _ = _border(gray.shape)
     if alpha is not None and np.median(alpha[edge]) < 0.5:
         ink = alpha
@@ -245,12 +239,12 @@ def _ink_box(ink: np.ndarray) -> tuple[slice, slice] | None:
     return bounds[0], bounds[1]
 
 
-def _resize(a: np.ndarray, longest: int) -> np.ndarray:
+def _resize(a: np.ndarray, longest: int, resample: Image.Resampling = Image.Resampling.BILINEAR) -> np.ndarray:
     """Scale so the longer side is `longest` px, keeping the aspect ratio, anti-aliased."""
     h, w = a.shape
     scale = longest / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return np.asarray(_image(a).resize(size, Image.Resampling.BILINEAR))
+    return np.asarray(_image(a).resize(size, resample))
 
 
 def _fit(cropped: np.ndarray) -> np.ndarray:
@@ -294,7 +288,7 @@ def to_mnist(image: ImageLike) -> Preprocessed:
     ink = ink_map(image)
     box = _ink_box(ink)
     if box is None:
-        raise NoDigitError("no digit found: the image has no ink; draw or upload a digit")
+        raise NoDigitError(NO_DIGIT)
     cropped = ink[box]
     fitted = _fit(cropped)
     centred = _centre(fitted)
@@ -309,6 +303,6 @@ def naive_resize(image: ImageLike) -> Preprocessed:
     Draw page shows, to make the point of MNIST-style preprocessing."""
     ink = ink_map(image)
     if not ink.any():
-        raise NoDigitError("no digit found: the image has no ink; draw or upload a digit")
+        raise NoDigitError(NO_DIGIT)
     small = np.array(_image(ink).resize((FIELD, FIELD), Image.Resampling.BOX))
     return Preprocessed(_to_tensor(small), _u8(ink), _u8(ink), _u8(small), _u8(small))

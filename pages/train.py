@@ -3,7 +3,8 @@ import numpy as np
 import streamlit as st
 
 from lenet.data import MEAN, STD
-from lenet.jobs import JobBusy, RUNS_DIR, current_job, mnist, start_job, warm_up
+from lenet.checkpoints import RUNS_DIR
+from lenet.jobs import JobBusy, current_job, mnist, start_job, warm_up
 from lenet.models import ACTIVATIONS, MODELS
 from lenet.train import OPTIMIZERS, SCHEDULES, TrainConfig, pick_device
 from ui import charts
@@ -110,12 +111,13 @@ if snap and snap.evaluation is not None:
     left.plotly_chart(charts.confusion(ev.confusion.numpy()), width="stretch")
     right.plotly_chart(charts.per_class(ev.per_class), width="stretch")
     st.markdown("**Misclassified test digits**, most confident mistakes first")
-    wrong = np.flatnonzero((ev.predicted != mnist().test.y).numpy())
+    test = mnist().test
+    wrong = np.flatnonzero((ev.predicted != test.y).numpy())
     wrong = wrong[np.argsort(-ev.confidence.numpy()[wrong])][:24]
-    images = ((mnist().test.x[wrong, 0].numpy() * STD + MEAN) * 255).clip(0, 255).astype(np.uint8)
+    images = ((test.x[wrong, 0].numpy() * STD + MEAN) * 255).clip(0, 255).astype(np.uint8)
     for row in range(0, len(wrong), 8):
         for column, i, image in zip(st.columns(8), wrong[row:row + 8], images[row:row + 8]):
-            column.image(enlarge(image, 84), caption=f"true {int(mnist().test.y[i])} → {int(ev.predicted[i])} "
+            column.image(enlarge(image, 84), caption=f"true {int(test.y[i])} → {int(ev.predicted[i])} "
                                                      f"({100 * float(ev.confidence[i]):.0f}%)")
 
 st.subheader("Compare runs")

@@ -8,8 +8,8 @@ from pathlib import Path
 import streamlit as st
 from torch import nn
 
-from lenet.checkpoints import CHECKPOINT_DIR, CheckpointError, accuracy_of, load_checkpoint, load_model
-from lenet.jobs import RUNS_DIR, current_job
+from lenet.checkpoints import CHECKPOINT_DIR, RUNS_DIR, CheckpointError, accuracy_of, load_checkpoint, load_model
+from lenet.jobs import current_job
 
 LIVE = "live"
 DEFAULT = str(CHECKPOINT_DIR / "lenet5.pt")
