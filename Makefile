@@ -1,9 +1,10 @@
 # make run: start the app.  make test: run the whole test suite.  Each sets itself up.
+# make test-fast: the inner loop (no MNIST, no browser, under 30 s).  make lint: ruff.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: run test data bench checkpoints screenshots clean
+.PHONY: run test test-fast lint data bench checkpoints screenshots clean
 
 $(VENV)/.app: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,12 +24,19 @@ data: $(VENV)/.app
 test: $(VENV)/.dev data
 	$(PY) -m pytest
 
+test-fast: $(VENV)/.dev
+	$(PY) -m pytest -m "not mnist and not browser"
+
+lint: $(VENV)/.dev
+	$(PY) -m ruff check .
+
 bench: $(VENV)/.dev data
 	$(PY) -m bench.train_speed
 	$(PY) -m bench.drawings
+	$(PY) -m bench.browser
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache
 
 checkpoints: $(VENV)/.app data
 	$(PY) -m lenet train --model lenet5 --epochs 12 --augment --lr 1e-2 --out checkpoints/lenet5.pt

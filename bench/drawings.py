@@ -1,4 +1,4 @@
-"""How well `predict` reads drawings, and how fast: the Drawings and Latency targets.
+"""How well `classify` reads drawings, and how fast: the Drawings and Latency targets.
 
     python -m bench.drawings [--split report|tune] [--n 2700] [--checkpoint PATH ...]
 
@@ -21,8 +21,9 @@ from torchvision.datasets import MNIST
 from bench.synth import REPORT, SIZES, STROKES, STYLES, TUNE, drawings, render
 from lenet.checkpoints import CHECKPOINT_DIR, load_model
 from lenet.data import DEFAULT_ROOT, ensure_mnist
-from lenet.models import predict
-from lenet.preprocess import NoDigitError, to_mnist
+from lenet.predict import classify
+from lenet.preprocess import NoDigitError
+from lenet.tuning import keep_freed_memory
 
 
 def accuracy_by_kind(model: torch.nn.Module, split: range, n: int, seed: int) -> dict[str, tuple[int, int]]:
@@ -31,7 +32,7 @@ def accuracy_by_kind(model: torch.nn.Module, split: range, n: int, seed: int) ->
     tally: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for d in drawings(test.data.numpy(), test.targets.numpy(), split, n, seed):
         try:
-            right = int(predict(model, to_mnist(d.image).tensor)[0].argmax()) == d.label
+            right = classify(model, d.image).digit == d.label
         except NoDigitError:
             right = False
         for kind in ("all", d.style, d.stroke, d.size):
@@ -43,14 +44,14 @@ def accuracy_by_kind(model: torch.nn.Module, split: range, n: int, seed: int) ->
 def latency_ms(model: torch.nn.Module, repeats: int = 200) -> dict[str, float]:
     """Median and 95th-percentile ms for preprocessing + forward of one 280×280 canvas image."""
     test = MNIST(str(DEFAULT_ROOT), train=False)
-    canvas = render(test.data[0].numpy(), int(test.targets[0]), 0, np.random.default_rng(0), "canvas", "normal", "medium").image
-    torch.set_num_threads(torch.get_num_threads())
+    digit, label = test.data[0].numpy(), int(test.targets[0])
+    canvas = render(digit, label, 0, np.random.default_rng(0), "canvas", "normal", "medium").image
     for _ in range(20):
-        predict(model, to_mnist(canvas).tensor)
+        classify(model, canvas)
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
-        predict(model, to_mnist(canvas).tensor)
+        classify(model, canvas)
         times.append((time.perf_counter() - t) * 1000)
     times.sort()
     return {"median": statistics.median(times), "p95": times[int(0.95 * len(times)) - 1]}
@@ -64,6 +65,7 @@ def main() -> None:
     parser.add_argument("--checkpoint", type=Path, nargs="+",
                         default=[CHECKPOINT_DIR / f"{m}.pt" for m in ("lenet5", "lenet5-classic", "mlp")])
     args = parser.parse_args()
+    keep_freed_memory()  # as the app's launcher and the CLI do (lenet/tuning.py)
     ensure_mnist()
     split = REPORT if args.split == "report" else TUNE
     kinds = ["all", *STYLES, *STROKES, *SIZES]

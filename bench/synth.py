@@ -42,7 +42,8 @@ def _shape(digit: np.ndarray, height: int, stroke: str) -> np.ndarray:
     radius = max(0.6, {"thin": 0.02, "normal": 0.065, "thick": 0.09}[stroke] * height)
     inner = max(2, round(height - 2 * radius))  # the skeleton spans the height less the pen
     width = max(1, round(w * inner / h))
-    big = np.asarray(Image.fromarray(np.ascontiguousarray(crop, dtype=np.float32)).resize((width, inner), Image.Resampling.BICUBIC))
+    crop_image = Image.fromarray(np.ascontiguousarray(crop, dtype=np.float32))
+    big = np.asarray(crop_image.resize((width, inner), Image.Resampling.BICUBIC))
     skeleton = skeletonize(big > 0.25)
     pad = int(np.ceil(radius)) + 1
     skeleton = np.pad(skeleton, pad)

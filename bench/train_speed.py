@@ -1,16 +1,19 @@
 """Training speed: LeNet Lab's trainer against the tutorial pipeline, side by side in one run.
 
-    python -m bench.train_speed [--rounds 2] [--tutorial-batches 300]
+    python -m bench.train_speed [--rounds 3] [--tutorial-batches 300]
 
 Tutorial pipeline (the baseline): torchvision MNIST with per-sample ToTensor + Normalize,
 a DataLoader with batch 64, Adam, and the textbook LeNet-5 written with nn layers.
 LeNet Lab: lenet.train.train with its default recipe (whole set as one tensor in memory,
-batch 128, fused AdamW, one-cycle, polyphase conv1+pool and Max4 kernels).
-Rounds alternate the two so that a noisy machine slows both alike; we report medians.
+batch 128, fused AdamW, one-cycle), once with the plain model from lenet/models.py and once
+through lenet/fast.py's kernels (what `train` does by default).
+Each round runs all three in turn, so a noisy machine slows them alike; we report medians of
+the per-round ratios.
 """
 from __future__ import annotations
 
 import argparse
+import platform
 import statistics
 import time
 
@@ -34,8 +37,8 @@ def tutorial_lenet() -> nn.Module:
 
 def tutorial_samples_per_s(batches: int) -> float:
     """Samples/s of the tutorial training loop over `batches` batches of 64, after 20 warm-up batches."""
-    dataset = datasets.MNIST(str(DEFAULT_ROOT), train=True,
-                             transform=transforms.Compose([transforms.ToTensor(), transforms.Normalize((MEAN,), (STD,))]))
+    per_sample = transforms.Compose([transforms.ToTensor(), transforms.Normalize((MEAN,), (STD,))])
+    dataset = datasets.MNIST(str(DEFAULT_ROOT), train=True, transform=per_sample)
     loader = torch.utils.data.DataLoader(dataset, batch_size=64, shuffle=True)
     model = tutorial_lenet()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -55,32 +58,44 @@ def tutorial_samples_per_s(batches: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--tutorial-batches", type=int, default=300)
     args = parser.parse_args()
     data = load_mnist()
     cfg = TrainConfig()
-    tutorial, ours, runs = [], [], []
+    speed: dict[str, list[float]] = {"tutorial": [], "plain": [], "fast": []}
+    runs: dict[str, list[dict]] = {"plain": [], "fast": []}
     for r in range(args.rounds):
-        tutorial.append(tutorial_samples_per_s(args.tutorial_batches))
-        result = train(cfg, data)
-        runs.append(result.history[-1])
-        ours.append(statistics.mean(h["samples_per_s"] for h in result.history))
-        print(f"round {r + 1}: tutorial {tutorial[-1]:,.0f} samples/s, lenet5 {ours[-1]:,.0f} samples/s, "
-              f"test accuracy {runs[-1]['test_accuracy']:.2%} after {runs[-1]['train_s']:.1f} s of training", flush=True)
-    t, o = statistics.median(tutorial), statistics.median(ours)
-    ratio = statistics.median(b / a for a, b in zip(tutorial, ours))  # per round: both saw the same machine
-    print(f"\nTorch {torch.__version__}, {torch.get_num_threads()} threads, device {cfg.device}")
+        speed["tutorial"].append(tutorial_samples_per_s(args.tutorial_batches))
+        for kind in ("plain", "fast"):
+            record = train(cfg, data, fast=kind == "fast").history[-1]
+            runs[kind].append(record)
+            speed[kind].append(record["samples_per_s"])
+        print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:,.0f} samples/s" for k, v in speed.items()) +
+              f"; lenet5 test accuracy {runs['fast'][-1]['eval_accuracy']:.2%} after "
+              f"{runs['fast'][-1]['train_s']:.1f} s of training", flush=True)
+
+    def ratio(kind: str) -> float:  # per round: all three saw the same machine
+        return statistics.median(b / a for a, b in zip(speed["tutorial"], speed[kind], strict=True))
+
+    print(f"\n{platform.processor() or platform.machine()}, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads, device {cfg.device}")
     print(f"Default recipe: {cfg.epochs} epoch(s), batch {cfg.batch_size}, lr {cfg.lr}, {cfg.optimizer}, "
           f"{cfg.schedule}, label smoothing {cfg.label_smoothing}\n")
-    print("| pipeline | samples/s (median) | ratio (median of rounds) |")
+    print("| pipeline | samples/s (median) | ratio to the tutorial (median of rounds) |")
     print("|---|---|---|")
-    print(f"| tutorial: per-sample ToTensor+Normalize, DataLoader batch 64, Adam | {t:,.0f} | 1.0× |")
-    print(f"| LeNet Lab `lenet5` default recipe | {o:,.0f} | {ratio:.1f}× |")
-    print("\n| run | test accuracy | training s | elapsed s (with evaluation) |")
-    print("|---|---|---|---|")
-    for i, h in enumerate(runs, 1):
-        print(f"| {i} | {h['test_accuracy']:.2%} | {h['train_s']:.2f} | {h['elapsed_s']:.2f} |")
+    print(f"| tutorial: per-sample ToTensor+Normalize, DataLoader batch 64, Adam | "
+          f"{statistics.median(speed['tutorial']):,.0f} | 1.0× |")
+    print(f"| LeNet Lab `lenet5` default recipe, plain model (lenet/models.py) | "
+          f"{statistics.median(speed['plain']):,.0f} | {ratio('plain'):.1f}× |")
+    print(f"| LeNet Lab `lenet5` default recipe, `accelerate` (lenet/fast.py; what `train` does) | "
+          f"{statistics.median(speed['fast']):,.0f} | {ratio('fast'):.1f}× |")
+    print("\n| run | test accuracy (plain) | test accuracy (fast) | training s (fast) "
+          "| elapsed s (fast, with evaluation) |")
+    print("|---|---|---|---|---|")
+    for i, (p, f) in enumerate(zip(runs["plain"], runs["fast"], strict=True), 1):
+        print(f"| {i} | {p['eval_accuracy']:.2%} | {f['eval_accuracy']:.2%} | {f['train_s']:.2f} "
+              f"| {f['elapsed_s']:.2f} |")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
 """Checkpoints: plain dicts that can rebuild their model, written atomically, loaded safely.
 
-    {"format": "lenet-lab/1", "model": "lenet5", "config": {"activation": "relu", ...},
-     "state_dict": {...}, "metrics": {"test_accuracy": 0.99, ...}, "history": [...], "train": {...}}
+    {"format": "lenet-lab/2", "model": "lenet5", "config": {"activation": "relu", ...},
+     "state_dict": {...}, "metrics": {"eval_split": "test", "eval_accuracy": 0.99, ...},
+     "history": [{"epoch": 1, "eval_split": "test", "eval_accuracy": ..., ...}], "train": {...}}
 
 Loading uses torch.load(weights_only=True): tensors and plain containers only, so a hostile
-pickle is refused before any of its code can run.
+pickle is refused before any of its code can run. Format 1 (metric keys named after the split,
+such as test_accuracy) is upgraded as it loads.
 """
 from __future__ import annotations
 
@@ -18,10 +20,11 @@ from torch import nn
 
 from .models import MODELS, build_model, resolve_options
 
-__all__ = ["FORMAT", "CHECKPOINT_DIR", "RUNS_DIR", "CheckpointError", "make_checkpoint", "save_checkpoint",
-           "save_epoch", "load_checkpoint", "load_model", "accuracy_of"]
+__all__ = ["CHECKPOINT_DIR", "FORMAT", "RUNS_DIR", "CheckpointError", "accuracy_of", "load_checkpoint", "load_model",
+           "make_checkpoint", "save_checkpoint", "save_epoch"]
 
-FORMAT = "lenet-lab/1"
+FORMAT = "lenet-lab/2"
+OLD_FORMATS = ("lenet-lab/1",)  # still loaded, upgraded by _upgrade
 CHECKPOINT_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
 RUNS_DIR = Path(os.environ.get("LENET_RUNS", CHECKPOINT_DIR / "runs"))  # the user's own runs (git-ignored)
 REQUIRED = {"format": str, "model": str, "config": dict, "state_dict": dict, "metrics": dict, "history": list}
@@ -87,12 +90,37 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if not isinstance(ckpt, dict):
         raise CheckpointError(f"{path} is not a LeNet Lab checkpoint (it holds a {type(ckpt).__name__}, not a dict)")
     problems = [key for key, kind in REQUIRED.items() if not isinstance(ckpt.get(key), kind)]
-    if problems or ckpt["format"] != FORMAT:
+    if problems or ckpt["format"] not in (FORMAT, *OLD_FORMATS):
         raise CheckpointError(f"{path} is not a LeNet Lab checkpoint (missing or wrong: "
                               f"{', '.join(problems) or 'format ' + repr(ckpt.get('format'))})")
     if ckpt["model"] not in MODELS:
         raise CheckpointError(f"{path} is for an unknown model {ckpt['model']!r}")
+    return _upgrade(ckpt)
+
+
+def _upgrade(ckpt: dict[str, Any]) -> dict[str, Any]:
+    """Format 1 named its metrics after the split (test_loss or val_accuracy); format 2 has fixed
+    keys eval_loss, eval_accuracy and eval_split. Its training settings called `limit` train_limit."""
+    if ckpt["format"] == FORMAT:
+        return ckpt
+    ckpt["metrics"] = _fixed_keys(ckpt["metrics"])
+    ckpt["history"] = [_fixed_keys(record) for record in ckpt["history"]]
+    train = ckpt.get("train") or {}
+    if "train_limit" in train:
+        train["limit"] = train.pop("train_limit")
+    ckpt["format"] = FORMAT
     return ckpt
+
+
+def _fixed_keys(record: dict[str, Any]) -> dict[str, Any]:
+    out = dict(record)
+    for split in ("test", "val"):
+        if f"{split}_accuracy" in out or f"{split}_loss" in out:
+            out["eval_split"] = split
+            for metric in ("loss", "accuracy"):
+                if f"{split}_{metric}" in out:
+                    out[f"eval_{metric}"] = out.pop(f"{split}_{metric}")
+    return out
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
@@ -102,11 +130,12 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn
         model = build_model(ckpt["model"], **ckpt["config"])
         model.load_state_dict(ckpt["state_dict"])
     except (ValueError, TypeError, RuntimeError) as err:
-        raise CheckpointError(f"{path} does not match its model {ckpt['model']!r}: {str(err).splitlines()[0]}") from None
+        reason = str(err).splitlines()[0]
+        raise CheckpointError(f"{path} does not match its model {ckpt['model']!r}: {reason}") from None
     return model.to(device).eval(), ckpt
 
 
 def accuracy_of(ckpt: dict[str, Any]) -> float | None:
-    """The checkpoint's test accuracy (0..1), or its validation accuracy if it never saw test."""
-    metrics = ckpt.get("metrics", {})
-    return metrics.get("test_accuracy", metrics.get("val_accuracy"))
+    """The checkpoint's accuracy (0..1) on the split it was evaluated on: test, or val if it was
+    trained with a validation split."""
+    return ckpt.get("metrics", {}).get("eval_accuracy")

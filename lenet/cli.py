@@ -14,30 +14,20 @@ import torch
 
 from .checkpoints import CHECKPOINT_DIR, RUNS_DIR, CheckpointError, load_model, save_epoch
 from .data import DataError, ensure_mnist, load_mnist
+from .ink import ImageError, load_image
 from .introspect import layer_table
-from .models import ACTIVATIONS, MODELS, POOLS, build_model, predict
-from .preprocess import ImageError, NoDigitError, load_image, to_mnist
-from .train import OPTIMIZERS, SCHEDULES, BatchReport, EpochReport, TrainConfig, evaluate, pick_device, train
+from .models import ACTIVATIONS, MODELS, POOLS, build_model
+from .predict import classify
+from .preprocess import NoDigitError
+from .settings import Setting, settings_of
+from .train import BatchReport, EpochReport, TrainConfig, evaluate, pick_device, train
+from .tuning import keep_freed_memory
 
 DEFAULT_CHECKPOINT = CHECKPOINT_DIR / "lenet5.pt"
 
 
 class UsageError(Exception):
     """Bad arguments: reported with the usage line and exit code 2."""
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
 
 
 def _existing_file(text: str) -> Path:
@@ -52,24 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("data", help="fetch and verify the MNIST files into data/")
 
-    d = TrainConfig()
     t = sub.add_parser("train", help="train a model and save a checkpoint")
-    t.add_argument("--model", choices=list(MODELS), default=d.model)
-    t.add_argument("--activation", choices=list(ACTIVATIONS), help="default: the model's own")
-    t.add_argument("--pool", choices=list(POOLS), help="LeNets only; default: the model's own")
-    t.add_argument("--epochs", type=_positive_int, default=d.epochs)
-    t.add_argument("--batch-size", type=_positive_int, default=d.batch_size)
-    t.add_argument("--lr", type=_positive_float, default=d.lr, help="peak learning rate (default %(default)s)")
-    t.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer)
-    t.add_argument("--weight-decay", type=float, default=d.weight_decay)
-    t.add_argument("--schedule", choices=SCHEDULES, default=d.schedule)
-    t.add_argument("--label-smoothing", type=float, default=d.label_smoothing)
-    t.add_argument("--augment", action="store_true", help="random small affine on every batch")
-    t.add_argument("--seed", type=int, default=d.seed)
-    t.add_argument("--device", default=d.device, help="auto | cpu | cuda | mps (default auto)")
-    t.add_argument("--val-size", type=int, default=d.val_size,
-                   help="hold out N training images and report on them instead of the test set")
-    t.add_argument("--limit", type=_positive_int, help="train on the first N images only (a dry run)")
+    for spec in settings_of(TrainConfig):  # each setting's help and limits are written once, in TrainConfig
+        if spec.cli:
+            _add_setting(t, spec)
     t.add_argument("--out", type=Path, help="checkpoint path (default checkpoints/runs/MODEL-TIME.pt)")
     t.add_argument("--json", action="store_true", help="one JSON object per epoch on stdout")
 
@@ -96,6 +72,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_setting(parser: argparse.ArgumentParser, spec: Setting) -> None:
+    """One `train` argument from a TrainConfig setting; TrainConfig.validate checks the value."""
+    text = spec.help.replace("%", "%%")  # argparse formats help with %
+    if spec.kind is bool:
+        parser.add_argument(spec.flag, action="store_true", help=text)
+        return
+    shown = "the model's own" if spec.optional and spec.choices else ("all" if spec.optional else "%(default)s")
+    limits = f"; {spec.limits}" if spec.limits and not spec.choices else ""
+    parser.add_argument(spec.flag, dest=spec.name, type=spec.kind, choices=spec.choices or None,
+                        default=spec.default, help=f"{text} (default: {shown}{limits})")
+
+
 def _say(message: str, quiet: bool = False) -> None:
     print(message, file=sys.stderr if quiet else sys.stdout, flush=True)
 
@@ -107,11 +95,7 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    cfg = TrainConfig(model=args.model, activation=args.activation, pool=args.pool, epochs=args.epochs,
-                      batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
-                      weight_decay=args.weight_decay, schedule=args.schedule, label_smoothing=args.label_smoothing,
-                      augment=args.augment, seed=args.seed, device=args.device, val_size=args.val_size,
-                      train_limit=args.limit)
+    cfg = TrainConfig(**{s.name: getattr(args, s.name) for s in settings_of(TrainConfig) if s.cli})
     try:
         cfg.validate()
     except ValueError as err:
@@ -142,8 +126,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         train(cfg, data, on_batch=on_batch, on_epoch=on_epoch)
     except KeyboardInterrupt:
-        _say(f"Interrupted. {'The last completed epoch is saved in ' + str(out) if result_history else 'Nothing saved.'}",
-             quiet=True)
+        kept = f"The last completed epoch is saved in {out}." if result_history else "Nothing saved."
+        _say(f"Interrupted. {kept}", quiet=True)
         return 130
     _say(f"Saved {out}", quiet)
     return 0
@@ -169,11 +153,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _predict_file(model: torch.nn.Module, path: str) -> dict[str, Any]:
     try:
-        probs = predict(model, to_mnist(load_image(path)).tensor)[0]
+        answer = classify(model, load_image(path))
     except (ImageError, NoDigitError) as err:
         return {"file": path, "error": str(err)}
-    digit = int(probs.argmax())
-    return {"file": path, "digit": digit, "confidence": float(probs[digit]), "probabilities": probs.tolist()}
+    return {"file": path, "digit": answer.digit, "confidence": answer.confidence, "probabilities": answer.probs}
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -223,7 +206,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         os.replace(tmp, args.out)
     finally:
         Path(tmp).unlink(missing_ok=True)
-    print(f"Exported {ckpt['model']} to {args.out} ({args.format}); input: (N, 1, 28, 28) normalised, output: logits (N, 10)")
+    print(f"Exported {ckpt['model']} to {args.out} ({args.format}); "
+          "input: (N, 1, 28, 28) normalised, output: logits (N, 10)")
     return 0
 
 
@@ -232,6 +216,7 @@ COMMANDS = {"data": cmd_data, "train": cmd_train, "evaluate": cmd_evaluate, "pre
 
 
 def main(argv: list[str] | None = None) -> int:
+    keep_freed_memory()  # predict's latency; see lenet/tuning.py
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -1,17 +1,28 @@
-"""Look inside a model: the layer table (shapes by forward hooks), feature maps, filters."""
+"""Look inside a model: every layer's output, the layer table, feature maps, filters.
+
+Nothing here changes the model it is given: no hooks, no mode switch, no moved weights. One
+loaded model is shared by every browser session and the training thread, so introspection
+runs the model's layers one by one on its own input instead of hooking the model.
+"""
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 import torch
 from torch import nn
 
-__all__ = ["LayerRow", "output_size", "size_formula", "lenet_walk", "layer_table", "capture", "has_feature_maps",
-           "feature_maps", "filters", "MAP_LAYERS"]
+__all__ = ["MAP_LAYERS", "LayerRow", "Step", "feature_maps", "filters", "has_feature_maps", "layer_table",
+           "lenet_walk", "output_size", "size_formula", "trace"]
 
 MAP_LAYERS = ("features.conv1", "features.pool1", "features.conv2", "features.pool2")
+
+
+@dataclass
+class Step:
+    name: str  # dotted module name, e.g. "features.conv1"
+    layer: nn.Module
+    input: torch.Tensor  # what the layer received, batch first
+    output: torch.Tensor  # what it gave
 
 
 @dataclass
@@ -59,74 +70,61 @@ def lenet_walk(n: int = 28, f: int = 5, pad: int = 2) -> tuple[list[tuple[str, s
     return stages, 16 * side * side
 
 
+def _leaves(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    return [(name, m) for name, m in model.named_modules() if not list(m.children())]
+
+
+@torch.no_grad()
+def trace(model: nn.Module, x: torch.Tensor) -> list[Step]:
+    """Run the model's layers one at a time on x (B, 1, 28, 28) and keep every output.
+
+    Every model here is a chain whose layers run in the order they are declared, so this is
+    the model's own forward pass, step by step (tests/test_introspect.py checks that the last
+    output equals model(x) exactly for every registered model).
+    """
+    steps = []
+    x = x.to(next(model.parameters()).device)
+    for name, layer in _leaves(model):
+        y = layer(x)
+        steps.append(Step(name, layer, x, y))
+        x = y
+    return steps
+
+
 def _first(value) -> int:
     return value[0] if isinstance(value, tuple) else value
 
 
-@torch.no_grad()
+def _row(step: Step) -> LayerRow:
+    layer = step.layer
+    kernel = stride = padding = None
+    if isinstance(layer, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
+        kernel, stride, padding = _first(layer.kernel_size), _first(layer.stride), _first(layer.padding)
+    return LayerRow(step.name, type(layer).__name__, tuple(step.input.shape[1:]), tuple(step.output.shape[1:]),
+                    sum(p.numel() for p in layer.parameters(recurse=False)), kernel, stride, padding)
+
+
 def layer_table(model: nn.Module, input_shape: tuple[int, ...] = (1, 1, 28, 28)) -> list[LayerRow]:
-    """One row per leaf layer, in execution order, from a real forward pass with hooks."""
-    rows: list[LayerRow] = []
-
-    def record(name: str, module: nn.Module):
-        def hook(_module, inputs, output):
-            kernel = stride = padding = None
-            if isinstance(module, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
-                kernel, stride, padding = (_first(module.kernel_size), _first(module.stride), _first(module.padding))
-            rows.append(LayerRow(name, type(module).__name__, tuple(inputs[0].shape[1:]), tuple(output.shape[1:]),
-                                 sum(p.numel() for p in module.parameters(recurse=False)), kernel, stride, padding))
-        return hook
-
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    handles = [m.register_forward_hook(record(n, m)) for n, m in model.named_modules() if not list(m.children())]
-    try:
-        model(torch.zeros(input_shape, device=device))
-    finally:
-        for h in handles:
-            h.remove()
-        model.train(was_training)
-    return rows
-
-
-@contextmanager
-def capture(model: nn.Module, names: tuple[str, ...] | list[str]) -> Iterator[dict[str, torch.Tensor]]:
-    """Collect the outputs of the named layers during a forward pass; hooks are always removed.
-
-        with capture(model, ["features.conv1"]) as maps:
-            model(x)
-        maps["features.conv1"]  # (B, 6, 28, 28)
-    """
-    modules = dict(model.named_modules())
-    missing = [n for n in names if n not in modules]
-    if missing:
-        raise KeyError(f"model has no layer {', '.join(missing)}")
-    maps: dict[str, torch.Tensor] = {}
-    handles = [modules[n].register_forward_hook(lambda _m, _i, out, n=n: maps.__setitem__(n, out.detach()))
-               for n in names]
-    try:
-        yield maps
-    finally:
-        for h in handles:
-            h.remove()
+    """One row per layer, in execution order, from a real pass of a blank input."""
+    return [_row(step) for step in trace(model, torch.zeros(input_shape))]
 
 
 def has_feature_maps(model: nn.Module) -> bool:
-    return all(name in dict(model.named_modules()) for name in MAP_LAYERS)
+    names = {name for name, _ in model.named_modules()}
+    return all(name in names for name in MAP_LAYERS)
 
 
-@torch.no_grad()
 def feature_maps(model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
     """conv1 (6, 28, 28), pool1 (6, 14, 14), conv2 (16, 10, 10), pool2 (16, 5, 5) for one image x (1, 1, 28, 28).
     An MLP has none: KeyError."""
-    model.eval()
-    with capture(model, MAP_LAYERS) as maps:
-        model(x.to(next(model.parameters()).device))
-    return {name.split(".")[-1]: out[0].cpu() for name, out in maps.items()}
+    if not has_feature_maps(model):
+        raise KeyError(f"{type(model).__name__} has no convolution layers, so no feature maps")
+    outputs = {step.name: step.output for step in trace(model, x)}
+    return {name.split(".")[-1]: outputs[name][0].cpu() for name in MAP_LAYERS}
 
 
 def filters(model: nn.Module) -> dict[str, torch.Tensor]:
-    """The learned kernels: conv1 (6, 1, 5, 5) and conv2 (16, 6, 5, 5)."""
+    """Copies of the learned kernels: conv1 (6, 1, 5, 5) and conv2 (16, 6, 5, 5)."""
     modules = dict(model.named_modules())
-    return {name.split(".")[-1]: modules[name].weight.detach().cpu() for name in ("features.conv1", "features.conv2")}
+    return {name.split(".")[-1]: modules[name].weight.detach().cpu().clone()
+            for name in ("features.conv1", "features.conv2")}

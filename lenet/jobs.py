@@ -6,7 +6,6 @@ checks before every batch; every completed epoch is already saved as a checkpoin
 """
 from __future__ import annotations
 
-import os
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -17,8 +16,10 @@ from torch import nn
 from .checkpoints import RUNS_DIR, save_epoch
 from .data import DEFAULT_ROOT, RAW_MD5, Mnist, load_mnist, raw_dir
 from .train import BatchReport, EpochReport, EvalResult, TrainConfig, train
+from .tuning import lower_thread_priority
 
-__all__ = ["RUNS_DIR", "JobBusy", "JobSnapshot", "TrainingJob", "start_job", "current_job", "mnist", "warm_up"]
+__all__ = ["RUNS_DIR", "JobBusy", "JobSnapshot", "TrainingJob", "current_job", "mnist", "set_training_nice",
+           "start_job", "warm_up"]
 
 LIVE_EVERY_S = 1.0  # how often the live model's weights are copied for the Draw page
 
@@ -27,6 +28,14 @@ _job: TrainingJob | None = None
 _data: Mnist | None = None
 _data_lock = threading.Lock()
 _warming = False
+_training_nice = 0  # how far the training thread steps back for page runs; the launcher sets it
+
+
+def set_training_nice(nice: int) -> None:
+    """Nice every training thread started from now on by `nice` (the launcher, ui/serve.py,
+    uses 10 so that pages served from the same process get the CPU first)."""
+    global _training_nice
+    _training_nice = nice
 
 
 class JobBusy(RuntimeError):
@@ -139,7 +148,7 @@ class TrainingJob:
         return last.elapsed_s / done * (total - done) if done else None
 
     def _run(self) -> None:
-        _lower_priority()
+        lower_thread_priority(_training_nice)
         try:
             data = mnist(progress=self._say)
             if self._stop.is_set():
@@ -151,7 +160,8 @@ class TrainingJob:
             self._finish("failed", f"Training failed: {err}")
             return
         if result.stopped:
-            kept = f"epoch {len(self.epochs)} is saved as {self.checkpoint.name}" if self.checkpoint else "no epoch had finished, so nothing was saved"
+            kept = (f"epoch {len(self.epochs)} is saved as {self.checkpoint.name}" if self.checkpoint
+                    else "no epoch had finished, so nothing was saved")
             self._finish("stopped", f"Stopped; {kept}.")
         else:
             self._finish("finished", f"Finished; saved as {self.checkpoint.name}.")
@@ -187,15 +197,6 @@ class TrainingJob:
         state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
         with self._lock:
             self._live = state
-
-
-def _lower_priority() -> None:
-    """Nice this thread (Linux lets one thread be niced alone), so that pages and predictions
-    served from the same process get the CPU first and training takes what is left."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-    except (AttributeError, OSError):  # not Linux: training simply runs at normal priority
-        pass
 
 
 def current_job() -> TrainingJob | None:

@@ -4,60 +4,66 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .data import BACKGROUND, Mnist, Split
-from .models import build_model, resolve_options
+from .fast import accelerate
+from .models import ACTIVATIONS, MODELS, POOLS, build_model, resolve_options
+from .settings import setting, settings_of
 
-__all__ = ["TrainConfig", "BatchReport", "EpochReport", "EvalResult", "TrainResult",
-           "OPTIMIZERS", "SCHEDULES", "pick_device", "augment", "evaluate", "train"]
+__all__ = ["DEVICES", "OPTIMIZERS", "SCHEDULES", "BatchReport", "EpochReport", "EvalResult", "TrainConfig",
+           "TrainResult", "augment", "evaluate", "pick_device", "train"]
 
 OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULES = ("onecycle", "constant")
+DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 @dataclass
 class TrainConfig:
-    model: str = "lenet5"  # lenet5 | lenet5-classic | mlp
-    activation: str | None = None  # relu | tanh | sigmoid; None keeps the model's own
-    pool: str | None = None  # max | avg, LeNets only; None keeps the model's own
-    epochs: int = 1  # one-cycle over a single epoch already passes 99% test accuracy with lenet5
-    batch_size: int = 128  # 256 runs ~15% faster per sample but needs a second epoch for 99%
-    lr: float = 1.5e-2  # peak of the one-cycle schedule; chosen on a validation split
-    optimizer: str = "adamw"  # adamw | adam | sgd (Nesterov momentum 0.9)
-    weight_decay: float = 0.0  # L2 penalty (decoupled for adamw)
-    schedule: str = "onecycle"  # onecycle (warm up, then anneal) | constant
-    label_smoothing: float = 0.1  # softer targets: +0.1-0.2% validation accuracy in one epoch
-    augment: bool = False  # small random affine on every batch
-    seed: int = 0
-    device: str = "auto"  # auto (cuda, then mps, then cpu) | cpu | cuda | mps
-    val_size: int = 0  # >0: hold out this many training images and report on them instead of test
-    train_limit: int | None = None  # train on the first N images only: dry runs and tests
-    log_every: int = 20  # batches between progress reports
+    """A training recipe. The defaults are the fast recipe; every field states its limits once."""
+    model: str = setting("lenet5", "Model to train", "lenet5: ReLU and max-pooling · lenet5-classic: LeCun 1998 · "
+                         "mlp: no convolutions", choices=tuple(MODELS))
+    activation: str | None = setting(None, "Activation", "try sigmoid on lenet5 to see why modern nets use "
+                                     "ReLU", choices=tuple(ACTIVATIONS))
+    pool: str | None = setting(None, "Pooling", "max or average; LeNets only", choices=tuple(POOLS))
+    optimizer: str = setting("adamw", "Optimizer", "adamw, adam, or sgd with Nesterov momentum 0.9",
+                             choices=OPTIMIZERS)
+    lr: float = setting(1.5e-2, "Learning rate (peak)", "the peak of the one-cycle schedule; 0.015 was chosen "
+                        "on a validation split", low=1e-6, high=10.0, step=1e-3)
+    schedule: str = setting("onecycle", "Schedule", "onecycle: warm up, then anneal · constant: the same lr "
+                            "throughout", choices=SCHEDULES)
+    epochs: int = setting(1, "Epochs", "passes over the training set; with one-cycle, lenet5 gets about "
+                          "99% test accuracy in one", low=1, high=100)
+    batch_size: int = setting(128, "Batch size", "images per step; 256 runs ~15% faster per image but needs a "
+                              "second epoch for 99%", low=1, high=4096)
+    limit: int | None = setting(None, "Training images", "train on the first N training images only: a "
+                                "quicker demo, or a dry run", low=1, high=60_000, step=1000)
+    weight_decay: float = setting(0.0, "Weight decay", "L2 penalty (decoupled for adamw)", low=0.0, high=1.0,
+                                  step=1e-4)
+    label_smoothing: float = setting(0.1, "Label smoothing", "softer targets: +0.1-0.2% validation accuracy "
+                                     "in one epoch", low=0.0, high=0.5, step=0.05)
+    seed: int = setting(0, "Seed", "the same seed gives the same run", low=0, high=2**31 - 1)
+    augment: bool = setting(False, "Augment (small random shifts, turns, stretches)",
+                            "a small random affine on every batch")
+    device: str = setting("auto", "Device", "auto picks cuda, then mps, then cpu", choices=DEVICES, form=False)
+    val_size: int = setting(0, "Validation images", "hold out N training images and report on them instead "
+                            "of the test set, so tuning never looks at it", low=0, high=59_000, form=False)
+    log_every: int = setting(20, "Report every", "batches between progress reports", low=1, high=10_000,
+                             form=False, cli=False)
 
     def validate(self) -> None:
         """Raise ValueError, saying what is wrong, for any setting out of range."""
+        for s in settings_of(TrainConfig):
+            problem = s.problem(getattr(self, s.name))
+            if problem:
+                raise ValueError(problem)
         resolve_options(self.model, activation=self.activation, pool=self.pool)
-        checks = [
-            (self.epochs >= 1, f"epochs must be at least 1, got {self.epochs}"),
-            (self.batch_size >= 1, f"batch size must be at least 1, got {self.batch_size}"),
-            (self.lr > 0 and math.isfinite(self.lr), f"learning rate must be a positive number, got {self.lr}"),
-            (self.weight_decay >= 0, f"weight decay must be 0 or more, got {self.weight_decay}"),
-            (0 <= self.label_smoothing < 1, f"label smoothing must be in [0, 1), got {self.label_smoothing}"),
-            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}"),
-            (self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}"),
-            (self.val_size >= 0, f"validation size must be 0 or more, got {self.val_size}"),
-            (self.train_limit is None or self.train_limit >= 1, f"train limit must be at least 1, got {self.train_limit}"),
-            (self.log_every >= 1, f"log_every must be at least 1, got {self.log_every}"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(message)
         pick_device(self.device)
 
     def to_dict(self) -> dict:
@@ -103,9 +109,9 @@ class EpochReport:
     evaluation: EvalResult | None = field(default=None, repr=False)  # confusion, predictions: not in to_dict
 
     def to_dict(self) -> dict:
-        split = self.eval_split
+        """The history record: fixed keys, whichever split was evaluated."""
         return {"epoch": self.epoch, "train_loss": self.train_loss, "train_accuracy": self.train_accuracy,
-                f"{split}_loss": self.eval_loss, f"{split}_accuracy": self.eval_accuracy,
+                "eval_split": self.eval_split, "eval_loss": self.eval_loss, "eval_accuracy": self.eval_accuracy,
                 "elapsed_s": self.elapsed_s, "train_s": self.train_s, "samples_per_s": self.samples_per_s}
 
 
@@ -147,7 +153,8 @@ def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 
 @torch.no_grad()
 def evaluate(model: nn.Module, split: Split, batch_size: int = 1000) -> EvalResult:
-    """Loss, accuracy, confusion matrix and per-image predictions on a split, in eval mode."""
+    """Loss, accuracy, confusion matrix and per-image predictions on a split. Switches `model`
+    to eval mode: pass your own model, not one other threads use."""
     model.eval()
     device = next(model.parameters()).device
     losses, predicted, confidence = [], [], []
@@ -186,18 +193,22 @@ def train(
     on_batch: Callable[[BatchReport, nn.Module], None] | None = None,
     on_epoch: Callable[[EpochReport, nn.Module], None] | None = None,
     stop: threading.Event | None = None,
+    fast: bool = True,
 ) -> TrainResult:
     """Train a fresh model as `cfg` says, on data.train, reporting on data.val (or data.test).
 
     on_batch is called every cfg.log_every batches and on each epoch's last batch; on_epoch after
-    each epoch's evaluation (save a checkpoint there). Both get the model too, between batches. Setting `stop` ends training
-    before the next batch; the model then holds a partly trained epoch, history only whole ones.
+    each epoch's evaluation (save a checkpoint there). Both get the plain model too, between
+    batches. Setting `stop` ends training before the next batch; the model then holds a partly
+    trained epoch, history only whole ones. `fast` trains through lenet.fast's kernels (the same
+    function, faster on CPU); the plain model is what is returned either way.
     """
     cfg.validate()
     torch.manual_seed(cfg.seed)
     device = pick_device(cfg.device)
     model = build_model(cfg.model, activation=cfg.activation, pool=cfg.pool).to(device)
-    train_set = data.train.head(cfg.train_limit)
+    net = accelerate(model) if fast else model  # shares model's weights
+    train_set = data.train.head(cfg.limit)
     eval_split, eval_set = ("val", data.val) if data.val is not None else ("test", data.test)
     x, y = train_set.x.to(device), train_set.y.to(device)
     n, bs = len(y), cfg.batch_size
@@ -221,7 +232,7 @@ def train(
             xb, yb = x[idx], y[idx]  # (bs, 1, 28, 28), (bs,)
             if cfg.augment:
                 xb = augment(xb, gen)
-            logits = model(xb)
+            logits = net(xb)
             loss = F.cross_entropy(logits, yb, label_smoothing=cfg.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -236,7 +247,7 @@ def train(
                                      seen / (now - epoch_start), now - start), model)
         epoch_s = time.perf_counter() - epoch_start
         train_s += epoch_s
-        ev = evaluate(model, eval_set)
+        ev = evaluate(net, eval_set)
         report = EpochReport(epoch, float(loss_sum) / n, float(correct) / n, eval_split, ev.loss, ev.accuracy,
                              time.perf_counter() - start, train_s, n / epoch_s, evaluation=ev)
         result.history.append(report.to_dict())

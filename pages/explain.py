@@ -6,11 +6,12 @@ import torch
 
 from lenet.data import normalise, sample_digits
 from lenet.introspect import feature_maps, filters, has_feature_maps, layer_table, lenet_walk, output_size, size_formula
-from lenet.models import predict
-from ui import charts
+from lenet.predict import classify
+from ui import charts, router
 from ui.drawing import enlarge
-from ui.models import private_copy, selected
+from ui.models import selected
 
+router.enter()
 st.title("Explain")
 model, choice = selected()
 if model is None:
@@ -25,11 +26,13 @@ table = [{"layer": r.name, "type": r.kind, "output size: (n + 2p − f)/s + 1": 
 table.append({"layer": "total", "type": "", "output size: (n + 2p − f)/s + 1": "", "output shape": "",
               "parameters": sum(r.params for r in rows)})
 st.table(table)  # plain HTML: readable on a projector, and it can be copied
-sides = [rows[0].in_shape[-1]] + [r.out_shape[-1] for r in rows if r.kind in ("ConstantPad2d", "Conv2d", "MaxPool2d", "AvgPool2d")]
+resizing = ("ConstantPad2d", "Conv2d", "MaxPool2d", "AvgPool2d")
+sides = [rows[0].in_shape[-1]] + [r.out_shape[-1] for r in rows if r.kind in resizing]
 if has_feature_maps(model):
     walk = " → ".join(str(s) for s in sides[1:6])
-    st.markdown(f"The image is padded from 28 to 32, then the maps shrink **{walk}**: each 5×5 convolution takes "
-                f"4 off the side, each 2×2 pooling halves it. 16 maps of 5×5 flatten into 16·5·5 = 400 numbers for fc1.")
+    st.markdown(f"The image is padded from 28 to 32, then the maps shrink **{walk}**: each 5×5 convolution "
+                "takes 4 off the side, each 2×2 pooling halves it. 16 maps of 5×5 flatten into 16·5·5 = 400 "
+                "numbers for fc1.")
 else:
     st.markdown("The MLP has no convolutions: it flattens the 28×28 image into 784 numbers, then 250 → 200 → 10.")
 
@@ -76,14 +79,14 @@ else:
     image, x = digits[index], normalise(torch.from_numpy(digits[index:index + 1]))
 left, right = st.columns([1, 3])
 left.image(enlarge(image, 168), caption="the 28×28 input")
-probs = predict(model, x)[0]
-right.metric("Prediction", str(int(probs.argmax())), f"{float(probs.max()):.1%} sure", delta_color="off")
+answer = classify(model, x)
+right.metric("Prediction", str(answer.digit), f"{answer.confidence:.1%} sure", delta_color="off")
 
 if not has_feature_maps(model):
     st.info("An MLP has no convolution layers, so there are no feature maps or filters to show: every one of its "
             "250 first-layer units looks at all 784 pixels at once, with no notion of neighbouring pixels.")
 else:
-    maps = feature_maps(private_copy(model), x)
+    maps = feature_maps(model, x)  # the shared model is only read
     st.caption("Each map is one filter slid over the image: bright where the image matches the filter. "
                "Pooling comes before the activation here; with max-pooling that gives the same result.")
     st.image(charts.mosaic(maps["conv1"].numpy(), columns=6, cell=112), caption="conv1: 6 maps of 28×28")

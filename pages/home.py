@@ -1,12 +1,15 @@
 """The overview page."""
 import streamlit as st
 
+from ui import router
+
+router.enter()
 st.title("LeNet Lab")
 st.markdown("""
 Handwritten digits with **LeNet-5**, the network Yann LeCun's team built for reading cheques in 1998.
 
 - **Train**: pick a model and a recipe, press Start, and watch the loss fall and the accuracy climb.
-  One epoch of LeNet-5 takes a few seconds on a laptop and gets 99% of the 10,000 test digits right.
+  One epoch of LeNet-5 takes a few seconds on a laptop and gets about 99% of the 10,000 test digits right.
 - **Draw**: draw a digit with the mouse (or upload a photo of one) and see what the network sees:
   your ink cropped, fitted into 20×20 and centred in 28×28, the way MNIST was made.
 - **Explain**: follow the image through the network, 32 → 28 → 14 → 10 → 5, with the formula

@@ -1,46 +1,28 @@
 """Train: pick a recipe, start a run in the background, and watch it learn."""
+from dataclasses import replace
+
 import numpy as np
 import streamlit as st
 
-from lenet.data import MEAN, STD
 from lenet.checkpoints import RUNS_DIR
+from lenet.data import MEAN, STD
 from lenet.jobs import JobBusy, current_job, mnist, start_job, warm_up
-from lenet.models import ACTIVATIONS, MODELS
-from lenet.train import OPTIMIZERS, SCHEDULES, TrainConfig, pick_device
-from ui import charts
+from lenet.train import TrainConfig, pick_device
+from ui import charts, router
 from ui.drawing import enlarge
+from ui.form import recipe_form
 from ui.runs import histories
 
+router.enter()
 st.title("Train")
 warm_up()  # start reading MNIST now, so Start doesn't wait for it
-defaults = TrainConfig()
 st.caption(f"Training runs on **{pick_device()}**. Defaults are the fast recipe: one epoch of lenet5 "
-           "passes 99% test accuracy.")
+           "gets about 99% test accuracy.")
 
-with st.form("settings"):
-    a, b, c, d = st.columns(4)
-    model = a.selectbox("Model to train", list(MODELS), help="lenet5: ReLU + max-pool · lenet5-classic: LeCun 1998 · mlp: no convolutions")
-    activation = a.selectbox("Activation", ["model's own", *ACTIVATIONS],
-                             help="Try sigmoid on lenet5 to see why modern nets use ReLU.")
-    optimizer = b.selectbox("Optimizer", OPTIMIZERS)
-    lr = b.number_input("Learning rate (peak)", 1e-5, 1.0, defaults.lr, format="%.4f")
-    schedule = b.selectbox("Schedule", SCHEDULES)
-    epochs = c.number_input("Epochs", 1, 100, defaults.epochs)
-    batch_size = c.number_input("Batch size", 1, 4096, defaults.batch_size)
-    images = c.number_input("Training images", 1000, 60000, 60000, step=1000, help="Fewer images: a quicker demo.")
-    weight_decay = d.number_input("Weight decay", 0.0, 1.0, defaults.weight_decay, format="%.5f")
-    smoothing = d.number_input("Label smoothing", 0.0, 0.5, defaults.label_smoothing, format="%.2f")
-    seed = d.number_input("Seed", 0, 2**31 - 1, defaults.seed)
-    augment = d.checkbox("Augment (small random shifts, turns, stretches)", defaults.augment)
-    start = st.form_submit_button("Start training", type="primary")
-
-if start:
-    config = TrainConfig(model=model, activation=None if activation == "model's own" else activation, epochs=int(epochs),
-                         batch_size=int(batch_size), lr=float(lr), optimizer=optimizer, weight_decay=float(weight_decay),
-                         schedule=schedule, label_smoothing=float(smoothing), augment=augment, seed=int(seed),
-                         train_limit=None if images >= 60000 else int(images), log_every=5)
+config = recipe_form(TrainConfig())
+if config is not None:
     try:
-        start_job(config)
+        start_job(replace(config, log_every=5))  # the charts want a point every few batches
     except (JobBusy, ValueError) as err:
         st.error(str(err))
 
@@ -74,11 +56,14 @@ def live_view() -> None:
     if snap.batches:
         last = snap.batches[-1]
         done = ((last.epoch - 1) * last.batches + last.batch) / (snap.config.epochs * last.batches)
-    st.progress(min(1.0, done) if snap.running else (1.0 if snap.status == "finished" else done), text=progress_line(snap))
+    shown = min(1.0, done) if snap.running else (1.0 if snap.status == "finished" else done)
+    st.progress(shown, text=progress_line(snap))
     if snap.status == "failed":
         st.error(snap.message)
+    elif snap.status == "finished":
+        st.success(snap.message)
     elif not snap.running:
-        st.success(snap.message) if snap.status == "finished" else st.warning(snap.message)
+        st.warning(snap.message)
     if snap.batches:
         left, mid, right = st.columns(3)
         left.plotly_chart(charts.batch_loss(snap.batches), width="stretch", key="chart-loss")
@@ -101,7 +86,7 @@ if snap and snap.evaluation is not None:
     st.subheader("Results")
     ev = snap.evaluation
     last = snap.epochs[-1]
-    split = "test" if "test_accuracy" in last else "val"
+    split = last["eval_split"]
     cols = st.columns(4)
     cols[0].metric(f"Final {split} accuracy", f"{100 * ev.accuracy:.2f}%")
     cols[1].metric(f"{split.capitalize()} loss", f"{ev.loss:.4f}")
@@ -116,7 +101,7 @@ if snap and snap.evaluation is not None:
     wrong = wrong[np.argsort(-ev.confidence.numpy()[wrong])][:24]
     images = ((test.x[wrong, 0].numpy() * STD + MEAN) * 255).clip(0, 255).astype(np.uint8)
     for row in range(0, len(wrong), 8):
-        for column, i, image in zip(st.columns(8), wrong[row:row + 8], images[row:row + 8]):
+        for column, i, image in zip(st.columns(8), wrong[row:row + 8], images[row:row + 8], strict=False):
             column.image(enlarge(image, 84), caption=f"true {int(test.y[i])} → {int(ev.predicted[i])} "
                                                      f"({100 * float(ev.confidence[i]):.0f}%)")
 
@@ -127,7 +112,6 @@ if not runs:
 else:
     picked = st.multiselect("Runs", list(runs), default=list(runs)[:2],
                             help="For example sigmoid against relu, or mlp against lenet5.")
-    metric = st.radio("Show", ["test_accuracy", "val_accuracy", "train_loss", "train_accuracy"], horizontal=True,
-                      format_func=lambda m: m.replace("_", " "))
+    metric = st.radio("Show", list(charts.METRICS), horizontal=True, format_func=charts.METRICS.get)
     if picked:
         st.plotly_chart(charts.compare({name: runs[name] for name in picked}, metric), width="stretch")

@@ -1,4 +1,9 @@
-"""Shared fixtures. Integration tests read the real MNIST files that `make test` fetches."""
+"""Shared fixtures, and the two tiers: `make test-fast` skips tests marked mnist or browser.
+
+Integration tests read the real MNIST files that `make test` fetches. A test that asks for the
+`mnist` fixture is marked `mnist` here automatically; tests that read MNIST another way carry
+the mark themselves.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,6 +17,12 @@ from lenet.data import Mnist, ensure_mnist, load_mnist, sample_digits
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "mnist" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.mnist)
+
+
 @pytest.fixture(scope="session")
 def mnist() -> Mnist:
     """The whole of MNIST in memory (fetched first if needed, never mocked)."""
@@ -21,7 +32,8 @@ def mnist() -> Mnist:
 
 @pytest.fixture(scope="session")
 def digits() -> tuple[np.ndarray, np.ndarray]:
-    """The first 100 MNIST test digits (uint8, 100×28×28) and labels: a fixture cut from MNIST."""
+    """The first 100 MNIST test digits (uint8, 100×28×28) and labels: a fixture cut from MNIST,
+    shipped in lenet/assets, so the fast tier has real digits without the dataset."""
     return sample_digits()
 
 

@@ -8,10 +8,11 @@ from streamlit.testing.v1 import AppTest
 
 import lenet.jobs as jobs
 from lenet.checkpoints import CHECKPOINT_DIR, load_model
-from lenet.introspect import lenet_walk
+from lenet.predict import classify
+from lenet.train import TrainConfig
 from tests.conftest import ROOT
 from ui import charts
-from ui.drawing import ImageError, NoDigitError, read, read_canvas, read_upload
+from ui.drawing import ImageError, NoDigitError, read_canvas, read_upload
 
 PAGES = ["pages/train.py", "pages/draw.py", "pages/explain.py"]
 
@@ -77,14 +78,7 @@ def test_explain_for_the_mlp_says_why_there_are_no_feature_maps():
     assert any("no feature maps" in i.value for i in at.info)
 
 
-def test_flatten_walk_breaks_when_the_input_changes():
-    stages, flat = lenet_walk(28, 5)
-    assert [s[2] for s in stages] == [32, 28, 14, 10, 5] and flat == 400
-    assert lenet_walk(32, 5)[1] == 16 * 6 * 6
-    assert lenet_walk(28, 3)[1] == 16 * 6 * 6
-    assert lenet_walk(8, 9)[1] == 0
-
-
+@pytest.mark.mnist
 def test_train_page_runs_a_tiny_job_end_to_end(tmp_path, monkeypatch):
     monkeypatch.setattr(jobs, "RUNS_DIR", tmp_path)
     at = app("pages/train.py")
@@ -106,9 +100,9 @@ def test_train_page_runs_a_tiny_job_end_to_end(tmp_path, monkeypatch):
     assert len(ckpt["history"]) == 2
 
 
+@pytest.mark.mnist
 def test_a_second_job_is_refused_while_one_runs(tmp_path):
-    from lenet.train import TrainConfig
-    job = jobs.start_job(TrainConfig(epochs=3, train_limit=20000), runs_dir=tmp_path)
+    job = jobs.start_job(TrainConfig(epochs=3, limit=20000), runs_dir=tmp_path)
     try:
         with pytest.raises(jobs.JobBusy, match="already going"):
             jobs.start_job(TrainConfig(), runs_dir=tmp_path)
@@ -118,17 +112,16 @@ def test_a_second_job_is_refused_while_one_runs(tmp_path):
     assert job.snapshot().status == "stopped"
 
 
+@pytest.mark.mnist
 def test_stop_keeps_the_last_completed_epoch(tmp_path):
-    from lenet.train import TrainConfig
-    job = jobs.start_job(TrainConfig(epochs=5, train_limit=3000, log_every=1), runs_dir=tmp_path)
+    job = jobs.start_job(TrainConfig(epochs=5, limit=3000, log_every=1), runs_dir=tmp_path)
     deadline = time.time() + 60
     while not job.snapshot().epochs and time.time() < deadline:
         time.sleep(0.05)
     assert job.live_model() is not None
-    start = time.perf_counter()
     job.stop()
-    job.join(timeout=10)
-    assert time.perf_counter() - start < 1.0
+    job.join(timeout=30)
+    assert not job._thread.is_alive()  # it stops between batches; bench/ times how soon
     snap = job.snapshot()
     assert snap.status == "stopped" and "is saved" in snap.message
     model, ckpt = load_model(snap.checkpoint)
@@ -145,7 +138,7 @@ def canvas_digit(draw) -> np.ndarray:
 def test_draw_logic_reads_a_canvas_and_an_upload():
     model, _ = load_model(CHECKPOINT_DIR / "lenet5.pt")
     one = canvas_digit(lambda d: d.line([(140, 40), (140, 240)], fill=255, width=18))
-    reading = read(model, read_canvas(one))
+    reading = classify(model, read_canvas(one))
     assert reading.digit == 1 and reading.confidence > 0.5 and abs(sum(reading.probs) - 1) < 1e-5
     assert read_canvas(None) is None
     assert read_canvas(np.zeros((280, 280, 4), np.uint8)) is None  # empty canvas: a prompt, not a guess
@@ -153,7 +146,7 @@ def test_draw_logic_reads_a_canvas_and_an_upload():
     import io
     buf = io.BytesIO()
     Image.fromarray(255 - seven[:, :, 0]).save(buf, "PNG")  # dark ink on white paper
-    assert read(model, read_upload(buf.getvalue())).digit == 7
+    assert classify(model, read_upload(buf.getvalue())).digit == 7
     with pytest.raises(ImageError):
         read_upload(b"this is not a picture")
     with pytest.raises(NoDigitError):

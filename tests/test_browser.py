@@ -1,13 +1,16 @@
 """LeNet Lab in a real browser: Debian's chromium driven by Playwright against `python -m ui.serve`.
 
-Every test opens pages, draws with the mouse, uploads files or trains, and checks that no
-exception box appears. Screenshots of each page and the measured timings (timings.json) go to
-out/browser/, or to $LENET_SHOTS: `make screenshots` refreshes docs/screenshots/ for the README.
+Every test opens pages, draws with the mouse, uploads files or trains, and checks what a person
+would see: no exception box and no Python object text. Screenshots of each page and the measured
+timings (timings.json) go to out/browser/, or to $LENET_SHOTS: `make screenshots` refreshes
+docs/screenshots/ for the README. The timings are checked against their targets by
+`python -m bench.browser`, not here: a busy machine must not fail a test.
 Without /usr/bin/chromium these tests skip: `sudo apt-get install chromium` enables them.
 """
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import os
 import socket
@@ -15,6 +18,8 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +35,14 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--
 SHOTS = Path(os.environ.get("LENET_SHOTS", ROOT / "out" / "browser"))  # `make screenshots`: docs/screenshots
 TIMINGS: dict[str, object] = {}
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="browser tests need Debian's chromium: `sudo apt-get install chromium` enables them")
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="browser tests need Debian's chromium: `sudo apt-get install chromium` enables them")]
+
+COMMANDS = {  # the two ways to start the app: `make run`, and what Streamlit's own hosting runs
+    "make run": [sys.executable, "-m", "ui.serve"],
+    "streamlit run app.py": [sys.executable, "-m", "streamlit", "run", "app.py"],
+}
+STRAY = ("DeltaGenerator(", "object at 0x", "Traceback (most recent call last)")  # Python text a person must never see
 
 
 def free_port() -> int:
@@ -40,15 +51,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+@contextmanager
+def serving(command: list[str], runs: Path):
+    """A fresh app server (so its first visitor is really the first), yielding its URL."""
     port = free_port()
-    env = os.environ | {"LENET_RUNS": str(tmp_path_factory.mktemp("runs"))}
-    proc = subprocess.Popen([sys.executable, "-m", "ui.serve", "--server.headless", "true", "--server.port", str(port),
-                             "--server.address", "127.0.0.1"], cwd=ROOT, env=env,
+    proc = subprocess.Popen([*command, "--server.headless", "true", "--server.port", str(port),
+                             "--server.address", "127.0.0.1"], cwd=ROOT, env=os.environ | {"LENET_RUNS": str(runs)},
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
-    import urllib.request
     deadline = time.time() + 90
     while time.time() < deadline:
         try:
@@ -59,9 +69,17 @@ def server(tmp_path_factory):
     else:
         proc.kill()
         pytest.fail(f"streamlit did not start: {proc.stdout.read()[-2000:]}")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with serving(COMMANDS["make run"], tmp_path_factory.mktemp("runs")) as url:
+        yield url
     if TIMINGS:
         SHOTS.mkdir(parents=True, exist_ok=True)
         (SHOTS / "timings.json").write_text(json.dumps(TIMINGS, indent=2) + "\n")
@@ -85,10 +103,26 @@ def page(browser):
 
 
 def settle(page, timeout: float = 30) -> None:
-    """Wait until the script run is over (Streamlit's running indicator gone) and check for errors."""
+    """Wait until the script run is over (Streamlit's running indicator gone), then check what a
+    person sees: no exception box, and no Python object text written to the page."""
     page.wait_for_timeout(150)
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout * 1000)
-    assert page.locator('[data-testid="stException"]').count() == 0, page.locator('[data-testid="stException"]').first.inner_text()
+    errors = page.locator('[data-testid="stException"]')
+    assert errors.count() == 0, errors.first.inner_text()
+    text = page.locator("body").inner_text()
+    assert not any(stray in text for stray in STRAY), [stray for stray in STRAY if stray in text]
+
+
+def menu(page):
+    """The app's own menu in the sidebar (ui/router.py draws it with st.page_link)."""
+    return page.locator('[data-testid="stSidebar"] [data-testid="stPageLink"]')
+
+
+def go(page, title: str) -> None:
+    """Click a page in the sidebar menu, as a user does, and wait for it."""
+    menu(page).get_by_text(title, exact=True).click()
+    page.get_by_role("heading", name=title, exact=True).wait_for()
+    settle(page)
 
 
 def open_page(page, url: str, title: str) -> float:
@@ -112,7 +146,7 @@ def stroke(page, points: list[tuple[float, float]]) -> None:
     xy = [(box["x"] + u * box["width"], box["y"] + v * box["height"]) for u, v in points]
     page.mouse.move(*xy[0])
     page.mouse.down()
-    for (x0, y0), (x1, y1) in zip(xy, xy[1:]):
+    for (x0, y0), (x1, y1) in itertools.pairwise(xy):
         for t in np.linspace(0, 1, 8)[1:]:
             page.mouse.move(x0 + (x1 - x0) * t, y0 + (y1 - y0) * t)
     page.mouse.up()
@@ -132,7 +166,8 @@ def wait_for_prediction(page, expected: str, old: str | None, timeout: float = 1
 WATCH = """digit => { window._up = null; window._seen = null;
     document.addEventListener('mouseup', () => { window._up = performance.now(); }, {capture: true, once: true});
     const seen = new MutationObserver(() => {
-        const m = [...document.querySelectorAll('[data-testid="stMetric"]')].find(e => e.innerText.includes('Prediction'));
+        const m = [...document.querySelectorAll('[data-testid="stMetric"]')]
+            .find(e => e.innerText.includes('Prediction'));
         const v = m && m.querySelector('[data-testid="stMetricValue"]');
         if (window._up && v && v.innerText.trim() === digit) { window._seen = performance.now(); seen.disconnect(); }
     });
@@ -186,13 +221,39 @@ def test_every_page_opens_without_an_exception(server, page):
     switches = []
     for title in ["Train", "Draw", "Explain", "LeNet Lab"]:  # through the sidebar, as a user does
         start = time.perf_counter()
-        page.locator('[data-testid="stSidebarNav"]').get_by_text(title, exact=True).click()
-        page.get_by_role("heading", name=title, exact=True).wait_for()
-        settle(page)
+        go(page, title)
         switches.append(time.perf_counter() - start)
     TIMINGS["page_load_s"] = {k: round(v, 2) for k, v in ready.items()}
     TIMINGS["page_switch_s"] = [round(s, 2) for s in switches]
-    assert max(ready.values()) < 6 and max(switches) <= 3
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("path, title", [("", "LeNet Lab"), ("draw", "Draw")])
+def test_a_first_visit_gets_the_apps_own_menu(command, path, title, browser, tmp_path):
+    """The very first visitor of a fresh server, straight to / or /draw, under either command:
+    the app's menu and model picker, the right page, and nothing of Streamlit's automatic pages/
+    listing (app, draw, explain, home, train) at any moment; a click in the first moment lands
+    on the page clicked. See ui/router.py for why this needs care."""
+    with serving(COMMANDS[command], tmp_path) as url:
+        page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+        try:
+            page.goto(f"{url}/{path}")
+            first = menu(page).first
+            first.wait_for(timeout=60000)
+            listing = page.locator('[data-testid="stSidebarNav"]')
+            assert listing.count() == 0 or not listing.is_visible()
+            assert menu(page).all_inner_texts() and [t.split()[-1] for t in menu(page).all_inner_texts()] == [
+                "Lab", "Train", "Draw", "Explain"]
+            other = "Explain" if title == "Draw" else "Draw"
+            menu(page).get_by_text(other, exact=True).click()  # at once, before anything else has run
+            page.get_by_role("heading", name=other, exact=True).wait_for()
+            settle(page)
+            assert page.get_by_text("Model", exact=True).count() == 1  # the shared picker, from the router
+            page.go_back()
+            page.get_by_role("heading", name=title, exact=True).wait_for()
+            settle(page)
+        finally:
+            page.context.close()
 
 
 def test_drawing_with_the_mouse_predicts_each_digit(server, page):
@@ -204,8 +265,8 @@ def test_drawing_with_the_mouse_predicts_each_digit(server, page):
         page.screenshot(path=str(SHOTS / f"draw-{digit}.png"))
         clear(page)
     TIMINGS["stroke_to_prediction_ms"] = {"first": round(latencies[0]), "median": round(statistics.median(latencies)),
-                                          "max_after_first": round(max(latencies[1:])), "all": [round(t) for t in latencies]}
-    assert statistics.median(latencies) <= 400
+                                          "max_after_first": round(max(latencies[1:])),
+                                          "all": [round(t) for t in latencies]}
 
 
 def test_what_the_model_sees_and_the_comparisons(server, page):
@@ -222,9 +283,8 @@ def test_what_the_model_sees_and_the_comparisons(server, page):
     settle(page)
     page.screenshot(path=str(SHOTS / "draw-compare.png"), full_page=True)
     # the Explain page shows the feature maps of this drawing
-    page.locator('[data-testid="stSidebarNav"]').get_by_text("Explain", exact=True).click()
+    go(page, "Explain")
     page.get_by_text("Your drawing from the Draw page.").wait_for()
-    settle(page)
     assert page.get_by_text("conv1: 6 maps of 28×28").count() == 1
     page.screenshot(path=str(SHOTS / "explain-drawing.png"), full_page=True)
 
@@ -258,7 +318,8 @@ def test_uploads_good_and_bad(server, page, tmp_path):
     page.screenshot(path=str(SHOTS / "draw-upload.png"))
     messages = {}
     remove = page.locator('[data-testid="stFileChipDeleteBtn"] button, [data-testid="stFileUploaderDeleteBtn"] button')
-    for name, expect in [("notes.png", "not an image"), ("bomb.png", "decompression bomb"), ("huge.png", "10.0MB or smaller")]:
+    expected = [("notes.png", "not an image"), ("bomb.png", "decompression bomb"), ("huge.png", "10.0MB or smaller")]
+    for name, expect in expected:
         while remove.count():
             remove.first.click()
             settle(page)
@@ -284,7 +345,7 @@ def chart_points(page) -> int:
 
 def test_training_streams_charts_and_stops(server, browser, page):
     open_page(page, f"{server}/train", "Train")
-    page.get_by_role("spinbutton", name="Epochs").fill("3")
+    page.get_by_role("spinbutton", name="Epochs").fill("30")  # long enough to still be training at Stop
     page.get_by_role("spinbutton", name="Training images").fill("60000")
     start = time.perf_counter()
     page.get_by_role("button", name="Start training").click()
@@ -298,7 +359,7 @@ def test_training_streams_charts_and_stops(server, browser, page):
         counts.append(chart_points(page))
         stamps.append(time.perf_counter())
         page.wait_for_timeout(50)
-    changes = [t for t, a, b in zip(stamps[1:], counts, counts[1:]) if b > a]
+    changes = [t for t, a, b in zip(stamps[1:], counts, counts[1:], strict=False) if b > a]
     per_second = len(changes) / (stamps[-1] - stamps[0])
     assert counts[-1] > counts[0]
     page.screenshot(path=str(SHOTS / "train-running.png"), full_page=True)
@@ -323,7 +384,6 @@ def test_training_streams_charts_and_stops(server, browser, page):
     stop_s = time.perf_counter() - clicked
     settle(page)
     page.screenshot(path=str(SHOTS / "train-stopped.png"), full_page=True)
+    draws = {"first": round(waits[0]), "median": round(statistics.median(waits)), "all": [round(w) for w in waits]}
     TIMINGS["training"] = {"first_points_s": round(first_points, 2), "chart_updates_per_s": round(per_second, 2),
-                           "draw_during_training_ms": {"first": round(waits[0]), "median": round(statistics.median(waits)),
-                                                       "all": [round(w) for w in waits]}, "stop_s": round(stop_s, 2)}
-    assert first_points <= 4 and per_second >= 1 and statistics.median(waits) <= 600 and stop_s <= 4
+                           "draw_during_training_ms": draws, "stop_s": round(stop_s, 2)}

@@ -4,13 +4,23 @@ import pickle
 import pytest
 import torch
 
-from lenet.checkpoints import CheckpointError, load_checkpoint, load_model, make_checkpoint, save_checkpoint
+from lenet.checkpoints import (
+    CHECKPOINT_DIR,
+    FORMAT,
+    CheckpointError,
+    accuracy_of,
+    load_checkpoint,
+    load_model,
+    make_checkpoint,
+    save_checkpoint,
+)
 from lenet.models import build_model
 
 
 def saved(tmp_path, name="lenet5", **options):
     model = build_model(name, **options)
-    path = save_checkpoint(tmp_path / "m.pt", make_checkpoint(name, options, model, {"test_accuracy": 0.5}, [], {"lr": 1}))
+    ckpt = make_checkpoint(name, options, model, {"eval_accuracy": 0.5}, [], {"lr": 1})
+    path = save_checkpoint(tmp_path / "m.pt", ckpt)
     return model, path
 
 
@@ -20,14 +30,14 @@ def test_round_trip_gives_identical_outputs(tmp_path):
         loaded, ckpt = load_model(path)
         x = torch.randn(5, 1, 28, 28)
         assert torch.equal(model.eval()(x), loaded(x))
-        assert ckpt["model"] == name and ckpt["metrics"]["test_accuracy"] == 0.5 and ckpt["train"] == {"lr": 1}
+        assert ckpt["model"] == name and ckpt["metrics"]["eval_accuracy"] == 0.5 and ckpt["train"] == {"lr": 1}
     assert ckpt["config"] == {"activation": "relu"}  # the mlp's resolved options
 
 
 def test_save_is_atomic_and_leaves_no_temporary_files(tmp_path):
     model, path = saved(tmp_path)
-    bad = {"format": "lenet-lab/1", "unpicklable": lambda: None}
-    with pytest.raises(Exception):
+    bad = {"format": FORMAT, "unpicklable": lambda: None}
+    with pytest.raises((AttributeError, pickle.PicklingError)):  # a lambda can't be pickled
         save_checkpoint(path, bad)
     assert load_checkpoint(path)["model"] == "lenet5"  # the good file is untouched
     assert os.listdir(tmp_path) == ["m.pt"]
@@ -77,3 +87,22 @@ def test_weights_that_do_not_fit_the_model_are_refused(tmp_path):
     path = save_checkpoint(tmp_path / "mixed.pt", ckpt)
     with pytest.raises(CheckpointError, match="does not match"):
         load_model(path)
+
+
+def test_format_1_checkpoints_load_with_fixed_metric_keys(tmp_path):
+    """Format 1 named metrics after the split evaluated; loading gives format 2's fixed keys."""
+    history = [{"epoch": 1, "train_loss": 0.4, "train_accuracy": 0.9, "val_loss": 0.2, "val_accuracy": 0.95,
+                "elapsed_s": 3.0, "train_s": 2.5, "samples_per_s": 20000.0}]
+    old = make_checkpoint("lenet5", {}, build_model("lenet5"), {"val_loss": 0.2, "val_accuracy": 0.95, "epochs": 1},
+                          history, {"epochs": 1, "train_limit": 500})
+    old["format"] = "lenet-lab/1"
+    ckpt = load_checkpoint(save_checkpoint(tmp_path / "old.pt", old))
+    assert ckpt["format"] == FORMAT
+    assert ckpt["history"][0] == {"epoch": 1, "train_loss": 0.4, "train_accuracy": 0.9, "eval_split": "val",
+                                 "eval_loss": 0.2, "eval_accuracy": 0.95, "elapsed_s": 3.0, "train_s": 2.5,
+                                 "samples_per_s": 20000.0}
+    assert ckpt["metrics"] == {"eval_split": "val", "eval_loss": 0.2, "eval_accuracy": 0.95, "epochs": 1}
+    assert ckpt["train"] == {"epochs": 1, "limit": 500} and accuracy_of(ckpt) == 0.95
+    shipped = torch.load(CHECKPOINT_DIR / "lenet5.pt", weights_only=True)  # on disk: still format 1
+    assert shipped["format"] == "lenet-lab/1" and "test_accuracy" in shipped["metrics"]
+    assert accuracy_of(load_checkpoint(CHECKPOINT_DIR / "lenet5.pt")) == shipped["metrics"]["test_accuracy"]

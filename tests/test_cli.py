@@ -10,6 +10,8 @@ from PIL import Image
 
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.mnist  # trains and evaluates on the real files
+
 
 def lenet(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     done = subprocess.run([sys.executable, "-m", "lenet", *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
@@ -44,15 +46,17 @@ def test_train_json_reports_every_epoch(trained):
     path, epochs = trained
     assert [e["epoch"] for e in epochs] == [1, 2]
     for e in epochs:
-        assert {"epoch", "train_loss", "test_loss", "test_accuracy", "elapsed_s", "samples_per_s"} <= set(e)
-    assert epochs[1]["test_accuracy"] > 0.9 and epochs[1]["elapsed_s"] > epochs[0]["elapsed_s"] > 0
+        assert {"epoch", "train_loss", "eval_split", "eval_loss", "eval_accuracy", "elapsed_s",
+                "samples_per_s"} <= set(e)
+    assert epochs[1]["eval_split"] == "test"
+    assert epochs[1]["eval_accuracy"] > 0.9 and epochs[1]["elapsed_s"] > epochs[0]["elapsed_s"] > 0
     assert path.is_file()
 
 
 def test_evaluate_reports_accuracy_per_class_and_confusion(trained):
     path, epochs = trained
     report = json.loads(lenet("evaluate", "--checkpoint", str(path), "--json").stdout)
-    assert report["accuracy"] == pytest.approx(epochs[-1]["test_accuracy"], abs=1e-6)
+    assert report["accuracy"] == pytest.approx(epochs[-1]["eval_accuracy"], abs=1e-6)
     confusion = np.array(report["confusion"])
     assert confusion.shape == (10, 10) and confusion.sum() == 10000
     assert len(report["per_class"]) == 10
@@ -63,7 +67,8 @@ def test_evaluate_reports_accuracy_per_class_and_confusion(trained):
 def test_predict_answers_every_file_and_fails_only_the_bad_ones(trained, tmp_path, digits):
     path, _ = trained
     truth = write_images(tmp_path, digits)
-    files = [tmp_path / n for n in ("canvas.png", "paper.jpg", "transparent.png", "blank.png", "notes.png", "missing.png")]
+    names = ("canvas.png", "paper.jpg", "transparent.png", "blank.png", "notes.png", "missing.png")
+    files = [tmp_path / n for n in names]
     done = lenet("predict", "--checkpoint", str(path), "--json", *map(str, files), check=False)
     assert done.returncode == 1
     answers = {json.loads(line)["file"].split("/")[-1]: json.loads(line) for line in done.stdout.splitlines()}
@@ -103,10 +108,11 @@ def test_export_onnx_and_torchscript_match_pytorch(trained, tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["train", "--model", "resnet"], "invalid choice"),
-    (["train", "--epochs", "0"], "at least 1"),
-    (["train", "--lr", "0"], "positive"),
-    (["train", "--lr", "-3"], "positive"),
-    (["train", "--batch-size", "0"], "at least 1"),
+    (["train", "--epochs", "0"], "epochs must be from 1 to 100"),
+    (["train", "--lr", "0"], "learning rate (peak) must be from"),
+    (["train", "--lr", "-3"], "learning rate (peak) must be from"),
+    (["train", "--batch-size", "0"], "batch size must be from 1"),
+    (["train", "--epochs", "two"], "invalid int value"),
     (["train", "--device", "tpu"], "device"),
     (["evaluate", "--checkpoint", "no/such.pt"], "no such file"),
     (["export", "--checkpoint", "no/such.pt", "--format", "onnx", "--out", "x.onnx"], "no such file"),

@@ -6,6 +6,8 @@ import torch
 import lenet.data as data
 from lenet.data import BACKGROUND, RAW_MD5, DataError, ensure_mnist, load_mnist, md5, raw_dir
 
+pytestmark = pytest.mark.mnist  # the real files, fetched and verified
+
 
 def test_real_mnist_files_match_the_official_md5s():
     folder = ensure_mnist()

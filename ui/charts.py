@@ -35,36 +35,45 @@ def batch_loss(batches: list[BatchReport], points: int = 200) -> go.Figure:
 
 
 def epoch_accuracy(epochs: list[dict]) -> go.Figure:
-    split = _split(epochs)
+    split = split_of(epochs)
     x = [e["epoch"] for e in epochs]
     fig = go.Figure([
         go.Scatter(x=x, y=[100 * e["train_accuracy"] for e in epochs], name="train", mode="lines+markers"),
-        go.Scatter(x=x, y=[100 * e[f"{split}_accuracy"] for e in epochs], name=split, mode="lines+markers"),
+        go.Scatter(x=x, y=[100 * e["eval_accuracy"] for e in epochs], name=split, mode="lines+markers"),
     ])
     return fig.update_layout(title="Accuracy per epoch", xaxis_title="epoch", yaxis_title="%", **LAYOUT)
 
 
 def epoch_loss(epochs: list[dict]) -> go.Figure:
-    split = _split(epochs)
+    split = split_of(epochs)
     x = [e["epoch"] for e in epochs]
-    fig = go.Figure([go.Scatter(x=x, y=[e[f"{split}_loss"] for e in epochs], name=f"{split} loss",
+    fig = go.Figure([go.Scatter(x=x, y=[e["eval_loss"] for e in epochs], name=f"{split} loss",
                                 mode="lines+markers", line=dict(color="rgb(239,85,59)"))])
-    return fig.update_layout(title=f"{split.capitalize()} loss per epoch", xaxis_title="epoch", yaxis_title="loss", **LAYOUT)
+    return fig.update_layout(title=f"{split.capitalize()} loss per epoch", xaxis_title="epoch", yaxis_title="loss",
+                             **LAYOUT)
+
+
+METRICS = {"eval_accuracy": "test accuracy", "eval_loss": "test loss", "train_accuracy": "train accuracy",
+           "train_loss": "train loss"}  # what Compare runs offers, and what each is called
 
 
 def compare(histories: dict[str, list[dict]], metric: str) -> go.Figure:
-    """One line per run: `metric` (e.g. test_accuracy, train_loss) against epoch."""
+    """One line per run: `metric` (a key of METRICS) against epoch. A run that held out a
+    validation split reports on it instead of the test set, and its name says so."""
     fig = go.Figure()
+    scale = 100 if metric.endswith("accuracy") else 1
     for name, history in histories.items():
         points = [(e["epoch"], e[metric]) for e in history if metric in e]
-        scale = 100 if metric.endswith("accuracy") else 1
-        fig.add_trace(go.Scatter(x=[p[0] for p in points], y=[scale * p[1] for p in points], name=name, mode="lines+markers"))
-    label = metric.replace("_", " ") + (" (%)" if metric.endswith("accuracy") else "")
+        shown = f"{name} (val)" if metric.startswith("eval") and split_of(history) == "val" else name
+        fig.add_trace(go.Scatter(x=[p[0] for p in points], y=[scale * p[1] for p in points], name=shown,
+                                 mode="lines+markers"))
+    label = METRICS[metric] + (" (%)" if metric.endswith("accuracy") else "")
     return fig.update_layout(title=label.capitalize(), xaxis_title="epoch", yaxis_title=label, **LAYOUT)
 
 
 def confusion(matrix: np.ndarray) -> go.Figure:
-    fig = px.imshow(matrix, text_auto=True, color_continuous_scale="Blues", labels=dict(x="predicted", y="true", color="images"),
+    fig = px.imshow(matrix, text_auto=True, color_continuous_scale="Blues",
+                    labels=dict(x="predicted", y="true", color="images"),
                     x=[str(d) for d in range(10)], y=[str(d) for d in range(10)])
     return fig.update_layout(title="Confusion matrix", **(LAYOUT | {"height": 420}))
 
@@ -112,5 +121,6 @@ def pixel_values(image: np.ndarray) -> go.Figure:
                              margin=dict(l=5, r=5, t=40, b=5), height=620)
 
 
-def _split(epochs: list[dict]) -> str:
-    return "val" if epochs and "val_accuracy" in epochs[0] else "test"
+def split_of(epochs: list[dict]) -> str:
+    """"test", or "val" for a run that held out a validation split."""
+    return epochs[0].get("eval_split", "test") if epochs else "test"

@@ -1,20 +1,12 @@
 """The logic behind the Draw page, as plain functions (the canvas itself can't run in AppTest)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
-import torch
 
-from lenet.models import predict
-from lenet.preprocess import ImageError, NoDigitError, Preprocessed, load_image, naive_resize, to_mnist
+from lenet.ink import ImageError, load_image
+from lenet.preprocess import NoDigitError, Preprocessed, to_mnist
 
-
-@dataclass
-class Reading:
-    digit: int
-    confidence: float  # probability of `digit`, 0..1
-    probs: list[float]  # all ten
+__all__ = ["ImageError", "NoDigitError", "enlarge", "read_canvas", "read_upload"]
 
 
 def read_canvas(image_data: np.ndarray | None) -> Preprocessed | None:
@@ -38,12 +30,3 @@ def enlarge(image: np.ndarray, size: int = 140) -> np.ndarray:
     h, w = image.shape
     k = max(1, size // max(h, w))
     return np.kron(image, np.ones((k, k), np.uint8))
-
-
-def read(model: torch.nn.Module, pre: Preprocessed) -> Reading:
-    probs = predict(model, pre.tensor)[0]
-    digit = int(probs.argmax())
-    return Reading(digit, float(probs[digit]), probs.tolist())
-
-
-__all__ = ["Reading", "read_canvas", "read_upload", "read", "enlarge", "naive_resize", "ImageError", "NoDigitError"]

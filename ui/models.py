@@ -1,7 +1,6 @@
 """The model picker every page shares, and cached model loading."""
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,7 +54,7 @@ def choices() -> list[Choice]:
     if job is not None:
         snap = job.snapshot()
         if snap.running and job.has_live_model():
-            last = snap.epochs[-1]["test_accuracy"] if snap.epochs and "test_accuracy" in snap.epochs[-1] else None
+            last = snap.epochs[-1]["eval_accuracy"] if snap.epochs else None
             label = f"live: {snap.config.model} in training" + (f" · {last:.2%}" if last is not None else "")
             found.append(Choice(LIVE, label, snap.config.model))
     return found
@@ -88,11 +87,6 @@ def selected() -> tuple[nn.Module | None, Choice | None]:
                 return (model, choice) if model is not None else (None, None)
             return _load(key, Path(key).stat().st_mtime), choice
     return None, None
-
-
-def private_copy(model: nn.Module) -> nn.Module:
-    """A copy to put hooks on, so other sessions sharing the cached model are not disturbed."""
-    return copy.deepcopy(model)
 
 
 def all_models() -> list[tuple[Choice, nn.Module]]:
