@@ -1,4 +1,5 @@
 # make run: start the app.  make test: run the whole test suite.  Each sets itself up.
+# make run ARGS="--server.port 80" passes Streamlit options.
 # make test-fast: the inner loop (no MNIST, no browser, under 30 s).  make lint: ruff.
 PYTHON ?= python3
 VENV   := .venv
@@ -16,7 +17,7 @@ $(VENV)/.dev: requirements-dev.txt $(VENV)/.app
 	touch $@
 
 run: $(VENV)/.app
-	$(PY) -m ui.serve
+	$(PY) -m ui.serve $(ARGS)
 
 data: $(VENV)/.app
 	$(PY) -m lenet data

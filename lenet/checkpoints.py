@@ -10,6 +10,7 @@ such as test_accuracy) is upgraded as it loads.
 """
 from __future__ import annotations
 
+import copy
 import os
 import tempfile
 from pathlib import Path
@@ -35,9 +36,12 @@ class CheckpointError(ValueError):
 
 
 def make_checkpoint(model_name: str, options: dict[str, Any], model: nn.Module, metrics: dict[str, Any],
-                    history: list[dict], train: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Everything needed to rebuild, judge and reproduce a trained model, as one plain dict."""
-    return {
+                    history: list[dict], train: dict[str, Any] | None = None,
+                    optimizer: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Everything needed to rebuild, judge, reproduce and continue a trained model, as one plain
+    dict. `optimizer` is the optimizer's state_dict (its moments), kept so the run can go on."""
+    extra = {} if optimizer is None else {"optimizer": copy.deepcopy(optimizer)}
+    return extra | {
         "format": FORMAT,
         "model": model_name,
         "config": resolve_options(model_name, **options),
@@ -67,13 +71,15 @@ def save_checkpoint(path: str | Path, checkpoint: dict[str, Any]) -> Path:
     return path
 
 
-def save_epoch(path: str | Path, config: Any, model: nn.Module, history: list[dict]) -> Path:
+def save_epoch(path: str | Path, config: Any, model: nn.Module, history: list[dict],
+               optimizer: dict[str, Any] | None = None) -> Path:
     """Save a run after an epoch. `config` is its TrainConfig; `history` ends with the record
     of the epoch just finished, which also becomes the checkpoint's metrics."""
     last = history[-1]
     metrics = {k: v for k, v in last.items() if k != "epoch"} | {"epochs": last["epoch"]}
     options = {"activation": config.activation, "pool": config.pool}
-    return save_checkpoint(path, make_checkpoint(config.model, options, model, metrics, history, config.to_dict()))
+    ckpt = make_checkpoint(config.model, options, model, metrics, history, config.to_dict(), optimizer)
+    return save_checkpoint(path, ckpt)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

@@ -112,7 +112,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     def on_epoch(r: EpochReport, model: torch.nn.Module) -> None:
         record = r.to_dict()
-        save_epoch(out, cfg, model, result_history + [record])
+        save_epoch(out, cfg, model, result_history + [record], r.optimizer)
         result_history.append(record)
         if quiet:
             print(json.dumps(record), flush=True)

@@ -25,7 +25,7 @@ import torch
 
 __all__ = [
     "MEAN", "STD", "BACKGROUND", "DEFAULT_ROOT", "RAW_MD5", "DataError", "Split", "Mnist",
-    "ensure_mnist", "load_mnist", "normalise", "sample_digits",
+    "ensure_mnist", "load_mnist", "normalise", "pixels", "sample_digits",
 ]
 
 MEAN, STD = 0.1307, 0.3081          # MNIST train-set pixel mean and std, on the 0..1 scale
@@ -162,6 +162,11 @@ def ensure_mnist(root: Path = DEFAULT_ROOT, progress: Progress = lambda msg: Non
 def normalise(images: torch.Tensor) -> torch.Tensor:
     """uint8 images (N, 28, 28) -> float32 (N, 1, 28, 28), normalised with MNIST's MEAN/STD."""
     return ((images.float() / 255.0 - MEAN) / STD).unsqueeze(1).contiguous()
+
+
+def pixels(x: torch.Tensor) -> np.ndarray:
+    """The inverse of normalise: (N, 1, 28, 28) or (N, 28, 28) model inputs -> uint8 images (N, 28, 28)."""
+    return ((x.reshape(-1, 28, 28) * STD + MEAN) * 255).round().clamp(0, 255).to(torch.uint8).numpy()
 
 
 def load_mnist(

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-__all__ = ["MAP_LAYERS", "LayerRow", "Step", "feature_maps", "filters", "has_feature_maps", "layer_table",
-           "lenet_walk", "output_size", "size_formula", "trace"]
+__all__ = ["MAP_LAYERS", "LayerRow", "Step", "describe", "feature_maps", "filters", "has_feature_maps", "layer_table",
+           "lenet_walk", "output_size", "size_formula", "strongest", "trace"]
 
 MAP_LAYERS = ("features.conv1", "features.pool1", "features.conv2", "features.pool2")
 
@@ -51,9 +51,26 @@ def output_size(n: int, f: int, p: int = 0, s: int = 1) -> float:
 
 
 def size_formula(n: int, f: int, p: int = 0, s: int = 1) -> str:
+    """The formula with its numbers filled in, and what PyTorch makes of the result."""
     size = output_size(n, f, p, s)
-    shown = f"{size:g}" if size == int(size) else f"{size:.2f} → {int(size)} (rounded down)"
+    if size < 1:
+        shown = "no output: the window is larger than the padded input"
+    elif size != int(size):
+        shown = f"{size:.2f} → {int(size)} (rounded down)"
+    else:
+        shown = f"{size:g}"
     return f"({n} + 2·{p} − {f})/{s} + 1 = {shown}"
+
+
+def describe(rows: list[LayerRow]) -> dict[str, str]:
+    """What the Explain page says about a model, read from its own layers: the activation, the
+    pooling, and whether C5 is a convolution (LeCun 1998) or a linear layer."""
+    kinds = [r.kind for r in rows]
+    activation = next((k for k in kinds if k in ("ReLU", "Tanh", "Sigmoid")), "")
+    pool = "max" if "MaxPool2d" in kinds else "average" if "AvgPool2d" in kinds else ""
+    c5 = any(r.name.endswith("conv3") for r in rows)
+    return {"activation": {"ReLU": "ReLU", "Tanh": "tanh", "Sigmoid": "sigmoid"}.get(activation, activation),
+            "pool": pool, "c5": "conv" if c5 else "linear" if pool else ""}
 
 
 def lenet_walk(n: int = 28, f: int = 5, pad: int = 2) -> tuple[list[tuple[str, str, int]], int]:
@@ -75,8 +92,9 @@ def _leaves(model: nn.Module) -> list[tuple[str, nn.Module]]:
 
 
 @torch.no_grad()
-def trace(model: nn.Module, x: torch.Tensor) -> list[Step]:
-    """Run the model's layers one at a time on x (B, 1, 28, 28) and keep every output.
+def trace(model: nn.Module, x: torch.Tensor, until: str | None = None) -> list[Step]:
+    """Run the model's layers one at a time on x (B, 1, 28, 28) and keep every output; with
+    `until` (a dotted name), stop after that layer: the rest isn't needed, so it isn't run.
 
     Every model here is a chain whose layers run in the order they are declared, so this is
     the model's own forward pass, step by step (tests/test_introspect.py checks that the last
@@ -87,6 +105,8 @@ def trace(model: nn.Module, x: torch.Tensor) -> list[Step]:
     for name, layer in _leaves(model):
         y = layer(x)
         steps.append(Step(name, layer, x, y))
+        if name == until:
+            break
         x = y
     return steps
 
@@ -114,13 +134,13 @@ def has_feature_maps(model: nn.Module) -> bool:
     return all(name in names for name in MAP_LAYERS)
 
 
-def feature_maps(model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
-    """conv1 (6, 28, 28), pool1 (6, 14, 14), conv2 (16, 10, 10), pool2 (16, 5, 5) for one image x (1, 1, 28, 28).
-    An MLP has none: KeyError."""
+def feature_maps(model: nn.Module, x: torch.Tensor, layers: tuple[str, ...] = MAP_LAYERS) -> dict[str, torch.Tensor]:
+    """conv1 (6, 28, 28), pool1 (6, 14, 14), conv2 (16, 10, 10), pool2 (16, 5, 5) for one image x (1, 1, 28, 28),
+    or only the `layers` asked for (dotted names). An MLP has none: KeyError."""
     if not has_feature_maps(model):
         raise KeyError(f"{type(model).__name__} has no convolution layers, so no feature maps")
-    outputs = {step.name: step.output for step in trace(model, x)}
-    return {name.split(".")[-1]: outputs[name][0].cpu() for name in MAP_LAYERS}
+    outputs = {step.name: step.output for step in trace(model, x, until=layers[-1])}
+    return {name.split(".")[-1]: outputs[name][0].cpu() for name in layers}
 
 
 def filters(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -128,3 +148,18 @@ def filters(model: nn.Module) -> dict[str, torch.Tensor]:
     modules = dict(model.named_modules())
     return {name.split(".")[-1]: modules[name].weight.detach().cpu().clone()
             for name in ("features.conv1", "features.conv2")}
+
+
+@torch.no_grad()
+def strongest(model: nn.Module, x: torch.Tensor, layer: str = "conv2", k: int = 6) -> tuple[torch.Tensor, torch.Tensor]:
+    """The images that excite each channel of `layer` most: for x (N, 1, 28, 28), the indices
+    (C, k) of the k images whose map peaks highest, and those peaks (C, k), strongest first."""
+    if not has_feature_maps(model):
+        raise KeyError(f"{type(model).__name__} has no convolution layers, so no filters to excite")
+    name = next(n for n in MAP_LAYERS if n.endswith("." + layer))
+    peaks = []
+    for chunk in x.split(1000):  # conv1's maps of 1,000 digits are 19 MB
+        out = trace(model, chunk, until=name)[-1].output  # (n, C, H, W)
+        peaks.append(out.amax(dim=(2, 3)).cpu())  # (n, C)
+    values, indices = torch.cat(peaks).topk(k, dim=0)  # (k, C)
+    return indices.T, values.T

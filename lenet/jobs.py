@@ -1,45 +1,113 @@
-"""Training in a background thread that outlives page reruns: one job per server process.
+"""Training in its own process that outlives page reruns: one job per server.
 
-The app starts a job and polls `snapshot()`; a rerun, a page switch or a second browser tab
-finds the same job through `current_job()`. Stopping sets the trainer's stop flag, which it
-checks before every batch; every completed epoch is already saved as a checkpoint.
+The app starts a job and polls `snapshot()`; a rerun, a page switch or another browser finds
+the same job through `current_job()`. Stopping sets the trainer's stop flag, which it checks
+before every batch; every completed epoch is already saved as a checkpoint.
+
+Why a process and not a thread: PyTorch's OpenMP pool trains at full speed only on the one
+thread that owns it. Every Streamlit script thread that predicts starts a pool of its own,
+and with more pools than cores libgomp stops spinning between parallel regions: a training
+thread in the server ran at ~55% of the CLI's speed (8.2 vs 4.5 ms a step on 2 cores). A
+child process owns its pool alone, has its own GIL (the charts' plotly work doesn't stall it),
+and is niced as a whole. It starts from a fork server that imported torch and torchvision
+once, so a Start costs a fork, not a fresh interpreter.
+
+Pages come first: a page run wraps its work in `serving()`, a counter the trainer reads
+through shared memory, and the trainer waits between two batches while any page is being
+served (at most MAX_WAIT_S), so a class drawing on the same server is answered first.
 """
 from __future__ import annotations
 
+import multiprocessing as mp
+import pickle
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from torch import nn
 
 from .checkpoints import RUNS_DIR, save_epoch
 from .data import DEFAULT_ROOT, RAW_MD5, Mnist, load_mnist, raw_dir
-from .train import BatchReport, EpochReport, EvalResult, TrainConfig, train
+from .models import build_model
+from .runs import prune_runs
+from .train import BatchReport, EpochReport, EvalResult, Frame, ProbeReport, TrainConfig, train
 from .tuning import lower_thread_priority
 
-__all__ = ["RUNS_DIR", "JobBusy", "JobSnapshot", "TrainingJob", "current_job", "mnist", "set_training_nice",
-           "start_job", "warm_up"]
+__all__ = ["RUNS_DIR", "JobBusy", "JobSnapshot", "Probe", "TrainingJob", "current_job", "mnist", "serving",
+           "set_training_nice", "start_job", "warm_up"]
 
-LIVE_EVERY_S = 1.0  # how often the live model's weights are copied for the Draw page
+LIVE_EVERY_S = 1.0  # how often the live model's weights are sent for the Draw page
+MAX_FRAMES = 240  # kept per run; past that every other one goes, and then every other new one (26 KB each)
+MAX_WAIT_S = 0.5  # the longest the trainer waits for pages before one more batch: it never starves
+PRELOAD = ["lenet.jobs", "torchvision.datasets"]  # what the fork server imports once (~2.5 s)
 
 _lock = threading.Lock()
 _job: TrainingJob | None = None
 _data: Mnist | None = None
 _data_lock = threading.Lock()
 _warming = False
-_training_nice = 0  # how far the training thread steps back for page runs; the launcher sets it
-
-
-def set_training_nice(nice: int) -> None:
-    """Nice every training thread started from now on by `nice` (the launcher, ui/serve.py,
-    uses 10 so that pages served from the same process get the CPU first)."""
-    global _training_nice
-    _training_nice = nice
+_training_nice = 0  # how far the training process steps back for page runs; the launcher sets it
+_pages = 0  # page runs in progress, in every session
+_pages_lock = threading.Lock()
+_shared_pages: Any = None  # the same count in shared memory, read by the training process
 
 
 class JobBusy(RuntimeError):
     """A training run is already going; only one runs per server."""
+
+
+def _context() -> mp.context.BaseContext:
+    """Fork server where there is one (Linux, macOS), else spawn; never plain fork, which would
+    copy the server's threads and OpenMP state into the child."""
+    method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+    ctx = mp.get_context(method)
+    if method == "forkserver":
+        ctx.set_forkserver_preload(PRELOAD)
+    return ctx
+
+
+def _pages_counter() -> Any:
+    global _shared_pages
+    with _pages_lock:
+        if _shared_pages is None:
+            _shared_pages = _context().Value("i", 0, lock=False)
+        return _shared_pages
+
+
+@contextmanager
+def serving() -> Iterator[None]:
+    """Wrap a page's work (a prediction, a page run): training waits until it is done."""
+    global _pages
+    shared = _pages_counter()
+    with _pages_lock:
+        _pages += 1
+        shared.value = _pages
+    try:
+        yield
+    finally:
+        with _pages_lock:
+            _pages -= 1
+            shared.value = _pages
+
+
+def _wait_for_pages(pages: Any, stop: Any, max_wait_s: float = MAX_WAIT_S) -> None:
+    """The trainer's pause before each batch: wait while pages are being served (at most
+    max_wait_s, so a steady stream of visitors slows training but never stops it), unless
+    Stop was pressed: that is answered at once."""
+    deadline = time.monotonic() + max_wait_s
+    while pages.value > 0 and not stop.is_set() and time.monotonic() < deadline:
+        time.sleep(0.002)
+
+
+def set_training_nice(nice: int) -> None:
+    """Nice every training process started from now on by `nice` (the launcher, ui/serve.py,
+    uses 10 so that the server's own threads get the CPU first)."""
+    global _training_nice
+    _training_nice = nice
 
 
 def mnist(progress=lambda message: None) -> Mnist:
@@ -52,13 +120,22 @@ def mnist(progress=lambda message: None) -> Mnist:
 
 
 def warm_up() -> None:
-    """Load MNIST in the background if its files are here, so Start doesn't wait for it."""
+    """Start the fork server and load MNIST in the background, so Start doesn't wait for them."""
     global _warming
     with _lock:
-        if _warming or _data is not None or not all((raw_dir(DEFAULT_ROOT) / n).is_file() for n in RAW_MD5):
+        if _warming:
             return
         _warming = True
-    threading.Thread(target=lambda: _quietly(mnist), daemon=True, name="mnist-warm-up").start()
+    threading.Thread(target=_warm, daemon=True, name="training-warm-up").start()
+
+
+def _warm() -> None:
+    _pages_counter()
+    if _context().get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+        forkserver.ensure_running()
+    if all((raw_dir(DEFAULT_ROOT) / n).is_file() for n in RAW_MD5):
+        _quietly(mnist)
 
 
 def _quietly(fn) -> None:
@@ -68,71 +145,118 @@ def _quietly(fn) -> None:
         pass
 
 
+@dataclass(frozen=True)
+class Probe:
+    """One live point: ProbeReport without its predictions, small enough to keep every one."""
+    progress: float  # epochs done, fractional
+    train_accuracy: float | None
+    eval_accuracy: float
+    eval_loss: float
+
 @dataclass
 class JobSnapshot:
     """What the page shows, copied under the job's lock so the trainer can go on."""
     config: TrainConfig
+    name: str  # the run's name, also its checkpoint's file name
     status: str  # loading | running | stopping | stopped | finished | failed
     message: str  # a line for the user: what is happening, or what went wrong
+    first_epoch: int  # 1, or the next epoch of a continued run
     batches: list[BatchReport]  # every report so far (every few batches)
-    epochs: list[dict]  # EpochReport.to_dict() per completed epoch
-    evaluation: EvalResult | None  # of the last completed epoch
+    probes: list[Probe]  # the live test-slice points, about one a second
+    live: EvalResult | None  # the latest probe's predictions: a live confusion matrix
+    frames: list[Frame]  # conv1 filters and one digit's maps, every few hundred samples; the latest last
+    epochs: list[dict]  # the history: one EpochReport.to_dict() per completed epoch, earlier runs' too
+    evaluation: EvalResult | None  # of the last completed epoch, on the whole eval split
     checkpoint: Path | None  # where the last completed epoch is saved
     started: float  # time.time() at start
+    stopped_by: str | None  # who pressed Stop: a session's id, as the page gave it
     eta_s: float | None  # estimated seconds left
 
     @property
     def running(self) -> bool:
         return self.status in ("loading", "running", "stopping")
 
+    @property
+    def last_epoch(self) -> int:
+        return self.first_epoch + self.config.epochs - 1
+
 
 @dataclass
 class TrainingJob:
+    """The server's side of a run: state the pages read, kept up to date by a thread that reads
+    the training process's messages (see _trainer for what it sends)."""
     config: TrainConfig
     name: str
     runs_dir: Path
+    resume: dict | None = None  # the checkpoint of a run being continued
     status: str = "loading"
     message: str = "Starting…"
     batches: list[BatchReport] = field(default_factory=list)
+    probes: list[Probe] = field(default_factory=list)
+    live: EvalResult | None = None
+    frames: list[Frame] = field(default_factory=list)
     epochs: list[dict] = field(default_factory=list)
     evaluation: EvalResult | None = None
     checkpoint: Path | None = None
     started: float = field(default_factory=time.time)
-    _stop: threading.Event = field(default_factory=threading.Event)
+    stopped_by: str | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _live: dict | None = None  # state_dict copied from the trainer between batches
-    _live_at: float = 0.0
-    _thread: threading.Thread | None = None
+    _live_state: dict | None = None  # the latest weights the trainer sent
+    _latest_frame: Frame | None = None
+    _frames_seen: int = 0
+    _frame_stride: int = 1  # keep every n-th frame: doubles each time the film is thinned
+    _stop: Any = None  # a multiprocessing Event, set by stop()
+    _process: Any = None
+    _thread: threading.Thread | None = None  # reads the process's messages until it ends
+    _ended: threading.Event = field(default_factory=threading.Event)  # the last word has come
+
+    def __post_init__(self) -> None:
+        if self.resume is not None:
+            self.epochs = list(self.resume["history"])
 
     def start(self) -> TrainingJob:
-        self._thread = threading.Thread(target=self._run, daemon=True, name=f"train-{self.name}")
+        ctx = _context()
+        self._stop = ctx.Event()
+        receive, send = ctx.Pipe(duplex=False)
+        resume = pickle.dumps(self.resume) if self.resume is not None else None
+        self._process = ctx.Process(target=_trainer, name=f"train-{self.name}", daemon=True, args=(
+            send, self._stop, _pages_counter(), self.config, self.runs_dir / f"{self.name}.pt", resume,
+            _training_nice))
+        self._process.start()
+        send.close()  # the child holds the only writer: its exit ends our reads
+        self._thread = threading.Thread(target=self._listen, args=(receive,), daemon=True, name=f"job-{self.name}")
         self._thread.start()
         return self
 
-    def stop(self) -> None:
+    def stop(self, by: str | None = None) -> None:
+        """Ask the trainer to stop before its next batch; `by` says who asked (a session id)."""
         with self._lock:
             if self.status in ("loading", "running"):
-                self.status, self.message = "stopping", "Stopping after this batch…"
+                self.status, self.message, self.stopped_by = "stopping", "Stopping after this batch…", by
         self._stop.set()
 
     def join(self, timeout: float | None = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
+        """Wait until the run has ended (its status is final); the process may still be exiting."""
+        self._ended.wait(timeout)
 
     def snapshot(self) -> JobSnapshot:
         with self._lock:
-            return JobSnapshot(replace(self.config), self.status, self.message, list(self.batches),
-                               list(self.epochs), self.evaluation, self.checkpoint, self.started, self._eta())
+            return JobSnapshot(replace(self.config), self.name, self.status, self.message, len(self._done()) + 1,
+                               list(self.batches), list(self.probes), self.live, self._film(),
+                               list(self.epochs), self.evaluation,
+                               self.checkpoint, self.started, self.stopped_by, self._eta())
+
+    def _done(self) -> list[dict]:
+        return self.resume["history"] if self.resume is not None else []
 
     def has_live_model(self) -> bool:
         with self._lock:
-            return self._live is not None
+            return self._live_state is not None
 
     def live_model(self) -> nn.Module | None:
-        """A copy of the model as it is now (updated about once a second), in eval mode."""
-        from .models import build_model
+        """A new model with the weights as they are now (sent about once a second), in eval mode."""
         with self._lock:
-            state = self._live
+            state = self._live_state
         if state is None:
             return None
         model = build_model(self.config.model, activation=self.config.activation, pool=self.config.pool)
@@ -142,61 +266,132 @@ class TrainingJob:
     def _eta(self) -> float | None:
         if not self.batches or self.status != "running":
             return None
-        last = self.batches[-1]
-        done = (last.epoch - 1) * last.batches + last.batch
+        last, first = self.batches[-1], len(self._done()) + 1
+        done = (last.epoch - first) * last.batches + last.batch
         total = self.config.epochs * last.batches
         return last.elapsed_s / done * (total - done) if done else None
 
-    def _run(self) -> None:
-        lower_thread_priority(_training_nice)
+    def _listen(self, receive) -> None:
+        """Apply each message as it comes; if the process dies without a last word, say so."""
+        ended = False
         try:
-            data = mnist(progress=self._say)
-            if self._stop.is_set():
-                self._finish("stopped", "Stopped before training began.")
-                return
-            self._say("Training…", status="running")
-            result = train(self.config, data, on_batch=self._on_batch, on_epoch=self._on_epoch, stop=self._stop)
-        except Exception as err:  # shown on the page; the server keeps running
-            self._finish("failed", f"Training failed: {err}")
-            return
-        if result.stopped:
-            kept = (f"epoch {len(self.epochs)} is saved as {self.checkpoint.name}" if self.checkpoint
-                    else "no epoch had finished, so nothing was saved")
-            self._finish("stopped", f"Stopped; {kept}.")
-        else:
-            self._finish("finished", f"Finished; saved as {self.checkpoint.name}.")
+            while not ended:
+                kind, *body = pickle.loads(receive.recv_bytes())
+                ended = self._apply(kind, body)
+        except (EOFError, OSError):
+            pass
+        finally:
+            receive.close()
+            self._process.join()
+        if not ended:
+            self._finish("failed", f"Training stopped unexpectedly (exit code {self._process.exitcode}).")
+        self._ended.set()
 
-    def _say(self, message: str, status: str | None = None) -> None:
+    def _apply(self, kind: str, body: list) -> bool:
+        """One message from _trainer; True for the last one."""
         with self._lock:
-            self.message = message
-            if status and self.status != "stopping":
-                self.status = status
+            if kind == "say":
+                self.message = body[0]
+                if body[1] and self.status != "stopping":
+                    self.status = body[1]
+            elif kind == "batch":
+                self.batches.append(body[0])
+            elif kind == "live":
+                self._live_state = body[0]
+            elif kind == "probe":
+                report: ProbeReport = body[0]
+                self.probes.append(Probe(report.progress, report.train_accuracy, report.eval_accuracy,
+                                         report.eval_loss))
+                self.live = report.evaluation
+            elif kind == "frame":
+                self._keep(body[0])
+            elif kind == "epoch":
+                self.epochs.append(body[0])
+                self.evaluation, self.checkpoint = body[1], Path(body[2])
+            elif kind == "end":
+                self.status, self.message = body
+                if self.status == "stopped":
+                    self.message = self._stopped_message()
+                self._ended.set()  # join() returns now, not when the process has finished exiting
+                return True
+        return False
+
+    def _keep(self, frame: Frame) -> None:
+        """Keep at most MAX_FRAMES, evenly spaced: when full, drop every other one and from then
+        on keep every other new one. The newest is always kept apart, for the live view."""
+        self._latest_frame = frame
+        self._frames_seen += 1
+        if (self._frames_seen - 1) % self._frame_stride:
+            return
+        self.frames.append(frame)
+        if len(self.frames) > MAX_FRAMES:
+            self.frames, self._frame_stride = self.frames[::2], self._frame_stride * 2
+
+    def _film(self) -> list[Frame]:
+        """The kept frames, ending with the newest one."""
+        latest = self._latest_frame
+        if latest is None or (self.frames and self.frames[-1] is latest):
+            return list(self.frames)
+        return self.frames + [latest]
+
+    def _stopped_message(self) -> str:
+        if self.checkpoint is None:
+            return "Stopped; no epoch had finished, so nothing was saved."
+        return f"Stopped; epoch {len(self.epochs)} is saved as {self.checkpoint.stem}."
 
     def _finish(self, status: str, message: str) -> None:
         with self._lock:
             self.status, self.message = status, message
 
-    def _on_batch(self, report: BatchReport, model: nn.Module) -> None:
-        now = time.monotonic()
-        with self._lock:
-            self.batches.append(report)
-        if now - self._live_at >= LIVE_EVERY_S:  # between batches: the weights are consistent
-            self._copy_live(model)
-            self._live_at = now
 
-    def _on_epoch(self, report: EpochReport, model: nn.Module) -> None:
-        record = report.to_dict()
-        path = save_epoch(self.runs_dir / f"{self.name}.pt", self.config, model, self.epochs + [record])
-        self._copy_live(model)
-        with self._lock:
-            self.epochs.append(record)
-            self.evaluation = report.evaluation
-            self.checkpoint = path
+def _on_cpu(state: dict) -> dict:
+    """Weights the server can load whatever device trained them (a GPU stays the child's)."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
 
-    def _copy_live(self, model: nn.Module) -> None:
-        state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-        with self._lock:
-            self._live = state
+
+def _trainer(send, stop, pages, config: TrainConfig, path: Path, resume: bytes | None, nice: int) -> None:
+    """The training process: train, save each epoch to `path`, and send the server
+    ("say", message, status) · ("batch", BatchReport) · ("live", state_dict) about once a second ·
+    ("probe", ProbeReport) · ("frame", Frame) every 500 samples · ("epoch", record, EvalResult, path) ·
+    ("end", status, message) last.
+    Messages are plain pickles: tensors travel as bytes, not as shared-memory handles."""
+    lower_thread_priority(nice)  # before torch starts its OpenMP threads: they inherit it
+
+    def tell(*message) -> None:
+        send.send_bytes(pickle.dumps(message))
+
+    checkpoint = pickle.loads(resume) if resume is not None else None
+    history = list(checkpoint["history"]) if checkpoint is not None else []
+    live_at = 0.0
+
+    def on_batch(report: BatchReport, model: nn.Module) -> None:
+        nonlocal live_at
+        tell("batch", report)
+        if time.monotonic() - live_at >= LIVE_EVERY_S:  # between batches: the weights are consistent
+            tell("live", _on_cpu(model.state_dict()))
+            live_at = time.monotonic()
+
+    def on_epoch(report: EpochReport, model: nn.Module) -> None:
+        history.append(report.to_dict())
+        saved = save_epoch(path, config, model, history, report.optimizer)
+        prune_runs(path.parent, keep=saved)
+        tell("live", _on_cpu(model.state_dict()))
+        tell("epoch", history[-1], report.evaluation, str(saved))
+
+    try:
+        data = load_mnist(progress=lambda message: tell("say", message, None))
+        if stop.is_set():
+            tell("end", "stopped", "")
+            return
+        tell("say", "Training…", "running")
+        result = train(config, data, on_batch=on_batch, on_epoch=on_epoch, stop=stop,
+                       on_probe=lambda report: tell("probe", report), pause=lambda: _wait_for_pages(pages, stop),
+                       resume=checkpoint, on_frame=lambda frame: tell("frame", frame))
+        tell("end", *(("stopped", "") if result.stopped else ("finished", f"Finished; saved as {path.stem}.")))
+    except Exception as err:  # shown on the page; the server keeps running
+        tell("end", "failed", f"Training failed: {err}")
+    finally:
+        send.close()
 
 
 def current_job() -> TrainingJob | None:
@@ -204,14 +399,20 @@ def current_job() -> TrainingJob | None:
     return _job
 
 
-def start_job(config: TrainConfig, runs_dir: Path | None = None) -> TrainingJob:
-    """Start training `config` in the background. Raises JobBusy if a run is going, and
-    ValueError for a bad setting, before anything starts."""
+def start_job(config: TrainConfig, runs_dir: Path | None = None, resume: Path | None = None,
+              resume_ckpt: dict | None = None) -> TrainingJob:
+    """Start training `config` in the background: a new run, or, with `resume` (a saved run's
+    path) and its checkpoint, that run continued for config.epochs more epochs into the same file.
+    Raises JobBusy if a run is going, and ValueError for a bad setting, before anything starts."""
     global _job
     config.validate()
     with _lock:
         if _job is not None and _job.snapshot().running:
             raise JobBusy("A training run is already going on this server. Stop it first, or wait for it to finish.")
-        name = f"{time.strftime('%Y%m%d-%H%M%S')}-{config.model}-{config.activation or 'default'}"
-        _job = TrainingJob(config=config, name=name, runs_dir=runs_dir or RUNS_DIR).start()
+        if resume is not None:
+            name, folder = Path(resume).stem, Path(resume).parent
+        else:
+            name = f"{time.strftime('%Y%m%d-%H%M%S')}-{config.model}-{config.activation or 'default'}"
+            folder = Path(runs_dir or RUNS_DIR)
+        _job = TrainingJob(config=config, name=name, runs_dir=folder, resume=resume_ckpt).start()
         return _job

@@ -1,6 +1,7 @@
 """The training loop on real MNIST: it learns, reports, stops between batches."""
 import threading
 
+import numpy as np
 import pytest
 import torch
 
@@ -74,3 +75,24 @@ def test_device_choice():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="not available"):
             pick_device("cuda")
+
+
+def test_frames_film_the_filters_every_few_hundred_samples(mnist):
+    from lenet.introspect import feature_maps
+    from lenet.models import build_model
+    data = small(mnist, 2000)
+    cfg = TrainConfig(epochs=1, batch_size=128, seed=3)
+    frames = []
+    result = train(cfg, data, on_frame=frames.append, frame_every=500)
+    assert [f.samples for f in frames] == [0, 512, 1024, 1536, 2000]  # every 500 samples (whole batches), and the end
+    assert frames[-1].progress == pytest.approx(1.0)
+    torch.manual_seed(cfg.seed)
+    first = build_model("lenet5").features.conv1.weight
+    assert np.array_equal(frames[0].filters, first.detach().numpy())  # before the first batch: the random start
+    model = result.model.eval()
+    assert np.array_equal(frames[-1].filters, model.features.conv1.weight.detach().numpy())  # after the last batch
+    maps = feature_maps(model, data.test.x[:1])
+    assert np.allclose(frames[-1].maps["conv1"], maps["conv1"].numpy(), atol=1e-6)
+    assert np.allclose(frames[-1].maps["conv2"], maps["conv2"].numpy(), atol=1e-5)
+    assert not np.array_equal(frames[0].filters, frames[-1].filters)
+    assert train(TrainConfig(model="mlp", limit=500), data, on_frame=frames.append) and len(frames) == 5  # no convs

@@ -1,13 +1,25 @@
-"""Plotly figures for the pages. Plain functions of plain data: no Streamlit in here."""
+"""Plotly figures for the pages. Plain functions of plain data: no Streamlit in here.
+
+Made to be read on a projector: 15 px text, every digit labelled on every digit axis, epoch
+axes in whole epochs, and loss axes that start at 0.
+"""
 from __future__ import annotations
 
 import numpy as np
 import plotly.express as px
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
+from lenet.jobs import Probe
 from lenet.train import BatchReport
 
-LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=300, legend=dict(orientation="h", y=-0.25))
+FONT = dict(size=15)
+LAYOUT = dict(margin=dict(l=10, r=10, t=50, b=10), height=320, font=FONT, title_font=dict(size=18),
+              legend=dict(orientation="h", y=-0.28))
+DIGITS = dict(tickmode="array", tickvals=list(range(10)), ticktext=[str(d) for d in range(10)])  # all ten, always
+BLUE, LIGHT, RED, GREEN = "rgb(99,110,250)", "rgba(99,110,250,0.35)", "rgb(239,85,59)", "rgb(0,150,90)"
+METRICS = {"eval_accuracy": "test accuracy", "eval_loss": "test loss", "train_accuracy": "train accuracy",
+           "train_loss": "train loss"}  # what Compare runs can offer, and what each is called
 
 
 def smooth(values: list[float], weight: float = 0.9) -> list[float]:
@@ -19,42 +31,48 @@ def smooth(values: list[float], weight: float = 0.9) -> list[float]:
     return out
 
 
-def batch_loss(batches: list[BatchReport], points: int = 200) -> go.Figure:
-    """Loss of the reported batches, raw and smoothed, against epochs (fractional). Smoothing
-    sees every batch; at most `points` are drawn, so the chart stays cheap to send and redraw."""
-    x = [b.epoch - 1 + b.batch / b.batches for b in batches]
-    y = [b.loss for b in batches]
-    smoothed = smooth(y)
-    step = max(1, -(-len(x) // points))
-    x, y, smoothed = x[::step], y[::step], smoothed[::step]
+def _thin(*series: list, points: int = 200) -> list[list]:
+    """At most `points` of each series, so a long run's chart stays cheap to send and redraw."""
+    step = max(1, -(-len(series[0]) // points))
+    return [s[::step] for s in series]
+
+
+def _epoch_axis(fig: go.Figure, epochs: tuple[int, int]) -> go.Figure:
+    """x in epochs, ticks on whole epochs: (first, last) epoch of the run shown."""
+    return fig.update_xaxes(title="epoch", range=[epochs[0] - 1, epochs[1]], tick0=0, dtick=1)
+
+
+def loss_curve(batches: list[BatchReport], probes: list[Probe], history: list[dict], epochs: tuple[int, int],
+               split: str = "test") -> go.Figure:
+    """Batch loss (raw and smoothed), the live loss on the test slice, and each epoch's full test loss."""
+    x, y = [b.epoch - 1 + b.batch / b.batches for b in batches], [b.loss for b in batches]
+    x, y, smoothed = _thin(x, y, smooth(y))
     fig = go.Figure([
-        go.Scatter(x=x, y=y, name="batch loss", mode="lines", line=dict(width=1, color="rgba(99,110,250,0.35)")),
-        go.Scatter(x=x, y=smoothed, name="smoothed", mode="lines", line=dict(width=2.5, color="rgb(99,110,250)")),
+        go.Scatter(x=x, y=y, name="batch loss", mode="lines", line=dict(width=1, color=LIGHT)),
+        go.Scatter(x=x, y=smoothed, name="batch loss, smoothed", mode="lines", line=dict(width=2.5, color=BLUE)),
+        go.Scatter(x=[p.progress for p in probes], y=[p.eval_loss for p in probes], name=f"{split} loss (live)",
+                   mode="lines", line=dict(width=2, color=RED)),
+        go.Scatter(x=[e["epoch"] for e in history], y=[e["eval_loss"] for e in history],
+                   name=f"{split} loss (all {split} images)", mode="markers", marker=dict(size=11, color=RED)),
     ])
-    return fig.update_layout(title="Batch loss", xaxis_title="epoch", yaxis_title="loss", **LAYOUT)
+    fig.update_yaxes(title="loss", rangemode="tozero")
+    return _epoch_axis(fig.update_layout(title="Loss", **LAYOUT), epochs)
 
 
-def epoch_accuracy(epochs: list[dict]) -> go.Figure:
-    split = split_of(epochs)
-    x = [e["epoch"] for e in epochs]
+def accuracy_curve(batches: list[BatchReport], probes: list[Probe], history: list[dict], epochs: tuple[int, int],
+                   split: str = "test") -> go.Figure:
+    """Running train accuracy, the live test-slice accuracy about once a second, and each
+    epoch's accuracy on the whole test set: the curve a class watches climb."""
     fig = go.Figure([
-        go.Scatter(x=x, y=[100 * e["train_accuracy"] for e in epochs], name="train", mode="lines+markers"),
-        go.Scatter(x=x, y=[100 * e["eval_accuracy"] for e in epochs], name=split, mode="lines+markers"),
+        go.Scatter(x=[b.epoch - 1 + b.batch / b.batches for b in batches], y=[100 * b.accuracy for b in batches],
+                   name="train (this epoch so far)", mode="lines", line=dict(width=2, color=BLUE)),
+        go.Scatter(x=[p.progress for p in probes], y=[100 * p.eval_accuracy for p in probes],
+                   name=f"{split} (live)", mode="lines+markers", line=dict(width=2.5, color=GREEN)),
+        go.Scatter(x=[e["epoch"] for e in history], y=[100 * e["eval_accuracy"] for e in history],
+                   name=f"{split} (all {split} images)", mode="markers", marker=dict(size=11, color=GREEN)),
     ])
-    return fig.update_layout(title="Accuracy per epoch", xaxis_title="epoch", yaxis_title="%", **LAYOUT)
-
-
-def epoch_loss(epochs: list[dict]) -> go.Figure:
-    split = split_of(epochs)
-    x = [e["epoch"] for e in epochs]
-    fig = go.Figure([go.Scatter(x=x, y=[e["eval_loss"] for e in epochs], name=f"{split} loss",
-                                mode="lines+markers", line=dict(color="rgb(239,85,59)"))])
-    return fig.update_layout(title=f"{split.capitalize()} loss per epoch", xaxis_title="epoch", yaxis_title="loss",
-                             **LAYOUT)
-
-
-METRICS = {"eval_accuracy": "test accuracy", "eval_loss": "test loss", "train_accuracy": "train accuracy",
-           "train_loss": "train loss"}  # what Compare runs offers, and what each is called
+    fig.update_yaxes(title="%", range=[0, 101])
+    return _epoch_axis(fig.update_layout(title="Accuracy", **LAYOUT), epochs)
 
 
 def compare(histories: dict[str, list[dict]], metric: str) -> go.Figure:
@@ -68,30 +86,43 @@ def compare(histories: dict[str, list[dict]], metric: str) -> go.Figure:
         fig.add_trace(go.Scatter(x=[p[0] for p in points], y=[scale * p[1] for p in points], name=shown,
                                  mode="lines+markers"))
     label = METRICS[metric] + (" (%)" if metric.endswith("accuracy") else "")
-    return fig.update_layout(title=label.capitalize(), xaxis_title="epoch", yaxis_title=label, **LAYOUT)
+    fig.update_yaxes(title=label, rangemode="tozero" if metric.endswith("loss") else "normal")
+    last = max((e["epoch"] for h in histories.values() for e in h), default=1)
+    fig.update_layout(title=label.capitalize(), **LAYOUT)
+    return fig.update_xaxes(title="epoch", range=[0.5, last + 0.5], tick0=0, dtick=1)
 
 
-def confusion(matrix: np.ndarray) -> go.Figure:
-    fig = px.imshow(matrix, text_auto=True, color_continuous_scale="Blues",
-                    labels=dict(x="predicted", y="true", color="images"),
-                    x=[str(d) for d in range(10)], y=[str(d) for d in range(10)])
-    return fig.update_layout(title="Confusion matrix", **(LAYOUT | {"height": 420}))
+def metrics_in(histories: dict[str, list[dict]]) -> list[str]:
+    """The METRICS that at least one of these runs recorded."""
+    return [m for m in METRICS if any(m in e for h in histories.values() for e in h)]
 
 
-def per_class(accuracy: list[float]) -> go.Figure:
-    fig = px.bar(x=[str(d) for d in range(10)], y=[100 * a for a in accuracy], labels=dict(x="digit", y="accuracy (%)"),
-                 text=[f"{100 * a:.1f}" for a in accuracy])
-    low = max(0.0, min(100 * min(accuracy) - 2, 90)) if accuracy else 0
-    return fig.update_layout(title="Accuracy per digit", yaxis_range=[low, 100], **LAYOUT)
+def confusion(matrix: np.ndarray, title: str = "Confusion matrix") -> go.Figure:
+    """Counts, true digit down, predicted across, every cell numbered. A plain Heatmap rather than
+    px.imshow: the same picture in a third of the time, and the live view redraws it every second."""
+    fig = go.Figure(go.Heatmap(z=matrix, x=list(range(10)), y=list(range(10)), colorscale="Blues",
+                               texttemplate="%{z}", colorbar=dict(title="images"),
+                               hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))
+    fig.update_xaxes(title="predicted", side="bottom", **DIGITS)
+    fig.update_yaxes(title="true", autorange="reversed", scaleanchor="x", **DIGITS)
+    return fig.update_layout(title=title, **(LAYOUT | {"height": 460}))
+
+
+def per_class(accuracy: list[float], title: str = "Accuracy per digit") -> go.Figure:
+    fig = go.Figure(go.Bar(x=list(range(10)), y=[100 * a for a in accuracy], marker_color=BLUE,
+                           text=[f"{100 * a:.1f}" for a in accuracy], textposition="outside"))
+    low = max(0.0, min(100 * min(accuracy) - 5, 90)) if accuracy else 0
+    fig.update_xaxes(title="digit", **DIGITS).update_yaxes(title="accuracy (%)", range=[low, 102])
+    return fig.update_layout(title=title, **LAYOUT)
 
 
 def probabilities(probs: list[float]) -> go.Figure:
     best = int(np.argmax(probs)) if max(probs) > 0 else -1  # all zero: nothing drawn yet, nothing to highlight
-    colors = ["rgb(239,85,59)" if d == best else "rgb(99,110,250)" for d in range(10)]
-    fig = go.Figure(go.Bar(x=[str(d) for d in range(10)], y=[100 * p for p in probs], marker_color=colors,
+    colors = [RED if d == best else BLUE for d in range(10)]
+    fig = go.Figure(go.Bar(x=list(range(10)), y=[100 * p for p in probs], marker_color=colors,
                            text=[f"{100 * p:.0f}%" if p >= 0.01 else "" for p in probs], textposition="outside"))
-    return fig.update_layout(title="Probability of each digit", yaxis_range=[0, 110], yaxis_title="%",
-                             **(LAYOUT | {"height": 260}))
+    fig.update_xaxes(title="digit", **DIGITS).update_yaxes(title="%", range=[0, 115])
+    return fig.update_layout(title="Probability of each digit", **(LAYOUT | {"height": 280}))
 
 
 def mosaic(stack: np.ndarray, columns: int = 8, cell: int = 84, gap: int = 4) -> np.ndarray:
@@ -115,12 +146,101 @@ def mosaic(stack: np.ndarray, columns: int = 8, cell: int = 84, gap: int = 4) ->
 def pixel_values(image: np.ndarray) -> go.Figure:
     """The 28×28 input as numbers: every pixel's 0-255 value written on it."""
     fig = px.imshow(image, text_auto=True, color_continuous_scale="gray", aspect="equal")
-    fig.update_traces(textfont_size=7)
+    fig.update_traces(textfont_size=8)
     fig.update_xaxes(showticklabels=False).update_yaxes(showticklabels=False)
     return fig.update_layout(title="The 28×28 input as numbers (0 = paper, 255 = ink)", coloraxis_showscale=False,
-                             margin=dict(l=5, r=5, t=40, b=5), height=620)
+                             margin=dict(l=5, r=5, t=50, b=5), height=640, font=FONT)
 
 
 def split_of(epochs: list[dict]) -> str:
     """"test", or "val" for a run that held out a validation split."""
     return epochs[0].get("eval_split", "test") if epochs else "test"
+
+
+# ---- seeing inside: the stepper, attribution overlays, the digit map ---------------------------
+
+def numbers(grids: list[tuple[str, np.ndarray]], fmt: str = ".2f", height: int = 300) -> go.Figure:
+    """Small grids side by side, every cell with its number written on it: a window of the input,
+    the kernel, their products. Red is positive, blue negative, white zero."""
+    fig = make_subplots(1, len(grids), subplot_titles=[title for title, _ in grids], horizontal_spacing=0.04)
+    for i, (_, grid) in enumerate(grids, 1):
+        bound = float(np.abs(grid).max()) or 1.0
+        fig.add_trace(go.Heatmap(z=grid, zmin=-bound, zmax=bound, colorscale="RdBu_r", showscale=False,
+                                 texttemplate=f"%{{z:{fmt}}}", textfont=dict(size=13),
+                                 hovertemplate="row %{y}, column %{x}: %{z:.4f}<extra></extra>"), 1, i)
+        fig.update_xaxes(showticklabels=False, row=1, col=i)
+        fig.update_yaxes(showticklabels=False, autorange="reversed", scaleanchor=f"x{i if i > 1 else ''}",
+                         row=1, col=i)
+    return fig.update_layout(margin=dict(l=5, r=5, t=40, b=5), height=height, font=FONT)
+
+
+def pickable_map(values: np.ndarray, title: str, pick: tuple[int, int], size: int = 340) -> go.Figure:
+    """A feature map (H, W) drawn as square markers rather than a heatmap, so that clicking a cell
+    selects it (plotly sends no clicks from heatmaps), with the picked cell outlined."""
+    h, w = values.shape
+    rows, cols = np.divmod(np.arange(h * w), w)
+    cell = (size - 60) / max(h, w)
+    fig = go.Figure(go.Scatter(
+        x=cols, y=rows, mode="markers", marker=dict(symbol="square", size=cell * 0.98, color=values.ravel(),
+                                                    colorscale="gray", line=dict(width=0)),
+        hovertemplate="row %{y}, column %{x}: %{marker.color:.3f}<extra></extra>"))
+    r, c = pick
+    fig.add_shape(type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5, line=dict(color=RED, width=3))
+    fig.update_xaxes(range=[-0.5, w - 0.5], showticklabels=False, showgrid=False, zeroline=False)
+    fig.update_yaxes(range=[h - 0.5, -0.5], showticklabels=False, showgrid=False, zeroline=False)
+    return fig.update_layout(title=title, width=size, height=size, margin=dict(l=10, r=10, t=45, b=10), font=FONT,
+                             clickmode="event+select", dragmode=False, plot_bgcolor="white")
+
+
+def window_on(values: np.ndarray, top: int, left: int, size: int, cell: int = 10) -> np.ndarray:
+    """A map (H, W) as a grey picture, scaled to its own range, with a red square around the
+    window an output number reads: (H·cell, W·cell, 3) uint8. A picture, not a chart: the
+    stepper redraws it on every step, and an image is the quickest thing a browser shows."""
+    lo, hi = float(values.min()), float(values.max())
+    grey = np.zeros_like(values, dtype=np.float32) if hi - lo < 1e-12 else (values - lo) / (hi - lo)
+    out = np.repeat(np.kron((grey * 255).astype(np.uint8), np.ones((cell, cell), np.uint8))[..., None], 3, axis=2)
+    y0, x0, y1, x1 = top * cell, left * cell, (top + size) * cell - 1, (left + size) * cell - 1
+    red = np.array([239, 85, 59], np.uint8)
+    for t in range(2):  # a 2 px outline, inside the window
+        out[y0 + t, x0:x1 + 1] = out[y1 - t, x0:x1 + 1] = red
+        out[y0:y1 + 1, x0 + t] = out[y0:y1 + 1, x1 - t] = red
+    return out
+
+
+def heat_overlay(image: np.ndarray, heat: np.ndarray, size: int = 196) -> np.ndarray:
+    """A 28×28 uint8 drawing in grey with `heat` (28×28, ≥ 0) laid over it in red-yellow: the
+    stronger the heat, the more it covers. Returns (size, size, 3) uint8, square pixels."""
+    peak = float(heat.max())
+    h = np.clip(heat / peak, 0, 1) if peak > 0 else np.zeros_like(heat, dtype=float)
+    grey = np.repeat(image[..., None].astype(float) * 0.6, 3, axis=2)
+    hot = np.stack([np.ones_like(h), h, np.zeros_like(h)], axis=2) * 255  # red, up to yellow
+    mixed = grey * (1 - h[..., None]) + hot * h[..., None]
+    k = max(1, size // image.shape[0])
+    return np.kron(mixed.astype(np.uint8), np.ones((k, k, 1), np.uint8))
+
+
+def digit_map(points: np.ndarray, labels: np.ndarray, indices: np.ndarray, predicted: np.ndarray,
+              explained: tuple[float, float], star: tuple[float, float] | None = None,
+              star_digit: int | None = None) -> go.Figure:
+    """The test digits as dots in the plane of the two principal components, one colour per
+    digit, and the user's drawing as a star. SVG, not WebGL: a browser without a GPU (headless,
+    or a school laptop) spends a second or more creating a WebGL context, longer than drawing 2,000 SVG dots."""
+    palette = px.colors.qualitative.T10
+    fig = go.Figure()
+    for d in range(10):
+        mine = labels == d
+        fig.add_trace(go.Scatter(
+            x=points[mine, 0].astype(np.float32), y=points[mine, 1].astype(np.float32), mode="markers", name=str(d),
+            marker=dict(size=5, color=palette[d], opacity=0.7),
+            customdata=np.stack([indices[mine], predicted[mine]], 1),
+            hovertemplate=f"digit {d} · test image #%{{customdata[0]}} · read as %{{customdata[1]}}<extra></extra>"))
+    if star is not None:
+        fig.add_trace(go.Scatter(x=[star[0]], y=[star[1]], mode="markers+text", name="your drawing",
+                                 marker=dict(symbol="star", size=26, color="black", line=dict(color="white", width=2)),
+                                 text=["you" + (f": {star_digit}" if star_digit is not None else "")],
+                                 textposition="top center", textfont=dict(size=16),
+                                 hovertemplate="your drawing<extra></extra>"))
+    fig.update_xaxes(title=f"first principal component ({explained[0]:.0%} of the variance)", zeroline=False)
+    fig.update_yaxes(title=f"second ({explained[1]:.0%})", zeroline=False)
+    return fig.update_layout(title="The test digits, as the network's last hidden layer sees them",
+                             **(LAYOUT | {"height": 560, "legend": dict(title="digit", orientation="v")}))

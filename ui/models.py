@@ -12,6 +12,7 @@ from lenet.jobs import current_job
 
 LIVE = "live"
 DEFAULT = str(CHECKPOINT_DIR / "lenet5.pt")
+PICKER_EVERY_S = 3.0  # how often an open session's picker looks for a new live model or run
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ def choices() -> list[Choice]:
     for folder, prefix in ((CHECKPOINT_DIR, ""), (RUNS_DIR, "run ")):
         paths = sorted(folder.glob("*.pt"), reverse=bool(prefix))
         for path in paths:
-            info = _describe(str(path), path.stat().st_mtime)
+            info = _describe(str(path), _mtime(path))
             if info is not None:
                 found.append(Choice(str(path), _label(prefix + path.stem, info[1]), info[0]))
     job = current_job()
@@ -60,35 +61,78 @@ def choices() -> list[Choice]:
     return found
 
 
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:  # deleted a moment ago, by another session
+        return 0.0
+
+
+def _follow(key: str, keys: list[str]) -> str | None:
+    """The key a session should be on now: "live" follows an ended run to its checkpoint; a
+    deleted run falls back to the shipped lenet5."""
+    job = current_job()
+    if key == LIVE and LIVE not in keys and job is not None and job.checkpoint is not None:
+        key = str(job.checkpoint)
+    if key in keys:
+        return key
+    return DEFAULT if DEFAULT in keys else (keys[0] if keys else None)
+
+
 def picker() -> None:
-    """The sidebar's model picker; its choice is kept in st.session_state["model_key"]."""
+    """The sidebar's model picker (call it inside `with st.sidebar`); its choice is kept in
+    st.session_state["model_key"]. `watch()` keeps it fresh for sessions already open."""
     options = choices()
     keys = [c.key for c in options]
-    current = st.session_state.get("model_key", DEFAULT)
-    if current not in keys:  # a run was deleted, or the live job ended
-        current = DEFAULT if DEFAULT in keys else (keys[0] if keys else None)
-    if not keys:
-        st.sidebar.warning("No checkpoints found in checkpoints/. Train one on the Train page.")
+    st.session_state["_picker_keys"] = keys
+    wanted = st.session_state.get("model_picker", st.session_state.get("model_key", DEFAULT))
+    current = _follow(wanted, keys)
+    if current is None:
+        st.warning("No checkpoints found in checkpoints/. Train one on the Train page.")
         return
     labels = {c.key: c.label for c in options}
-    st.session_state["model_key"] = st.sidebar.selectbox(
-        "Model", keys, index=keys.index(current), format_func=labels.__getitem__,
+    # A fixed key keeps one widget while its options change (a new run, "live" coming and going);
+    # its state is set first, so "live" can follow an ended run to its checkpoint.
+    st.session_state["model_picker"] = current
+    st.session_state["model_key"] = st.selectbox(
+        "Model", keys, key="model_picker", format_func=labels.__getitem__,
         help="Used by Draw and Explain: the shipped checkpoints, your own runs, and the model being trained now.")
+
+
+@st.fragment(run_every=PICKER_EVERY_S)
+def watch() -> None:
+    """Every few seconds, look at what the picker would list now; if a run started, ended, was
+    saved or deleted, rerun the page so the picker (and "live") follow. It draws nothing.
+
+    Not the picker itself as a timed fragment: redrawing a widget in the sidebar on a timer,
+    while the page also reruns, now and then showed two pickers, or none, for a moment."""
+    if st.session_state.get("_picker_keys") not in (None, [c.key for c in choices()]):
+        st.rerun()
 
 
 def selected() -> tuple[nn.Module | None, Choice | None]:
     """The picked model (shared and read-only) and its entry; (None, None) if there is none."""
-    key = st.session_state.get("model_key", DEFAULT)
-    for choice in choices():
+    options = choices()
+    key = _follow(st.session_state.get("model_key", DEFAULT), [c.key for c in options])
+    for choice in options:
         if choice.key == key:
             if key == LIVE:
-                job = current_job()
-                model = job.live_model() if job else None
+                model = current_job().live_model()
                 return (model, choice) if model is not None else (None, None)
-            return _load(key, Path(key).stat().st_mtime), choice
+            return _load(key, _mtime(Path(key))), choice
     return None, None
 
 
 def all_models() -> list[tuple[Choice, nn.Module]]:
     """Every saved checkpoint's model, for the Draw page's side-by-side view."""
-    return [(c, _load(c.key, Path(c.key).stat().st_mtime)) for c in choices() if c.key != LIVE]
+    return [(c, _load(c.key, _mtime(Path(c.key)))) for c in choices() if c.key != LIVE]
+
+
+def saved_as(choice: Choice) -> tuple[str, float] | None:
+    """(path, mtime) naming a saved model's file, for caches keyed on it; None for the live model."""
+    return None if choice.key == LIVE else (choice.key, _mtime(Path(choice.key)))
+
+
+def load_saved(path: str) -> nn.Module:
+    """A saved model by path, from the shared cache: read-only, like every model here."""
+    return _load(path, _mtime(Path(path)))

@@ -13,14 +13,22 @@ import threading
 
 import streamlit as st
 
-from ui.models import picker
+from lenet.jobs import serving
+from ui.models import picker, watch
+from ui.teacher import key_box
 
-PAGES = [
-    st.Page("pages/home.py", title="LeNet Lab", icon=":material/home:", default=True),
-    st.Page("pages/train.py", title="Train", icon=":material/monitoring:"),
-    st.Page("pages/draw.py", title="Draw", icon=":material/draw:"),
-    st.Page("pages/explain.py", title="Explain", icon=":material/search:"),
-]
+
+def pages() -> list[st.Page]:
+    """The app's pages, made anew for every run: a StreamlitPage remembers whether the run that
+    navigated to it may still run it, so one list shared by concurrent sessions made some of
+    them fail with "This page cannot be called directly" (seen with 30 sessions)."""
+    return [
+        st.Page("pages/home.py", title="LeNet Lab", icon=":material/home:", default=True),
+        st.Page("pages/train.py", title="Train", icon=":material/monitoring:"),
+        st.Page("pages/draw.py", title="Draw", icon=":material/draw:"),
+        st.Page("pages/explain.py", title="Explain", icon=":material/search:"),
+    ]
+
 
 _inside = threading.local()  # each script run has its own thread: is a page running inside run()?
 
@@ -28,14 +36,18 @@ _inside = threading.local()  # each script run has its own thread: is a page run
 def run() -> None:
     """Draw the frame shared by every page, then the page the URL asks for."""
     st.set_page_config(page_title="LeNet Lab", page_icon=":material/draw:", layout="wide")
-    page = st.navigation(PAGES, position="hidden")
+    entries = pages()
+    page = st.navigation(entries, position="hidden")
     with st.sidebar:
-        for entry in PAGES:
+        for entry in entries:
             st.page_link(entry)
-    picker()
+        picker()
+        watch()
+    key_box()
     _inside.page = True
     try:
-        page.run()
+        with serving():  # training waits between batches while a page is being drawn
+            page.run()
     finally:
         _inside.page = False
 
