@@ -6,6 +6,7 @@ the mark themselves.
 """
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -40,3 +41,25 @@ def digits() -> tuple[np.ndarray, np.ndarray]:
 @pytest.fixture(autouse=True)
 def _seeded() -> None:
     torch.manual_seed(0)
+
+
+def at_once(work, threads: int = 4) -> list:
+    """Run `work()` in `threads` threads released together; their results, in no set order.
+    A thread's exception is raised here (it would otherwise vanish with its thread)."""
+    barrier, results, errors = threading.Barrier(threads), [], []
+
+    def run() -> None:
+        barrier.wait()
+        try:
+            results.append(work())
+        except Exception as err:  # noqa: BLE001 (raised below)
+            errors.append(err)
+
+    started = [threading.Thread(target=run) for _ in range(threads)]
+    for t in started:
+        t.start()
+    for t in started:
+        t.join()
+    if errors:
+        raise errors[0]
+    return results

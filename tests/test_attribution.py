@@ -3,7 +3,6 @@ checked against references computed another way (manual forward passes, autograd
 from __future__ import annotations
 
 import copy
-import threading
 import time
 
 import numpy as np
@@ -30,6 +29,7 @@ from lenet.checkpoints import CHECKPOINT_DIR, load_model
 from lenet.data import BACKGROUND, normalise
 from lenet.models import build_model
 from lenet.predict import classify
+from tests.conftest import at_once
 
 
 @pytest.fixture(scope="module")
@@ -247,22 +247,9 @@ def test_concurrent_calls_share_one_model_without_changing_it(digits):
         return maps, reads
 
     expected = [run(image) for image in images]
-    start, results, errors = threading.Barrier(4), [], []
-
-    def worker() -> None:
-        start.wait()
-        try:
-            for _ in range(3):
-                results.extend((i, run(image)) for i, image in enumerate(images))
-        except Exception as err:  # reported below, with the thread's error
-            errors.append(err)
-
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors and len(results) == 4 * 3 * len(images)
+    results = [r for rs in at_once(lambda: [(i, run(image)) for _ in range(3) for i, image in enumerate(images)])
+               for r in rs]
+    assert len(results) == 4 * 3 * len(images)
     for i, (maps, reads) in results:
         assert all(torch.equal(a, b) for a, b in zip(maps, expected[i][0], strict=True))
         assert reads == expected[i][1]

@@ -2,7 +2,6 @@
 trained model's classes come apart on it. Real digits and the shipped checkpoints throughout."""
 from __future__ import annotations
 
-import threading
 import time
 
 import numpy as np
@@ -13,6 +12,7 @@ from lenet.checkpoints import CHECKPOINT_DIR, load_model
 from lenet.data import normalise, pixels
 from lenet.embedding import digit_map, fit_projection, last_linear, penultimate, place
 from lenet.models import build_model
+from tests.conftest import at_once
 
 
 def _model(name: str = "lenet5") -> torch.nn.Module:
@@ -139,22 +139,13 @@ def test_threads_share_one_model_without_changing_it(digits):
     before = {k: v.clone() for k, v in model.state_dict().items()}
     expected = digit_map(model, *digits)
     x = normalise(torch.from_numpy(digits[0][:1]))
-    barrier, results, errors = threading.Barrier(4), [], []
 
-    def work() -> None:
-        try:
-            barrier.wait()
-            dmap = digit_map(model, *digits)
-            results.append((dmap.points, place(model, dmap.projection, x)))
-        except Exception as err:  # reported below: a thread's exception would otherwise vanish
-            errors.append(err)
+    def work() -> tuple:
+        dmap = digit_map(model, *digits)
+        return dmap.points, place(model, dmap.projection, x)
 
-    threads = [threading.Thread(target=work) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors and len(results) == 4
+    results = at_once(work)
+    assert len(results) == 4
     for points, spot in results:
         assert np.array_equal(points, expected.points) and spot == results[0][1]
     assert not model.training

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import random
-import threading
 
 import pytest
 import torch
@@ -12,7 +11,7 @@ from lenet.checkpoints import load_model
 from lenet.data import normalise
 from lenet.introspect import feature_maps, strongest, trace
 from lenet.stepper import STEP_LAYERS, receptive_field, softmax_steps, step
-from tests.conftest import ROOT
+from tests.conftest import ROOT, at_once
 
 SHAPES = {"conv1": (6, 28, 28), "pool1": (6, 14, 14), "conv2": (16, 10, 10), "pool2": (16, 5, 5)}
 
@@ -105,21 +104,8 @@ def test_stepping_from_threads_leaves_the_shared_model_alone(model, digits):
     before = {k: v.clone() for k, v in model.state_dict().items()}
     x = image(digits, 2)
     expected = step(model, x, "conv2", 5, 3, 3).value
-    results, errors = [], []
-
-    def work():
-        try:
-            for _ in range(20):
-                results.append(step(model, x, "conv2", 5, 3, 3).value)
-        except Exception as err:  # noqa: BLE001 (reported below)
-            errors.append(err)
-
-    threads = [threading.Thread(target=work) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors and results == [expected] * 80
+    results = at_once(lambda: [step(model, x, "conv2", 5, 3, 3).value for _ in range(20)])
+    assert [v for values in results for v in values] == [expected] * 80
     assert not model.training
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
 
