@@ -366,8 +366,8 @@ def chart_points(page) -> int:
 
 def test_training_streams_charts_and_stops(server, browser, page):
     open_page(page, f"{server}/train", "Train")
-    page.get_by_role("spinbutton", name="Epochs").fill("30")  # long enough to still be training at Stop
-    page.get_by_role("spinbutton", name="Training images").fill("60000")
+    page.get_by_role("spinbutton", name="Epochs", exact=True).fill("30")  # long enough to still be training at Stop
+    page.get_by_role("spinbutton", name="Training images", exact=True).fill("60000")
     start = time.perf_counter()
     page.get_by_role("button", name="Start training").click()
     page.wait_for_function("() => { const p = document.querySelector('.js-plotly-plot');"
@@ -530,7 +530,7 @@ def test_a_class_the_teacher_trains_while_students_draw(browser, tmp_path):
             open_page(teacher, f"{url}/train", "Train")
             sign_in(teacher, key)
             assert key not in teacher.url and key not in teacher.locator("body").inner_text()
-            teacher.get_by_role("spinbutton", name="Epochs").fill("3")
+            teacher.get_by_role("spinbutton", name="Epochs", exact=True).fill("3")
             teacher.get_by_role("button", name="Start training").click()
             teacher.locator('[data-testid="stMain"]').get_by_role("button", name="Stop", exact=True).wait_for()
             for student in students:
@@ -657,8 +657,8 @@ def test_see_inside_the_shipped_and_a_freshly_trained_model(server, page):
     """Issue 8's four parts in the browser, on the shipped lenet5 and then on a run trained here,
     each view timed from the click that asks for it (target ≤ 1 s: bench/browser.py)."""
     open_page(page, f"{server}/train", "Train")
-    page.get_by_role("spinbutton", name="Epochs").fill("2")
-    page.get_by_role("spinbutton", name="Training images").fill("60000")
+    page.get_by_role("spinbutton", name="Epochs", exact=True).fill("2")
+    page.get_by_role("spinbutton", name="Training images", exact=True).fill("60000")
     page.get_by_role("button", name="Start training").click()
     page.get_by_text("Watch it learn · live", exact=False).first.wait_for(timeout=60000)
     page.get_by_text("Finished; saved as", exact=False).first.wait_for(timeout=180000)
