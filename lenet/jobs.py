@@ -18,16 +18,18 @@ served (at most MAX_WAIT_S), so a class drawing on the same server is answered f
 """
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import pickle
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from .checkpoints import RUNS_DIR, save_epoch
@@ -35,7 +37,7 @@ from .data import DEFAULT_ROOT, RAW_MD5, Mnist, load_mnist, raw_dir
 from .models import build_model
 from .runs import prune_runs
 from .train import BatchReport, EpochReport, EvalResult, Frame, ProbeReport, TrainConfig, train
-from .tuning import lower_thread_priority
+from .tuning import ThreadGovernor, lower_thread_priority
 
 __all__ = ["RUNS_DIR", "JobBusy", "JobSnapshot", "Probe", "TrainingJob", "current_job", "mnist", "serving",
            "set_training_nice", "start_job", "warm_up"]
@@ -111,12 +113,34 @@ def set_training_nice(nice: int) -> None:
 
 
 def mnist(progress=lambda message: None) -> Mnist:
-    """MNIST in memory, loaded (and fetched if needed) once per process."""
+    """MNIST in memory, loaded (and fetched if needed) once per process, in shared memory."""
     global _data
     with _data_lock:
         if _data is None:
-            _data = load_mnist(progress=progress)
+            _data = _in_shared_memory(load_mnist(progress=progress))
         return _data
+
+
+def _in_shared_memory(data: Mnist) -> Mnist:
+    """Move MNIST's tensors to shared memory once, before any session reads them (moving a
+    tensor's storage while another thread reads it would not be safe). Each training process
+    then maps these pages instead of loading a copy of its own: ~220 MB less, and on a busy
+    server ~1 s less between Start and the first batch. Where shared memory is too small (a
+    container's 64 MB /dev/shm), they stay private and each training process loads its own."""
+    with contextlib.suppress(RuntimeError, OSError):
+        for tensor in _tensors(data):
+            tensor.share_memory_()
+    return data
+
+
+def _tensors(data: Mnist) -> list[torch.Tensor]:
+    return [data.train.x, data.train.y, data.test.x, data.test.y]
+
+
+def _shared_data() -> Mnist | None:
+    """The server's MNIST, for a training process to map, if it is loaded and all in shared memory."""
+    data = _data
+    return data if data is not None and all(t.is_shared() for t in _tensors(data)) else None
 
 
 def warm_up() -> None:
@@ -221,7 +245,7 @@ class TrainingJob:
         resume = pickle.dumps(self.resume) if self.resume is not None else None
         self._process = ctx.Process(target=_trainer, name=f"train-{self.name}", daemon=True, args=(
             send, self._stop, _pages_counter(), self.config, self.runs_dir / f"{self.name}.pt", resume,
-            _training_nice))
+            _training_nice, _shared_data()))
         self._process.start()
         send.close()  # the child holds the only writer: its exit ends our reads
         self._thread = threading.Thread(target=self._listen, args=(receive,), daemon=True, name=f"job-{self.name}")
@@ -349,12 +373,14 @@ def _on_cpu(state: dict) -> dict:
     return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
 
 
-def _trainer(send, stop, pages, config: TrainConfig, path: Path, resume: bytes | None, nice: int) -> None:
+def _trainer(send, stop, pages, config: TrainConfig, path: Path, resume: bytes | None, nice: int,
+             shared: Mnist | None) -> None:
     """The training process: train, save each epoch to `path`, and send the server
     ("say", message, status) · ("batch", BatchReport) · ("live", state_dict) about once a second ·
     ("probe", ProbeReport) · ("frame", Frame) every 500 samples · ("epoch", record, EvalResult, path) ·
     ("end", status, message) last.
-    Messages are plain pickles: tensors travel as bytes, not as shared-memory handles."""
+    Messages are plain pickles: tensors travel as bytes, not as shared-memory handles. `shared`
+    is the server's MNIST in shared memory (None: load it here)."""
     lower_thread_priority(nice)  # before torch starts its OpenMP threads: they inherit it
 
     def tell(*message) -> None:
@@ -379,19 +405,36 @@ def _trainer(send, stop, pages, config: TrainConfig, path: Path, resume: bytes |
         tell("epoch", history[-1], report.evaluation, str(saved))
 
     try:
-        data = load_mnist(progress=lambda message: tell("say", message, None))
+        pause = _pause_and_govern(pages, stop)  # from here on training runs on one thread until two prove faster
+        data = shared or load_mnist(progress=lambda message: tell("say", message, None))  # shared: the server's, mapped
         if stop.is_set():
             tell("end", "stopped", "")
             return
         tell("say", "Training…", "running")
         result = train(config, data, on_batch=on_batch, on_epoch=on_epoch, stop=stop,
-                       on_probe=lambda report: tell("probe", report), pause=lambda: _wait_for_pages(pages, stop),
+                       on_probe=lambda report: tell("probe", report), pause=pause,
                        resume=checkpoint, on_frame=lambda frame: tell("frame", frame))
         tell("end", *(("stopped", "") if result.stopped else ("finished", f"Finished; saved as {path.stem}.")))
     except Exception as err:  # shown on the page; the server keeps running
         tell("end", "failed", f"Training failed: {err}")
     finally:
         send.close()
+
+
+def _pause_and_govern(pages: Any, stop: Any) -> Callable[[], None]:
+    """The trainer's `pause`, called before every batch: time the batch that just ended (its
+    step, and what was sent after it) for the thread governor, then let pages go first."""
+    governor = ThreadGovernor(torch.get_num_threads(), torch.set_num_threads)
+    started: float | None = None  # when the last batch began; None before the first
+
+    def pause() -> None:
+        nonlocal started
+        if started is not None:
+            governor.batch(time.perf_counter() - started)
+        _wait_for_pages(pages, stop)
+        started = time.perf_counter()
+
+    return pause
 
 
 def current_job() -> TrainingJob | None:

@@ -395,10 +395,13 @@ def test_training_streams_charts_and_stops(server, browser, page):
         clear(other)
     other.context.close()
 
-    # the run survives a reload of its page, then Stop ends it within about a second
+    # the run survives a reload of its page, then Stop ends it within about a second: pressed,
+    # as a person would, once the reloaded page shows the run's charts again
     page.reload()
     stop = page.locator('[data-testid="stMain"]').get_by_role("button", name="Stop", exact=True)
     stop.wait_for(timeout=20000)
+    page.wait_for_function("() => { const p = document.querySelector('.js-plotly-plot');"
+                           " return p && p.data && p.data[0] && p.data[0].x.length > 0; }", timeout=30000)
     clicked = time.perf_counter()
     stop.click()
     page.get_by_text("Stopped", exact=False).first.wait_for(timeout=10000)

@@ -200,6 +200,7 @@ def test_digit_axes_label_all_ten_and_loss_never_goes_below_zero():
     assert list(fig.layout.xaxis.tickvals) == list(range(10)) == list(fig.layout.yaxis.tickvals)
     fig = charts.loss_curve([], [], [{"epoch": 1, "eval_loss": 0.1, "eval_accuracy": 0.9}], (1, 3))
     assert fig.layout.yaxis.rangemode == "tozero" and fig.layout.xaxis.dtick == 1
+    assert [charts.epoch_step(n) for n in (1, 10, 11, 30, 100)] == [1, 1, 2, 5, 10]  # whole epochs, at most 10 labels
     assert charts.metrics_in({"a": [{"epoch": 1, "eval_accuracy": 0.9}]}) == ["eval_accuracy"]
 
 

@@ -1,3 +1,4 @@
+import json
 import shutil
 
 import pytest
@@ -47,6 +48,19 @@ def test_a_damaged_file_is_reported_with_what_to_do(tmp_path):
         ensure_mnist(tmp_path)
 
 
+def test_a_file_damaged_after_it_was_verified_is_caught_again(tmp_path):
+    shutil.copytree(raw_dir(data.DEFAULT_ROOT), raw_dir(tmp_path))
+    (raw_dir(tmp_path) / data.VERIFIED).unlink(missing_ok=True)
+    ensure_mnist(tmp_path)  # reads all four, and records them as verified
+    assert set(json.loads((raw_dir(tmp_path) / data.VERIFIED).read_text())) == set(RAW_MD5)
+    target = raw_dir(tmp_path) / "train-labels-idx1-ubyte"
+    blob = bytearray(target.read_bytes())
+    blob[-1] ^= 0x01
+    target.write_bytes(bytes(blob))  # same size, a new modification time
+    with pytest.raises(DataError, match="train-labels-idx1-ubyte is damaged"):
+        ensure_mnist(tmp_path)
+
+
 def test_when_no_route_works_the_message_says_what_to_do(tmp_path, monkeypatch):
     def offline(root):
         raise OSError("Name or service not known")
@@ -77,3 +91,12 @@ def test_shipped_sample_is_the_first_hundred_test_digits(mnist):
     assert images.shape == (100, 28, 28) and images.dtype.name == "uint8"
     assert torch.equal(normalise(torch.from_numpy(images)), mnist.test.x[:100])
     assert labels.tolist() == mnist.test.y[:100].tolist()
+
+
+def test_normalise_is_the_textbook_formula_bit_for_bit_and_never_writes_its_input(digits):
+    images = torch.from_numpy(digits[0])  # (100, 28, 28) uint8
+    assert torch.equal(data.normalise(images), ((images.float() / 255.0 - data.MEAN) / data.STD).unsqueeze(1))
+    already = images.float()
+    kept = already.clone()
+    data.normalise(already)  # a float input is copied, not normalised in place
+    assert torch.equal(already, kept)

@@ -12,8 +12,6 @@ Plain `streamlit run app.py` works too, without these.
 import sys
 from pathlib import Path
 
-from streamlit.web import cli
-
 APP = Path(__file__).resolve().parents[1] / "app.py"
 TRAINING_NICE = 10  # the training process steps back; page runs and predictions go first
 
@@ -42,8 +40,16 @@ def warm() -> None:
     warm_up()
 
 
-if __name__ == "__main__":
+def main() -> None:
+    # Streamlit is imported here, not at the top: multiprocessing re-runs the parent's main module
+    # in each child it starts, and the fork server, started from here, needs no Streamlit.
+    from streamlit.web import cli
+
     tune()
     warm()
     sys.argv = ["streamlit", "run", str(APP), *sys.argv[1:]]
     sys.exit(cli.main())
+
+
+if __name__ == "__main__":
+    main()
