@@ -35,6 +35,8 @@ TARGETS = [
       for model in ("shipped lenet5", "fresh run")
       for view in ("why this answer", "convolution stepper", "step", "click on the map", "conv2, six maps",
                    "pooling window", "softmax", "digit map")],
+    *[(f"see inside, {model}: Play, seconds per step", lambda t, m=model: t["see_inside_s"][m]["play, one step"], 1.0,
+       True) for model in ("shipped lenet5", "fresh run")],
 ]
 
 

@@ -594,6 +594,31 @@ def slider_value(page, label: str) -> int:
     return int(slider.input_value())
 
 
+def column_becomes(page, column: int, timeout: float = 10) -> None:
+    page.wait_for_function("c => [...document.querySelectorAll('[data-testid=\"stSlider\"] input[aria-label=Column]')]"
+                           ".some(i => i.value === String(c))", arg=column, timeout=timeout * 1000)
+
+
+def play_three_steps(page) -> float:
+    """Play slides the window on by itself, one position a tick, and pausing stops it where it
+    is. Returns the seconds between two of its steps."""
+    row, column = slider_value(page, "Row"), slider_value(page, "Column")
+    assert column + 3 < 28, "the test steps along one row"
+    play = page.locator('[data-testid="stMain"] [data-testid="stCheckbox"]').filter(has_text="Play")
+    play.click()
+    column_becomes(page, column + 1)
+    start = time.perf_counter()
+    column_becomes(page, column + 3)
+    per_step = (time.perf_counter() - start) / 2
+    play.click()
+    settle(page)
+    paused = (slider_value(page, "Row"), slider_value(page, "Column"))
+    assert paused[0] == row and paused[1] >= column + 3
+    page.wait_for_timeout(2500)  # three ticks' worth: nothing moves any more
+    assert (slider_value(page, "Row"), slider_value(page, "Column")) == paused
+    return per_step
+
+
 def see_inside(page, name: str) -> dict[str, float]:
     """Every new view of issue 8 on the picked model, each timed from the click that asks for it."""
     views = {}
@@ -635,6 +660,7 @@ def see_inside(page, name: str) -> dict[str, float]:
     settle(page)
     assert (slider_value(page, "Row"), slider_value(page, "Column")) == (20, 9)
     page.screenshot(path=str(SHOTS / f"explain-stepper-{name}.png"), full_page=True)
+    views["play, one step"] = play_three_steps(page)
     views["conv2, six maps"] = shown_within(page, lambda: main.get_by_text("conv2 (C3)").click(),
                                             "6 maps × 25 products")
     views["pooling window"] = shown_within(page, lambda: main.get_by_text("pool1 (S2)").click(),

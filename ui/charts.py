@@ -1,14 +1,15 @@
-"""Plotly figures for the pages. Plain functions of plain data: no Streamlit in here.
+"""Plotly figures and small HTML tables for the pages. Plain functions of plain data: no Streamlit in here.
 
 Made to be read on a projector: 15 px text, every digit labelled on every digit axis, epoch
 axes in whole epochs, and loss axes that start at 0.
 """
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import plotly.express as px
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from lenet.jobs import Probe
 from lenet.train import BatchReport
@@ -174,19 +175,38 @@ def split_of(epochs: list[dict]) -> str:
 
 # ---- seeing inside: the stepper, attribution overlays, the digit map ---------------------------
 
-def numbers(grids: list[tuple[str, np.ndarray]], fmt: str = ".2f", height: int = 300) -> go.Figure:
-    """Small grids side by side, every cell with its number written on it: a window of the input,
-    the kernel, their products. Red is positive, blue negative, white zero."""
-    fig = make_subplots(1, len(grids), subplot_titles=[title for title, _ in grids], horizontal_spacing=0.04)
-    for i, (_, grid) in enumerate(grids, 1):
-        bound = float(np.abs(grid).max()) or 1.0
-        fig.add_trace(go.Heatmap(z=grid, zmin=-bound, zmax=bound, colorscale="RdBu_r", showscale=False,
-                                 texttemplate=f"%{{z:{fmt}}}", textfont=dict(size=13),
-                                 hovertemplate="row %{y}, column %{x}: %{z:.4f}<extra></extra>"), 1, i)
-        fig.update_xaxes(showticklabels=False, row=1, col=i)
-        fig.update_yaxes(showticklabels=False, autorange="reversed", scaleanchor=f"x{i if i > 1 else ''}",
-                         row=1, col=i)
-    return fig.update_layout(margin=dict(l=5, r=5, t=40, b=5), height=height, font=FONT)
+def numbers(grids: list[tuple[str, np.ndarray]], fmt: str = "+.2f") -> str:
+    """Small grids side by side as an HTML table each, every cell with its number written on it:
+    a window of the input, the kernel, their products. Red is positive, blue negative, white
+    zero, each grid scaled to its own largest magnitude; the sign is written too, so nothing is
+    told by colour alone. HTML, not a chart: the stepper redraws these on every step, and three
+    plotly heatmaps of 25 labelled cells took the browser longer than the rest of the view."""
+    tables = "".join(f"<figure><figcaption>{html.escape(title)}</figcaption><table>{_rows(grid, fmt)}</table></figure>"
+                     for title, grid in grids)
+    return f"<style>{NUMBERS_CSS}</style><div class='lenet-numbers'>{tables}</div>"
+
+
+NUMBERS_CSS = """
+.lenet-numbers {display: flex; flex-wrap: wrap; gap: 1.5rem; font-size: 15px; font-variant-numeric: tabular-nums}
+.lenet-numbers figure {margin: 0}
+.lenet-numbers figcaption {font-weight: 600; margin-bottom: .3rem}
+.lenet-numbers table {border-collapse: collapse}
+.lenet-numbers td {width: 3.6em; height: 2.2em; text-align: center; border: 1px solid #ddd; padding: 0}
+"""
+
+
+def _rows(grid: np.ndarray, fmt: str) -> str:
+    bound = float(np.abs(grid).max()) or 1.0
+    return "".join("<tr>" + "".join(_cell(float(v), bound, fmt) for v in row) + "</tr>" for row in grid)
+
+
+def _cell(value: float, bound: float, fmt: str) -> str:
+    """One number on its colour: red for positive, blue for negative, paler towards zero."""
+    t = min(1.0, abs(value) / bound)
+    r, g, b = (255, 255 - round(155 * t), 255 - round(170 * t)) if value > 0 else \
+              (255 - round(190 * t), 255 - round(120 * t), 255)
+    ink = "#fff" if t > 0.7 else "#111"
+    return f"<td style='background:rgb({r},{g},{b});color:{ink}'>{value:{fmt}}</td>"
 
 
 def pickable_map(values: np.ndarray, title: str, pick: tuple[int, int], size: int = 340) -> go.Figure:

@@ -118,8 +118,8 @@ def _reads(layer: str) -> str:
 
 def _show_conv(win, shown: int) -> None:
     patch, kernel, products = win.patch[shown].numpy(), win.kernel[shown].numpy(), win.products[shown].numpy()
-    st.plotly_chart(charts.numbers([("the window of numbers", patch), ("× the kernel's weights", kernel),
-                                    ("= the products", products)]), width="stretch", key="step_numbers")
+    st.html(charts.numbers([("the window of numbers", patch), ("× the kernel's weights", kernel),
+                            ("= the products", products)]))
     sums = win.per_map.numpy()
     if len(sums) > 1:
         st.markdown("**conv2 reads all 6 pool1 maps at once**: each has its own 5×5 kernel, and the six sums add up.")
@@ -133,8 +133,7 @@ def _show_conv(win, shown: int) -> None:
 
 def _show_pool(win) -> None:
     op = "the largest" if win.op == "max" else "the average"
-    st.plotly_chart(charts.numbers([(f"the 2×2 window of {_reads(win.layer)}", win.patch[0].numpy())], height=240),
-                    width="stretch", key="step_numbers")
+    st.html(charts.numbers([(f"the 2×2 window of {_reads(win.layer)}", win.patch[0].numpy())]))
     st.markdown(f"#### {op} of the four = **{win.value:+.4f}** · then {win.activation} → **{win.activated:+.4f}**")
     st.caption(f"The model's own {win.layer} map holds {win.model_value:+.4f} here; the next layer reads the "
                f"value after {win.activation}.")
