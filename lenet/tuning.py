@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import statistics
 import sys
 import threading
 import time
@@ -57,10 +58,11 @@ class ThreadGovernor:
     samples/s, 1 thread at 5,900; with both cores free, 2 threads are ~1.5x faster than 1.
 
     Call `batch(seconds)` after every training step with the time the step took (not the time
-    spent waiting for pages). It measures in windows of `window` steps, or `window_s` of step
-    time when steps are slow, and now and then tries the other count again, since the load on
-    the machine changes: at once when the speed halves, else after `retry_s`, waiting longer
-    after each try that lost.
+    spent waiting for pages). It measures in windows of `window` steps (or of `window_s` of
+    step time, but at least 5 steps, when steps are slow) by their median step, since a step
+    that also evaluated the test set is no measure. Now and then it tries the other count
+    again, as the load on the machine changes: at once when the speed halves, else after
+    `retry_s`, waiting longer after each try that lost.
     """
 
     def __init__(self, most: int, set_threads: Callable[[int], None], window: int = 12, window_s: float = 0.3,
@@ -70,8 +72,8 @@ class ThreadGovernor:
         self.threads = 1  # what is in use now: one to start, the count that is never disastrous
         set_threads(1)
         self._window, self._window_s, self._retry_s = window, window_s, retry_s
-        self._rate: dict[int, float] = {}  # steps per second of step time, last measured, per thread count
-        self._steps, self._spent = 0, 0.0
+        self._rate: dict[int, float] = {}  # steps per second, from the last window's median, per thread count
+        self._times: list[float] = []  # the step times of the window so far
         self._trying: int | None = None  # the count being tried, to be compared with the other
         self._next_try = clock()  # compare both counts right after the first window
         self._backoff = retry_s
@@ -80,16 +82,15 @@ class ThreadGovernor:
         """Record one step's time; may change the thread count before the next step."""
         if self.most == 1:
             return
-        self._steps += 1
-        self._spent += seconds
+        self._times.append(seconds)
         before, known = self._rate.get(self.threads), self._rate.get(self._other())
         if self._trying is not None and known is not None and seconds * known > 3:
             self._rate[self.threads] = 1 / seconds  # one step 3× slower than the other count's: lost already
-        elif self._steps < self._window and (self._steps < 2 or self._spent < self._window_s):
+        elif len(self._times) < self._window and (len(self._times) < 5 or sum(self._times) < self._window_s):
             return
-        else:
-            self._rate[self.threads] = self._steps / max(self._spent, 1e-9)
-        self._steps, self._spent = 0, 0.0
+        else:  # the median step: a step that also evaluated the live probe or filmed a frame doesn't count
+            self._rate[self.threads] = 1 / max(statistics.median(self._times), 1e-9)
+        self._times = []
         if self._trying is not None:
             self._decide()
         elif self._clock() >= self._next_try or self._slowed(before):
