@@ -35,6 +35,7 @@ bench: $(VENV)/.dev data
 	$(PY) -m bench.train_speed
 	$(PY) -m bench.drawings
 	$(PY) -m bench.browser
+	$(PY) -m bench.threads
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
