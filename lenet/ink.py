@@ -15,6 +15,8 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
+from .messages import Message
+
 __all__ = ["MAX_PIXELS", "MAX_UPLOAD_BYTES", "ImageError", "ImageLike", "as_image", "ink_map", "load_image",
            "resize_longest"]
 
@@ -51,21 +53,18 @@ def load_image(source: ImageSource, max_bytes: int = MAX_UPLOAD_BYTES) -> Image.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
             if image.width * image.height > MAX_PIXELS:
-                raise ImageError(
-                    f"the image would decode to {image.width}×{image.height} pixels, more than the "
-                    f"{MAX_PIXELS // 1_000_000} million allowed (a decompression bomb?); use a smaller image"
-                )
+                raise ImageError(Message("image.too_many_pixels", width=image.width, height=image.height,
+                                         limit=MAX_PIXELS // 1_000_000))
             image.load()
             return ImageOps.exif_transpose(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(f"the image would decode to far more than {MAX_PIXELS // 1_000_000} million pixels "
-                         "(a decompression bomb?); use a smaller image") from None
+        raise ImageError(Message("image.bomb", limit=MAX_PIXELS // 1_000_000)) from None
     except UnidentifiedImageError:
-        raise ImageError("this is not an image that can be read; upload a PNG or JPEG") from None
+        raise ImageError(Message("image.unreadable")) from None
     except (OSError, SyntaxError, ValueError) as err:
         if isinstance(err, ImageError):
             raise
-        raise ImageError(f"the image file is damaged or truncated ({err}); try saving it again") from None
+        raise ImageError(Message("image.damaged", reason=str(err))) from None
 
 
 def _read_bytes(source: ImageSource, max_bytes: int) -> bytes:
@@ -74,16 +73,17 @@ def _read_bytes(source: ImageSource, max_bytes: int) -> bytes:
     elif isinstance(source, (str, Path)):
         path = Path(source)
         if not path.is_file():
-            raise ImageError(f"{path}: no such file")
+            raise ImageError(Message("image.no_file", path=str(path)))
         if path.stat().st_size > max_bytes:
-            raise ImageError(f"{path} is {path.stat().st_size / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.0f} MB")
+            raise ImageError(Message("image.file_too_big", path=str(path), size_mb=path.stat().st_size / 2**20,
+                                     limit_mb=max_bytes / 2**20))
         data = path.read_bytes()
     else:
         data = source.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise ImageError(f"the file is over {max_bytes / 2**20:.0f} MB; use a smaller image")
+        raise ImageError(Message("image.too_big", limit_mb=max_bytes / 2**20))
     if not data:
-        raise ImageError("the file is empty")
+        raise ImageError(Message("image.empty"))
     return data
 
 
@@ -96,7 +96,7 @@ def _gray_alpha(image: ImageLike) -> tuple[np.ndarray, np.ndarray | None]:
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[:, :, 0]
     if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)) or min(a.shape[:2]) < 1:
-        raise ImageError(f"expected an (H, W), (H, W, 3) or (H, W, 4) image array, got shape {a.shape}")
+        raise ImageError(Message("image.bad_shape", shape=str(a.shape)))
     if a.dtype == np.uint8 and a.ndim == 3:  # the canvas's RGBA: let PIL do the colour maths, in C
         return _pil_gray_alpha(Image.fromarray(np.ascontiguousarray(a)))
     if a.dtype == np.uint8:
@@ -107,7 +107,7 @@ def _gray_alpha(image: ImageLike) -> tuple[np.ndarray, np.ndarray | None]:
         a = a.astype(np.float32)
         a = a / 255 if a.max(initial=0) > 1 else a
     else:
-        raise ImageError(f"unsupported image dtype {a.dtype}; use uint8, uint16 or float")
+        raise ImageError(Message("image.bad_dtype", dtype=str(a.dtype)))
     if a.ndim == 2:
         return a, None
     gray = a[:, :, 0] * 0.299 + a[:, :, 1] * 0.587 + a[:, :, 2] * 0.114  # ITU-R 601 luma, as PIL's "L"

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .messages import Message
+
 __all__ = ["MAP_LAYERS", "LayerRow", "Step", "describe", "feature_maps", "filters", "has_feature_maps", "layer_table",
            "lenet_walk", "output_size", "size_formula", "strongest", "trace"]
 
@@ -50,16 +52,16 @@ def output_size(n: int, f: int, p: int = 0, s: int = 1) -> float:
     return (n + 2 * p - f) / s + 1
 
 
-def size_formula(n: int, f: int, p: int = 0, s: int = 1) -> str:
+def size_formula(n: int, f: int, p: int = 0, s: int = 1) -> Message:
     """The formula with its numbers filled in, and what PyTorch makes of the result."""
     size = output_size(n, f, p, s)
     if size < 1:
-        shown = "no output: the window is larger than the padded input"
+        shown = Message("formula.no_output")
     elif size != int(size):
-        shown = f"{size:.2f} → {int(size)} (rounded down)"
+        shown = Message("formula.rounded", size=size, whole=int(size))
     else:
         shown = f"{size:g}"
-    return f"({n} + 2·{p} − {f})/{s} + 1 = {shown}"
+    return Message("formula.size", n=n, p=p, f=f, s=s, result=shown)
 
 
 def describe(rows: list[LayerRow]) -> dict[str, str]:

@@ -33,14 +33,17 @@ import torch
 from torch import nn
 
 from .checkpoints import RUNS_DIR, save_epoch
+from .finetune import EPOCHS as FINETUNE_EPOCHS
+from .finetune import REPLAY, checkpoint_of, finetune, save_finetuned
 from .data import DEFAULT_ROOT, RAW_MD5, Mnist, load_mnist, raw_dir
+from .messages import Message, message_of
 from .models import build_model
 from .runs import prune_runs
 from .train import BatchReport, EpochReport, EvalResult, Frame, ProbeReport, TrainConfig, train
 from .tuning import ThreadGovernor, lower_thread_priority
 
-__all__ = ["RUNS_DIR", "JobBusy", "JobSnapshot", "Probe", "TrainingJob", "current_job", "mnist", "serving",
-           "set_training_nice", "start_job", "warm_up"]
+__all__ = ["RUNS_DIR", "FineTuning", "JobBusy", "JobSnapshot", "Probe", "TrainingJob", "current_job", "mnist",
+           "serving", "set_training_nice", "start_finetune", "start_job", "warm_up"]
 
 LIVE_EVERY_S = 1.0  # how often the live model's weights are sent for the Draw page
 MAX_FRAMES = 240  # kept per run; past that every other one goes, and then every other new one (26 KB each)
@@ -170,6 +173,15 @@ def _quietly(fn) -> None:
 
 
 @dataclass(frozen=True)
+class FineTuning:
+    """A run that fine-tunes a saved model on the class's drawings (lenet/finetune.py) instead of
+    training from scratch; its TrainConfig holds the layers that learn and the epochs."""
+    source: Path  # the checkpoint fine-tuned; only read
+    folder: Path  # the class collection
+    replay: int  # MNIST training images mixed in
+
+
+@dataclass(frozen=True)
 class Probe:
     """One live point: ProbeReport without its predictions, small enough to keep every one."""
     progress: float  # epochs done, fractional
@@ -195,6 +207,8 @@ class JobSnapshot:
     started: float  # time.time() at start
     stopped_by: str | None  # who pressed Stop: a session's id, as the page gave it
     eta_s: float | None  # estimated seconds left
+    tuning: FineTuning | None = None  # what a fine-tuning run tunes, on what
+    finetune: dict | None = None  # a finished fine-tuning run's report: counts, scores before and after
 
     @property
     def running(self) -> bool:
@@ -212,9 +226,11 @@ class TrainingJob:
     config: TrainConfig
     name: str
     runs_dir: Path
-    resume: dict | None = None  # the checkpoint of a run being continued
+    resume: dict | None = None  # the checkpoint of a run being continued (or, fine-tuning, of its source)
+    tuning: FineTuning | None = None
+    finetune: dict | None = None
     status: str = "loading"
-    message: str = "Starting…"
+    message: str = Message("job.starting")  # a Message: the page says it in the viewer's language
     batches: list[BatchReport] = field(default_factory=list)
     probes: list[Probe] = field(default_factory=list)
     live: EvalResult | None = None
@@ -245,7 +261,7 @@ class TrainingJob:
         resume = pickle.dumps(self.resume) if self.resume is not None else None
         self._process = ctx.Process(target=_trainer, name=f"train-{self.name}", daemon=True, args=(
             send, self._stop, _pages_counter(), self.config, self.runs_dir / f"{self.name}.pt", resume,
-            _training_nice, _shared_data()))
+            _training_nice, _shared_data(), self.tuning))
         self._process.start()
         send.close()  # the child holds the only writer: its exit ends our reads
         self._thread = threading.Thread(target=self._listen, args=(receive,), daemon=True, name=f"job-{self.name}")
@@ -256,7 +272,7 @@ class TrainingJob:
         """Ask the trainer to stop before its next batch; `by` says who asked (a session id)."""
         with self._lock:
             if self.status in ("loading", "running"):
-                self.status, self.message, self.stopped_by = "stopping", "Stopping after this batch…", by
+                self.status, self.message, self.stopped_by = "stopping", Message("job.stopping"), by
         self._stop.set()
 
     def join(self, timeout: float | None = None) -> None:
@@ -268,7 +284,7 @@ class TrainingJob:
             return JobSnapshot(replace(self.config), self.name, self.status, self.message, len(self._done()) + 1,
                                list(self.batches), list(self.probes), self.live, self._film(),
                                list(self.epochs), self.evaluation,
-                               self.checkpoint, self.started, self.stopped_by, self._eta())
+                               self.checkpoint, self.started, self.stopped_by, self._eta(), self.tuning, self.finetune)
 
     def _done(self) -> list[dict]:
         return self.resume["history"] if self.resume is not None else []
@@ -308,7 +324,7 @@ class TrainingJob:
             receive.close()
             self._process.join()
         if not ended:
-            self._finish("failed", f"Training stopped unexpectedly (exit code {self._process.exitcode}).")
+            self._finish("failed", Message("job.died", code=self._process.exitcode))
         self._ended.set()
 
     def _apply(self, kind: str, body: list) -> bool:
@@ -332,6 +348,8 @@ class TrainingJob:
             elif kind == "epoch":
                 self.epochs.append(body[0])
                 self.evaluation, self.checkpoint = body[1], Path(body[2])
+            elif kind == "finetune":
+                self.finetune = body[0]
             elif kind == "end":
                 self.status, self.message = body
                 if self.status == "stopped":
@@ -358,10 +376,10 @@ class TrainingJob:
             return list(self.frames)
         return self.frames + [latest]
 
-    def _stopped_message(self) -> str:
+    def _stopped_message(self) -> Message:
         if self.checkpoint is None:
-            return "Stopped; no epoch had finished, so nothing was saved."
-        return f"Stopped; epoch {len(self.epochs)} is saved as {self.checkpoint.stem}."
+            return Message("job.stopped_nothing")
+        return Message("job.stopped_saved", epoch=len(self.epochs), name=self.checkpoint.stem)
 
     def _finish(self, status: str, message: str) -> None:
         with self._lock:
@@ -374,11 +392,11 @@ def _on_cpu(state: dict) -> dict:
 
 
 def _trainer(send, stop, pages, config: TrainConfig, path: Path, resume: bytes | None, nice: int,
-             shared: Mnist | None) -> None:
+             shared: Mnist | None, tuning: FineTuning | None) -> None:
     """The training process: train, save each epoch to `path`, and send the server
     ("say", message, status) · ("batch", BatchReport) · ("live", state_dict) about once a second ·
     ("probe", ProbeReport) · ("frame", Frame) every 500 samples · ("epoch", record, EvalResult, path) ·
-    ("end", status, message) last.
+    ("finetune", report) after fine-tuning (`tuning`) · ("end", status, message) last.
     Messages are plain pickles: tensors travel as bytes, not as shared-memory handles. `shared`
     is the server's MNIST in shared memory (None: load it here)."""
     lower_thread_priority(nice)  # before torch starts its OpenMP threads: they inherit it
@@ -410,13 +428,22 @@ def _trainer(send, stop, pages, config: TrainConfig, path: Path, resume: bytes |
         if stop.is_set():
             tell("end", "stopped", "")
             return
-        tell("say", "Training…", "running")
-        result = train(config, data, on_batch=on_batch, on_epoch=on_epoch, stop=stop,
-                       on_probe=lambda report: tell("probe", report), pause=pause,
-                       resume=checkpoint, on_frame=lambda frame: tell("frame", frame))
-        tell("end", *(("stopped", "") if result.stopped else ("finished", f"Finished; saved as {path.stem}.")))
+        tell("say", Message("job.training"), "running")
+        if tuning is not None:
+            tuned = finetune(tuning.source, tuning.folder, data, layers=config.layers, epochs=config.epochs,
+                             replay=tuning.replay, seed=config.seed, stop=stop, on_batch=on_batch, on_epoch=on_epoch,
+                             pause=pause)
+            if tuned.history:  # at least one epoch: the run is saved, now with its report
+                tell("finetune", checkpoint_of(tuned)["finetune"])
+                save_finetuned(path, tuned)
+            stopped = tuned.stopped
+        else:
+            stopped = train(config, data, on_batch=on_batch, on_epoch=on_epoch, stop=stop,
+                            on_probe=lambda report: tell("probe", report), pause=pause,
+                            resume=checkpoint, on_frame=lambda frame: tell("frame", frame)).stopped
+        tell("end", *(("stopped", "") if stopped else ("finished", Message("job.finished", name=path.stem))))
     except Exception as err:  # shown on the page; the server keeps running
-        tell("end", "failed", f"Training failed: {err}")
+        tell("end", "failed", Message("job.failed", error=message_of(err) or str(err)))
     finally:
         send.close()
 
@@ -442,20 +469,38 @@ def current_job() -> TrainingJob | None:
     return _job
 
 
+def start_finetune(source: str | Path, folder: Path, *, layers: str = "all", epochs: int = FINETUNE_EPOCHS,
+                   replay: int = REPLAY, runs_dir: Path | None = None) -> TrainingJob:
+    """Start fine-tuning the saved model `source` on the class collection in `folder`, in the
+    background, as a new run named after it. Raises JobBusy if a run is going, FineTuneError
+    (a ValueError) for too few drawings, CheckpointError for an unusable source."""
+    from .finetune import plan  # TODO(wire): top-level once finetune.plan exists
+    config, ckpt = plan(source, folder, layers, epochs)
+    name = f"{time.strftime('%Y%m%d-%H%M%S')}-{Path(source).stem}-class"
+    return _start(TrainingJob(config=config, name=name, runs_dir=Path(runs_dir or RUNS_DIR),
+                              resume={k: v for k, v in ckpt.items() if k != "optimizer"},
+                              tuning=FineTuning(Path(source), Path(folder), replay)))
+
+
 def start_job(config: TrainConfig, runs_dir: Path | None = None, resume: Path | None = None,
               resume_ckpt: dict | None = None) -> TrainingJob:
     """Start training `config` in the background: a new run, or, with `resume` (a saved run's
     path) and its checkpoint, that run continued for config.epochs more epochs into the same file.
     Raises JobBusy if a run is going, and ValueError for a bad setting, before anything starts."""
-    global _job
     config.validate()
+    if resume is not None:
+        name, folder = Path(resume).stem, Path(resume).parent
+    else:
+        name = f"{time.strftime('%Y%m%d-%H%M%S')}-{config.model}-{config.activation or 'default'}"
+        folder = Path(runs_dir or RUNS_DIR)
+    return _start(TrainingJob(config=config, name=name, runs_dir=folder, resume=resume_ckpt))
+
+
+def _start(job: TrainingJob) -> TrainingJob:
+    """Start `job` as the server's one run; JobBusy if another is going."""
+    global _job
     with _lock:
         if _job is not None and _job.snapshot().running:
-            raise JobBusy("A training run is already going on this server. Stop it first, or wait for it to finish.")
-        if resume is not None:
-            name, folder = Path(resume).stem, Path(resume).parent
-        else:
-            name = f"{time.strftime('%Y%m%d-%H%M%S')}-{config.model}-{config.activation or 'default'}"
-            folder = Path(runs_dir or RUNS_DIR)
-        _job = TrainingJob(config=config, name=name, runs_dir=folder, resume=resume_ckpt).start()
+            raise JobBusy(Message("job.busy"))
+        _job = job.start()
         return _job

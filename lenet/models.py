@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from .data import BACKGROUND
+from .messages import Message
 
 __all__ = ["ACTIVATIONS", "MLP", "MODELS", "POOLS", "LeNet5", "ModelSpec", "build_model", "resolve_options"]
 
@@ -118,16 +119,16 @@ def resolve_options(name: str, **options: Any) -> dict[str, Any]:
     Raises ValueError with the allowed choices for an unknown model, option or value.
     """
     if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}")
+        raise ValueError(Message("model.unknown", name=name, choices=", ".join(MODELS)))
     spec = MODELS[name]
     resolved = dict(spec.defaults)
     for key, value in options.items():
         if value is None:
             continue
         if key not in spec.options and key not in spec.defaults:
-            raise ValueError(f"model {name!r} has no option {key!r}")
+            raise ValueError(Message("model.no_option", name=name, option=key))
         if key in spec.options and value not in spec.options[key]:
-            raise ValueError(f"{key} must be one of {', '.join(spec.options[key])}, got {value!r}")
+            raise ValueError(Message("model.bad_option", option=key, choices=", ".join(spec.options[key]), value=value))
         resolved[key] = value
     return resolved
 

@@ -15,6 +15,7 @@ from PIL import Image
 
 from .data import MEAN, STD
 from .ink import ImageLike, as_image, ink_map, resize_longest
+from .messages import Message
 
 __all__ = ["BOX", "FIELD", "NoDigitError", "Preprocessed", "naive_resize", "to_mnist"]
 
@@ -22,7 +23,7 @@ BOX, FIELD = 20, 28  # MNIST: ink fitted into 20×20, placed in 28×28
 COM_TARGET = 14.0  # mean centre of mass (row and column) of the MNIST training digits
 CLEAR_INK = 0.25  # ink (0..1) at least this strong outlines the digit; fainter is halo or noise
 STRAY_SHARE = 0.005  # each side may lose this share of the ink to stray specks beyond a gap
-NO_DIGIT = "no digit found: the image has no ink; draw or upload a digit"
+NO_DIGIT = Message("image.no_digit")
 
 
 class NoDigitError(ValueError):

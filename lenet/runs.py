@@ -6,6 +6,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 
 from .checkpoints import RUNS_DIR, load_checkpoint
+from .messages import Message
 from .train import TrainConfig
 
 __all__ = ["MAX_RUNS", "continue_config", "delete_run", "prune_runs", "saved_runs"]
@@ -24,9 +25,9 @@ def delete_run(path: Path, folder: Path = RUNS_DIR, keep: Path | None = None) ->
     """Delete one saved run. Refuses anything outside `folder`, and `keep` (the run training now)."""
     path = Path(path).resolve()
     if path.parent != Path(folder).resolve() or path.suffix != ".pt":
-        raise ValueError(f"{path.name} is not a saved run")
+        raise ValueError(Message("run.not_a_run", name=path.name))
     if keep is not None and path == Path(keep).resolve():
-        raise ValueError(f"{path.stem} is training right now; stop it first")
+        raise ValueError(Message("run.training_now", name=path.stem))
     path.unlink(missing_ok=True)
 
 
@@ -48,7 +49,7 @@ def continue_config(path: Path, epochs: int) -> tuple[TrainConfig, dict]:
     known = {f.name for f in fields(TrainConfig)}
     recipe = {k: v for k, v in (ckpt.get("train") or {}).items() if k in known}
     if recipe.get("model", ckpt["model"]) != ckpt["model"] or not recipe:
-        raise ValueError(f"{Path(path).name} does not record the recipe it was trained with, so it can't be continued")
+        raise ValueError(Message("run.no_recipe", name=Path(path).name))
     config = replace(TrainConfig(**recipe), epochs=epochs)
     config.validate()
     return config, ckpt

@@ -12,6 +12,8 @@ import typing
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from .messages import Message
+
 __all__ = ["Setting", "setting", "settings_of"]
 
 
@@ -49,22 +51,23 @@ class Setting:
             return f"{_number(self.low)} to {_number(self.high)}"
         return ""
 
-    def problem(self, value: Any) -> str | None:
-        """What is wrong with `value` for this setting, in a sentence; None if it is allowed."""
-        name = self.label.lower()
+    def problem(self, value: Any) -> Message | None:
+        """What is wrong with `value` for this setting, in a sentence; None if it is allowed.
+        (The Message's `setting` value names the field, so the app can say it with its own label.)"""
+        said = dict(name=self.label.lower(), setting=self.name, limits=self.limits, value=value)
         if value is None:
-            return None if self.optional else f"{name} must be set"
+            return None if self.optional else Message("setting.unset", **said)
         if self.kind is bool:
-            return None if isinstance(value, bool) else f"{name} must be true or false, got {value!r}"
+            return None if isinstance(value, bool) else Message("setting.not_bool", **said)
         if self.choices:
-            return None if value in self.choices else f"{name} must be {self.limits}, got {value!r}"
+            return None if value in self.choices else Message("setting.not_choice", **said)
         whole = self.kind is int
         if isinstance(value, bool) or not isinstance(value, (int, float)) or (whole and value != int(value)):
-            return f"{name} must be a {'whole number' if whole else 'number'}, got {value!r}"
+            return Message("setting.not_whole" if whole else "setting.not_number", **said)
         low = -math.inf if self.low is None else self.low
         high = math.inf if self.high is None else self.high
         if not (math.isfinite(value) and low <= value <= high):
-            return f"{name} must be from {self.limits}, got {_number(value)}"
+            return Message("setting.out_of_range", **(said | {"value": _number(value)}))
         return None
 
 

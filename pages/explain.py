@@ -16,119 +16,120 @@ from lenet.introspect import (
 )
 from lenet.jobs import serving
 from lenet.predict import classify
-from ui import charts, router
+from ui import charts, lesson, router
 from ui.drawing import enlarge
+from ui.i18n import text
 from ui.inside import convolution_stepper, digit_map_view, feature_maps_view, softmax_view
 from ui.models import saved_as, selected
 
 router.enter()
-st.title("Explain")
+t = text()
+st.title(t("explain.title"))
 model, choice = selected()
 if model is None:
-    st.warning("No model to explain: the sidebar lists none. Train one on the Train page.")
+    st.warning(t("explain.no_model"))
     st.stop()
 
-st.subheader(f"Layer by layer: {choice.model}")
+st.subheader(t("explain.layers", model=choice.model))
 rows = layer_table(model)
 shape = lambda s: " × ".join(map(str, s))  # noqa: E731
-table = [{"layer": r.name, "type": r.kind, "output size: (n + 2p − f)/s + 1": r.formula or "—",
-          "output shape": shape(r.out_shape), "parameters": r.params} for r in rows]
-table.append({"layer": "total", "type": "", "output size: (n + 2p − f)/s + 1": "", "output shape": "",
-              "parameters": sum(r.params for r in rows)})
+columns = [t("explain.col_layer"), t("explain.col_type"), t("explain.col_formula"), t("explain.col_shape"),
+           t("explain.col_params")]
+table = [dict(zip(columns, (r.name, r.kind, t.msg(r.formula) if r.formula else "—", shape(r.out_shape), r.params),
+                  strict=True)) for r in rows]
+table.append(dict(zip(columns, (t("explain.total"), "", "", "", sum(r.params for r in rows)), strict=True)))
 st.table(table)  # plain HTML: readable on a projector, and it can be copied
 resizing = ("ConstantPad2d", "Conv2d", "MaxPool2d", "AvgPool2d")
 sides = [rows[0].in_shape[-1]] + [r.out_shape[-1] for r in rows if r.kind in resizing]
 about = describe(rows)
 if has_feature_maps(model):
     walk = " → ".join(str(s) for s in sides[1:6])
-    st.markdown(f"The image is padded from 28 to 32, then the maps shrink **{walk}**: each 5×5 convolution "
-                f"takes 4 off the side, each 2×2 **{about['pool']} pooling** halves it, and **{about['activation']}** "
-                "follows each pooling.")
-    if about["c5"] == "conv":
-        st.markdown("**C5 is a 5×5 convolution to 120 channels**, as in LeCun et al. (1998): on 5×5 maps a 5×5 "
-                    "kernel fits exactly once, so the 16 maps of 5×5 become 120 maps of 1×1. Then F6 (120 → 84) and "
-                    "the output layer (84 → 10).")
-    else:
-        st.markdown("16 maps of 5×5 flatten into 16·5·5 = 400 numbers for fc1 (400 → 120), then 120 → 84 → 10. "
-                    "(LeCun's C5 was a 5×5 convolution to 120 channels; on 5×5 maps that is the same function.)")
+    st.markdown(t("explain.walk", walk=walk, pool=t("explain.pool." + about["pool"]), activation=about["activation"]))
+    st.markdown(t("explain.c5_conv" if about["c5"] == "conv" else "explain.c5_linear"))
 else:
-    st.markdown("The MLP has no convolutions: it flattens the 28×28 image into 784 numbers, then 250 → 200 → 10.")
+    st.markdown(t("explain.mlp"))
 
-st.subheader("Output-size calculator")
-a, b, c, d = st.columns(4)
-n = a.slider("input side n", 1, 64, 32)
-f = b.slider("kernel f", 1, 11, 5)
-p = c.slider("padding p", 0, 5, 0)
-s = d.slider("stride s", 1, 4, 1)
-size = output_size(n, f, p, s)
-st.markdown(f"### {size_formula(n, f, p, s)}")
-if size < 1:
-    st.error("The window is bigger than the padded input: there is no output at all.")
-elif size != int(size):
-    st.warning(f"{size:.2f} is not a whole number: the {f}×{f} window, stepping {s} at a time, doesn't land exactly "
-               f"on the last column. PyTorch drops what is left over, so the output is {int(size)} wide.")
-same = (f - 1) / 2
-st.caption(f"**Valid** padding (p = 0) lets the output shrink by f − 1 = {f - 1}. **Same** padding keeps the size at "
-           "stride 1 with p = (f − 1)/2" + (f" = {same:g} here." if same == int(same) else
-                                            f" = {same:g} here, which is impossible: an even kernel can't be centred."))
+if not lesson.hidden("calculator"):
+    st.subheader(t("explain.calculator"))
+    a, b, c, d = st.columns(4)
+    n = a.slider(t("explain.n"), 1, 64, 32, key="calc_n")
+    f = b.slider(t("explain.f"), 1, 11, 5, key="calc_f")
+    p = c.slider(t("explain.p"), 0, 5, 0, key="calc_p")
+    s = d.slider(t("explain.s"), 1, 4, 1, key="calc_s")
+    size = output_size(n, f, p, s)
+    st.markdown(f"### {t.msg(size_formula(n, f, p, s))}")
+    if size < 1:
+        st.error(t("explain.no_output"))
+    elif size != int(size):
+        st.warning(t("explain.not_whole", size=size, f=f, s=s, whole=int(size)))
+    same = (f - 1) / 2
+    st.caption(t("explain.padding", shrink=f - 1) + (t("explain.same_ok", same=same) if same == int(same) else
+                                                     t("explain.same_impossible", same=same)))
 
-with st.expander("What breaks LeNet's 16·5·5 = 400 flatten?", expanded=True):
-    e, g = st.columns(2)
-    side = e.slider("image side", 8, 64, 28, help="MNIST digits are 28×28")
-    kernel = g.slider("conv kernel", 1, 9, 5)
-    stages, flat = lenet_walk(side, kernel)
-    st.table([{"stage": name, "size": formula, "side": out} for name, formula, out in stages])
-    if flat == 400:
-        st.success("16 maps × 5 × 5 = 400: exactly what fc1 (400 → 120) expects.")
-    elif flat == 0:
-        st.error("The maps shrink to nothing before pool2: this network can't even run.")
-    else:
-        st.error(f"16 maps × {stages[-1][2]} × {stages[-1][2]} = {flat}, but fc1 expects 400 inputs: "
-                 "PyTorch stops with a shape-mismatch error. Change fc1, or pad and resize the input.")
+if not lesson.hidden("flatten"):
+    with st.expander(t("explain.flatten"), expanded=True):
+        e, g = st.columns(2)
+        side = e.slider(t("explain.image_side"), 8, 64, 28, help=t("explain.image_side_help"), key="flat_side")
+        kernel = g.slider(t("explain.conv_kernel"), 1, 9, 5, key="flat_kernel")
+        stages, flat = lenet_walk(side, kernel)
+        st.table([{t("explain.col_stage"): name, t("explain.col_size"): t.msg(formula), t("explain.col_side"): out}
+                  for name, formula, out in stages])
+        if flat == 400:
+            st.success(t("explain.flat_ok"))
+        elif flat == 0:
+            st.error(t("explain.flat_vanished"))
+        else:
+            st.error(t("explain.flat_mismatch", side=stages[-1][2], flat=flat))
 
 
-st.subheader("Inside the network")
+st.subheader(t("explain.inside"))
 drawing = st.session_state.get("drawing")
-sources = ["your drawing", "an MNIST test digit"] if drawing is not None else ["an MNIST test digit"]
-source = st.radio("Look inside with", sources, horizontal=True, key="explain_source")
-if source == "your drawing":
-    st.caption("Your drawing from the Draw page.")
+sources = ["drawing", "mnist"] if drawing is not None else ["mnist"]
+if st.session_state.get("explain_source") not in sources:
+    st.session_state.pop("explain_source", None)
+source = st.radio(t("explain.look_with"), sources, horizontal=True, key="explain_source",
+                  format_func=lambda v: t("explain.source." + v))
+if source == "drawing":
+    st.caption(t("explain.your_drawing"))
     image, x = drawing.centred, drawing.tensor
 else:
     digits, labels = sample_digits()
-    index = st.number_input("MNIST test digit number", 0, len(digits) - 1, 0,
-                            help="The first 100 digits of MNIST's test set")
+    index = st.number_input(t("explain.digit_number"), 0, len(digits) - 1, lesson.digit(), help=t("explain.digit_help"),
+                            key="explain_digit")
     image, x = digits[index], normalise(torch.from_numpy(digits[index:index + 1]))
 left, right = st.columns([1, 3])
-left.image(enlarge(image, 168), caption="the 28×28 input")
+left.image(enlarge(image, 168), caption=t("explain.input_caption"))
 answer = classify(model, x)
-right.metric("Prediction", str(answer.digit))
-right.caption(f"{answer.confidence:.1%} sure, with {choice.label}")
+right.metric(t("draw.prediction"), str(answer.digit))
+right.caption(t("explain.sure", p=answer.confidence, model=choice.label(t)))
+
+VIEWS = ["maps", "stepper", "softmax", "map"]  # feature maps, step through a convolution, scores, the digit map
 
 
 @st.fragment  # switching views reruns only this part: the tables above stay as they are
 def look_inside(model, choice, x: torch.Tensor, predicted: int, about: dict[str, str]) -> None:
-    views = ["Feature maps and filters", "Step through a convolution", "Scores to probabilities", "The digits as a map"]
+    views = [v for v in VIEWS if not lesson.hidden(v)]
     if not has_feature_maps(model):
-        st.info("An MLP has no convolution layers, so there are no feature maps, filters or convolutions to step "
-                "through: every one of its 250 first-layer units looks at all 784 pixels at once, with no notion of "
-                "neighbouring pixels.")
-        views = views[2:]
+        st.info(t("explain.mlp_no_maps"))
+        views = [v for v in views if v in ("softmax", "map")]
+    if not views:
+        return
     if st.session_state.get("explain_view") not in views:  # e.g. an MLP picked while on the stepper
-        st.session_state.pop("explain_view", None)
-    view = st.radio("Show", views, horizontal=True, key="explain_view")
-    if view == "Feature maps and filters":
-        feature_maps_view(model, x, about)
-    elif view == "Step through a convolution":
+        st.session_state["explain_view"] = lesson.view() if lesson.view() in views else views[0]
+    view = st.radio(t("explain.show"), views, horizontal=True, key="explain_view",
+                    format_func=lambda v: t("explain.view." + v))
+    if view == "maps":
+        feature_maps_view(t, model, x, about)
+    elif view == "stepper":
         with serving():
             maps = feature_maps(model, x)
-        convolution_stepper(model, x, maps)
-    elif view == "Scores to probabilities":
-        softmax_view(model, x, predicted)
+        convolution_stepper(t, model, x, maps)
+    elif view == "softmax":
+        softmax_view(t, model, x, predicted)
     else:
-        digit_map_view(model, saved_as(choice), x, predicted)
+        digit_map_view(t, model, saved_as(choice), x, predicted)
 
 
 look_inside(model, choice, x, answer.digit, about)
-if st.toggle("Show the input as numbers", key="explain_numbers"):  # on demand: 784 numbers are slow to draw
-    st.plotly_chart(charts.pixel_values(np.asarray(image)), width="stretch")
+if not lesson.hidden("numbers") and st.toggle(t("explain.numbers"), key="explain_numbers"):
+    st.plotly_chart(charts.pixel_values(t, np.asarray(image)), width="stretch")  # on demand: 784 numbers are slow

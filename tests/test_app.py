@@ -12,6 +12,7 @@ from lenet.predict import classify
 from lenet.train import TrainConfig
 from tests.conftest import ROOT
 from ui import charts
+from ui.i18n import Text
 from ui.drawing import ImageError, NoDigitError, read_canvas, read_upload
 
 PAGES = ["pages/train.py", "pages/draw.py", "pages/explain.py"]
@@ -159,7 +160,7 @@ def test_draw_logic_reads_a_canvas_and_an_upload():
 
 def test_charts_build_from_real_results(tmp_path):
     assert charts.smooth([1.0, 1.0, 1.0]) == pytest.approx([1.0, 1.0, 1.0])
-    fig = charts.probabilities([0.05] * 9 + [0.55])
+    fig = charts.probabilities(Text("en"), [0.05] * 9 + [0.55])
     assert list(fig.data[0].y)[-1] == pytest.approx(55)
     grid = charts.mosaic(np.arange(6 * 28 * 28, dtype=np.float32).reshape(6, 28, 28), columns=3, cell=56, gap=4)
     assert grid.shape == (2 * 56 + 4, 3 * 56 + 2 * 4)

@@ -233,13 +233,14 @@ DIGITS = {
 
 def test_every_page_opens_without_an_exception(server, page):
     ready = {}
-    for path, title in [("", "LeNet Lab"), ("train", "Train"), ("draw", "Draw"), ("explain", "Explain")]:
+    for path, title in [("", "LeNet Lab"), ("train", "Train"), ("draw", "Draw"), ("explain", "Explain"),
+                        ("class", "Class")]:
         open_page(page, f"{server}/{path}", title)  # first visit: warms the caches
         ready[title] = min(open_page(page, f"{server}/{path}", title) for _ in range(2))
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / f"{title.lower().replace(' ', '-')}.png"), full_page=True)
     switches = []
-    for title in ["Train", "Draw", "Explain", "LeNet Lab"]:  # through the sidebar, as a user does
+    for title in ["Train", "Draw", "Explain", "Class", "LeNet Lab"]:  # through the sidebar, as a user does
         start = time.perf_counter()
         go(page, title)
         switches.append(time.perf_counter() - start)
@@ -263,7 +264,7 @@ def test_a_first_visit_gets_the_apps_own_menu(command, path, title, browser, tmp
             listing = page.locator('[data-testid="stSidebarNav"]')
             assert listing.count() == 0 or not listing.is_visible()
             assert menu(page).all_inner_texts() and [t.split()[-1] for t in menu(page).all_inner_texts()] == [
-                "Lab", "Train", "Draw", "Explain"]
+                "Lab", "Train", "Draw", "Explain", "Class"]
             other = "Explain" if title == "Draw" else "Draw"
             menu(page).get_by_text(other, exact=True).click()  # at once, before anything else has run
             page.get_by_role("heading", name=other, exact=True).wait_for()

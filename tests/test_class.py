@@ -21,16 +21,19 @@ from lenet.train import Frame, TrainConfig, train
 from tests.conftest import ROOT
 from ui import charts
 from ui.drawing import Sources, tile
+from ui.i18n import Text
 from ui.teacher import ENV, control_for, key_matches
 
 # ---- who controls training ------------------------------------------------------------------
 
 
 def test_the_rule_says_who_is_in_control():
+    say = Text("en")
     open_mode = control_for(key_set=False, is_teacher=False)
-    assert open_mode.allowed and ENV in open_mode.line
+    assert open_mode.allowed and ENV in say(open_mode.line, env=open_mode.env)
     student = control_for(key_set=True, is_teacher=False)
-    assert not student.allowed and "teacher key" in student.line and "watch" in student.line
+    line = say(student.line, env=student.env)
+    assert not student.allowed and "teacher key" in line and "watch" in line
     assert control_for(key_set=True, is_teacher=True).allowed
 
 
@@ -194,11 +197,12 @@ def test_tiles_keep_the_aspect_ratio_in_a_fixed_size():
 
 
 def test_digit_axes_label_all_ten_and_loss_never_goes_below_zero():
-    fig = charts.per_class([0.99] * 10)
+    t = Text("en")
+    fig = charts.per_class(t, [0.99] * 10)
     assert list(fig.layout.xaxis.tickvals) == list(range(10))
-    fig = charts.confusion(np.eye(10, dtype=int) * 5)
+    fig = charts.confusion(t, np.eye(10, dtype=int) * 5)
     assert list(fig.layout.xaxis.tickvals) == list(range(10)) == list(fig.layout.yaxis.tickvals)
-    fig = charts.loss_curve([], [], [{"epoch": 1, "eval_loss": 0.1, "eval_accuracy": 0.9}], (1, 3))
+    fig = charts.loss_curve(t, [], [], [{"epoch": 1, "eval_loss": 0.1, "eval_accuracy": 0.9}], (1, 3))
     assert fig.layout.yaxis.rangemode == "tozero" and fig.layout.xaxis.dtick == 1
     assert [charts.epoch_step(n) for n in (1, 10, 11, 30, 100)] == [1, 1, 2, 5, 10]  # whole epochs, at most 10 labels
     assert charts.metrics_in({"a": [{"epoch": 1, "eval_accuracy": 0.9}]}) == ["eval_accuracy"]

@@ -1,7 +1,11 @@
 """Plotly figures and small HTML tables for the pages. Plain functions of plain data: no Streamlit in here.
 
 Made to be read on a projector: 15 px text, every digit labelled on every digit axis, epoch
-axes in whole epochs, and loss axes that start at 0.
+axes in whole epochs, and loss axes that start at 0. Every text comes from the session's
+language (the `t` each function takes). Made to be read by everyone: colours from palettes
+that stay apart for the common colour-vision deficiencies (Okabe and Ito's; Paul Tol's for
+ten digits), and nothing told by colour alone: lines differ in dash and marker too, every
+bar and cell carries its number, and the predicted digit's bar is hatched as well as coloured.
 """
 from __future__ import annotations
 
@@ -13,14 +17,21 @@ import plotly.graph_objects as go
 
 from lenet.jobs import Probe
 from lenet.train import BatchReport
+from ui.i18n import Text
 
 FONT = dict(size=15)
 LAYOUT = dict(margin=dict(l=10, r=10, t=50, b=10), height=320, font=FONT, title_font=dict(size=18),
               legend=dict(orientation="h", y=-0.28))
 DIGITS = dict(tickmode="array", tickvals=list(range(10)), ticktext=[str(d) for d in range(10)])  # all ten, always
-BLUE, LIGHT, RED, GREEN = "rgb(99,110,250)", "rgba(99,110,250,0.35)", "rgb(239,85,59)", "rgb(0,150,90)"
-METRICS = {"eval_accuracy": "test accuracy", "eval_loss": "test loss", "train_accuracy": "train accuracy",
-           "train_loss": "train loss"}  # what Compare runs can offer, and what each is called
+# Okabe & Ito (2008), "Color Universal Design": told apart with any common colour-vision deficiency.
+BLUE, VERMILLION, GREEN, ORANGE, SKY, PURPLE, YELLOW, BLACK = (
+    "#0072B2", "#D55E00", "#009E73", "#E69F00", "#56B4E9", "#CC79A7", "#F0E442", "#000000")
+LINES = (BLUE, VERMILLION, GREEN, ORANGE, PURPLE, SKY, BLACK)  # for lines side by side, in this order
+DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+SYMBOLS = ("circle", "square", "diamond", "triangle-up", "triangle-down", "cross", "x", "star", "pentagon", "hexagon")
+# Paul Tol's "muted" scheme and its pale grey: ten colours for the ten digits (with a marker each too).
+TEN = ("#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "#CC6677", "#882255", "#AA4499", "#BBBBBB")
+METRICS = ("eval_accuracy", "eval_loss", "train_accuracy", "train_loss")  # what Compare runs can offer
 
 
 def smooth(values: list[float], weight: float = 0.9) -> list[float]:
@@ -45,10 +56,10 @@ def epoch_step(epochs: int) -> int:
     return next(step for step in (1, 2, 5, 10, 20, 50, 100, 1000) if epochs <= 10 * step)
 
 
-def _epoch_axis(fig: go.Figure, epochs: tuple[int, int]) -> go.Figure:
+def _epoch_axis(t: Text, fig: go.Figure, epochs: tuple[int, int]) -> go.Figure:
     """x in epochs, ticks on whole epochs: (first, last) epoch of the run shown."""
     step = epoch_step(epochs[1] - epochs[0] + 1)
-    return fig.update_xaxes(title="epoch", range=[epochs[0] - 1, epochs[1]], tick0=0, dtick=step)
+    return fig.update_xaxes(title=t("chart.epoch"), range=[epochs[0] - 1, epochs[1]], tick0=0, dtick=step)
 
 
 def _fixed_axes(fig: go.Figure, left: int = 70, bottom: int = 55) -> go.Figure:
@@ -58,54 +69,62 @@ def _fixed_axes(fig: go.Figure, left: int = 70, bottom: int = 55) -> go.Figure:
     return fig.update_layout(margin=LAYOUT["margin"] | dict(l=left, b=bottom))
 
 
-def loss_curve(batches: list[BatchReport], probes: list[Probe], history: list[dict], epochs: tuple[int, int],
-               split: str = "test") -> go.Figure:
+def loss_curve(t: Text, batches: list[BatchReport], probes: list[Probe], history: list[dict],
+               epochs: tuple[int, int], split: str = "test") -> go.Figure:
     """Batch loss (raw and smoothed), the live loss on the test slice, and each epoch's full test loss."""
     x, y = [b.epoch - 1 + b.batch / b.batches for b in batches], [b.loss for b in batches]
     x, y, smoothed = _thin(x, y, smooth(y))
+    on = t("words." + split)
     fig = go.Figure([
-        go.Scatter(x=x, y=y, name="batch loss", mode="lines", line=dict(width=1, color=LIGHT)),
-        go.Scatter(x=x, y=smoothed, name="batch loss, smoothed", mode="lines", line=dict(width=2.5, color=BLUE)),
-        go.Scatter(x=[p.progress for p in probes], y=[p.eval_loss for p in probes], name=f"{split} loss (live)",
-                   mode="lines", line=dict(width=2, color=RED)),
+        go.Scatter(x=x, y=y, name=t("chart.batch_loss"), mode="lines", line=dict(width=1, color=SKY)),
+        go.Scatter(x=x, y=smoothed, name=t("chart.batch_loss_smoothed"), mode="lines",
+                   line=dict(width=2.5, color=BLUE)),
+        go.Scatter(x=[p.progress for p in probes], y=[p.eval_loss for p in probes], name=t("chart.loss_live", split=on),
+                   mode="lines", line=dict(width=2.5, color=VERMILLION, dash="dash")),
         go.Scatter(x=[e["epoch"] for e in history], y=[e["eval_loss"] for e in history],
-                   name=f"{split} loss (all {split} images)", mode="markers", marker=dict(size=11, color=RED)),
+                   name=t("chart.loss_epoch", split=on), mode="markers",
+                   marker=dict(size=12, color=VERMILLION, symbol="diamond")),
     ])
-    fig.update_yaxes(title="loss", rangemode="tozero")
-    return _fixed_axes(_epoch_axis(fig.update_layout(title="Loss", **LAYOUT), epochs))
+    fig.update_yaxes(title=t("chart.loss"), rangemode="tozero")
+    return _fixed_axes(_epoch_axis(t, fig.update_layout(title=t("chart.loss_title"), **LAYOUT), epochs))
 
 
-def accuracy_curve(batches: list[BatchReport], probes: list[Probe], history: list[dict], epochs: tuple[int, int],
-                   split: str = "test") -> go.Figure:
+def accuracy_curve(t: Text, batches: list[BatchReport], probes: list[Probe], history: list[dict],
+                   epochs: tuple[int, int], split: str = "test") -> go.Figure:
     """Running train accuracy, the live test-slice accuracy about once a second, and each
     epoch's accuracy on the whole test set: the curve a class watches climb."""
+    on = t("words." + split)
     fig = go.Figure([
         go.Scatter(x=[b.epoch - 1 + b.batch / b.batches for b in batches], y=[100 * b.accuracy for b in batches],
-                   name="train (this epoch so far)", mode="lines", line=dict(width=2, color=BLUE)),
+                   name=t("chart.train_so_far"), mode="lines", line=dict(width=2, color=BLUE)),
         go.Scatter(x=[p.progress for p in probes], y=[100 * p.eval_accuracy for p in probes],
-                   name=f"{split} (live)", mode="lines+markers", line=dict(width=2.5, color=GREEN)),
+                   name=t("chart.accuracy_live", split=on), mode="lines+markers",
+                   line=dict(width=2.5, color=VERMILLION, dash="dash"), marker=dict(size=6)),
         go.Scatter(x=[e["epoch"] for e in history], y=[100 * e["eval_accuracy"] for e in history],
-                   name=f"{split} (all {split} images)", mode="markers", marker=dict(size=11, color=GREEN)),
+                   name=t("chart.accuracy_epoch", split=on), mode="markers",
+                   marker=dict(size=12, color=VERMILLION, symbol="diamond")),
     ])
-    fig.update_yaxes(title="%", range=[0, 101])
-    return _fixed_axes(_epoch_axis(fig.update_layout(title="Accuracy", **LAYOUT), epochs))
+    fig.update_yaxes(title=t("chart.percent"), range=[0, 101])
+    return _fixed_axes(_epoch_axis(t, fig.update_layout(title=t("chart.accuracy_title"), **LAYOUT), epochs))
 
 
-def compare(histories: dict[str, list[dict]], metric: str) -> go.Figure:
-    """One line per run: `metric` (a key of METRICS) against epoch. A run that held out a
-    validation split reports on it instead of the test set, and its name says so."""
+def compare(t: Text, histories: dict[str, list[dict]], metric: str) -> go.Figure:
+    """One line per run: `metric` (one of METRICS) against epoch, each run its own colour, dash
+    and marker. A run that held out a validation split reports on it instead of the test set,
+    and its name says so."""
     fig = go.Figure()
     scale = 100 if metric.endswith("accuracy") else 1
-    for name, history in histories.items():
+    for i, (name, history) in enumerate(histories.items()):
         points = [(e["epoch"], e[metric]) for e in history if metric in e]
-        shown = f"{name} (val)" if metric.startswith("eval") and split_of(history) == "val" else name
+        shown = t("chart.on_val", name=name) if metric.startswith("eval") and split_of(history) == "val" else name
         fig.add_trace(go.Scatter(x=[p[0] for p in points], y=[scale * p[1] for p in points], name=shown,
-                                 mode="lines+markers"))
-    label = METRICS[metric] + (" (%)" if metric.endswith("accuracy") else "")
+                                 mode="lines+markers", line=dict(color=LINES[i % len(LINES)], dash=DASHES[i % 6]),
+                                 marker=dict(symbol=SYMBOLS[i % len(SYMBOLS)], size=8)))
+    label = t("chart.metric." + metric) + (" (%)" if metric.endswith("accuracy") else "")
     fig.update_yaxes(title=label, rangemode="tozero" if metric.endswith("loss") else "normal")
     last = max((e["epoch"] for h in histories.values() for e in h), default=1)
-    fig.update_layout(title=label.capitalize(), **LAYOUT)
-    return fig.update_xaxes(title="epoch", range=[0.5, last + 0.5], tick0=0, dtick=epoch_step(last))
+    fig.update_layout(title=label, **LAYOUT)
+    return fig.update_xaxes(title=t("chart.epoch"), range=[0.5, last + 0.5], tick0=0, dtick=epoch_step(last))
 
 
 def metrics_in(histories: dict[str, list[dict]]) -> list[str]:
@@ -113,32 +132,42 @@ def metrics_in(histories: dict[str, list[dict]]) -> list[str]:
     return [m for m in METRICS if any(m in e for h in histories.values() for e in h)]
 
 
-def confusion(matrix: np.ndarray, title: str = "Confusion matrix") -> go.Figure:
+def confusion(t: Text, matrix: np.ndarray, title: str | None = None) -> go.Figure:
     """Counts, true digit down, predicted across, every cell numbered. A plain Heatmap rather than
     px.imshow: the same picture in a third of the time, and the live view redraws it every second."""
     fig = go.Figure(go.Heatmap(z=matrix, x=list(range(10)), y=list(range(10)), colorscale="Blues",
-                               texttemplate="%{z}", colorbar=dict(title="images"),
-                               hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))
-    fig.update_xaxes(title="predicted", side="bottom", **DIGITS)
-    fig.update_yaxes(title="true", autorange="reversed", scaleanchor="x", **DIGITS)
-    return _fixed_axes(fig.update_layout(title=title, **(LAYOUT | {"height": 460})), left=80, bottom=60)
+                               texttemplate="%{z}", colorbar=dict(title=t("chart.images")),
+                               hovertemplate=t("chart.confusion_hover") + "<extra></extra>"))
+    fig.update_xaxes(title=t("chart.predicted"), side="bottom", **DIGITS)
+    fig.update_yaxes(title=t("chart.true"), autorange="reversed", scaleanchor="x", **DIGITS)
+    return _fixed_axes(fig.update_layout(title=title or t("chart.confusion_title"), **(LAYOUT | {"height": 460})),
+                       left=80, bottom=60)
 
 
-def per_class(accuracy: list[float], title: str = "Accuracy per digit") -> go.Figure:
+def per_class(t: Text, accuracy: list[float], title: str | None = None) -> go.Figure:
     fig = go.Figure(go.Bar(x=list(range(10)), y=[100 * a for a in accuracy], marker_color=BLUE,
                            text=[f"{100 * a:.1f}" for a in accuracy], textposition="outside"))
     low = max(0.0, min(100 * min(accuracy) - 5, 90)) if accuracy else 0
-    fig.update_xaxes(title="digit", **DIGITS).update_yaxes(title="accuracy (%)", range=[low, 102])
-    return _fixed_axes(fig.update_layout(title=title, **LAYOUT))
+    fig.update_xaxes(title=t("chart.digit"), **DIGITS).update_yaxes(title=t("chart.accuracy_percent"),
+                                                                   range=[low, 102])
+    return _fixed_axes(fig.update_layout(title=title or t("chart.per_digit_title"), **LAYOUT))
 
 
-def probabilities(probs: list[float]) -> go.Figure:
+def probabilities(t: Text, probs: list[float]) -> go.Figure:
+    """The ten probabilities, each bar with its number; the answer's bar is vermillion and hatched."""
     best = int(np.argmax(probs)) if max(probs) > 0 else -1  # all zero: nothing drawn yet, nothing to highlight
-    colors = [RED if d == best else BLUE for d in range(10)]
-    fig = go.Figure(go.Bar(x=list(range(10)), y=[100 * p for p in probs], marker_color=colors,
-                           text=[f"{100 * p:.0f}%" if p >= 0.01 else "" for p in probs], textposition="outside"))
-    fig.update_xaxes(title="digit", **DIGITS).update_yaxes(title="%", range=[0, 115])
-    return fig.update_layout(title="Probability of each digit", **(LAYOUT | {"height": 280}))
+    fig = go.Figure(go.Bar(x=list(range(10)), y=[100 * p for p in probs],
+                           marker=dict(color=[VERMILLION if d == best else BLUE for d in range(10)],
+                                       pattern=dict(shape=["/" if d == best else "" for d in range(10)],
+                                                    fgcolor="white")),
+                           text=[_percent(p) for p in probs], textposition="outside", cliponaxis=False))
+    fig.update_xaxes(title=t("chart.digit"), **DIGITS).update_yaxes(title=t("chart.percent"), range=[0, 115])
+    return fig.update_layout(title=t("chart.probabilities_title"), **(LAYOUT | {"height": 280}))
+
+
+def _percent(p: float) -> str:
+    """A probability as the bar's label: whole percents, "<1%" for a sliver, "0%" for none at all."""
+    return f"{100 * p:.0f}%" if p >= 0.005 or p == 0 else "<1%"
 
 
 def mosaic(stack: np.ndarray, columns: int = 8, cell: int = 84, gap: int = 4) -> np.ndarray:
@@ -159,12 +188,12 @@ def mosaic(stack: np.ndarray, columns: int = 8, cell: int = 84, gap: int = 4) ->
     return out
 
 
-def pixel_values(image: np.ndarray) -> go.Figure:
+def pixel_values(t: Text, image: np.ndarray) -> go.Figure:
     """The 28×28 input as numbers: every pixel's 0-255 value written on it."""
     fig = px.imshow(image, text_auto=True, color_continuous_scale="gray", aspect="equal")
     fig.update_traces(textfont_size=8)
     fig.update_xaxes(showticklabels=False).update_yaxes(showticklabels=False)
-    return fig.update_layout(title="The 28×28 input as numbers (0 = paper, 255 = ink)", coloraxis_showscale=False,
+    return fig.update_layout(title=t("chart.pixels_title"), coloraxis_showscale=False,
                              margin=dict(l=5, r=5, t=50, b=5), height=640, font=FONT)
 
 
@@ -209,7 +238,7 @@ def _cell(value: float, bound: float, fmt: str) -> str:
     return f"<td style='background:rgb({r},{g},{b});color:{ink}'>{value:{fmt}}</td>"
 
 
-def pickable_map(values: np.ndarray, title: str, pick: tuple[int, int], size: int = 340) -> go.Figure:
+def pickable_map(t: Text, values: np.ndarray, title: str, pick: tuple[int, int], size: int = 340) -> go.Figure:
     """A feature map (H, W) drawn as square markers rather than a heatmap, so that clicking a cell
     selects it (plotly sends no clicks from heatmaps), with the picked cell outlined."""
     h, w = values.shape
@@ -218,9 +247,9 @@ def pickable_map(values: np.ndarray, title: str, pick: tuple[int, int], size: in
     fig = go.Figure(go.Scatter(
         x=cols, y=rows, mode="markers", marker=dict(symbol="square", size=cell * 0.98, color=values.ravel(),
                                                     colorscale="gray", line=dict(width=0)),
-        hovertemplate="row %{y}, column %{x}: %{marker.color:.3f}<extra></extra>"))
+        hovertemplate=t("chart.cell_hover") + "<extra></extra>"))
     r, c = pick
-    fig.add_shape(type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5, line=dict(color=RED, width=3))
+    fig.add_shape(type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5, line=dict(color=VERMILLION, width=3))
     fig.update_xaxes(range=[-0.5, w - 0.5], showticklabels=False, showgrid=False, zeroline=False)
     fig.update_yaxes(range=[h - 0.5, -0.5], showticklabels=False, showgrid=False, zeroline=False)
     return fig.update_layout(title=title, width=size, height=size, margin=dict(l=10, r=10, t=45, b=10), font=FONT,
@@ -228,54 +257,70 @@ def pickable_map(values: np.ndarray, title: str, pick: tuple[int, int], size: in
 
 
 def window_on(values: np.ndarray, top: int, left: int, size: int, cell: int = 10) -> np.ndarray:
-    """A map (H, W) as a grey picture, scaled to its own range, with a red square around the
-    window an output number reads: (H·cell, W·cell, 3) uint8. A picture, not a chart: the
+    """A map (H, W) as a grey picture, scaled to its own range, with a vermillion square around
+    the window an output number reads: (H·cell, W·cell, 3) uint8. A picture, not a chart: the
     stepper redraws it on every step, and an image is the quickest thing a browser shows."""
     lo, hi = float(values.min()), float(values.max())
     grey = np.zeros_like(values, dtype=np.float32) if hi - lo < 1e-12 else (values - lo) / (hi - lo)
     out = np.repeat(np.kron((grey * 255).astype(np.uint8), np.ones((cell, cell), np.uint8))[..., None], 3, axis=2)
     y0, x0, y1, x1 = top * cell, left * cell, (top + size) * cell - 1, (left + size) * cell - 1
-    red = np.array([239, 85, 59], np.uint8)
-    for t in range(2):  # a 2 px outline, inside the window
-        out[y0 + t, x0:x1 + 1] = out[y1 - t, x0:x1 + 1] = red
-        out[y0:y1 + 1, x0 + t] = out[y0:y1 + 1, x1 - t] = red
+    edge = np.array(_rgb(VERMILLION), np.uint8)
+    for i in range(2):  # a 2 px outline, inside the window
+        out[y0 + i, x0:x1 + 1] = out[y1 - i, x0:x1 + 1] = edge
+        out[y0:y1 + 1, x0 + i] = out[y0:y1 + 1, x1 - i] = edge
     return out
 
 
+def _rgb(hex_colour: str) -> tuple[int, int, int]:
+    return tuple(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+
+
+# Plasma, sampled at 256 levels: dark blue-purple to yellow, evenly bright from step to step and
+# readable with any common colour-vision deficiency (unlike red-to-yellow, which deuteranopes
+# see as one colour).
+_HEAT = np.stack([np.interp(np.linspace(0, 1, 256), np.linspace(0, 1, len(px.colors.sequential.Plasma)),
+                            [_rgb(c)[k] for c in px.colors.sequential.Plasma]) for k in range(3)], axis=1)
+
+
 def heat_overlay(image: np.ndarray, heat: np.ndarray, size: int = 196) -> np.ndarray:
-    """A 28×28 uint8 drawing in grey with `heat` (28×28, ≥ 0) laid over it in red-yellow: the
-    stronger the heat, the more it covers. Returns (size, size, 3) uint8, square pixels."""
+    """A 28×28 uint8 drawing in grey with `heat` (28×28, ≥ 0) laid over it in plasma colours:
+    the stronger the heat, the brighter and the more it covers. Returns (size, size, 3) uint8,
+    square pixels."""
     peak = float(heat.max())
     h = np.clip(heat / peak, 0, 1) if peak > 0 else np.zeros_like(heat, dtype=float)
     grey = np.repeat(image[..., None].astype(float) * 0.6, 3, axis=2)
-    hot = np.stack([np.ones_like(h), h, np.zeros_like(h)], axis=2) * 255  # red, up to yellow
+    hot = _HEAT[np.round(h * 255).astype(int)]  # (28, 28, 3)
     mixed = grey * (1 - h[..., None]) + hot * h[..., None]
     k = max(1, size // image.shape[0])
     return np.kron(mixed.astype(np.uint8), np.ones((k, k, 1), np.uint8))
 
 
-def digit_map(points: np.ndarray, labels: np.ndarray, indices: np.ndarray, predicted: np.ndarray,
+def digit_map(t: Text, points: np.ndarray, labels: np.ndarray, indices: np.ndarray, predicted: np.ndarray,
               explained: tuple[float, float], star: tuple[float, float] | None = None,
               star_digit: int | None = None) -> go.Figure:
-    """The test digits as dots in the plane of the two principal components, one colour per
-    digit, and the user's drawing as a star. SVG, not WebGL: a browser without a GPU (headless,
-    or a school laptop) spends a second or more creating a WebGL context, longer than drawing 2,000 SVG dots."""
-    palette = px.colors.qualitative.T10
+    """The test digits as dots in the plane of the two principal components, each digit with its
+    own colour and marker and its number written at the middle of its cloud, and the user's
+    drawing as a star. SVG, not WebGL: a browser without a GPU (headless, or a school laptop)
+    spends a second or more creating a WebGL context, longer than drawing 2,000 SVG dots."""
     fig = go.Figure()
     for d in range(10):
         mine = labels == d
         fig.add_trace(go.Scatter(
             x=points[mine, 0].astype(np.float32), y=points[mine, 1].astype(np.float32), mode="markers", name=str(d),
-            marker=dict(size=5, color=palette[d], opacity=0.7),
+            marker=dict(size=6, color=TEN[d], symbol=SYMBOLS[d], opacity=0.75),
             customdata=np.stack([indices[mine], predicted[mine]], 1),
-            hovertemplate=f"digit {d} · test image #%{{customdata[0]}} · read as %{{customdata[1]}}<extra></extra>"))
+            hovertemplate=t("chart.map_hover", digit=d) + "<extra></extra>"))
+        if mine.any():  # the digit's number at its cloud's median: readable without telling colours apart
+            x, y = np.median(points[mine], axis=0)
+            fig.add_annotation(x=float(x), y=float(y), text=f"<b>{d}</b>", showarrow=False, font=dict(size=22),
+                               bgcolor="rgba(255,255,255,0.7)")
     if star is not None:
-        fig.add_trace(go.Scatter(x=[star[0]], y=[star[1]], mode="markers+text", name="your drawing",
-                                 marker=dict(symbol="star", size=26, color="black", line=dict(color="white", width=2)),
-                                 text=["you" + (f": {star_digit}" if star_digit is not None else "")],
+        fig.add_trace(go.Scatter(x=[star[0]], y=[star[1]], mode="markers+text", name=t("chart.your_drawing"),
+                                 marker=dict(symbol="star", size=26, color=BLACK, line=dict(color="white", width=2)),
+                                 text=[t("chart.you", digit=star_digit) if star_digit is not None else t("chart.you_")],
                                  textposition="top center", textfont=dict(size=16),
-                                 hovertemplate="your drawing<extra></extra>"))
-    fig.update_xaxes(title=f"first principal component ({explained[0]:.0%} of the variance)", zeroline=False)
-    fig.update_yaxes(title=f"second ({explained[1]:.0%})", zeroline=False)
-    return fig.update_layout(title="The test digits, as the network's last hidden layer sees them",
-                             **(LAYOUT | {"height": 560, "legend": dict(title="digit", orientation="v")}))
+                                 hovertemplate=t("chart.your_drawing") + "<extra></extra>"))
+    fig.update_xaxes(title=t("chart.pc1", share=explained[0]), zeroline=False)
+    fig.update_yaxes(title=t("chart.pc2", share=explained[1]), zeroline=False)
+    return fig.update_layout(title=t("chart.map_title"),
+                             **(LAYOUT | {"height": 560, "legend": dict(title=t("chart.digit"), orientation="v")}))

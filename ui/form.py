@@ -1,8 +1,14 @@
-"""The Train page's recipe form, built from TrainConfig's settings: labels, help and limits come
-from lenet/train.py, the one place they are written."""
+"""The Train page's recipe form, built from TrainConfig's settings: limits come from lenet/train.py,
+the one place they are written; labels and help from the session's language table.
+
+Plain widgets, not an st.form: each keeps its value in st.session_state["recipe.<name>"], so
+"Share this setup" can put the recipe being edited into a link, and a lesson link can set it.
+A hidden setting (a lesson link's `hide=`) is not drawn and keeps the link's value.
+"""
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import replace
 from typing import Any
 
@@ -10,37 +16,69 @@ import streamlit as st
 
 from lenet.settings import Setting, settings_of
 from lenet.train import TrainConfig
+from ui.i18n import Text
 
-OWN = "model's own"  # how the form shows None for a choice, e.g. the model's own activation
+KEY = "recipe.{}"  # the session-state key of each setting's widget
 
 
-def recipe_form(defaults: TrainConfig, columns: int = 4) -> TrainConfig | None:
+def form_settings() -> list[Setting]:
+    """The settings the Train page offers, in field order."""
+    return [s for s in settings_of(TrainConfig) if s.form]
+
+
+def recipe_form(t: Text, defaults: TrainConfig, hidden: Collection[str] = (), columns: int = 4) -> TrainConfig | None:
     """Draw the form. Returns the recipe it describes when Start is pressed (not yet validated:
-    the job does that), else None."""
-    specs = [s for s in settings_of(TrainConfig) if s.form]
+    the job does that), else None. `defaults` fills each widget the first time it is drawn."""
+    specs = [s for s in form_settings() if s.name not in hidden]
     values = {}
-    with st.form("recipe"):
+    with st.container(border=True):
         cells = st.columns(columns)
         for i, spec in enumerate(specs):  # in field order, the last column taking any extra
             with cells[columns - 1 - (len(specs) - 1 - i) * columns // len(specs)]:
-                values[spec.name] = _widget(spec, getattr(defaults, spec.name))
-        start = st.form_submit_button("Start training", type="primary")
+                values[spec.name] = _widget(t, spec, getattr(defaults, spec.name))
+        start = st.button(t("train.start"), type="primary")
     return replace(defaults, **values) if start else None
 
 
-def _widget(spec: Setting, default: Any) -> Any:
+def current_recipe(defaults: TrainConfig) -> dict[str, Any]:
+    """The recipe as the form shows it now (for a share link): each setting's widget value, or
+    the default for one not drawn yet or hidden."""
+    recipe = {}
+    for spec in form_settings():
+        value = st.session_state.get(KEY.format(spec.name), getattr(defaults, spec.name))
+        recipe[spec.name] = _from_widget(spec, value)
+    return recipe
+
+
+def _widget(t: Text, spec: Setting, default: Any) -> Any:
+    key = KEY.format(spec.name)
+    st.session_state.setdefault(key, to_widget(spec, default))
+    label, help_ = t.label(spec.name), t.help(spec.name)
     if spec.kind is bool:
-        return st.checkbox(spec.label, value=default, help=spec.help)
+        return st.checkbox(label, key=key, help=help_)
     if spec.choices:
         options = ([None] if spec.optional else []) + list(spec.choices)
-        return st.selectbox(spec.label, options, index=options.index(default), help=spec.help,
-                            format_func=lambda v: OWN if v is None else v)
+        return st.selectbox(label, options, key=key, help=help_,
+                            format_func=lambda v: t("train.own") if v is None else v)
     kind = spec.kind
-    shown = spec.high if default is None else default  # None ("all") is shown as the largest value
     step = kind(spec.step) if spec.step else kind(1) if kind is int else None
-    value = st.number_input(spec.label, kind(spec.low), kind(spec.high), kind(shown), step=step, help=spec.help,
+    value = st.number_input(label, kind(spec.low), kind(spec.high), key=key, step=step, help=help_,
                             format=_format(spec))
-    return None if spec.optional and value >= spec.high else value
+    return _from_widget(spec, value)
+
+
+def to_widget(spec: Setting, value: Any) -> Any:
+    """A setting's value as its widget holds it. A number input can't show None ("all of
+    them"): it shows the largest value instead."""
+    if spec.kind in (int, float) and not spec.choices and value is None:
+        return spec.kind(spec.high)
+    return spec.kind(value) if spec.kind in (int, float) and value is not None and not spec.choices else value
+
+
+def _from_widget(spec: Setting, value: Any) -> Any:
+    if spec.kind in (int, float) and not spec.choices and spec.optional and value is not None and value >= spec.high:
+        return None
+    return value
 
 
 def _format(spec: Setting) -> str | None:

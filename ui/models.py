@@ -9,6 +9,7 @@ from torch import nn
 
 from lenet.checkpoints import CHECKPOINT_DIR, RUNS_DIR, CheckpointError, accuracy_of, load_checkpoint, load_model
 from lenet.jobs import current_job
+from ui.i18n import Text, text
 
 LIVE = "live"
 DEFAULT = str(CHECKPOINT_DIR / "lenet5.pt")
@@ -18,8 +19,18 @@ PICKER_EVERY_S = 3.0  # how often an open session's picker looks for a new live 
 @dataclass(frozen=True)
 class Choice:
     key: str  # a checkpoint path, or LIVE for the model being trained right now
-    label: str  # what the picker shows, with the accuracy
+    name: str  # the checkpoint's name, e.g. "lenet5" or a run's "20261201-093000-lenet5-default"
     model: str  # lenet5 | lenet5-classic | mlp
+    accuracy: float | None  # on the split it was evaluated on; None before the first epoch
+    run: bool = False  # one of the user's saved runs (not a shipped checkpoint)
+
+    def label(self, t: Text) -> str:
+        """What the picker shows, with the accuracy, in the session's language."""
+        if self.key == LIVE:
+            name = t("picker.live", model=self.model)
+        else:
+            name = t("picker.run", name=self.name) if self.run else self.name
+        return name + (f" · {self.accuracy:.2%}" if self.accuracy is not None else t("picker.no_accuracy"))
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -38,26 +49,21 @@ def _load(path: str, mtime: float) -> nn.Module:
     return load_model(path)[0]
 
 
-def _label(name: str, accuracy: float | None) -> str:
-    return f"{name} · {accuracy:.2%}" if accuracy is not None else f"{name} · no accuracy yet"
-
-
 def choices() -> list[Choice]:
     """Shipped checkpoints, then the user's finished runs (newest first), then the live model."""
     found = []
-    for folder, prefix in ((CHECKPOINT_DIR, ""), (RUNS_DIR, "run ")):
-        paths = sorted(folder.glob("*.pt"), reverse=bool(prefix))
+    for folder, run in ((CHECKPOINT_DIR, False), (RUNS_DIR, True)):
+        paths = sorted(folder.glob("*.pt"), reverse=run)
         for path in paths:
             info = _describe(str(path), _mtime(path))
             if info is not None:
-                found.append(Choice(str(path), _label(prefix + path.stem, info[1]), info[0]))
+                found.append(Choice(str(path), path.stem, info[0], info[1], run))
     job = current_job()
     if job is not None:
         snap = job.snapshot()
         if snap.running and job.has_live_model():
             last = snap.epochs[-1]["eval_accuracy"] if snap.epochs else None
-            label = f"live: {snap.config.model} in training" + (f" · {last:.2%}" if last is not None else "")
-            found.append(Choice(LIVE, label, snap.config.model))
+            found.append(Choice(LIVE, LIVE, snap.config.model, last))
     return found
 
 
@@ -87,16 +93,16 @@ def picker() -> None:
     st.session_state["_picker_keys"] = keys
     wanted = st.session_state.get("model_picker", st.session_state.get("model_key", DEFAULT))
     current = _follow(wanted, keys)
+    t = text()
     if current is None:
-        st.warning("No checkpoints found in checkpoints/. Train one on the Train page.")
+        st.warning(t("picker.none"))
         return
-    labels = {c.key: c.label for c in options}
+    labels = {c.key: c.label(t) for c in options}
     # A fixed key keeps one widget while its options change (a new run, "live" coming and going);
     # its state is set first, so "live" can follow an ended run to its checkpoint.
     st.session_state["model_picker"] = current
     st.session_state["model_key"] = st.selectbox(
-        "Model", keys, key="model_picker", format_func=labels.__getitem__,
-        help="Used by Draw and Explain: the shipped checkpoints, your own runs, and the model being trained now.")
+        t("picker.label"), keys, key="model_picker", format_func=labels.__getitem__, help=t("picker.help"))
 
 
 @st.fragment(run_every=PICKER_EVERY_S)

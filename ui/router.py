@@ -14,19 +14,23 @@ import threading
 import streamlit as st
 
 from lenet.jobs import serving
-from ui.models import picker, watch
+from ui import lesson, share
+from ui.i18n import LANGUAGES, Text, text
+from ui.models import LIVE, choices, picker, watch
 from ui.teacher import key_box
 
 
-def pages() -> list[st.Page]:
+def pages(t: Text) -> list[st.Page]:
     """The app's pages, made anew for every run: a StreamlitPage remembers whether the run that
     navigated to it may still run it, so one list shared by concurrent sessions made some of
-    them fail with "This page cannot be called directly" (seen with 30 sessions)."""
+    them fail with "This page cannot be called directly" (seen with 30 sessions). Their
+    addresses come from the file names (/train, /draw), whatever the language of their titles."""
     return [
-        st.Page("pages/home.py", title="LeNet Lab", icon=":material/home:", default=True),
-        st.Page("pages/train.py", title="Train", icon=":material/monitoring:"),
-        st.Page("pages/draw.py", title="Draw", icon=":material/draw:"),
-        st.Page("pages/explain.py", title="Explain", icon=":material/search:"),
+        st.Page("pages/home.py", title=t("home.title"), icon=":material/home:", default=True),
+        st.Page("pages/train.py", title=t("train.title"), icon=":material/monitoring:"),
+        st.Page("pages/draw.py", title=t("draw.title"), icon=":material/draw:"),
+        st.Page("pages/explain.py", title=t("explain.title"), icon=":material/search:"),
+        st.Page("pages/class.py", title=t("class.title"), icon=":material/groups:"),
     ]
 
 
@@ -36,20 +40,41 @@ _inside = threading.local()  # each script run has its own thread: is a page run
 def run() -> None:
     """Draw the frame shared by every page, then the page the URL asks for."""
     st.set_page_config(page_title="LeNet Lab", page_icon=":material/draw:", layout="wide")
-    entries = pages()
+    lesson.start({c.name: c.key for c in reversed(choices()) if c.key != LIVE})  # the link, on the first run
+    st.session_state.setdefault("lang", _browser_language())
+    t = text()
+    entries = pages(t)
     page = st.navigation(entries, position="hidden")
     with st.sidebar:
-        for entry in entries:
-            st.page_link(entry)
-        picker()
+        if not lesson.hidden("menu"):
+            for entry in entries:
+                st.page_link(entry)
+        if not lesson.hidden("picker"):
+            picker()
         watch()
+        if not lesson.hidden("lang"):
+            language_switch(t)
+        if not lesson.hidden("share"):
+            share.button(t, page.url_path or "home")
     key_box()
+    share.notes(t)
     _inside.page = True
     try:
         with serving():  # training waits between batches while a page is being drawn
             page.run()
     finally:
         _inside.page = False
+
+
+def language_switch(t: Text) -> None:
+    """English or 中文, for this session: every text, chart and message follows."""
+    st.radio(t("app.language"), list(LANGUAGES), key="lang", format_func=LANGUAGES.get, horizontal=True)
+
+
+def _browser_language() -> str:
+    """中文 for a browser that asks for Chinese first, else English."""
+    locale = (st.context.locale or "").lower()
+    return "zh" if locale.startswith("zh") else "en"
 
 
 def enter() -> None:

@@ -15,13 +15,16 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from ui.i18n import text
+
 ENV = "LENET_TEACHER_KEY"
 
 
 @dataclass(frozen=True)
 class Control:
     allowed: bool  # this session may start, stop, continue and delete runs
-    line: str  # says who is in control, and why a control is missing
+    line: str  # the key of the line that says who is in control, and why a control is missing
+    env: str = ENV  # the variable that sets the key, which the open-mode line names
 
 
 def teacher_key() -> str | None:
@@ -43,13 +46,10 @@ def key_matches(entered: str, key: str) -> bool:
 def control_for(key_set: bool, is_teacher: bool) -> Control:
     """The plain rule behind the page: who controls training, in words a class can read."""
     if not key_set:
-        return Control(True, "Open mode: anyone at this address can start and stop training. "
-                             f"A teacher can keep control by setting {ENV} (see the README).")
+        return Control(True, "teacher.open")
     if is_teacher:
-        return Control(True, "You are the teacher: you start, stop, continue and delete runs. "
-                             "Everyone else watches read-only.")
-    return Control(False, "The teacher controls training: you can watch this run, and draw with the live "
-                          "model. Starting, stopping and deleting runs need the teacher key (sidebar).")
+        return Control(True, "teacher.you")
+    return Control(False, "teacher.not_you")
 
 
 def session_id() -> str:
@@ -66,13 +66,14 @@ def key_box() -> None:
     key = teacher_key()
     if key is None:
         return
+    t = text()
     if st.session_state.get("_teacher"):
-        st.sidebar.caption("Signed in as the teacher.")
+        st.sidebar.caption(t("teacher.signed_in"))
         return
-    with st.sidebar.expander("Teacher"), st.form("teacher", clear_on_submit=True, border=False):
-        entered = st.text_input("Teacher key", type="password", autocomplete="off")
-        if st.form_submit_button("Sign in"):
+    with st.sidebar.expander(t("teacher.box")), st.form("teacher", clear_on_submit=True, border=False):
+        entered = st.text_input(t("teacher.key"), type="password", autocomplete="off", key="teacher_key")
+        if st.form_submit_button(t("teacher.sign_in")):
             if key_matches(entered, key):
                 st.session_state["_teacher"] = True
                 st.rerun()
-            st.error("That is not the teacher key.")
+            st.error(t("teacher.wrong_key"))

@@ -10,35 +10,31 @@ from lenet.jobs import serving
 from lenet.preprocess import Preprocessed
 from ui import charts
 from ui.drawing import tile
+from ui.i18n import Text
 
 
-def why_this_answer(model: nn.Module, drawing: Preprocessed) -> None:
+def why_this_answer(t: Text, model: nn.Module, drawing: Preprocessed) -> None:
     """Occlusion and gradient maps over the drawing, then the robustness strip."""
     with serving():
         hidden = occlusion(model, drawing.tensor)
         gradient = saliency(model, drawing.tensor)
         variants = robustness(model, drawing.centred)
         naive, mnist_style = corner_case(model, drawing.centred)
-    st.subheader(f"Why {hidden.target}?")
-    maps = [("what the model reads", tile(drawing.centred, 196)),
-            ("hide a patch: how much does it hurt?", charts.heat_overlay(drawing.centred, hidden.map.numpy())),
-            ("gradient: which pixels would change it", charts.heat_overlay(drawing.centred, gradient.map.numpy()))]
+    st.subheader(t("why.title", digit=hidden.target))
+    maps = [(t("why.reads"), tile(drawing.centred, 196)),
+            (t("why.occlusion"), charts.heat_overlay(drawing.centred, hidden.map.numpy())),
+            (t("why.gradient"), charts.heat_overlay(drawing.centred, gradient.map.numpy()))]
     for column, (caption, image) in zip(st.columns(len(maps)), maps, strict=True):
         column.image(image, caption=caption, width=196)
-    st.caption(f"Yellow is where the answer comes from. **Hide a patch**: a 6×6 square of MNIST's average pixel "
-               f"slides over the input, and each place is coloured by how much the probability of {hidden.target} "
-               f"({hidden.prob:.0%} now) drops while it is hidden. **Gradient**: how strongly a small change of each "
-               f"pixel would move the score of {hidden.target}. Ink that lights up is ink the answer rests on.")
+    st.caption(t("why.caption", digit=hidden.target, p=hidden.prob))
 
-    st.subheader("Does it still read the same digit?")
+    st.subheader(t("why.strip"))
     for row in range(0, len(variants), 6):
         for column, v in zip(st.columns(6), variants[row:row + 6], strict=False):
             column.image(tile(v.image, 112), width=112)
-            column.markdown(f"**{v.digit}** · {v.confidence:.0%}  \n{v.name}")
-    st.caption("Max-pooling forgives a pixel or two of shift; bigger moves, turns and sizes were never in MNIST, "
-               "whose digits are all centred and size-normalised. That is why training with augmentation, and "
-               "preprocessing a drawing the way MNIST was made, both matter.")
+            column.markdown(f"**{v.digit}** · {v.confidence:.0%}  \n{t.msg(v.name)}")
+    st.caption(t("why.strip_caption"))
     left, right = st.columns(2)
     for column, v in ((left, naive), (right, mnist_style)):
         column.image(tile(v.image, 140), width=140)
-        column.markdown(f"**{v.digit}** · {v.confidence:.0%}  \n{v.name}")
+        column.markdown(f"**{v.digit}** · {v.confidence:.0%}  \n{t.msg(v.name)}")

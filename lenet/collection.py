@@ -1,0 +1,292 @@
+"""The class collection: the drawings students confirmed or corrected, kept on disk for fine-tuning.
+
+One drawing is three files named by an id that sorts by time (`<ns since 1970>-<8 hex>`):
+
+    1732272000123456789-9f3a0c1d.png          the 28×28 MNIST-style input, white ink on black
+    1732272000123456789-9f3a0c1d.canvas.png   the canvas as drawn (RGBA), when there was one
+    1732272000123456789-9f3a0c1d.json         {"label": 7, "predicted": 1, "model": "lenet5.pt", "saved": "..."}
+
+Each file is written atomically (a temporary file in the same folder, then os.replace) and the
+JSON comes last, so a reader that lists `*.json` never meets a half-saved drawing. Nothing about
+the student is stored: no name, no address, no session.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import re
+import secrets
+import tempfile
+import threading
+import time
+import zipfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .checkpoints import RUNS_DIR
+
+__all__ = ["COLLECTION_DIR", "MAX_ITEMS", "CollectionError", "Item", "clear", "export_zip", "images", "items",
+           "labels", "save", "split"]
+
+COLLECTION_DIR = RUNS_DIR / "class"  # follows LENET_RUNS, like the saved runs
+MAX_ITEMS = 5000  # a class's worth many times over; ~0.5 KB + ~3 KB (canvas) each on disk
+MAX_CANVAS = 4096  # the longest canvas side kept, in pixels
+MAX_MODEL_NAME = 200  # characters of the model's name kept in the JSON
+FIELDS = ("label", "predicted", "model", "saved")  # the JSON's keys, all of them
+ID = re.compile(r"^(\d+)-([0-9a-f]{8})$")
+
+BAD_LABEL = "the right digit must be a whole number from 0 to 9, got {value!r}: pick the digit that was drawn"
+BAD_PREDICTED = "the predicted digit must be a whole number from 0 to 9 or None, got {value!r}"
+BAD_IMAGE = ("the drawing must be the 28×28 uint8 MNIST-style image (Preprocessed.centred), got {shape} {dtype}: "
+             "preprocess the canvas with to_mnist first")
+BAD_CANVAS = "the canvas must be a uint8 array (H, W), (H, W, 3) or (H, W, 4), at most {side} px a side, got {got}"
+BAD_MODEL = "the model's name must be text of at most {limit} characters, or None"
+BAD_SHARE = "the held-out share must be from 0 up to (not including) 1, got {value!r}"
+FULL = "the class collection is full ({count} drawings): export it, then clear it to collect more"
+DAMAGED = "drawing {id} is damaged ({reason}): delete its files from {folder}, or clear the collection"
+
+_lock = threading.Lock()  # one saver or clearer at a time, so the cap holds and clear never races a save
+
+
+class CollectionError(ValueError):
+    """A drawing that can't be saved or read; the message says what is wrong and what to do."""
+
+
+@dataclass(frozen=True)
+class Item:
+    """One saved drawing. `saved` is when, in UTC, as ISO 8601 text."""
+    id: str  # "<ns since 1970>-<8 hex>": sorts by time, unique across threads
+    label: int  # the right digit, 0..9, as the student confirmed or corrected it
+    predicted: int | None  # what the model said, 0..9, if it was asked
+    model: str | None  # which model said it
+    saved: str
+    folder: Path
+
+    @property
+    def path(self) -> Path:
+        """The 28×28 image's file."""
+        return self.folder / f"{self.id}.png"
+
+    @property
+    def canvas_path(self) -> Path:
+        return self.folder / f"{self.id}.canvas.png"
+
+    def image(self) -> np.ndarray:
+        """The 28×28 uint8 image, white ink on black, as the model sees it before normalising."""
+        try:
+            with Image.open(self.path) as im:
+                image = np.array(im.convert("L"))  # a writable copy: torch.from_numpy takes it as it is
+        except (OSError, ValueError) as err:
+            raise CollectionError(DAMAGED.format(id=self.id, reason=type(err).__name__, folder=self.folder)) from None
+        if image.shape != (28, 28):
+            raise CollectionError(DAMAGED.format(id=self.id, reason=f"image is {image.shape}", folder=self.folder))
+        return image
+
+    def canvas(self) -> np.ndarray | None:
+        """The canvas as drawn, (H, W, 4) RGBA uint8 for the app's canvas, or None if none was kept."""
+        if not self.canvas_path.is_file():
+            return None
+        with Image.open(self.canvas_path) as im:
+            return np.asarray(im).copy()
+
+
+def save(folder: Path, image: np.ndarray, label: int, *, canvas: np.ndarray | None = None,
+         predicted: int | None = None, model: str | None = None) -> Item:
+    """Add one drawing to the collection in `folder` (made if missing).
+
+    Args:
+        image: (28, 28) uint8, white ink on black: to_mnist(canvas).centred.
+        label: the right digit, 0..9.
+        canvas: the raw canvas array as drawn (RGBA uint8), kept for a later look; optional.
+        predicted: the model's answer, 0..9; model: the model's name (not a path with a user in it).
+    Raises:
+        CollectionError: a bad label, image, canvas or name, or a full collection.
+    """
+    label = _digit(label, BAD_LABEL)
+    predicted = None if predicted is None else _digit(predicted, BAD_PREDICTED)
+    _check_image(image)
+    if canvas is not None:
+        _check_canvas(canvas)
+    if model is not None and (not isinstance(model, str) or len(model) > MAX_MODEL_NAME):
+        raise CollectionError(BAD_MODEL.format(limit=MAX_MODEL_NAME))
+    folder = Path(folder)
+    # Encoded before taking the lock, so 30 savers at once queue only for the writes.
+    png = _png(image)
+    canvas_png = None if canvas is None else _png(canvas)
+    saved = datetime.now(UTC).isoformat(timespec="seconds")
+    item = Item(f"{time.time_ns()}-{secrets.token_hex(4)}", label, predicted, model, saved, folder)
+    record = json.dumps({"label": label, "predicted": predicted, "model": model, "saved": saved}).encode()
+    with _lock:
+        folder.mkdir(parents=True, exist_ok=True)
+        count = len(_ids(folder))
+        if count >= MAX_ITEMS:
+            raise CollectionError(FULL.format(count=count))
+        _write(item.path, png)
+        if canvas_png is not None:
+            _write(item.canvas_path, canvas_png)
+        _write(folder / f"{item.id}.json", record)  # last: from now on the drawing exists
+    return item
+
+
+def items(folder: Path) -> list[Item]:
+    """Every complete drawing in `folder`, newest first. A damaged or half-saved one (no JSON, bad
+    JSON, no image) is skipped, not raised; a missing folder holds none."""
+    found = []
+    for id_ in sorted(_ids(folder), key=_sort_key, reverse=True):
+        item = _read(Path(folder), id_)
+        if item is not None:
+            found.append(item)
+    return found
+
+
+def images(chosen: list[Item]) -> np.ndarray:
+    """The drawings' images stacked: (N, 28, 28) uint8. Raises CollectionError for a damaged one."""
+    if not chosen:
+        return np.zeros((0, 28, 28), np.uint8)
+    return np.stack([item.image() for item in chosen])
+
+
+def labels(chosen: list[Item]) -> np.ndarray:
+    """The drawings' right digits: (N,) int64."""
+    return np.array([item.label for item in chosen], dtype=np.int64)
+
+
+def split(chosen: list[Item], held_out: float = 0.25) -> tuple[list[Item], list[Item]]:
+    """Train and held-out drawings, in the given order. Each drawing's side comes from a hash of
+    its id alone, so adding drawings never moves an old one across (the held-out scores before
+    and after a fine-tune stay comparable from one lesson to the next)."""
+    if isinstance(held_out, bool) or not isinstance(held_out, (int, float)) or not 0 <= held_out < 1:
+        raise CollectionError(BAD_SHARE.format(value=held_out))
+    train, held = [], []
+    for item in chosen:
+        (held if _share(item.id) < held_out else train).append(item)
+    return train, held
+
+
+def export_zip(folder: Path) -> bytes:
+    """The whole collection as a zip: images/<id>.png, canvas/<id>.png where kept, and labels.csv
+    with one row per drawing (file, label, predicted, model, saved), newest first."""
+    buffer = io.BytesIO()
+    table = io.StringIO()
+    rows = csv.writer(table, lineterminator="\n")
+    rows.writerow(["file", *FIELDS])
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as zf:  # PNGs are compressed already
+        for item in items(folder):
+            try:
+                zf.write(item.path, f"images/{item.id}.png")
+                if item.canvas_path.is_file():
+                    zf.write(item.canvas_path, f"canvas/{item.id}.png")
+            except FileNotFoundError:  # cleared while exporting: leave it out
+                continue
+            rows.writerow([f"images/{item.id}.png", item.label, _blank(item.predicted), _blank(item.model),
+                           item.saved])
+        zf.writestr("labels.csv", table.getvalue())
+    return buffer.getvalue()
+
+
+def clear(folder: Path) -> int:
+    """Delete every drawing's files in `folder`, half-saved ones too, and nothing else (other files
+    and subfolders stay). Returns how many drawings were deleted."""
+    folder = Path(folder)
+    with _lock:
+        ids = _ids(folder)
+        for id_ in ids:
+            for name in (f"{id_}.json", f"{id_}.png", f"{id_}.canvas.png"):  # the JSON first: gone at once
+                (folder / name).unlink(missing_ok=True)
+    return len(ids)
+
+
+def _digit(value: object, message: str) -> int:
+    """A digit 0..9 as a plain int (numpy integers too); bools, floats and text are refused."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or not 0 <= value <= 9:
+        raise CollectionError(message.format(value=value))
+    return int(value)
+
+
+def _check_image(image: object) -> None:
+    if not isinstance(image, np.ndarray) or image.shape != (28, 28) or image.dtype != np.uint8:
+        shape = getattr(image, "shape", type(image).__name__)
+        raise CollectionError(BAD_IMAGE.format(shape=tuple(shape) if isinstance(shape, tuple) else shape,
+                                               dtype=getattr(image, "dtype", "")))
+
+
+def _check_canvas(canvas: object) -> None:
+    ok = (isinstance(canvas, np.ndarray) and canvas.dtype == np.uint8
+          and (canvas.ndim == 2 or (canvas.ndim == 3 and canvas.shape[2] in (3, 4)))
+          and 0 < min(canvas.shape[:2]) and max(canvas.shape[:2]) <= MAX_CANVAS)
+    if not ok:
+        got = f"{canvas.shape} {canvas.dtype}" if isinstance(canvas, np.ndarray) else type(canvas).__name__
+        raise CollectionError(BAD_CANVAS.format(side=MAX_CANVAS, got=got))
+
+
+def _png(array: np.ndarray) -> bytes:
+    """PNG bytes with no metadata chunks (PIL writes none unless asked)."""
+    out = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(array)).save(out, "PNG")
+    return out.getvalue()
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Write atomically: a temporary file (".<name>.<random>.tmp", which no listing matches) in
+    the same folder, then os.replace."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; the collection is the class's
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _ids(folder: Path) -> set[str]:
+    """The id of every drawing with at least one file in `folder`, whole or not."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return set()
+    found = set()
+    for path in folder.iterdir():
+        stem = path.name.removesuffix(".json").removesuffix(".png").removesuffix(".canvas")
+        if ID.match(stem) and path.name in (f"{stem}.json", f"{stem}.png", f"{stem}.canvas.png"):
+            found.add(stem)
+    return found
+
+
+def _sort_key(id_: str) -> tuple[int, str]:
+    ns, tag = ID.match(id_).groups()
+    return int(ns), tag
+
+
+def _read(folder: Path, id_: str) -> Item | None:
+    """The drawing `id_` if its JSON reads as one and its image file is there; None otherwise."""
+    try:
+        record = json.loads((folder / f"{id_}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or set(record) != set(FIELDS) or not (folder / f"{id_}.png").is_file():
+        return None
+    label, predicted, model, saved = (record[k] for k in FIELDS)
+    valid = (_is_digit(label) and (predicted is None or _is_digit(predicted))
+             and (model is None or isinstance(model, str)) and isinstance(saved, str))
+    return Item(id_, label, predicted, model, saved, folder) if valid else None
+
+
+def _is_digit(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 9
+
+
+def _share(id_: str) -> float:
+    """A number in [0, 1) fixed by the id alone (the first 8 bytes of its SHA-256)."""
+    return int.from_bytes(hashlib.sha256(id_.encode()).digest()[:8], "big") / 2**64
+
+
+def _blank(value: object) -> object:
+    return "" if value is None else value

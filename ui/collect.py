@@ -1,0 +1,36 @@
+"""The Draw page's "is that right?": a student confirms the answer or gives the right digit, and
+the drawing joins the class collection (lenet/collection.py), which the Class page shows."""
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import streamlit as st
+
+from lenet.collection import COLLECTION_DIR, CollectionError, save
+from lenet.preprocess import Preprocessed
+from ui.i18n import Text
+
+
+def confirm_or_correct(t: Text, drawing: Preprocessed, raw: np.ndarray, predicted: int, model: str) -> None:
+    """Ask whether `predicted` is right: Yes saves it with that label, a digit saves it with that
+    one. Each drawing is saved once; the question comes back with the next drawing."""
+    mark = hashlib.sha1(drawing.centred.tobytes()).hexdigest()[:12]  # this drawing, whatever reruns the page
+    if st.session_state.get("_collected") == mark:
+        st.success(t("collect.thanks"), icon=":material/check_circle:")
+        return
+    st.caption(t("collect.ask", digit=predicted))
+    yes, other = st.columns([1, 2], vertical_alignment="center")
+    label = predicted if yes.button(t("collect.yes", digit=predicted), key=f"collect-yes-{mark}") else None
+    right = other.pills(t("collect.no"), list(range(10)), key=f"collect-digit-{mark}")
+    label = right if right is not None else label
+    if label is None:
+        return
+    try:
+        save(COLLECTION_DIR, drawing.centred, int(label), canvas=np.asarray(raw, dtype=np.uint8),
+             predicted=predicted, model=model)
+    except CollectionError as err:
+        st.error(t.error(err))
+        return
+    st.session_state["_collected"] = mark
+    st.rerun(scope="fragment")

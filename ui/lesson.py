@@ -1,0 +1,236 @@
+"""Lesson links: an address that opens LeNet Lab set up for today's lesson.
+
+    http://teacher:8501/train?activation=sigmoid&optimizer=sgd&lr=0.05&hide=picker,lang&lang=zh&note=...
+
+The path picks the page (/train, /draw, /explain, /class). The query sets the model to read with
+(`checkpoint=lenet5`, or a saved run's name), the training recipe (every setting on the Train
+page by its name; `batch` and `images` for batch size and training images), the controls to
+hide (`hide=`, see HIDEABLE), the language (`lang=en|zh`), a short lesson note shown on top
+(`note=`), and on Explain the view and the MNIST digit (`view=stepper`, `digit=7`).
+
+Streamlit clears the query when the page changes, so `start()` reads it once, into the session,
+on the first run. A bad value is ignored, with a note on the page saying so; it never raises.
+`read()` and `link()` are plain functions of plain data, for the tests and the share button.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import streamlit as st
+
+from lenet.models import resolve_options
+from lenet.settings import Setting
+from lenet.train import TrainConfig
+from ui.form import KEY, form_settings, to_widget
+from ui.i18n import LANGUAGES
+
+__all__ = ["HIDEABLE", "Lesson", "Problem", "digit", "hidden", "hidden_settings", "link", "read", "recipe", "start",
+           "view"]
+
+URL_NAMES = {"batch_size": "batch", "limit": "images"}  # short names in a link; the rest go by their own
+VIEWS = ("maps", "stepper", "softmax", "map")  # Explain's looks inside
+NOTE_CHARS = 300  # a note is a line or two on the projector, not a page
+
+
+def _url_name(spec: Setting) -> str:
+    return URL_NAMES.get(spec.name, spec.name)
+
+
+RECIPE = {_url_name(s): s for s in form_settings()}  # a link's recipe keys, and the setting each sets
+HIDEABLE: dict[str, tuple[str, ...]] = {  # the controls a link can hide, by where they are
+    "all": ("menu", "picker", "lang", "share"),  # the sidebar: the pages, the model, the language, sharing
+    "train": (*RECIPE, "saved", "compare"),  # each recipe setting, saved runs, compare runs
+    "draw": ("pen", "upload", "collect", "naive", "models", "why"),
+    "explain": ("calculator", "flatten", *VIEWS, "numbers"),
+    "class": ("finetune", "export", "clear"),
+}
+KNOWN = {"checkpoint", "hide", "lang", "note", "view", "digit", *RECIPE}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One value of a link that was ignored, and why: the page shows it as a note."""
+    key: str  # lesson.problem.<key> in the language tables
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Lesson:
+    checkpoint: str | None = None  # the model Draw and Explain read with: a checkpoint's or saved run's name
+    recipe: dict[str, Any] = field(default_factory=dict)  # TrainConfig field -> value, only those the link set
+    hide: frozenset[str] = frozenset()  # controls not drawn
+    lang: str | None = None  # en | zh
+    note: str = ""  # shown on top of every page
+    view: str | None = None  # Explain's look inside
+    digit: int | None = None  # Explain's MNIST test digit, 0..99
+    problems: tuple[Problem, ...] = ()  # what was ignored
+
+
+def read(params: Mapping[str, str], checkpoints: Collection[str] = ()) -> Lesson:
+    """A lesson from a link's query (one value per name). `checkpoints` are the names a link may
+    pick. Every value is checked; a bad one is left out and a Problem says which and why."""
+    problems: list[Problem] = []
+    found: dict[str, Any] = {"recipe": {}}
+    for name, raw in params.items():
+        value = str(raw).strip()
+        if name not in KNOWN:
+            problems.append(Problem("unknown", {"name": name}))
+        elif name in RECIPE:
+            spec = RECIPE[name]
+            parsed, problem = _setting_value(spec, value)
+            if problem:
+                problems.append(problem)
+            else:
+                found["recipe"][spec.name] = parsed
+        elif name == "checkpoint":
+            if value in checkpoints:
+                found["checkpoint"] = value
+            else:
+                problems.append(Problem("checkpoint", {"value": value}))
+        elif name == "hide":
+            wanted = [h for h in (part.strip() for part in value.split(",")) if h]
+            every = {h for names in HIDEABLE.values() for h in names}
+            problems += [Problem("hide", {"value": h}) for h in wanted if h not in every]
+            found["hide"] = frozenset(h for h in wanted if h in every)
+        elif name == "lang":
+            if value in LANGUAGES:
+                found["lang"] = value
+            else:
+                problems.append(Problem("lang", {"value": value}))
+        elif name == "note":
+            if len(value) > NOTE_CHARS:
+                problems.append(Problem("note", {"n": NOTE_CHARS}))
+            found["note"] = value[:NOTE_CHARS]
+        elif name == "view":
+            if value in VIEWS:
+                found["view"] = value
+            else:
+                problems.append(Problem("view", {"value": value}))
+        elif name == "digit":
+            if value.isdigit() and int(value) < 100:
+                found["digit"] = int(value)
+            else:
+                problems.append(Problem("digit", {"value": value}))
+    _check_model_options(found["recipe"], problems)
+    return Lesson(**found, problems=tuple(problems))
+
+
+def _setting_value(spec: Setting, text: str) -> tuple[Any, Problem | None]:
+    """The link's text as this setting's value, or the Problem with it."""
+    name = _url_name(spec)
+    try:
+        if spec.kind is bool:
+            value = {"1": True, "true": True, "yes": True, "on": True,
+                     "0": False, "false": False, "no": False, "off": False}[text.lower()]
+        elif spec.choices:
+            value = None if spec.optional and text in ("", "default", "own") else text
+        elif spec.kind is int:
+            value = None if spec.optional and text == "all" else int(text)
+        else:
+            value = float(text)
+    except (KeyError, ValueError):
+        return None, Problem("value", {"name": name, "value": text, "setting": spec.name})
+    if spec.problem(value) is not None:
+        return None, Problem("value", {"name": name, "value": text, "setting": spec.name})
+    return value, None
+
+
+def _check_model_options(recipe: dict[str, Any], problems: list[Problem]) -> None:
+    """Drop an activation or pooling the chosen model has no such option for (the MLP has no pooling)."""
+    model = recipe.get("model", TrainConfig().model)
+    for option in ("activation", "pool"):
+        if recipe.get(option) is None:
+            continue
+        try:
+            resolve_options(model, **{option: recipe[option]})
+        except ValueError:
+            problems.append(Problem("option", {"name": option, "value": recipe.pop(option), "model": model}))
+
+
+def link(base: str, lesson: Lesson) -> str:
+    """The address that opens `lesson` on the page `base` points to (scheme, host, path)."""
+    query: dict[str, str] = {}
+    if lesson.checkpoint:
+        query["checkpoint"] = lesson.checkpoint
+    defaults = TrainConfig()
+    for name, spec in RECIPE.items():
+        value = lesson.recipe.get(spec.name, getattr(defaults, spec.name))
+        if spec.name in lesson.recipe and value != getattr(defaults, spec.name):
+            query[name] = _as_text(value)
+    if lesson.view:
+        query["view"] = lesson.view
+    if lesson.digit is not None:
+        query["digit"] = str(lesson.digit)
+    if lesson.hide:
+        query["hide"] = ",".join(sorted(lesson.hide))
+    if lesson.lang:
+        query["lang"] = lesson.lang
+    if lesson.note:
+        query["note"] = lesson.note[:NOTE_CHARS]
+    return base + ("?" + urlencode(query) if query else "")
+
+
+def _as_text(value: Any) -> str:
+    if value is None:
+        return "default"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def plain(note: str) -> str:
+    """A note as plain text inside markdown: a link's note shows what it says, never formatting or links."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~])", r"\\\1", note)
+
+
+# ---- the session's lesson (Streamlit) -------------------------------------------------------
+
+def start(checkpoints: Mapping[str, str]) -> Lesson:
+    """On a session's first run, read the link it was opened with and set the pages up from it;
+    on every later run, the lesson read then. `checkpoints` maps names a link may use to the
+    model picker's keys."""
+    if "_lesson" in st.session_state:
+        return st.session_state["_lesson"]
+    lesson = read(st.query_params.to_dict(), checkpoints)
+    st.session_state["_lesson"] = lesson
+    if lesson.lang:
+        st.session_state["lang"] = lesson.lang
+    if lesson.checkpoint:
+        st.session_state["model_key"] = st.session_state["model_picker"] = checkpoints[lesson.checkpoint]
+    specs = {s.name: s for s in form_settings()}
+    for name, value in lesson.recipe.items():
+        st.session_state[KEY.format(name)] = to_widget(specs[name], value)
+    if lesson.digit is not None:
+        st.session_state["explain_digit"] = lesson.digit
+    return lesson
+
+
+def current() -> Lesson:
+    return st.session_state.get("_lesson") or Lesson()
+
+
+def hidden(control: str) -> bool:
+    """Whether the lesson link hid this control."""
+    return control in current().hide
+
+
+def hidden_settings() -> set[str]:
+    """The TrainConfig fields whose controls are hidden: they keep the link's values."""
+    return {spec.name for name, spec in RECIPE.items() if name in current().hide}
+
+
+def recipe() -> TrainConfig:
+    """The Train form's starting recipe: the defaults, with what the link set."""
+    return TrainConfig(**current().recipe)
+
+
+def view() -> str | None:
+    return current().view
+
+
+def digit() -> int:
+    return current().digit or 0
