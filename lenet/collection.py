@@ -31,6 +31,7 @@ import numpy as np
 from PIL import Image
 
 from .checkpoints import RUNS_DIR
+from .messages import Message
 
 __all__ = ["COLLECTION_DIR", "MAX_ITEMS", "CollectionError", "Item", "clear", "export_zip", "images", "items",
            "labels", "save", "split"]
@@ -41,16 +42,6 @@ MAX_CANVAS = 4096  # the longest canvas side kept, in pixels
 MAX_MODEL_NAME = 200  # characters of the model's name kept in the JSON
 FIELDS = ("label", "predicted", "model", "saved")  # the JSON's keys, all of them
 ID = re.compile(r"^(\d+)-([0-9a-f]{8})$")
-
-BAD_LABEL = "the right digit must be a whole number from 0 to 9, got {value!r}: pick the digit that was drawn"
-BAD_PREDICTED = "the predicted digit must be a whole number from 0 to 9 or None, got {value!r}"
-BAD_IMAGE = ("the drawing must be the 28×28 uint8 MNIST-style image (Preprocessed.centred), got {shape} {dtype}: "
-             "preprocess the canvas with to_mnist first")
-BAD_CANVAS = "the canvas must be a uint8 array (H, W), (H, W, 3) or (H, W, 4), at most {side} px a side, got {got}"
-BAD_MODEL = "the model's name must be text of at most {limit} characters, or None"
-BAD_SHARE = "the held-out share must be from 0 up to (not including) 1, got {value!r}"
-FULL = "the class collection is full ({count} drawings): export it, then clear it to collect more"
-DAMAGED = "drawing {id} is damaged ({reason}): delete its files from {folder}, or clear the collection"
 
 _lock = threading.Lock()  # one saver or clearer at a time, so the cap holds and clear never races a save
 
@@ -84,9 +75,11 @@ class Item:
             with Image.open(self.path) as im:
                 image = np.array(im.convert("L"))  # a writable copy: torch.from_numpy takes it as it is
         except (OSError, ValueError) as err:
-            raise CollectionError(DAMAGED.format(id=self.id, reason=type(err).__name__, folder=self.folder)) from None
+            raise CollectionError(Message("collection.damaged", id=self.id, reason=type(err).__name__,
+                                          folder=str(self.folder))) from None
         if image.shape != (28, 28):
-            raise CollectionError(DAMAGED.format(id=self.id, reason=f"image is {image.shape}", folder=self.folder))
+            raise CollectionError(Message("collection.damaged", id=self.id, reason=f"image is {image.shape}",
+                                          folder=str(self.folder)))
         return image
 
     def canvas(self) -> np.ndarray | None:
@@ -109,13 +102,13 @@ def save(folder: Path, image: np.ndarray, label: int, *, canvas: np.ndarray | No
     Raises:
         CollectionError: a bad label, image, canvas or name, or a full collection.
     """
-    label = _digit(label, BAD_LABEL)
-    predicted = None if predicted is None else _digit(predicted, BAD_PREDICTED)
+    label = _digit(label, "collection.bad_label")
+    predicted = None if predicted is None else _digit(predicted, "collection.bad_predicted")
     _check_image(image)
     if canvas is not None:
         _check_canvas(canvas)
     if model is not None and (not isinstance(model, str) or len(model) > MAX_MODEL_NAME):
-        raise CollectionError(BAD_MODEL.format(limit=MAX_MODEL_NAME))
+        raise CollectionError(Message("collection.bad_model", limit=MAX_MODEL_NAME))
     folder = Path(folder)
     # Encoded before taking the lock, so 30 savers at once queue only for the writes.
     png = _png(image)
@@ -127,7 +120,7 @@ def save(folder: Path, image: np.ndarray, label: int, *, canvas: np.ndarray | No
         folder.mkdir(parents=True, exist_ok=True)
         count = len(_ids(folder))
         if count >= MAX_ITEMS:
-            raise CollectionError(FULL.format(count=count))
+            raise CollectionError(Message("collection.full", count=count))
         _write(item.path, png)
         if canvas_png is not None:
             _write(item.canvas_path, canvas_png)
@@ -163,7 +156,7 @@ def split(chosen: list[Item], held_out: float = 0.25) -> tuple[list[Item], list[
     its id alone, so adding drawings never moves an old one across (the held-out scores before
     and after a fine-tune stay comparable from one lesson to the next)."""
     if isinstance(held_out, bool) or not isinstance(held_out, (int, float)) or not 0 <= held_out < 1:
-        raise CollectionError(BAD_SHARE.format(value=held_out))
+        raise CollectionError(Message("collection.bad_share", value=held_out))
     train, held = [], []
     for item in chosen:
         (held if _share(item.id) < held_out else train).append(item)
@@ -203,17 +196,17 @@ def clear(folder: Path) -> int:
     return len(ids)
 
 
-def _digit(value: object, message: str) -> int:
+def _digit(value: object, key: str) -> int:
     """A digit 0..9 as a plain int (numpy integers too); bools, floats and text are refused."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or not 0 <= value <= 9:
-        raise CollectionError(message.format(value=value))
+        raise CollectionError(Message(key, value=value))
     return int(value)
 
 
 def _check_image(image: object) -> None:
     if not isinstance(image, np.ndarray) or image.shape != (28, 28) or image.dtype != np.uint8:
         shape = getattr(image, "shape", type(image).__name__)
-        raise CollectionError(BAD_IMAGE.format(shape=tuple(shape) if isinstance(shape, tuple) else shape,
+        raise CollectionError(Message("collection.bad_image", shape=tuple(shape) if isinstance(shape, tuple) else shape,
                                                dtype=getattr(image, "dtype", "")))
 
 
@@ -223,7 +216,7 @@ def _check_canvas(canvas: object) -> None:
           and 0 < min(canvas.shape[:2]) and max(canvas.shape[:2]) <= MAX_CANVAS)
     if not ok:
         got = f"{canvas.shape} {canvas.dtype}" if isinstance(canvas, np.ndarray) else type(canvas).__name__
-        raise CollectionError(BAD_CANVAS.format(side=MAX_CANVAS, got=got))
+        raise CollectionError(Message("collection.bad_canvas", side=MAX_CANVAS, got=got))
 
 
 def _png(array: np.ndarray) -> bytes:

@@ -33,9 +33,9 @@ import torch
 from torch import nn
 
 from .checkpoints import RUNS_DIR, save_epoch
-from .finetune import EPOCHS as FINETUNE_EPOCHS
-from .finetune import REPLAY, checkpoint_of, finetune, save_finetuned
 from .data import DEFAULT_ROOT, RAW_MD5, Mnist, load_mnist, raw_dir
+from .finetune import EPOCHS as FINETUNE_EPOCHS
+from .finetune import REPLAY, checkpoint_of, finetune, plan, save_finetuned
 from .messages import Message, message_of
 from .models import build_model
 from .runs import prune_runs
@@ -474,7 +474,6 @@ def start_finetune(source: str | Path, folder: Path, *, layers: str = "all", epo
     """Start fine-tuning the saved model `source` on the class collection in `folder`, in the
     background, as a new run named after it. Raises JobBusy if a run is going, FineTuneError
     (a ValueError) for too few drawings, CheckpointError for an unusable source."""
-    from .finetune import plan  # TODO(wire): top-level once finetune.plan exists
     config, ckpt = plan(source, folder, layers, epochs)
     name = f"{time.strftime('%Y%m%d-%H%M%S')}-{Path(source).stem}-class"
     return _start(TrainingJob(config=config, name=name, runs_dir=Path(runs_dir or RUNS_DIR),

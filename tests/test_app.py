@@ -12,8 +12,8 @@ from lenet.predict import classify
 from lenet.train import TrainConfig
 from tests.conftest import ROOT
 from ui import charts
-from ui.i18n import Text
 from ui.drawing import ImageError, NoDigitError, read_canvas, read_upload
+from ui.i18n import Text
 
 PAGES = ["pages/train.py", "pages/draw.py", "pages/explain.py"]
 

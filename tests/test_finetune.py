@@ -10,6 +10,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from bench.synth import SIZES, STROKES, render
 from lenet import collection
@@ -19,7 +20,7 @@ from lenet.finetune import FineTuneError, checkpoint_of, finetune, mixed_data, r
 from lenet.models import build_model
 from lenet.predict import classify
 from lenet.preprocess import to_mnist
-from lenet.train import TrainConfig, train
+from lenet.train import TrainConfig, evaluate, train
 from tests.conftest import ROOT
 
 SHIPPED = CHECKPOINT_DIR / "lenet5.pt"
@@ -149,6 +150,58 @@ def class_folder(tmp_path_factory, mnist):
         collection.save(folder, steps.centred, label, canvas=drawing.image, predicted=classify(model, steps).digit,
                         model=SHIPPED.name)
     return folder
+
+
+def slanted(canvas: np.ndarray, degrees: float) -> np.ndarray:
+    """A canvas drawn by a hand that slants `degrees` anticlockwise: black stays black."""
+    image = Image.fromarray(canvas).rotate(degrees, Image.Resampling.BICUBIC, expand=True, fillcolor=(0, 0, 0, 255))
+    return np.asarray(image)
+
+
+def slanted_drawings(mnist, count: int, seed: int) -> list[tuple[np.ndarray, np.ndarray, int]]:
+    """`count` (canvas, 28×28 image, label) of a hand that slants 25-35° to the left, like no MNIST
+    writer: MNIST training digits redrawn on the canvas, then turned, then read by to_mnist."""
+    rng = np.random.default_rng(seed)
+    picks = rng.choice(len(mnist.train), count, replace=False)
+    kinds = [(stroke, size) for stroke in STROKES for size in SIZES]
+    out = []
+    for j, (index, digit) in enumerate(zip(picks.tolist(), pixels(mnist.train.x[picks]), strict=True)):
+        label = int(mnist.train.y[index])
+        canvas = slanted(render(digit, label, index, rng, "canvas", *kinds[j % len(kinds)]).image, rng.uniform(25, 35))
+        out.append((canvas, to_mnist(canvas).centred, label))
+    return out
+
+
+@pytest.fixture(scope="module")
+def slanted_class(tmp_path_factory, mnist):
+    """A collection of DRAWINGS in the slanted hand, and 600 more of it, never collected, to
+    judge by: the held-out quarter of the collection alone (~80) moves 1.25 points a drawing."""
+    folder = tmp_path_factory.mktemp("slanted")
+    for canvas, image, label in slanted_drawings(mnist, DRAWINGS, seed=7):
+        collection.save(folder, image, label, canvas=canvas)
+    fresh = slanted_drawings(mnist, 600, seed=99)
+    x = normalise(torch.from_numpy(np.stack([image for _, image, _ in fresh])))
+    return folder, Split(x, torch.tensor([label for _, _, label in fresh]))
+
+
+@pytest.mark.mnist
+@pytest.mark.parametrize("layers", ["all", "classifier"])
+def test_a_class_that_slants_its_digits_teaches_the_model_its_hand(slanted_class, mnist, layers):
+    """What fine-tuning is for: a hand MNIST never had. 600 fresh drawings in that hand are read
+    better after (measured: 90.2% -> 92.0-92.5%, either recipe), the held-out drawings no worse,
+    and MNIST's test accuracy stays at 99% or more (99.48% -> 99.39-99.45%)."""
+    folder, fresh = slanted_class
+    shipped, _ = load_model(SHIPPED)
+    start = time.perf_counter()
+    r = finetune(SHIPPED, folder, mnist, layers=layers)
+    before, after = evaluate(shipped, fresh).accuracy, evaluate(r.model, fresh).accuracy
+    print(f"\nslanted class, lenet5 layers={layers}: MNIST test {r.before.mnist_accuracy:.4f} -> "
+          f"{r.after.mnist_accuracy:.4f}, held-out {r.before.class_accuracy:.4f} -> {r.after.class_accuracy:.4f} "
+          f"({r.held_count}), 600 fresh {before:.4f} -> {after:.4f} ({time.perf_counter() - start:.1f} s)")
+    assert before < 0.95  # the shipped model does find this hand hard
+    assert after >= before + 0.01  # 6 more of the 600: the split, by random id, differs every run
+    assert round((r.before.class_accuracy - r.after.class_accuracy) * r.held_count) <= 1
+    assert r.after.mnist_accuracy >= 0.990
 
 
 @pytest.fixture(scope="module")

@@ -166,8 +166,10 @@ def probabilities(t: Text, probs: list[float]) -> go.Figure:
 
 
 def _percent(p: float) -> str:
-    """A probability as the bar's label: whole percents, "<1%" for a sliver, "0%" for none at all."""
-    return f"{100 * p:.0f}%" if p >= 0.005 or p == 0 else "<1%"
+    """A probability as the bar's label: whole percents, "<1%" for a sliver (0.5% would round
+    to "0%", which is for none at all)."""
+    whole = round(100 * p)
+    return f"{whole}%" if whole >= 1 or p == 0 else "<1%"
 
 
 def mosaic(stack: np.ndarray, columns: int = 8, cell: int = 84, gap: int = 4) -> np.ndarray:

@@ -51,18 +51,22 @@ def current_recipe(defaults: TrainConfig) -> dict[str, Any]:
 
 
 def _widget(t: Text, spec: Setting, default: Any) -> Any:
+    # The value goes in as the widget's own, not set into session_state first: the browser draws
+    # a widget with its default and only then applies a value set that way, so a lesson link's
+    # "epochs=4" showed 1 for a moment (and a Start pressed then trained 1). A keyed widget's
+    # identity is its key alone, so passing its current value each run changes nothing else.
     key = KEY.format(spec.name)
-    st.session_state.setdefault(key, to_widget(spec, default))
+    current = st.session_state.get(key, to_widget(spec, default))
     label, help_ = t.label(spec.name), t.help(spec.name)
     if spec.kind is bool:
-        return st.checkbox(label, key=key, help=help_)
+        return st.checkbox(label, bool(current), key=key, help=help_)
     if spec.choices:
         options = ([None] if spec.optional else []) + list(spec.choices)
-        return st.selectbox(label, options, key=key, help=help_,
+        return st.selectbox(label, options, options.index(current) if current in options else 0, key=key, help=help_,
                             format_func=lambda v: t("train.own") if v is None else v)
     kind = spec.kind
     step = kind(spec.step) if spec.step else kind(1) if kind is int else None
-    value = st.number_input(label, kind(spec.low), kind(spec.high), key=key, step=step, help=help_,
+    value = st.number_input(label, kind(spec.low), kind(spec.high), current, key=key, step=step, help=help_,
                             format=_format(spec))
     return _from_widget(spec, value)
 

@@ -25,7 +25,7 @@ import streamlit as st
 from lenet.models import resolve_options
 from lenet.settings import Setting
 from lenet.train import TrainConfig
-from ui.form import KEY, form_settings, to_widget
+from ui.form import form_settings
 from ui.i18n import LANGUAGES
 
 __all__ = ["HIDEABLE", "Lesson", "Problem", "digit", "hidden", "hidden_settings", "link", "read", "recipe", "start",
@@ -201,12 +201,7 @@ def start(checkpoints: Mapping[str, str]) -> Lesson:
         st.session_state["lang"] = lesson.lang
     if lesson.checkpoint:
         st.session_state["model_key"] = st.session_state["model_picker"] = checkpoints[lesson.checkpoint]
-    specs = {s.name: s for s in form_settings()}
-    for name, value in lesson.recipe.items():
-        st.session_state[KEY.format(name)] = to_widget(specs[name], value)
-    if lesson.digit is not None:
-        st.session_state["explain_digit"] = lesson.digit
-    return lesson
+    return lesson  # the recipe and Explain's digit are the widgets' own values: see ui/form.py
 
 
 def current() -> Lesson:
