@@ -715,7 +715,8 @@ def test_see_inside_the_shipped_and_a_freshly_trained_model(server, page):
 # ---- lessons by link, 中文, and the class's own handwriting (issue 9) ----
 
 LESSON_NOTE = "今天：为什么 sigmoid 学得这么慢？"
-ENGLISH_ON_TRAIN = ("Start training", "No run yet", "Epochs", "Learning rate", "Model", "Saved runs", "Share this setup")
+ENGLISH_ON_TRAIN = ("Start training", "No run yet", "Epochs", "Learning rate", "Model", "Saved runs",
+                    "Share this setup")
 
 
 def visible_text(page) -> str:
@@ -875,7 +876,8 @@ def test_the_class_collects_its_drawings_and_fine_tunes_the_model(browser, tmp_p
 
 
 FOCUSED = """() => { const e = document.activeElement;
-    return [e.tagName, e.getAttribute('role') || e.type || '', (e.getAttribute('aria-label') || e.innerText || '').trim()]; }"""
+    return [e.tagName, e.getAttribute('role') || e.type || '',
+            (e.getAttribute('aria-label') || e.innerText || '').trim()]; }"""
 
 
 def test_the_keyboard_reaches_the_controls(server, page):

@@ -64,7 +64,8 @@ def recipe_of(t: Text) -> tuple[str, int, int]:
     layers = a.radio(t("class.layers"), ["all", "classifier"], horizontal=True, key="ft_layers",
                      format_func=lambda v: t("class.layers_" + v), help=t("class.layers_help"))
     epochs = b.number_input(t("class.epochs"), 1, 10, EPOCHS, key="ft_epochs")
-    replay = c.number_input(t("class.replay"), 0, 60_000, REPLAY, step=500, key="ft_replay", help=t("class.replay_help"))
+    replay = c.number_input(t("class.replay"), 0, 60_000, REPLAY, step=500, key="ft_replay",
+                            help=t("class.replay_help"))
     return layers, int(epochs), int(replay)
 
 
