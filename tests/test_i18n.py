@@ -115,3 +115,25 @@ def test_the_command_line_stays_english(tmp_path):
                                "if m == 'ui' or m.startswith(('ui.', 'streamlit'))))"],
                               cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert imported.stdout.strip() == "[]"  # lenet never reaches for the app's tables
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_class_page_with_drawings_renders_in_both_languages(lang, digits, tmp_path, monkeypatch):
+    """The Class page once the class has drawn: counts, the confusion matrix and the grid, with
+    the model's answer on each drawing, in both languages."""
+    import ui.classroom
+    from lenet import collection
+    images, labels = digits
+    for image, label in zip(images[:20], labels[:20], strict=True):
+        collection.save(tmp_path, image, int(label), predicted=int(label))
+    collection.save(tmp_path, images[0], (int(labels[0]) + 1) % 10, predicted=int(labels[0]))  # a correction
+    monkeypatch.setattr(collection, "COLLECTION_DIR", tmp_path)
+    monkeypatch.setattr(ui.classroom, "COLLECTION_DIR", tmp_path)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.session_state["lang"] = lang
+    at.run()
+    at.switch_page("pages/class.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [m.value for m in at.metric][:1] == ["21"] and at.metric[2].value == "1"
+    assert at.metric[1].value == f"{20 / 21:.1%}"  # the shipped lenet5 reads the 20 right, not the corrected one
+    assert any(" 21 " in m.value for m in at.markdown) and "⟦" not in " ".join(visible_text(at))

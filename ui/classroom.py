@@ -51,7 +51,7 @@ def live_collection(t: Text, model: nn.Module, choice: Choice) -> None:
         newest = chosen[:GRID]
         with grid:
             st.markdown(t("class.newest", n=len(newest)))
-            st.image([enlarge(i.image, 56) for i in newest], width=56,
+            st.image([enlarge(i.image(), 56) for i in newest], width=56,
                      caption=[t("class.read_right" if s == i.label else "class.read_wrong", drawn=i.label, read=int(s))
                               for i, s in zip(newest, said[:GRID], strict=True)])
 

@@ -20,9 +20,9 @@ def confirm_or_correct(t: Text, drawing: Preprocessed, raw: np.ndarray, predicte
         st.success(t("collect.thanks"), icon=":material/check_circle:")
         return
     st.caption(t("collect.ask", digit=predicted))
-    yes, other = st.columns([1, 2], vertical_alignment="center")
-    label = predicted if yes.button(t("collect.yes", digit=predicted), key=f"collect-yes-{mark}") else None
-    right = other.pills(t("collect.no"), list(range(10)), key=f"collect-digit-{mark}")
+    # One under the other: beside the Yes button the ten digits ran out of the column (8 and 9 cut off).
+    label = predicted if st.button(t("collect.yes", digit=predicted), key=f"collect-yes-{mark}") else None
+    right = st.pills(t("collect.no"), list(range(10)), key=f"collect-digit-{mark}")
     label = right if right is not None else label
     if label is None:
         return
