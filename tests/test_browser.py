@@ -777,8 +777,9 @@ def test_share_this_setup_builds_a_link_that_opens_it_again(server, browser, pag
     share.get_by_role("textbox").press("Enter")
     settle(page)
     code = share.locator('[data-testid="stCode"]')
-    page.wait_for_function("""() => [...document.querySelectorAll('[data-testid="stPopoverBody"] [data-testid="stCode"]')]
-        .some(e => e.innerText.includes('note=Four'))""", timeout=10000)
+    page.wait_for_function("""() => [...document.querySelectorAll(
+        '[data-testid="stPopoverBody"] [data-testid="stCode"]')].some(e => e.innerText.includes('note=Four'))""",
+                           timeout=10000)
     link = code.inner_text().strip()  # once the rerun that took the note has redrawn it
     assert link.startswith(f"{server}/train?") and "epochs=4" in link, link
     other = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
