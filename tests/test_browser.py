@@ -747,7 +747,13 @@ def test_a_chinese_lesson_link_opens_set_up_with_its_controls_hidden(server, pag
     assert "⟦" not in text and not [w for w in ENGLISH_ON_TRAIN if w in text], text
     page.screenshot(path=str(SHOTS / "zh-train-lesson.png"), full_page=True)
 
-    go(page, "画数字")  # the query is gone from the address now; the lesson stays in the session
+    go(page, "画数字")  # Streamlit cleared the query; the lesson stays in the session and goes back in the address
+    page.get_by_text(LESSON_NOTE).wait_for()
+    page.wait_for_function("() => location.search.includes('lang=zh')", timeout=10000)
+    assert "/draw?" in page.url and "epochs" not in page.url  # the ignored value is not carried on
+    page.reload()  # a new session, from the address alone: the same lesson
+    page.get_by_role("heading", name="画数字", exact=True).wait_for(timeout=30000)
+    settle(page)
     page.get_by_text(LESSON_NOTE).wait_for()
     assert side.get_by_text("模型", exact=True).count() == 0
     draw_digit(page, "7", label="预测")

@@ -28,8 +28,8 @@ from lenet.train import TrainConfig
 from ui.form import form_settings
 from ui.i18n import LANGUAGES
 
-__all__ = ["HIDEABLE", "Lesson", "Problem", "digit", "hidden", "hidden_settings", "link", "read", "recipe", "start",
-           "view"]
+__all__ = ["HIDEABLE", "Lesson", "Problem", "digit", "hidden", "hidden_settings", "keep_in_address", "link",
+           "query_of", "read", "recipe", "start", "view"]
 
 URL_NAMES = {"batch_size": "batch", "limit": "images"}  # short names in a link; the rest go by their own
 VIEWS = ("maps", "stepper", "softmax", "map")  # Explain's looks inside
@@ -153,6 +153,12 @@ def _check_model_options(recipe: dict[str, Any], problems: list[Problem]) -> Non
 
 def link(base: str, lesson: Lesson) -> str:
     """The address that opens `lesson` on the page `base` points to (scheme, host, path)."""
+    query = query_of(lesson)
+    return base + ("?" + urlencode(query) if query else "")
+
+
+def query_of(lesson: Lesson) -> dict[str, str]:
+    """A link's query for `lesson`: only what it sets, each value as a link writes it."""
     query: dict[str, str] = {}
     if lesson.checkpoint:
         query["checkpoint"] = lesson.checkpoint
@@ -171,7 +177,7 @@ def link(base: str, lesson: Lesson) -> str:
         query["lang"] = lesson.lang
     if lesson.note:
         query["note"] = lesson.note[:NOTE_CHARS]
-    return base + ("?" + urlencode(query) if query else "")
+    return query
 
 
 def _as_text(value: Any) -> str:
@@ -202,6 +208,15 @@ def start(checkpoints: Mapping[str, str]) -> Lesson:
     if lesson.checkpoint:
         st.session_state["model_key"] = st.session_state["model_picker"] = checkpoints[lesson.checkpoint]
     return lesson  # the recipe and Explain's digit are the widgets' own values: see ui/form.py
+
+
+def keep_in_address() -> None:
+    """Write the lesson back into the address bar when a page change has cleared it, so that a
+    reload (F5) or a bookmark opens the lesson again rather than a bare page: a reload is a new
+    session, and it reads only what the address says."""
+    query = query_of(current())
+    if query and st.query_params.to_dict() != query:
+        st.query_params.from_dict(query)
 
 
 def current() -> Lesson:

@@ -41,6 +41,7 @@ def run() -> None:
     """Draw the frame shared by every page, then the page the URL asks for."""
     st.set_page_config(page_title="LeNet Lab", page_icon=":material/draw:", layout="wide")
     lesson.start({c.name: c.key for c in reversed(choices()) if c.key != LIVE})  # the link, on the first run
+    lesson.keep_in_address()
     st.session_state.setdefault("lang", _browser_language())
     t = text()
     entries = pages(t)
