@@ -2,7 +2,8 @@
 the one place they are written; labels and help from the session's language table.
 
 Plain widgets, not an st.form: each keeps its value in st.session_state["recipe.<name>"], so
-"Share this setup" can put the recipe being edited into a link, and a lesson link can set it.
+"Share this setup" can put the recipe being edited into a link; a lesson link's recipe is each
+widget's starting value.
 A hidden setting (a lesson link's `hide=`) is not drawn and keeps the link's value.
 """
 from __future__ import annotations
