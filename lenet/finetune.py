@@ -131,7 +131,15 @@ def plan(source: str | Path, folder: Path, layers: str = "all", epochs: int = EP
     """Check that `source` can be fine-tuned on the drawings in `folder`, before anything runs:
     the recipe for its model and its checkpoint dict. Raises FineTuneError for too few drawings,
     CheckpointError for an unusable source, ValueError for a bad setting."""
-    _, ckpt = load_model(source)
+    config, _, ckpt, _, _ = _prepared(source, folder, layers, epochs, seed)
+    return config, ckpt
+
+
+def _prepared(source: str | Path, folder: Path, layers: str, epochs: int,
+              seed: int) -> tuple[TrainConfig, nn.Module, dict[str, Any], list[Item], list[Item]]:
+    """The recipe, the source's model and checkpoint, and the drawings to learn from and to judge
+    by: the checkpoint and the collection read once, for plan() and finetune() alike."""
+    model, ckpt = load_model(source)
     train_items, held = collection.split(collection.items(folder), HELD_OUT)
     if len(train_items) < MIN_TRAIN:
         need = math.ceil(MIN_TRAIN / (1 - HELD_OUT))
@@ -140,7 +148,7 @@ def plan(source: str | Path, folder: Path, layers: str = "all", epochs: int = EP
     config = replace(recipe(layers, epochs, seed), model=ckpt["model"], activation=options.get("activation"),
                      pool=options.get("pool"))
     config.validate()
-    return config, ckpt
+    return config, model, ckpt, train_items, held
 
 
 def finetune(
@@ -170,9 +178,7 @@ def finetune(
         FineTuneError: too few drawings, or a bad replay; CheckpointError: an unusable source;
         ValueError: a bad setting (such as layers="classifier" for the MLP).
     """
-    config, ckpt = plan(source, folder, layers, epochs, seed)
-    model, _ = load_model(source)
-    train_items, held = collection.split(collection.items(folder), HELD_OUT)
+    config, model, ckpt, train_items, held = _prepared(source, folder, layers, epochs, seed)
     data = mixed_data(train_items, mnist, replay, seed)
     before = scores(model, held, mnist.test)
     resume = {k: v for k, v in ckpt.items() if k != "optimizer"}  # its weights; fresh moments for the new data

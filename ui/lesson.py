@@ -86,30 +86,21 @@ def read(params: Mapping[str, str], checkpoints: Collection[str] = ()) -> Lesson
                 problems.append(problem)
             else:
                 found["recipe"][spec.name] = parsed
-        elif name == "checkpoint":
-            if value in checkpoints:
-                found["checkpoint"] = value
+        elif name in ("checkpoint", "lang", "view"):  # one of a known few names
+            allowed = {"checkpoint": checkpoints, "lang": LANGUAGES, "view": VIEWS}[name]
+            if value in allowed:
+                found[name] = value
             else:
-                problems.append(Problem("checkpoint", {"value": value}))
+                problems.append(Problem(name, {"value": value}))
         elif name == "hide":
             wanted = [h for h in (part.strip() for part in value.split(",")) if h]
             every = {h for names in HIDEABLE.values() for h in names}
             problems += [Problem("hide", {"value": h}) for h in wanted if h not in every]
             found["hide"] = frozenset(h for h in wanted if h in every)
-        elif name == "lang":
-            if value in LANGUAGES:
-                found["lang"] = value
-            else:
-                problems.append(Problem("lang", {"value": value}))
         elif name == "note":
             if len(value) > NOTE_CHARS:
                 problems.append(Problem("note", {"n": NOTE_CHARS}))
             found["note"] = value[:NOTE_CHARS]
-        elif name == "view":
-            if value in VIEWS:
-                found["view"] = value
-            else:
-                problems.append(Problem("view", {"value": value}))
         elif name == "digit":
             if value.isdigit() and int(value) < 100:
                 found["digit"] = int(value)
