@@ -1,6 +1,7 @@
 # make run: start the app.  make test: run the whole test suite.  Each sets itself up.
 # make run ARGS="--server.port 80" passes Streamlit options.
-# make test-fast: the inner loop (no MNIST, no browser, under 30 s).  make lint: ruff.
+# make test-fast: the inner loop, under 30 s (no MNIST, no browser, no whole-app AppTest, no process that
+# imports torch: the markers mnist, browser, app and process).  make lint: ruff.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -26,7 +27,7 @@ test: $(VENV)/.dev data
 	$(PY) -m pytest
 
 test-fast: $(VENV)/.dev
-	$(PY) -m pytest -m "not mnist and not browser"
+	$(PY) -m pytest -m "not mnist and not browser and not app and not process"
 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check .
@@ -46,4 +47,4 @@ checkpoints: $(VENV)/.app data
 	$(PY) -m lenet train --model mlp --epochs 20 --augment --lr 3e-3 --out checkpoints/mlp.pt
 
 screenshots: $(VENV)/.dev
-	LENET_SHOTS=docs/screenshots $(PY) -m pytest tests/test_browser.py
+	LENET_SHOTS=docs/screenshots $(PY) -m pytest tests/browser

@@ -2,7 +2,7 @@
 
     python -m bench.browser [--rounds 3] [--no-run]
 
-Runs tests/test_browser.py (Debian's chromium, Playwright, the app started as `make run`
+Runs tests/browser (Debian's chromium, Playwright, the app started as `make run`
 does), which records its timings in out/browser/timings.json, and checks them here: timing
 targets belong to a bench, not to tests that would fail on a busy machine. With --rounds N the
 tests run N times and each figure is shown as its range over the rounds.
@@ -41,7 +41,7 @@ TARGETS = [
 
 
 def run_tests() -> dict:
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "tests/test_browser.py"], cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "tests/browser"], cwd=ROOT,
                           env=os.environ | {"LENET_SHOTS": str(TIMINGS.parent)})
     if done.returncode != 0:
         sys.exit("the browser tests failed; fix them before reading their timings")

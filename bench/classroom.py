@@ -1,20 +1,29 @@
 """A class on one server: the teacher trains, N students draw and look inside, all at once.
 
-    python -m bench.classroom [--students 0 10 30 45 60] [--seconds 60]
+    python -m bench.classroom [--students 0 10 30 60] [--seconds 60] [--compare OTHER_CHECKOUT]
 
-For each class size a fresh server starts as `make run` does. The teacher's session opens
-Train, starts the default recipe (for many epochs) and polls its live charts as the projector
-does. Each student's session opens Draw, then draws a digit every 5 s on average (the canvas's
-value as the component sends it: a PNG of an MNIST test digit redrawn as a canvas drawing, see
-bench/synth.py) and opens Explain one time in five. All sessions speak Streamlit's own websocket
-protocol (bench/session.py), so the server does all of its work and no browser renders.
-
-Reported per class size: stroke → Prediction on the server (p50, p95: from sending the canvas
-value to the Prediction arriving), errors (exceptions shown, broken connections), wrong answers
-(the Prediction differs from lenet5's own answer for that image, computed here), wrong tables
-(Explain's layer table differs from lenet5's), the memory of the server with its training
-process, and training samples/s while the class works, against the CLI's samples/s for the same
-recipe run alone and against the app's with no students (the first class size given).
+Each class size gets a fresh server (`make run`'s, empty runs folder). Every visitor is a Session speaking
+Streamlit's websocket protocol (tests/session.py): the server does all its work, nothing renders. Each tab also
+sends what a browser would: an automatic rerun of every timed fragment of its page at that fragment's own interval
+(the set is taken anew after each full run).
+- The teacher opens Train and starts the default recipe for EPOCHS epochs; its timers then run the live charts
+  (0.8 s), live_details (2 s) and the sidebar's watch (3 s). Stop after the class.
+- After --warm s, N students join for --seconds: each opens Draw (its watch ticks every 3 s too) and draws every
+  5 s on average, opening Explain one time in five. A drawing is the canvas's value as the component sends it:
+  an MNIST test digit from tests/synth.REPORT redrawn as a canvas PNG, kept only if the reference model (this
+  checkout's checkpoints/lenet5.pt) reads it as its label.
+Reported per class size:
+- stroke → Prediction p50, p95 (nearest rank: the value at rank ceil(q·n) of the n sorted times), from asking to
+  send the canvas value (a timer's rerun in flight on that tab delays it, as in a browser) to the Prediction;
+- errors (exceptions shown, broken connections); wrong answers (Prediction ≠ the digit's label); wrong tables
+  (Explain's layer table differs in any cell, total included, from layer_table() of the checkpoint file);
+- the peak RSS of the server and all its descendants (fork server, training), sampled every 0.5 s from the
+  server's start to the end of the class;
+- training samples/s over the class window, from the progress bar the teacher's page shows at each tick ("Epoch
+  e … batch b/B"), against the CLI's alone (`python -m lenet train --json`, same recipe, epochs 2 and on), both
+  wall clock with evaluation; and against the app with no students (the first size given).
+--compare PATH also runs the app of another checkout (its own .venv and data, started from PATH), interleaved
+with this one's for each size: rows "baseline" and "current".
 """
 from __future__ import annotations
 
@@ -23,237 +32,317 @@ import asyncio
 import base64
 import io
 import json
+import math
 import os
 import random
-import socket
-import statistics
+import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-import urllib.request
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import torch
 from PIL import Image
 from torchvision.datasets import MNIST
 
-from bench.session import Session, StreamlitError
-from bench.synth import REPORT, render
-from lenet.checkpoints import CHECKPOINT_DIR, load_checkpoint, load_model
-from lenet.data import DEFAULT_ROOT
-from lenet.introspect import layer_table
+from lenet.checkpoints import CHECKPOINT_DIR, load_model
+from lenet.files import data_root
+from lenet.inside.introspect import layer_table
 from lenet.predict import classify
+from tests.servers import ROOT, Server, _wait_until_up, app_server, free_port
+from tests.session import Run, Session, StreamlitError
+from tests.synth import REPORT, render
 
-ROOT = Path(__file__).resolve().parents[1]
 EPOCHS = 100  # the teacher's run outlasts the class; it is stopped at the end
+# Explain's layer table headers in English (ui/strings/en.toml explain.col_layer … col_params)
+COLUMNS = ("layer", "type", "output size: (n + 2p − f)/s + 1", "output shape", "parameters")
+PROGRESS = re.compile(r"Epoch (\d+)\b.*?batch (\d+)/(\d+)")  # the Train page's progress line
+Row = tuple[str, ...]
 
 
 @dataclass
 class Tally:
     latencies: list[float] = field(default_factory=list)  # seconds, stroke -> Prediction
     errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what a wrong answer or table was
     wrong_answers: int = 0
     wrong_tables: int = 0
     tables: int = 0
+    progress: list[tuple[float, float]] = field(default_factory=list)  # (perf_counter, epochs done)
+
+    def saw(self, run: Run) -> None:
+        """Notes the epochs done that a teacher's run shows in its progress bar."""
+        for bar in run.of("progress"):
+            if m := PROGRESS.search(bar.text):
+                epoch, batch, batches = map(int, m.groups())
+                self.progress.append((time.perf_counter(), epoch - 1 + batch / batches))
+
+    def epochs_per_s(self, since: float, until: float) -> float | None:
+        """Epochs/s between the first and the last progress reading inside the window."""
+        inside = [(t, e) for t, e in self.progress if since <= t <= until] or [(0.0, 0.0)]
+        (t0, e0), (t1, e1) = inside[0], inside[-1]
+        return (e1 - e0) / (t1 - t0) if t1 - t0 >= 1 else None  # none over less than a second
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+class Browser:
+    """A Session plus the timers a browser runs for its page. One request at a time: the server queues a tab's too."""
+
+    def __init__(self, session: Session, tally: Tally, until: float, seen: Callable[[Run], None] | None) -> None:
+        self.s, self.tally, self.until, self.seen = session, tally, until, seen  # until: when the tab closes
+        self.lock, self.changed = asyncio.Lock(), asyncio.Event()
+        self.due: dict[str, float] = {}  # fragment id -> when its next automatic rerun is sent
+
+    async def send(self, request: Awaitable[Run], full: bool = False) -> tuple[Run, float]:
+        """(the run, seconds it waited for the socket). After a full run, its page's timers start afresh."""
+        asked = time.perf_counter()
+        async with self.lock:
+            waited = time.perf_counter() - asked
+            run = await request  # a coroutine starts only when awaited: here, with the socket
+            if full:
+                now = time.perf_counter()
+                self.due = {f: now + every for f, every in self.s.timers.items()}
+                self.changed.set()
+        self.tally.errors += run.exceptions()
+        if self.seen:
+            self.seen(run)
+        return run, waited
+
+    async def open(self, page: str) -> Run:
+        return (await self.send(self.s.open(page), full=True))[0]
+
+    async def _auto(self, fid: str) -> Run:
+        """A timer's rerun, unless the page (and its timers) changed while it waited for the socket."""
+        return await self.s.rerun(fragment=fid, auto=True) if fid in self.s.timers else Run(0.0)
+
+    async def tick(self) -> None:
+        """Rerun each timed fragment (auto) at its own interval until self.until."""
+        while (now := time.perf_counter()) < self.until:
+            timers = dict(self.s.timers)  # the Session keeps the page's latest (a rerun may have become a full one)
+            self.due = {f: self.due.get(f, now + every) for f, every in timers.items()}
+            fid = min(self.due, key=self.due.get, default=None)
+            wake = min(self.due[fid] if fid else self.until, self.until)
+            if wake > now:
+                with suppress(TimeoutError):  # woken early when a full run changes the timers
+                    await asyncio.wait_for(self.changed.wait(), None if math.isinf(wake) else wake - now)
+                self.changed.clear()
+                continue
+            self.due[fid] = max(self.due[fid] + timers[fid], now)  # setInterval's pace; no burst after a stall
+            await self.send(self._auto(fid))
+
+
+async def visit(url: str, until: float, tally: Tally, act: Callable[[Browser], Awaitable[None]],
+                seen: Callable[[Run], None] | None = None) -> None:
+    """One browser tab: `act` does what its person does while the page's timers tick."""
+    try:
+        async with Session(url) as s, asyncio.TaskGroup() as group:  # the tasks end before the socket closes
+            browser = Browser(s, tally, until, seen)
+            group.create_task(browser.tick())
+            group.create_task(act(browser))
+    except* (StreamlitError, OSError, KeyError) as broken:  # KeyError: a widget it looks for is not on the page
+        tally.errors += [f"{type(e).__name__}: {e}" for e in broken.exceptions]
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of the server and every process under it (fork server, training), from /proc."""
+    procs: dict[int, tuple[int, int]] = {}  # pid -> (parent, resident pages)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:  # the fields after the command's name, which may hold spaces
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # it ended meanwhile
+            continue
+        procs[int(stat.parent.name)] = (int(fields[1]), int(fields[21]))
+    family, more = {pid}, {pid}
+    while more:  # a generation at a time: the training process is the fork server's child
+        more = {p for p, (parent, _) in procs.items() if parent in more} - family
+        family |= more
+    return sum(procs[p][1] for p in family if p in procs) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 @contextmanager
-def server(runs: Path):
-    """`make run`'s server on a free port; yields (url, pid)."""
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "ui.serve", "--server.headless", "true", "--server.port",
-                             str(port), "--server.address", "127.0.0.1"], cwd=ROOT,
-                            env=os.environ | {"LENET_RUNS": str(runs)},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        if proc.poll() is not None:
-            raise RuntimeError(f"the server exited with code {proc.returncode} before it answered")
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.2)
+def peak_memory(pid: int, every_s: float = 0.5) -> Iterator[list[float]]:
+    """Yields [peak MB], kept up to date by a thread sampling rss_mb(pid) every `every_s`."""
+    peak, stop = [rss_mb(pid)], threading.Event()
+    def sample() -> None:  # in a thread: reading /proc would stall the sessions' event loop
+        while not stop.wait(every_s):
+            peak[0] = max(peak[0], rss_mb(pid))
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
     try:
-        yield url, proc.pid
+        yield peak
+    finally:
+        stop.set()
+        thread.join()
+
+
+def drawings(n: int = 40) -> list[tuple[str, str]]:
+    """(canvas PNG data URL, true label) of n redrawn REPORT digits the reference model reads right."""
+    test = MNIST(str(data_root()), train=False)
+    model = load_model(CHECKPOINT_DIR / "lenet5.pt")[0]
+    rng = np.random.default_rng(7)
+    out: list[tuple[str, str]] = []
+    for i in rng.permutation(np.asarray(REPORT)):
+        label = int(test.targets[i])
+        image = render(test.data[i].numpy(), label, int(i), rng, "canvas", "normal", "medium").image
+        if classify(model, image).digit != label:
+            continue
+        buf = io.BytesIO()
+        Image.fromarray(image).save(buf, "PNG")
+        out.append(("data:image/png;base64," + base64.b64encode(buf.getvalue()).decode(), str(label)))
+        if len(out) == n:
+            break
+    return out
+
+
+def expected_table() -> list[Row]:
+    """Explain's layer table as the page writes it, from the checkpoint file: every cell, and the total."""
+    rows = layer_table(load_model(CHECKPOINT_DIR / "lenet5.pt")[0])
+    table = [(r.name, r.kind, str(r.formula) if r.formula else "—", " × ".join(map(str, r.out_shape)), str(r.params))
+             for r in rows]
+    return table + [("total", "", "", "", str(sum(r.params for r in rows)))]
+
+
+def check_table(run: Run, expected: list[Row], tally: Tally) -> None:
+    """Explain's layer table, every cell as text (decoded from the Arrow data Streamlit sent), against `expected`."""
+    got = None
+    for proto in run.of("table"):  # st.table: Arrow IPC bytes in arrow_data.data
+        table = pa.ipc.open_stream(proto.arrow_data.data).read_all()
+        if got is None and all(c in table.column_names for c in COLUMNS):
+            got = list(zip(*([("" if v is None else str(v)) for v in table.column(c).to_pylist()] for c in COLUMNS),
+                           strict=True))
+    tally.tables += 1
+    if got != expected:
+        tally.wrong_tables += 1
+        tally.notes.append("wrong table: " + ("no layer table" if got is None else next(
+            (f"row {i}: {g} ≠ {e}" for i, (g, e) in enumerate(zip(got, expected, strict=False)) if g != e),
+            f"{len(got)} rows ≠ {len(expected)}")))
+
+
+async def student(b: Browser, pictures: list[tuple[str, str]], until: float, expected: list[Row], seed: int) -> None:
+    rng, strokes, tally = random.Random(seed), 0, b.tally
+    await b.open("draw")
+    while True:
+        await asyncio.sleep(min(rng.uniform(0, 10), until - time.perf_counter()))  # a digit every 5 s on average
+        if time.perf_counter() >= until:
+            return
+        if rng.random() < 0.2:  # now and then, a look inside
+            check_table(await b.open("explain"), expected, tally)
+            await b.open("draw")
+        picture, label = rng.choice(pictures)
+        strokes = strokes % 3 + 1
+        run, waited = await b.send(b.s.draw(picture, strokes))
+        tally.latencies.append(waited + (run.first_metric_s if run.first_metric_s is not None else run.seconds))
+        if (said := run.metric("Prediction")) != label:
+            tally.wrong_answers += 1
+            tally.notes.append(f"wrong answer: {said} for a {label}")
+
+
+async def teacher(b: Browser, started: asyncio.Event, over: asyncio.Event) -> None:
+    """Start the default recipe for many epochs; the page's timers poll it like the projector
+    until the class is over, then Stop (so no training outlives its server)."""
+    try:
+        await b.open("train")
+        await b.send(b.s.rerun(**{"number_input:Epochs": ("int_value", EPOCHS),
+                                  "button:Start training": ("trigger_value", True)}), full=True)
+    finally:
+        started.set()  # the class goes ahead even if this failed: its errors are counted
+    await over.wait()
+    b.until = 0.0  # its timers stop
+    b.changed.set()
+    if "button:Stop" in b.s.widgets:
+        await b.send(b.s.rerun(**{"button:Stop": ("trigger_value", True)}), full=True)
+
+
+async def lesson(url: str, students: int, seconds: float, warm_s: float, pictures: list[tuple[str, str]],
+                 expected: list[Row]) -> tuple[Tally, float, float]:
+    """The teacher starts; after warm_s the class joins for `seconds`. The tally, and the class's window."""
+    tally, started, over = Tally(), asyncio.Event(), asyncio.Event()
+    teaching = asyncio.create_task(visit(url, math.inf, tally, lambda b: teacher(b, started, over), tally.saw))
+    await started.wait()
+    await asyncio.sleep(warm_s)
+    end = (joined := time.perf_counter()) + seconds
+    await asyncio.gather(*(visit(url, end, tally, lambda b, seed=seed: student(b, pictures, end, expected, seed))
+                           for seed in range(students)), asyncio.sleep(seconds))
+    over.set()
+    await teaching
+    return tally, joined, end
+
+
+def cli_speed(app: Path, epochs: int) -> tuple[float, float]:
+    """The default recipe by the CLI of the checkout `app`, alone: (samples/s over epochs 2 and on, wall clock with
+    evaluation, as the app's figure is; samples per epoch)."""
+    python = sys.executable if app == ROOT else str(app / ".venv/bin/python")
+    with tempfile.TemporaryDirectory() as tmp:
+        done = subprocess.run([python, "-m", "lenet", "train", "--epochs", str(epochs), "--json", "--out",
+                               f"{tmp}/cli.pt"], cwd=app, capture_output=True, text=True, check=True)
+    records = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    samples = records[0]["samples_per_s"] * records[0]["train_s"]  # rate × time: the epoch's size
+    return samples * (len(records) - 1) / (records[-1]["elapsed_s"] - records[0]["elapsed_s"]), samples
+
+
+@contextmanager
+def served(app: Path, runs: Path) -> Iterator[Server]:
+    """The app server of the checkout `app`, started from `app` with its own venv, as tests/servers.py starts ours."""
+    url, log = f"http://127.0.0.1:{(port := free_port())}", Path(tempfile.mkstemp(prefix="lenet-server-")[1])
+    env = {k: v for k, v in os.environ.items() if k != "LENET_TEACHER_KEY"} | {"LENET_RUNS": str(runs)}
+    with open(log, "w") as out:
+        proc = subprocess.Popen([str(app / ".venv/bin/python"), "-m", "ui.serve", "--server.headless", "true",
+                                 "--server.port", str(port), "--server.address", "127.0.0.1"], cwd=app, env=env,
+                                stdout=out, stderr=subprocess.STDOUT)
+    try:
+        _wait_until_up(url, proc, log)
+        yield Server(url, proc.pid, log)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of the server and every process under it (fork server, training)."""
-    return sum(_rss_kb(p) for p in [pid, *_descendants(pid)]) / 1024
-
-
-def _rss_kb(pid: int) -> int:
-    try:
-        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
-    except OSError:  # it ended meanwhile
-        return 0
-    return next((int(line.split()[1]) for line in lines if line.startswith("VmRSS:")), 0)
-
-
-def _descendants(pid: int) -> list[int]:
-    parents = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents[int(stat.parent.name)] = int(fields[1])
-    found, frontier = [], [pid]
-    while frontier:
-        children = [p for p, parent in parents.items() if parent in frontier]
-        found += children
-        frontier = children
-    return found
-
-
-def drawings(n: int = 40) -> list[tuple[str, str]]:
-    """(the canvas's PNG data URL, lenet5's own answer for it) for n redrawn test digits."""
-    test = MNIST(str(DEFAULT_ROOT), train=False)
-    model = load_model(CHECKPOINT_DIR / "lenet5.pt")[0]
-    rng = np.random.default_rng(7)
-    out = []
-    for i in rng.choice(np.asarray(REPORT), n, replace=False):
-        image = render(test.data[i].numpy(), int(test.targets[i]), int(i), rng, "canvas", "normal", "medium").image
-        buf = io.BytesIO()
-        Image.fromarray(image).save(buf, "PNG")
-        url = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
-        out.append((url, str(classify(model, image).digit)))
-    return out
-
-
-def expected_table() -> list[str]:
-    return [r.name for r in layer_table(load_model(CHECKPOINT_DIR / "lenet5.pt")[0])] + ["total"]
-
-
-def table_rows(run) -> list[str] | None:
-    """The first column of Explain's layer table, decoded from the Arrow data Streamlit sent."""
-    for proto in run.of("table"):  # st.table: Arrow IPC bytes in arrow_data.data
-        table = pa.ipc.open_stream(proto.arrow_data.data).read_all()
-        if "layer" in table.column_names:
-            return [str(v) for v in table.column("layer").to_pylist()]
-    return None
-
-
-async def student(url: str, pictures: list, until: float, tally: Tally, expected: list[str], seed: int) -> None:
-    rng = random.Random(seed)
-    try:
-        async with Session(url) as s:
-            tally.errors += (await s.open("draw")).exceptions()
-            strokes = 0
-            while time.perf_counter() < until:
-                await asyncio.sleep(rng.uniform(0, 10))  # one digit every 5 s on average
-                if rng.random() < 0.2:  # now and then, a look inside
-                    run = await s.open("explain")
-                    tally.tables += 1
-                    tally.wrong_tables += table_rows(run) != expected
-                    tally.errors += run.exceptions()
-                    tally.errors += (await s.open("draw")).exceptions()
-                picture, answer = rng.choice(pictures)
-                strokes = strokes % 3 + 1
-                run = await s.draw(picture, strokes)
-                tally.latencies.append(run.first_metric_s if run.first_metric_s is not None else run.seconds)
-                tally.wrong_answers += run.metric("Prediction") != answer
-                tally.errors += run.exceptions()
-    except (StreamlitError, OSError) as err:
-        tally.errors.append(f"{type(err).__name__}: {err}")
-
-
-async def teacher(url: str, until: float, started: asyncio.Event, tally: Tally) -> None:
-    """Start the default recipe for many epochs, then poll the live charts like the projector."""
-    async with Session(url) as s:
-        await s.open("train")
-        run = await s.rerun(**{"number_input:Epochs": ("int_value", EPOCHS),
-                               "button:Start training": ("trigger_value", True)})
-        tally.errors += run.exceptions()
-        started.set()
-        while time.perf_counter() < until:
-            live = min(s.timers, key=s.timers.get)  # the fastest timer: the live charts
-            await asyncio.sleep(s.timers[live])
-            run = await s.rerun(fragment=live, auto=True)
-            tally.errors += run.exceptions()
-        await s.rerun(**{"button:Stop": ("trigger_value", True)})
-
-
-async def lesson(url: str, students: int, seconds: float, warm_s: float, pictures, expected) -> tuple[Tally, float]:
-    """The teacher starts; after warm_s the class joins for `seconds`. Returns the class's tally
-    and the moment (perf_counter) the class joined."""
-    tally, started = Tally(), asyncio.Event()
-    end = time.perf_counter() + warm_s + seconds
-    teaching = asyncio.create_task(teacher(url, end, started, tally))
-    await started.wait()
-    await asyncio.sleep(warm_s)
-    joined = time.perf_counter()
-    await asyncio.gather(*(student(url, pictures, end, tally, expected, seed) for seed in range(students)))
-    await teaching
-    return tally, joined
-
-
-def training_speed(runs: Path, window: tuple[float, float]) -> float | None:
-    """Mean samples/s of the epochs that ended inside `window` (seconds since training began)."""
-    saved = list(runs.glob("*.pt"))
-    if not saved:
-        return None
-    history = load_checkpoint(saved[0])["history"]
-    began = [0.0] + [e["elapsed_s"] for e in history]  # each epoch begins where the one before ended
-    inside = [e["samples_per_s"] for start, e in zip(began, history, strict=False)
-              if start >= window[0] and e["elapsed_s"] <= window[1]]
-    return statistics.mean(inside) if inside else None
-
-
-def cli_speed(epochs: int = 3) -> float:
-    """The same recipe from the command line, alone: mean samples/s of epochs 2 and on."""
-    with tempfile.TemporaryDirectory() as tmp:
-        done = subprocess.run([sys.executable, "-m", "lenet", "train", "--epochs", str(epochs), "--json", "--out",
-                               f"{tmp}/cli.pt"], cwd=ROOT, capture_output=True, text=True, check=True)
-    records = [json.loads(line) for line in done.stdout.splitlines()]
-    return statistics.mean(r["samples_per_s"] for r in records[1:])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--students", type=int, nargs="+", default=[0, 10, 30, 45, 60])
+    parser.add_argument("--students", type=int, nargs="+", default=[0, 10, 30, 60])
     parser.add_argument("--seconds", type=float, default=60.0, help="how long the class draws")
     parser.add_argument("--warm", type=float, default=6.0, help="seconds of training before the class joins")
+    parser.add_argument("--cli-epochs", type=int, default=3, help="epochs of the CLI's run alone (2 or more)")
+    parser.add_argument("--compare", type=Path, help="another checkout: run its app too, interleaved")
     args = parser.parse_args()
+    apps = {"baseline": args.compare.resolve(), "current": ROOT} if args.compare else {"current": ROOT}
     pictures, expected = drawings(), expected_table()
-    cli = cli_speed()
-    print(f"CLI, alone: {cli:,.0f} samples/s (python -m lenet train, default recipe)\n")
-    print("| students | stroke → Prediction p50 | p95 | drawings | errors | wrong answers | wrong tables "
-          "| memory | training samples/s | vs the CLI | vs no students |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    alone = None
+    cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+               if line.startswith("model name"))
+    print(f"Machine: {len(os.sched_getaffinity(0))} cores, {cpu}, torch {torch.__version__}; load average "
+          f"{os.getloadavg()[0]:.1f} at the start (anything else running skews every figure, the CLI's most)")
+    clis = {label: cli_speed(app, max(2, args.cli_epochs)) for label, app in apps.items()}
+    for label, (cli, _) in clis.items():
+        print(f"CLI alone ({label}): {cli:,.0f} samples/s (python -m lenet train, default recipe)")
+    print("\n| app | students | stroke → Prediction p50 | p95 | drawings | errors | wrong answers | wrong tables "
+          "| peak memory | training samples/s | vs the CLI | vs no students |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    alone: dict[str, float | None] = {}
     for n in args.students:
-        with tempfile.TemporaryDirectory() as tmp, server(Path(tmp)) as (url, pid):
-            start = time.perf_counter()
-            tally, joined = asyncio.run(lesson(url, n, args.seconds, args.warm, pictures, expected))
-            memory = rss_mb(pid)
-            speed = training_speed(Path(tmp), (joined - start, joined - start + args.seconds))
-        lat = sorted(tally.latencies)
-        p50 = f"{1000 * statistics.median(lat):.0f} ms" if lat else "–"
-        p95 = f"{1000 * lat[max(0, int(0.95 * len(lat)) - 1)]:.0f} ms" if lat else "–"
-        shown = f"{speed:,.0f}" if speed else "–"
-        ratio = f"{speed / cli:.0%}" if speed else "–"
-        alone = alone or speed
-        versus = f"{speed / alone:.0%}" if speed and alone else "–"
-        print(f"| {n} | {p50} | {p95} | {len(lat)} | {len(tally.errors)} | {tally.wrong_answers} | "
-              f"{tally.wrong_tables} of {tally.tables} | {memory:,.0f} MB | {shown} | {ratio} | {versus} |",
-              flush=True)
-        for error in tally.errors[:3]:
-            print(f"  error: {error}")
+        for label, app in apps.items():  # interleaved: a drift in the machine hits both alike
+            with tempfile.TemporaryDirectory() as tmp, \
+                    (app_server if app == ROOT else partial(served, app))(Path(tmp)) as server, \
+                    peak_memory(server.pid) as peak:
+                tally, *window = asyncio.run(lesson(server.url, n, args.seconds, args.warm, pictures, expected))
+            rate = tally.epochs_per_s(*window)
+            speed = rate * clis[label][1] if rate else None
+            alone.setdefault(label, speed)
+            lat, cli = sorted(tally.latencies), clis[label][0]
+            p50, p95 = (f"{1000 * lat[math.ceil(q * len(lat)) - 1]:.0f} ms" if lat else "–" for q in (0.5, 0.95))
+            shown, ratio = (f"{speed:,.0f}", f"{speed / cli:.0%}") if speed else ("– (no progress seen)", "–")
+            versus = f"{speed / alone[label]:.0%}" if speed and alone[label] else "–"
+            print(f"| {label} | {n} | {p50} | {p95} | {len(lat)} | {len(tally.errors)} | {tally.wrong_answers} | "
+                  f"{tally.wrong_tables} of {tally.tables} | {peak[0]:,.0f} MB | {shown} | {ratio} | {versus} |",
+                  flush=True)
+            for line in (tally.errors[:3] + tally.notes[:3]):
+                print(f"  {label}, {n}: {line}")
 
 
 if __name__ == "__main__":

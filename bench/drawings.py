@@ -18,17 +18,18 @@ import numpy as np
 import torch
 from torchvision.datasets import MNIST
 
-from bench.synth import REPORT, SIZES, STROKES, STYLES, TUNE, drawings, render
 from lenet.checkpoints import CHECKPOINT_DIR, load_model
-from lenet.data import DEFAULT_ROOT, ensure_mnist
+from lenet.classroom.tuning import keep_freed_memory
+from lenet.data import ensure_mnist
+from lenet.files import data_root
 from lenet.predict import classify
 from lenet.preprocess import NoDigitError
-from lenet.tuning import keep_freed_memory
+from tests.synth import REPORT, SIZES, STROKES, STYLES, TUNE, drawings, render
 
 
 def accuracy_by_kind(model: torch.nn.Module, split: range, n: int, seed: int) -> dict[str, tuple[int, int]]:
     """{kind: (right, total)} for overall, each style, each stroke and each size."""
-    test = MNIST(str(DEFAULT_ROOT), train=False)
+    test = MNIST(str(data_root()), train=False)
     tally: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for d in drawings(test.data.numpy(), test.targets.numpy(), split, n, seed):
         try:
@@ -43,7 +44,7 @@ def accuracy_by_kind(model: torch.nn.Module, split: range, n: int, seed: int) ->
 
 def latency_ms(model: torch.nn.Module, repeats: int = 200) -> dict[str, float]:
     """Median and 95th-percentile ms for preprocessing + forward of one 280×280 canvas image."""
-    test = MNIST(str(DEFAULT_ROOT), train=False)
+    test = MNIST(str(data_root()), train=False)
     digit, label = test.data[0].numpy(), int(test.targets[0])
     canvas = render(digit, label, 0, np.random.default_rng(0), "canvas", "normal", "medium").image
     for _ in range(20):
@@ -65,7 +66,7 @@ def main() -> None:
     parser.add_argument("--checkpoint", type=Path, nargs="+",
                         default=[CHECKPOINT_DIR / f"{m}.pt" for m in ("lenet5", "lenet5-classic", "mlp")])
     args = parser.parse_args()
-    keep_freed_memory()  # as the app's launcher and the CLI do (lenet/tuning.py)
+    keep_freed_memory()  # as the app's launcher and the CLI do (lenet/classroom/tuning.py)
     ensure_mnist()
     split = REPORT if args.split == "report" else TUNE
     kinds = ["all", *STYLES, *STROKES, *SIZES]

@@ -4,7 +4,7 @@
 
 The app trains in a process niced by 10 (pages come first), on the same cores as the server
 and, on a teacher's laptop, the projector's browser. This trains the default recipe that way,
-niced, with a fixed 2 threads, a fixed 1 thread and lenet.tuning.ThreadGovernor (what the app
+niced, with a fixed 2 threads, a fixed 1 thread and lenet.classroom.tuning.ThreadGovernor (what the app
 uses), first on a free machine, then with one core kept busy by another program at normal
 priority (what a browser drawing live charts does). Each run is one epoch on the free machine, and the
 first 25,600 training images (200 batches) on the busy one, where 2 threads would take minutes
@@ -18,13 +18,15 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 from contextlib import contextmanager
+from pathlib import Path
 
 import torch
 
+from lenet.classroom.trainer import LiveHook, Order
 from lenet.data import load_mnist
-from lenet.jobs import _pause_and_govern
 from lenet.train import TrainConfig, train
 
 SETUPS = ("2 threads", "1 thread", "governor")
@@ -49,8 +51,10 @@ def busy_core():
 def epoch(data, setup: str, images: int | None) -> float:
     """Samples/s of the default recipe on the first `images` images, trained the way `setup` says."""
     torch.set_num_threads(1 if setup == "1 thread" else os.cpu_count() or 1)
-    pause = _pause_and_govern(_NoPages, threading.Event()) if setup == "governor" else None
-    result = train(TrainConfig(limit=images), data, pause=pause)
+    with tempfile.TemporaryDirectory() as tmp:  # the app's own hook, its messages dropped
+        order = Order(TrainConfig(limit=images), Path(tmp) / "run.pt")
+        hook = LiveHook(lambda message: None, threading.Event(), _NoPages, order, [], govern=setup == "governor")
+        result = train(order.config, data, hook)
     return result.history[-1]["samples_per_s"]
 
 

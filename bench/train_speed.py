@@ -16,13 +16,15 @@ import argparse
 import platform
 import statistics
 import time
+from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torchvision import datasets, transforms
 
-from lenet.data import DEFAULT_ROOT, MEAN, STD, load_mnist
+from lenet.data import MEAN, STD, load_mnist
+from lenet.files import data_root
 from lenet.train import TrainConfig, train
 
 
@@ -38,7 +40,7 @@ def tutorial_lenet() -> nn.Module:
 def tutorial_samples_per_s(batches: int) -> float:
     """Samples/s of the tutorial training loop over `batches` batches of 64, after 20 warm-up batches."""
     per_sample = transforms.Compose([transforms.ToTensor(), transforms.Normalize((MEAN,), (STD,))])
-    dataset = datasets.MNIST(str(DEFAULT_ROOT), train=True, transform=per_sample)
+    dataset = datasets.MNIST(str(data_root()), train=True, transform=per_sample)
     loader = torch.utils.data.DataLoader(dataset, batch_size=64, shuffle=True)
     model = tutorial_lenet()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -68,7 +70,7 @@ def main() -> None:
     for r in range(args.rounds):
         speed["tutorial"].append(tutorial_samples_per_s(args.tutorial_batches))
         for kind in ("plain", "fast"):
-            record = train(cfg, data, fast=kind == "fast").history[-1]
+            record = train(replace(cfg, kernels=kind), data).history[-1]
             runs[kind].append(record)
             speed[kind].append(record["samples_per_s"])
         print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:,.0f} samples/s" for k, v in speed.items()) +

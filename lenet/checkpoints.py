@@ -11,24 +11,21 @@ such as test_accuracy) is upgraded as it loads.
 from __future__ import annotations
 
 import copy
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from .files import CHECKPOINT_DIR, write_atomic
 from .messages import Message
 from .models import MODELS, build_model, resolve_options
 
-__all__ = ["CHECKPOINT_DIR", "FORMAT", "RUNS_DIR", "CheckpointError", "accuracy_of", "load_checkpoint", "load_model",
+__all__ = ["CHECKPOINT_DIR", "FORMAT", "CheckpointError", "accuracy_of", "load_checkpoint", "load_model",
            "make_checkpoint", "save_checkpoint", "save_epoch"]
 
 FORMAT = "lenet-lab/2"
 OLD_FORMATS = ("lenet-lab/1",)  # still loaded, upgraded by _upgrade
-CHECKPOINT_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
-RUNS_DIR = Path(os.environ.get("LENET_RUNS", CHECKPOINT_DIR / "runs"))  # the user's own runs (git-ignored)
 REQUIRED = {"format": str, "model": str, "config": dict, "state_dict": dict, "metrics": dict, "history": list}
 
 
@@ -54,22 +51,9 @@ def make_checkpoint(model_name: str, options: dict[str, Any], model: nn.Module, 
 
 
 def save_checkpoint(path: str | Path, checkpoint: dict[str, Any]) -> Path:
-    """Write atomically: a temporary file in the same folder, then os.replace, so a crash
-    never leaves a half-written checkpoint under the real name."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(checkpoint, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a checkpoint is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Write atomically (lenet.files.write_atomic), so a crash never leaves a half-written
+    checkpoint under the real name."""
+    return write_atomic(Path(path), lambda f: torch.save(checkpoint, f), sync=True)
 
 
 def save_epoch(path: str | Path, config: Any, model: nn.Module, history: list[dict],

@@ -3,25 +3,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from .checkpoints import CHECKPOINT_DIR, RUNS_DIR, CheckpointError, load_model, save_epoch
+from .checkpoints import CHECKPOINT_DIR, CheckpointError, load_model, save_epoch
+from .classroom.runs import run_name
+from .classroom.tuning import keep_freed_memory
 from .data import DataError, ensure_mnist, load_mnist
+from .files import runs_dir, write_atomic
 from .ink import ImageError, load_image
-from .introspect import layer_table
+from .inside.introspect import layer_table
 from .models import ACTIVATIONS, MODELS, POOLS, build_model
 from .predict import classify
 from .preprocess import NoDigitError
 from .settings import Setting, settings_of
-from .train import BatchReport, EpochReport, TrainConfig, evaluate, pick_device, train
-from .tuning import keep_freed_memory
+from .train import EpochReport, Hook, Progress, TrainConfig, evaluate, pick_device, train
 
 DEFAULT_CHECKPOINT = CHECKPOINT_DIR / "lenet5.pt"
 
@@ -46,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     for spec in settings_of(TrainConfig):  # each setting's help and limits are written once, in TrainConfig
         if spec.cli:
             _add_setting(t, spec)
-    t.add_argument("--out", type=Path, help="checkpoint path (default checkpoints/runs/MODEL-TIME.pt)")
+    t.add_argument("--out", type=Path, help="checkpoint path (default: the runs folder, $LENET_RUNS or "
+                   "checkpoints/runs/, as TIME-MODEL-ACTIVATION.pt)")
     t.add_argument("--json", action="store_true", help="one JSON object per epoch on stdout")
 
     e = sub.add_parser("evaluate", help="test loss, accuracy, per-class accuracy and confusion matrix")
@@ -94,39 +94,48 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+class Printer(Hook):
+    """The command line's hook: a progress line every REPORT_EVERY batches, and each epoch
+    saved to `out` and printed (as one JSON object per line with --json)."""
+    REPORT_EVERY = 20
+
+    def __init__(self, cfg: TrainConfig, out: Path, quiet: bool) -> None:
+        self.cfg, self.out, self.quiet = cfg, out, quiet
+        self.history: list[dict] = []
+
+    def after_batch(self, run: Progress) -> None:
+        if self.quiet or (run.batch % self.REPORT_EVERY and run.batch != run.batches):
+            return
+        r = run.report()
+        print(f"  epoch {r.epoch}/{self.cfg.epochs}  batch {r.batch:>4}/{r.batches}  loss {r.loss:.4f}  "
+              f"acc {r.accuracy:6.2%}  {r.samples_per_s:,.0f} samples/s", flush=True)
+
+    def after_epoch(self, run: Progress, r: EpochReport) -> None:
+        self.history.append(r.to_dict())
+        save_epoch(self.out, self.cfg, run.model, self.history, r.optimizer)
+        if self.quiet:
+            print(json.dumps(self.history[-1]), flush=True)
+            return
+        print(f"epoch {r.epoch}: train loss {r.train_loss:.4f} acc {r.train_accuracy:.2%} | {r.eval_split} loss "
+              f"{r.eval_loss:.4f} acc {r.eval_accuracy:.2%} | {r.elapsed_s:.1f}s, {r.samples_per_s:,.0f} samples/s",
+              flush=True)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     cfg = TrainConfig(**{s.name: getattr(args, s.name) for s in settings_of(TrainConfig) if s.cli})
     try:
         cfg.validate()
     except ValueError as err:
         raise UsageError(str(err)) from None
-    out = args.out or RUNS_DIR / f"{cfg.model}-{time.strftime('%Y%m%d-%H%M%S')}.pt"
+    out = args.out or runs_dir() / f"{run_name(cfg)}.pt"
     quiet = args.json
     data = load_mnist(val_size=cfg.val_size, seed=cfg.seed, progress=lambda m: _say(m, quiet=True))
     _say(f"Training {cfg.model} on {pick_device(cfg.device)} for {cfg.epochs} epoch(s)…", quiet)
-
-    def on_batch(r: BatchReport, model: torch.nn.Module) -> None:
-        if not quiet:
-            print(f"  epoch {r.epoch}/{cfg.epochs}  batch {r.batch:>4}/{r.batches}  loss {r.loss:.4f}  "
-                  f"acc {r.accuracy:6.2%}  {r.samples_per_s:,.0f} samples/s", flush=True)
-
-    def on_epoch(r: EpochReport, model: torch.nn.Module) -> None:
-        record = r.to_dict()
-        save_epoch(out, cfg, model, result_history + [record], r.optimizer)
-        result_history.append(record)
-        if quiet:
-            print(json.dumps(record), flush=True)
-        else:
-            split = r.eval_split
-            print(f"epoch {r.epoch}: train loss {r.train_loss:.4f} acc {r.train_accuracy:.2%} | {split} loss "
-                  f"{r.eval_loss:.4f} acc {r.eval_accuracy:.2%} | {r.elapsed_s:.1f}s, {r.samples_per_s:,.0f} samples/s",
-                  flush=True)
-
-    result_history: list[dict] = []
+    printer = Printer(cfg, out, quiet)
     try:
-        train(cfg, data, on_batch=on_batch, on_epoch=on_epoch)
+        train(cfg, data, printer)
     except KeyboardInterrupt:
-        kept = f"The last completed epoch is saved in {out}." if result_history else "Nothing saved."
+        kept = f"The last completed epoch is saved in {out}." if printer.history else "Nothing saved."
         _say(f"Interrupted. {kept}", quiet=True)
         return 130
     _say(f"Saved {out}", quiet)
@@ -193,19 +202,16 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     model, ckpt = load_model(args.checkpoint)
-    example = torch.zeros(1, 1, 28, 28)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{args.out.name}.", dir=args.out.parent)
-    os.close(fd)
-    try:
+    example = torch.zeros(1, 1, 28, 28)  # (N, 1, 28, 28), normalised
+
+    def write(f) -> None:
         if args.format == "onnx":
-            torch.onnx.export(model, (example,), tmp, dynamo=False, input_names=["image"], output_names=["logits"],
+            torch.onnx.export(model, (example,), f, dynamo=False, input_names=["image"], output_names=["logits"],
                               dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}})
         else:
-            torch.jit.save(torch.jit.trace(model, example), tmp)
-        os.replace(tmp, args.out)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+            torch.jit.save(torch.jit.trace(model, example), f)
+
+    write_atomic(args.out, write)
     print(f"Exported {ckpt['model']} to {args.out} ({args.format}); "
           "input: (N, 1, 28, 28) normalised, output: logits (N, 10)")
     return 0
@@ -216,7 +222,7 @@ COMMANDS = {"data": cmd_data, "train": cmd_train, "evaluate": cmd_evaluate, "pre
 
 
 def main(argv: list[str] | None = None) -> int:
-    keep_freed_memory()  # predict's latency; see lenet/tuning.py
+    keep_freed_memory()  # predict's latency; see lenet/classroom/tuning.py
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

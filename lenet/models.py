@@ -14,10 +14,12 @@ from torch import nn
 from .data import BACKGROUND
 from .messages import Message
 
-__all__ = ["ACTIVATIONS", "MLP", "MODELS", "POOLS", "LeNet5", "ModelSpec", "build_model", "resolve_options"]
+__all__ = ["ACTIVATIONS", "LAYERS", "MLP", "MODELS", "POOLS", "LeNet5", "ModelSpec", "build_model",
+           "learning_parameters", "resolve_options"]
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 POOLS = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
+LAYERS = ("all", "classifier")  # which layers learn: every one, or the classifier only (fine-tuning)
 
 
 class LeNet5(nn.Module):
@@ -144,3 +146,16 @@ def build_model(name: str, **options: Any) -> nn.Module:
     """
     resolved = resolve_options(name, **options)
     return MODELS[name].builder(**resolved)
+
+
+def learning_parameters(model: nn.Module, layers: str = "all") -> list[nn.Parameter]:
+    """The parameters that `layers` lets learn: all of them, or those of `model.classifier` only
+    (its convolutional `features` stay as they are). Raises ValueError for a model without a
+    `features` block, such as the MLP, whose layers are all its classifier."""
+    if layers == "all":
+        return list(model.parameters())
+    if layers != "classifier":
+        raise ValueError(Message("train.bad_layers", choices=" or ".join(LAYERS), value=layers))
+    if not isinstance(getattr(model, "features", None), nn.Module):
+        raise ValueError(Message("train.no_features", model=type(model).__name__))
+    return list(model.classifier.parameters())

@@ -7,6 +7,7 @@ and `Setting.problem` checks the same limits, so the three can never disagree.
 """
 from __future__ import annotations
 
+import functools
 import math
 import typing
 from dataclasses import dataclass, field, fields
@@ -81,7 +82,8 @@ def setting(default: Any, label: str, help: str, **spec: Any) -> Any:
     return field(default=default, metadata={"setting": {"label": label, "help": help, **spec}})
 
 
-def settings_of(cls: type) -> list[Setting]:
+@functools.cache  # read once per class: TrainConfig.validate() runs on every Start and every link
+def settings_of(cls: type) -> tuple[Setting, ...]:
     """The Setting of every described field of dataclass `cls`, in field order."""
     hints = typing.get_type_hints(cls)
     found = []
@@ -89,4 +91,4 @@ def settings_of(cls: type) -> list[Setting]:
         if "setting" in f.metadata:
             kind = next(t for t in typing.get_args(hints[f.name]) or (hints[f.name],) if t is not type(None))
             found.append(Setting(f.name, kind, f.default, **f.metadata["setting"]))
-    return found
+    return tuple(found)

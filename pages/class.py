@@ -2,8 +2,9 @@
 fine-tuning it on this class's handwriting. The teacher's page when a teacher key is set."""
 import streamlit as st
 
-from lenet.collection import COLLECTION_DIR, clear, export_zip, items
-from lenet.jobs import JobBusy, current_job, start_finetune
+from lenet.classroom.collection import clear, export_zip, items
+from lenet.classroom.jobs import JOBS, JobBusy, finetune_run
+from lenet.files import collection_dir
 from ui import lesson, router
 from ui.classroom import EXPORT_NAME, finetune_report, live_collection, recipe_of
 from ui.i18n import text
@@ -25,7 +26,8 @@ if model is None:
 
 live_collection(t, model, choice)
 
-drawings = items(COLLECTION_DIR)
+folder = collection_dir()
+drawings = items(folder)
 if not lesson.hidden("finetune"):
     st.subheader(t("class.finetune", model=choice.name))
     st.caption(t("class.finetune_caption"))
@@ -35,20 +37,20 @@ if not lesson.hidden("finetune"):
         layers, epochs, replay = recipe_of(t)
         if st.button(t("class.finetune_start", model=choice.name), type="primary", key="finetune"):
             try:
-                start_finetune(choice.key, COLLECTION_DIR, layers=layers, epochs=epochs, replay=replay)
+                JOBS.start(finetune_run(choice.key, folder, layers=layers, epochs=epochs, replay=replay))
                 st.success(t("class.finetune_started"))
             except (JobBusy, ValueError) as err:
                 st.error(t.error(err))
-    finetune_report(t, current_job())
+    finetune_report(t, JOBS.current())
 
 if drawings and not lesson.hidden("export"):
     st.subheader(t("class.export"))
-    st.download_button(t("class.download", n=len(drawings)), data=lambda: export_zip(COLLECTION_DIR),
+    st.download_button(t("class.download", n=len(drawings)), data=lambda: export_zip(folder),
                        file_name=EXPORT_NAME, mime="application/zip", key="export", on_click="ignore")
 if drawings and not lesson.hidden("clear"):
     sure = st.checkbox(t("class.clear_sure", n=len(drawings)), key="clear_sure")
     if st.button(t("class.clear"), disabled=not sure, key="clear_all"):
-        gone = clear(COLLECTION_DIR)
+        gone = clear(folder)
         st.session_state.pop("clear_sure", None)
         st.toast(t("class.cleared", n=gone))
         st.rerun()

@@ -2,7 +2,7 @@
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from lenet.jobs import serving
+from lenet.classroom.serving import serving
 from lenet.predict import classify
 from lenet.preprocess import naive_resize
 from ui import charts, lesson, router
@@ -43,9 +43,9 @@ def draw_and_read() -> None:
                            height=280, drawing_mode="freedraw", return_image_data=True,
                            initial_drawing=st.session_state.get("canvas_initial"),
                            key=f"canvas-{st.session_state.canvas_version}")
-        if st.button(t("draw.clear"), icon=":material/ink_eraser:", key="clear"):
-            clear()
-            st.rerun(scope="fragment")
+        # A callback, not `if st.button(): clear(); st.rerun()`: the fresh canvas is drawn in the
+        # very run the click causes, whatever other run it is merged with (a timed fragment's, a page's).
+        st.button(t("draw.clear"), icon=":material/ink_eraser:", key="clear", on_click=clear)
         upload = None if lesson.hidden("upload") else st.file_uploader(t("draw.upload"), type=["png", "jpg", "jpeg"],
                                                                        key="upload")
 

@@ -4,22 +4,24 @@ import numpy as np
 import streamlit as st
 import torch
 
+from lenet.classroom.serving import serving
 from lenet.data import normalise, sample_digits
-from lenet.introspect import (
+from lenet.inside.introspect import (
     describe,
     feature_maps,
+    flatten_size,
     has_feature_maps,
     layer_table,
     lenet_walk,
     output_size,
+    sides,
     size_formula,
 )
-from lenet.jobs import serving
 from lenet.predict import classify
 from ui import charts, lesson, router
 from ui.drawing import enlarge
 from ui.i18n import text
-from ui.inside import convolution_stepper, digit_map_view, feature_maps_view, softmax_view
+from ui.inside import VIEWS, convolution_stepper, digit_map_view, feature_maps_view, softmax_view
 from ui.models import saved_as, selected
 
 router.enter()
@@ -39,11 +41,9 @@ table = [dict(zip(columns, (r.name, r.kind, t.msg(r.formula) if r.formula else "
                   strict=True)) for r in rows]
 table.append(dict(zip(columns, (t("explain.total"), "", "", "", sum(r.params for r in rows)), strict=True)))
 st.table(table)  # plain HTML: readable on a projector, and it can be copied
-resizing = ("ConstantPad2d", "Conv2d", "MaxPool2d", "AvgPool2d")
-sides = [rows[0].in_shape[-1]] + [r.out_shape[-1] for r in rows if r.kind in resizing]
 about = describe(rows)
 if has_feature_maps(model):
-    walk = " → ".join(str(s) for s in sides[1:6])
+    walk = " → ".join(str(side) for side in sides(rows))
     st.markdown(t("explain.walk", walk=walk, pool=t("explain.pool." + about["pool"]), activation=about["activation"]))
     st.markdown(t("explain.c5_conv" if about["c5"] == "conv" else "explain.c5_linear"))
 else:
@@ -72,14 +72,15 @@ if not lesson.hidden("flatten"):
         side = e.slider(t("explain.image_side"), 8, 64, 28, help=t("explain.image_side_help"), key="flat_side")
         kernel = g.slider(t("explain.conv_kernel"), 1, 9, 5, key="flat_kernel")
         stages, flat = lenet_walk(side, kernel)
+        expected = flatten_size(rows) or lenet_walk()[1]  # what this model's next layer takes; LeNet-5's for the MLP
         st.table([{t("explain.col_stage"): name, t("explain.col_size"): t.msg(formula), t("explain.col_side"): out}
                   for name, formula, out in stages])
-        if flat == 400:
-            st.success(t("explain.flat_ok"))
+        if flat == expected:
+            st.success(t("explain.flat_ok", expected=expected))
         elif flat == 0:
             st.error(t("explain.flat_vanished"))
         else:
-            st.error(t("explain.flat_mismatch", side=stages[-1][2], flat=flat))
+            st.error(t("explain.flat_mismatch", side=stages[-1][2], flat=flat, expected=expected))
 
 
 st.subheader(t("explain.inside"))
@@ -103,12 +104,11 @@ answer = classify(model, x)
 right.metric(t("draw.prediction"), str(answer.digit))
 right.caption(t("explain.sure", p=answer.confidence, model=choice.label(t)))
 
-VIEWS = ["maps", "stepper", "softmax", "map"]  # feature maps, step through a convolution, scores, the digit map
 
 
 @st.fragment  # switching views reruns only this part: the tables above stay as they are
 def look_inside(model, choice, x: torch.Tensor, predicted: int, about: dict[str, str]) -> None:
-    views = [v for v in VIEWS if not lesson.hidden(v)]
+    views = [v for v in VIEWS if not lesson.hidden(v)]  # feature maps, a convolution step by step, scores, the map
     if not has_feature_maps(model):
         st.info(t("explain.mlp_no_maps"))
         views = [v for v in views if v in ("softmax", "map")]

@@ -1,13 +1,14 @@
 """Train: pick a recipe, start a run in the background, and watch it learn."""
-from dataclasses import replace
+from pathlib import Path
 
-import numpy as np
 import streamlit as st
 
-from lenet.checkpoints import RUNS_DIR, CheckpointError, accuracy_of, load_checkpoint
+from lenet.checkpoints import CheckpointError, accuracy_of, load_checkpoint
+from lenet.classroom.jobs import JOBS, JobBusy, RunState, Status, continued_run, new_run
+from lenet.classroom.runs import delete_run, max_runs, saved_runs
+from lenet.classroom.serving import mnist, warm_up
 from lenet.data import pixels
-from lenet.jobs import JobBusy, current_job, mnist, start_job, warm_up
-from lenet.runs import MAX_RUNS, continue_config, delete_run, saved_runs
+from lenet.files import ROOT, runs_dir
 from lenet.train import pick_device
 from ui import charts, learning, lesson, router
 from ui.drawing import enlarge
@@ -27,39 +28,30 @@ if who.allowed:
     config = recipe_form(t, lesson.recipe(), hidden=lesson.hidden_settings())
     if config is not None:
         try:
-            start_job(replace(config, log_every=5))  # the charts want a point every few batches
+            JOBS.start(new_run(config))
         except (JobBusy, ValueError) as err:
             st.error(t.error(err))
 else:
     st.info(t(who.line, env=who.env), icon=":material/school:")
 
 
-def progress_line(snap) -> str:
+def progress_line(snap: RunState) -> str:
     if not snap.batches:
         return t.msg(snap.message)
     last = snap.batches[-1]
     eta = t("train.eta", s=snap.eta_s) if snap.eta_s is not None else ""
-    return t("train.progress", epoch=last.epoch, first=snap.first_epoch, last=snap.last_epoch, batch=last.batch,
-             batches=last.batches, speed=last.samples_per_s) + eta
+    where = (t("train.epoch_of", epoch=last.epoch, last=snap.last_epoch) if snap.first_epoch == 1 else
+             t("train.epoch_continued", epoch=last.epoch, first=snap.first_epoch, last=snap.last_epoch))
+    return where + t("train.progress", batch=last.batch, batches=last.batches, speed=last.samples_per_s) + eta
 
 
-def stopped_by(snap) -> str:
-    """Who pressed Stop, as this viewer should read it."""
-    if snap.stopped_by is None:
-        return ""
+def status_of(snap: RunState) -> str:
+    """The run's state in a word or three, and who stopped it, once."""
+    if snap.stopped_by is None or snap.status not in (Status.STOPPING, Status.STOPPED):
+        return t("train.status." + snap.status.value)
     if snap.stopped_by == session_id():
-        return t("train.stopped_by_you")
-    return t("train.stopped_by_teacher") if not who.allowed else t("train.stopped_elsewhere")
-
-
-def done_fraction(snap) -> float:
-    if snap.status == "finished":
-        return 1.0
-    if not snap.batches:
-        return 0.0
-    last = snap.batches[-1]
-    done = (last.epoch - snap.first_epoch) * last.batches + last.batch
-    return min(1.0, done / (snap.config.epochs * last.batches))
+        return t(f"train.{snap.status.value}_by_you")
+    return t(f"train.{snap.status.value}_by_" + ("other" if who.allowed else "teacher"))
 
 
 # A live chart is a still picture: a chart drawn again every second loses its hover label
@@ -68,9 +60,14 @@ def done_fraction(snap) -> float:
 LIVE = {"staticPlot": True}
 
 
+def current() -> RunState | None:
+    job = JOBS.current()
+    return job.snapshot() if job is not None else None
+
+
 def job_running() -> bool:
-    job = current_job()
-    return job is not None and job.snapshot().running
+    snap = current()
+    return snap is not None and snap.running
 
 
 def curves(batches, probes, epochs, span, split: str, live: bool) -> None:
@@ -83,33 +80,39 @@ def curves(batches, probes, epochs, span, split: str, live: bool) -> None:
                        config=LIVE if live else None)
 
 
+def stop_button(snap: RunState, place) -> RunState:
+    """Stop, for whoever may press it; the run as it is after."""
+    if snap.running and who.allowed and place.button(t("train.stop"), type="secondary", key="stop"):
+        job = JOBS.current()
+        job.stop(by=session_id())
+        job.join(timeout=1.0)  # it stops between batches: show "stopped" in this same redraw
+        return job.snapshot()
+    if snap.running and not who.allowed:
+        place.caption(t("train.only_teacher_stops"))
+    return snap
+
+
 # Running: a redraw every 0.8 s, so the charts move at least once a second even when a redraw
 # is slow (each costs ~45 ms of the server's CPU, which the training shares). Idle: every 2 s,
 # to notice a run started from another browser.
 @st.fragment(run_every=0.8 if job_running() else 2.0)
 def live_view() -> None:
-    job = current_job()
-    snap = job.snapshot() if job else None
+    snap = current()
     if snap is None:
         st.info(t("train.no_run") + (t("train.no_run_start") if who.allowed else "") + t("train.no_run_background"))
         curves([], [], [], (1, 1), "test", live=False)  # empty axes: the chart library loads now, not after Start
         return
     name = f"{snap.config.model}" + (f" ({snap.config.activation})" if snap.config.activation else "")
     top, button = st.columns([5, 1])
-    top.markdown(f"**{name}** · {t('train.status.' + snap.status)}{stopped_by(snap)}")
-    if snap.running and who.allowed and button.button(t("train.stop"), type="secondary", key="stop"):
-        job.stop(by=session_id())
-        job.join(timeout=1.0)  # it stops between batches: show "stopped" in this same redraw
-        snap = job.snapshot()
-    elif snap.running and not who.allowed:
-        button.caption(t("train.only_teacher_stops"))
-    st.progress(done_fraction(snap), text=progress_line(snap))
-    if snap.status == "failed":
+    snap = stop_button(snap, button)
+    top.markdown(f"**{name}** · {status_of(snap)}")
+    st.progress(snap.done, text=progress_line(snap))
+    if snap.status is Status.FAILED:
         st.error(t.msg(snap.message))
-    elif snap.status == "finished":
+    elif snap.status is Status.FINISHED:
         st.success(t.msg(snap.message))
     elif not snap.running:
-        st.warning(t.msg(snap.message) + stopped_by(snap))
+        st.warning(t.msg(snap.message))
     curves(snap.batches, snap.probes, snap.epochs, (snap.first_epoch, snap.last_epoch), charts.split_of(snap.epochs),
            live=snap.running)
     seen = st.session_state.get("_seen_job")
@@ -127,8 +130,7 @@ live_view()
 @st.fragment(run_every=2.0 if job_running() else None)
 def live_details() -> None:
     """The live run's confusion matrix and accuracy per digit on the test slice, and its latest frame."""
-    job = current_job()
-    snap = job.snapshot() if job else None
+    snap = current()
     if snap is None or not snap.running:
         return
     split = t("words." + charts.split_of(snap.epochs))
@@ -145,9 +147,9 @@ def live_details() -> None:
 
 live_details()
 
-job = current_job()
-snap = job.snapshot() if job else None
-if snap and snap.evaluation is not None and not snap.running:
+
+def results(snap: RunState) -> None:
+    """A finished (or stopped) run's last epoch: the numbers, the confusions, its surest mistakes."""
     st.subheader(t("train.results"))
     ev, last = snap.evaluation, snap.epochs[-1]
     split = t("words." + last["eval_split"])
@@ -163,23 +165,18 @@ if snap and snap.evaluation is not None and not snap.running:
     if last["eval_split"] == "test":
         st.markdown(t("train.mistakes"))
         test = mnist().test
-        wrong = np.flatnonzero((ev.predicted != test.y).numpy())
-        wrong = wrong[np.argsort(-ev.confidence.numpy()[wrong])][:24]
-        images = pixels(test.x[wrong])
+        wrong = ev.confident_mistakes(test.y, k=24)
         for row in range(0, len(wrong), 8):
-            for column, i, image in zip(st.columns(8), wrong[row:row + 8], images[row:row + 8], strict=False):
-                column.image(enlarge(image, 84), caption=t("train.mistake", true=int(test.y[i]),
-                                                           said=int(ev.predicted[i]), p=float(ev.confidence[i])))
+            for column, i in zip(st.columns(8), wrong[row:row + 8], strict=False):
+                column.image(enlarge(pixels(test.x[i])[0], 84), caption=t(
+                    "train.mistake", true=int(test.y[i]), said=int(ev.predicted[i]), p=float(ev.confidence[i])))
 
-if snap and snap.frames and not snap.running:
-    learning.film(t, snap.frames)
-if snap and snap.checkpoint is not None and not snap.running and snap.frames:
-    learning.strongest_digits(t, str(snap.checkpoint))
 
-if not lesson.hidden("saved"):
+def saved_runs_section(snap: RunState | None) -> None:
+    """The saved runs: continue or delete one (the teacher), and a line for each of the newest."""
     st.subheader(t("train.saved_runs"))
-    runs = saved_runs(RUNS_DIR)
-    st.caption(t("train.saved_caption", cap=MAX_RUNS, n=len(runs)))
+    runs = saved_runs()
+    st.caption(t("train.saved_caption", cap=max_runs(), n=len(runs)))
     if runs and who.allowed:
         pick, more, act = st.columns([3, 1, 2], vertical_alignment="bottom")
         chosen = pick.selectbox(t("train.run"), runs, format_func=lambda p: p.stem, key="saved_run")
@@ -187,11 +184,10 @@ if not lesson.hidden("saved"):
         go_on, remove = act.columns(2)
         try:
             if go_on.button(t("train.continue"), help=t("train.continue_help"), key="continue"):
-                config, ckpt = continue_config(chosen, int(epochs))
-                start_job(replace(config, log_every=5), resume=chosen, resume_ckpt=ckpt)
+                JOBS.start(continued_run(chosen, int(epochs)))
                 st.rerun()
             if remove.button(t("train.delete"), help=t("train.delete_help"), key="delete"):
-                delete_run(chosen, RUNS_DIR, keep=snap.checkpoint if snap and snap.running else None)
+                delete_run(chosen, keep=snap.checkpoint if snap and snap.running else None)
                 st.rerun()
         except (JobBusy, ValueError, CheckpointError) as err:
             st.error(t.error(err))
@@ -207,17 +203,36 @@ if not lesson.hidden("saved"):
                      accuracy=f"{accuracy:.2%}" if accuracy is not None else t("train.no_accuracy"))
                    + ("" if "optimizer" in ckpt else t("train.weights_only")))
 
-if not lesson.hidden("compare"):
+
+def folder_name(folder: Path) -> str:
+    """A folder as a reader finds it: from the repository when it is inside it."""
+    return str(folder.relative_to(ROOT)) + "/" if folder.is_relative_to(ROOT) else str(folder)
+
+
+def compare_section() -> None:
     st.subheader(t("train.compare"))
-    run_histories = histories(RUNS_DIR)
+    run_histories = histories(runs_dir())
     if not run_histories:
-        st.caption(t("train.compare_empty", folder=f"{RUNS_DIR.relative_to(RUNS_DIR.parents[1])}/"))
-    else:
-        picked = st.multiselect(t("train.runs"), list(run_histories), default=list(run_histories)[:2],
-                                help=t("train.runs_help"), key="compare_runs")
-        shown = {name: run_histories[name] for name in picked}
-        offered = charts.metrics_in(shown)
-        if offered:
-            metric = st.radio(t("train.show"), offered, horizontal=True, key="compare_metric",
-                              format_func=lambda m: t("chart.metric." + m))
-            st.plotly_chart(charts.compare(t, shown, metric), width="stretch")
+        st.caption(t("train.compare_empty", folder=folder_name(runs_dir())))
+        return
+    picked = st.multiselect(t("train.runs"), list(run_histories), default=list(run_histories)[:2],
+                            help=t("train.runs_help"), key="compare_runs")
+    shown = {name: run_histories[name] for name in picked}
+    offered = charts.metrics_in(shown)
+    if offered:
+        metric = st.radio(t("train.show"), offered, horizontal=True, key="compare_metric",
+                          format_func=lambda m: t("chart.metric." + m))
+        st.plotly_chart(charts.compare(t, shown, metric), width="stretch")
+
+
+snap = current()
+if snap and snap.evaluation is not None and not snap.running:
+    results(snap)
+if snap and snap.frames and not snap.running:
+    learning.film(t, snap.frames)
+if snap and snap.checkpoint is not None and not snap.running and snap.frames:
+    learning.strongest_digits(t, str(snap.checkpoint))
+if not lesson.hidden("saved"):
+    saved_runs_section(snap)
+if not lesson.hidden("compare"):
+    compare_section()

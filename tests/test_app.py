@@ -1,19 +1,13 @@
-"""Every page through Streamlit's AppTest, and the plain functions behind the Draw page."""
-import time
-
-import numpy as np
+"""Every page through Streamlit's AppTest: what it shows, computed from the models themselves."""
 import pytest
-from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
-import lenet.jobs as jobs
 from lenet.checkpoints import CHECKPOINT_DIR, load_model
-from lenet.predict import classify
-from lenet.train import TrainConfig
+from lenet.classroom import collection
+from lenet.classroom.jobs import JOBS, Status
 from tests.conftest import ROOT
-from ui import charts
-from ui.drawing import ImageError, NoDigitError, read_canvas, read_upload
-from ui.i18n import Text
+
+pytestmark = pytest.mark.app
 
 PAGES = ["pages/train.py", "pages/draw.py", "pages/explain.py"]
 
@@ -80,88 +74,45 @@ def test_explain_for_the_mlp_says_why_there_are_no_feature_maps():
 
 
 @pytest.mark.mnist
-def test_train_page_runs_a_tiny_job_end_to_end(tmp_path, monkeypatch):
-    monkeypatch.setattr(jobs, "RUNS_DIR", tmp_path)
+@pytest.mark.process
+def test_train_page_runs_a_tiny_job_end_to_end_and_says_who_stopped_it_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("LENET_RUNS", str(tmp_path))
     at = app("pages/train.py")
     inputs = {n.label: n for n in at.number_input}
     inputs["Epochs"].set_value(2)
     inputs["Training images"].set_value(2000)
     next(b for b in at.button if b.label == "Start training").click().run()
     assert not at.exception
-    job = jobs.current_job()
-    assert job is not None
-    job.join(timeout=120)
+    job = JOBS.current()
+    assert job is not None and job.join(timeout=300)
     snap = job.snapshot()
-    assert snap.status == "finished", snap.message
+    assert snap.status is Status.FINISHED, snap.message
     assert len(snap.epochs) == 2 and snap.batches and snap.checkpoint.parent == tmp_path
     at.run()
     metrics = {m.label: m.value for m in at.metric}
     assert float(metrics["Final test accuracy"].rstrip("%")) > 80
+    assert any("Epoch 2 of 2 · batch 16/16" in str(p.proto.text) for p in at.get("progress"))  # not "of 1–2"
     model, ckpt = load_model(snap.checkpoint)  # the run is a usable checkpoint
     assert len(ckpt["history"]) == 2
+    inputs = {n.label: n for n in at.number_input}
+    inputs["Epochs"].set_value(50)
+    next(b for b in at.button if b.label == "Start training").click().run()
+    next(b for b in at.button if b.label == "Stop").click().run()
+    assert JOBS.current().join(timeout=300)
+    at.run()
+    said = " ".join(m.value for m in at.markdown) + " ".join(w.value for w in at.warning)
+    assert said.count("stopped by you") == 1 and "(stopped" not in said, said
 
 
-@pytest.mark.mnist
-def test_a_second_job_is_refused_while_one_runs(tmp_path):
-    job = jobs.start_job(TrainConfig(epochs=3, limit=20000), runs_dir=tmp_path)
-    try:
-        with pytest.raises(jobs.JobBusy, match="already going"):
-            jobs.start_job(TrainConfig(), runs_dir=tmp_path)
-    finally:
-        job.stop()
-        job.join(timeout=30)
-    assert job.snapshot().status == "stopped"
-
-
-@pytest.mark.mnist
-def test_stop_keeps_the_last_completed_epoch(tmp_path):
-    job = jobs.start_job(TrainConfig(epochs=5, limit=3000, log_every=1), runs_dir=tmp_path)
-    deadline = time.time() + 60
-    while not job.snapshot().epochs and time.time() < deadline:
-        time.sleep(0.05)
-    assert job.live_model() is not None
-    job.stop()
-    job.join(timeout=30)
-    assert job._ended.is_set()  # it stops between batches; bench/ times how soon
-    job._thread.join(timeout=30)
-    assert not job._process.is_alive()  # and the training process is gone
-    snap = job.snapshot()
-    assert snap.status == "stopped" and "is saved" in snap.message
-    model, ckpt = load_model(snap.checkpoint)
-    assert len(ckpt["history"]) == len(snap.epochs) >= 1
-
-
-def canvas_digit(draw) -> np.ndarray:
-    image = Image.new("L", (280, 280), 0)
-    draw(ImageDraw.Draw(image))
-    v = np.asarray(image)
-    return np.dstack([v, v, v, np.full_like(v, 255)])
-
-
-def test_draw_logic_reads_a_canvas_and_an_upload():
-    model, _ = load_model(CHECKPOINT_DIR / "lenet5.pt")
-    one = canvas_digit(lambda d: d.line([(140, 40), (140, 240)], fill=255, width=18))
-    reading = classify(model, read_canvas(one))
-    assert reading.digit == 1 and reading.confidence > 0.5 and abs(sum(reading.probs) - 1) < 1e-5
-    assert read_canvas(None) is None
-    assert read_canvas(np.zeros((280, 280, 4), np.uint8)) is None  # empty canvas: a prompt, not a guess
-    seven = canvas_digit(lambda d: d.line([(60, 50), (220, 50), (110, 240)], fill=255, width=20))
-    import io
-    buf = io.BytesIO()
-    Image.fromarray(255 - seven[:, :, 0]).save(buf, "PNG")  # dark ink on white paper
-    assert classify(model, read_upload(buf.getvalue())).digit == 7
-    with pytest.raises(ImageError):
-        read_upload(b"this is not a picture")
-    with pytest.raises(NoDigitError):
-        blank = io.BytesIO()
-        Image.new("L", (50, 50), 255).save(blank, "PNG")
-        read_upload(blank.getvalue())
-
-
-def test_charts_build_from_real_results(tmp_path):
-    assert charts.smooth([1.0, 1.0, 1.0]) == pytest.approx([1.0, 1.0, 1.0])
-    fig = charts.probabilities(Text("en"), [0.05] * 9 + [0.55])
-    assert list(fig.data[0].y)[-1] == pytest.approx(55)
-    grid = charts.mosaic(np.arange(6 * 28 * 28, dtype=np.float32).reshape(6, 28, 28), columns=3, cell=56, gap=4)
-    assert grid.shape == (2 * 56 + 4, 3 * 56 + 2 * 4)
-    assert grid[:56, :56].min() == 0 and grid[:56, :56].max() == 255  # each map uses the full grey range
+def test_a_class_page_with_damaged_drawings_says_so_and_shows_the_rest(tmp_path, monkeypatch, digits):
+    images, labels = digits
+    folder = tmp_path / "class"
+    saved = [collection.save(folder, images[i], int(labels[i])) for i in range(6)]
+    png = saved[0].path.read_bytes()
+    saved[0].path.write_bytes(png[:20])  # truncated
+    saved[1].path.write_bytes(b"")  # zero bytes
+    (folder / f"{saved[2].id}.json").write_text("{}")  # a record without its fields
+    monkeypatch.setenv("LENET_RUNS", str(tmp_path))
+    at = app("pages/class.py")
+    assert any("3 damaged drawings skipped" in w.value for w in at.warning), [w.value for w in at.warning]
+    assert at.metric[0].value == "3"

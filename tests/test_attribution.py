@@ -3,14 +3,15 @@ checked against references computed another way (manual forward passes, autograd
 from __future__ import annotations
 
 import copy
-import time
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from lenet.attribution import (
+from lenet.checkpoints import CHECKPOINT_DIR, load_model
+from lenet.data import BACKGROUND, normalise
+from lenet.inside.attribution import (
     FILL,
     MID_GREY,
     VARIANTS,
@@ -25,8 +26,6 @@ from lenet.attribution import (
     thicken,
     thin,
 )
-from lenet.checkpoints import CHECKPOINT_DIR, load_model
-from lenet.data import BACKGROUND, normalise
 from lenet.models import build_model
 from lenet.predict import classify
 from tests.conftest import at_once
@@ -270,21 +269,3 @@ def test_a_model_in_training_mode_or_a_wrong_input_is_refused(model, digits):
         saliency(model, torch.zeros(1, 1, 32, 32))
     with pytest.raises(ValueError, match="uint8"):
         robustness(model, image.astype(np.float32))
-
-
-def test_the_why_section_is_fast(model, digits):
-    image, x = digits[0][0], _x(digits[0][0])
-    calls = {"occlusion": lambda: occlusion(model, x), "saliency": lambda: saliency(model, x),
-             "grad_cam": lambda: grad_cam(model, x), "robustness": lambda: robustness(model, image)}
-    best = {}
-    for name, call in calls.items():
-        call()  # warm-up
-        best[name] = min(_seconds(call) for _ in range(5))
-    print("best of 5, ms:", {k: round(v * 1000, 1) for k, v in best.items()})
-    assert best["occlusion"] + best["saliency"] + best["robustness"] < 1.0
-
-
-def _seconds(call) -> float:
-    start = time.perf_counter()
-    call()
-    return time.perf_counter() - start

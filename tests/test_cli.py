@@ -1,5 +1,7 @@
 """The CLI end to end, as a user runs it: real processes, real files, real MNIST."""
 import json
+import os
+import shutil
 import subprocess
 import sys
 
@@ -10,11 +12,12 @@ from PIL import Image
 
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.mnist  # trains and evaluates on the real files
+pytestmark = [pytest.mark.mnist, pytest.mark.process]  # real processes, training on the real files
 
 
-def lenet(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, "-m", "lenet", *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+def lenet(*args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    done = subprocess.run([sys.executable, "-m", "lenet", *args], cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          env=None if env is None else os.environ | env)
     assert "Traceback" not in done.stderr, done.stderr
     if check:
         assert done.returncode == 0, done.stderr
@@ -135,3 +138,20 @@ def test_a_foreign_checkpoint_is_refused_cleanly(tmp_path):
 def test_help_works_everywhere():
     for command in ([], ["train"], ["evaluate"], ["predict"], ["summary"], ["export"], ["data"]):
         assert "usage" in lenet(*command, "--help").stdout
+
+
+def test_the_cli_offers_layers():
+    text = " ".join(lenet("train", "--help").stdout.split())  # argparse wraps the help to the terminal's width
+    assert "--layers {all,classifier}" in text and "the classifier only: fine-tuning keeps the learned features" in text
+
+
+def test_a_cli_run_is_named_and_ordered_as_the_apps_are(tmp_path):
+    """One naming rule and one order for both: a run the CLI saves lands first in the picker's list,
+    after a run the app saved earlier (the CLI's runs used to sort after every app run)."""
+    from lenet.checkpoints import CHECKPOINT_DIR
+    from lenet.classroom.runs import STAMP, saved_runs
+    earlier = tmp_path / "20200101-000000-lenet5-relu.pt"
+    shutil.copy(CHECKPOINT_DIR / "lenet5.pt", earlier)
+    lenet("train", "--limit", "500", "--epochs", "1", "--activation", "tanh", env={"LENET_RUNS": str(tmp_path)})
+    newest, older = saved_runs(tmp_path)
+    assert older == earlier and STAMP.match(newest.stem) and newest.stem.endswith("-lenet5-tanh"), newest

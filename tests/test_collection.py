@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lenet import collection
-from lenet.collection import CollectionError
+from lenet.classroom import collection
+from lenet.classroom.collection import CollectionError
 from tests.conftest import at_once
 
 

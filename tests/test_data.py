@@ -39,7 +39,7 @@ def test_validation_split_is_held_out_of_train(mnist):
 
 
 def test_a_damaged_file_is_reported_with_what_to_do(tmp_path):
-    shutil.copytree(raw_dir(data.DEFAULT_ROOT), raw_dir(tmp_path))
+    shutil.copytree(raw_dir(), raw_dir(tmp_path))
     target = raw_dir(tmp_path) / "t10k-labels-idx1-ubyte"
     blob = bytearray(target.read_bytes())
     blob[100] ^= 0xFF
@@ -49,7 +49,7 @@ def test_a_damaged_file_is_reported_with_what_to_do(tmp_path):
 
 
 def test_a_file_damaged_after_it_was_verified_is_caught_again(tmp_path):
-    shutil.copytree(raw_dir(data.DEFAULT_ROOT), raw_dir(tmp_path))
+    shutil.copytree(raw_dir(), raw_dir(tmp_path))
     (raw_dir(tmp_path) / data.VERIFIED).unlink(missing_ok=True)
     ensure_mnist(tmp_path)  # reads all four, and records them as verified
     assert set(json.loads((raw_dir(tmp_path) / data.VERIFIED).read_text())) == set(RAW_MD5)

@@ -1,122 +1,51 @@
 """The class teaches the model: fine-tuning the shipped lenet5 on drawings made the way the app
-gets them (MNIST *training* digits redrawn on a 280×280 canvas, preprocessed by to_mnist), and
-the `layers` setting of the training loop that it uses."""
+gets them (MNIST *training* digits redrawn on a 280×280 canvas, preprocessed by to_mnist). The
+training loop's `layers` setting, which it uses, is tested in test_train.py."""
 import hashlib
-import subprocess
-import sys
 import time
-from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from bench.synth import SIZES, STROKES, render
-from lenet import collection
-from lenet.checkpoints import CHECKPOINT_DIR, load_checkpoint, load_model, make_checkpoint
-from lenet.data import Mnist, Split, normalise, pixels
-from lenet.finetune import FineTuneError, checkpoint_of, finetune, mixed_data, recipe, repeats, save_finetuned, scores
-from lenet.models import build_model
+from lenet.checkpoints import CHECKPOINT_DIR, load_checkpoint, load_model
+from lenet.classroom import collection
+from lenet.classroom.finetune import (
+    FineTuneError,
+    checkpoint_of,
+    class_split,
+    finetune,
+    mixed_data,
+    plan,
+    recipe,
+    repeats,
+    save_finetuned,
+    scores,
+)
+from lenet.data import Split, normalise, pixels
 from lenet.predict import classify
 from lenet.preprocess import to_mnist
-from lenet.train import TrainConfig, evaluate, train
-from tests.conftest import ROOT
+from lenet.train import TrainConfig, evaluate
+from tests.synth import SIZES, STROKES, render
+from tests.test_train import digits_data
 
 SHIPPED = CHECKPOINT_DIR / "lenet5.pt"
 DRAWINGS = 320  # ~240 to learn from, ~80 held out
-TIMING = ("elapsed_s", "train_s", "samples_per_s")
-
-
-def digits_data(digits) -> Mnist:
-    """The 100 shipped MNIST test digits as a tiny dataset, for fast-tier runs of the loop."""
-    images, labels = digits
-    split = Split(normalise(torch.from_numpy(images)), torch.from_numpy(labels.astype(np.int64)))
-    return Mnist(train=split, test=split)
-
-
-def same_run(a, b) -> None:
-    assert [{k: v for k, v in h.items() if k not in TIMING} for h in a.history] == \
-           [{k: v for k, v in h.items() if k not in TIMING} for h in b.history]
-    for name, value in a.model.state_dict().items():
-        assert torch.equal(value, b.model.state_dict()[name]), name
-
-
-# --- the layers setting (fast tier: the shipped digits and checkpoints only) ---
-
-def test_all_layers_is_the_default_path_unchanged(digits):
-    data = digits_data(digits)
-    for fast in (True, False):
-        cfg = TrainConfig(epochs=2, batch_size=16, augment=True, seed=3)
-        default = train(cfg, data, fast=fast)
-        explicit = train(replace(cfg, layers="all"), data, fast=fast)
-        same_run(default, explicit)
-        torch.manual_seed(cfg.seed)
-        start = build_model("lenet5").state_dict()  # what train() starts from: the same seed, the same build
-        assert all(not torch.equal(v, start[k]) for k, v in default.model.state_dict().items())  # every layer learnt
-
-
-@pytest.mark.parametrize("fast", [True, False])
-@pytest.mark.parametrize("name", ["lenet5", "lenet5-classic"])
-def test_classifier_only_keeps_the_features_bit_for_bit(digits, fast, name):
-    ckpt = load_checkpoint(CHECKPOINT_DIR / f"{name}.pt")
-    cfg = TrainConfig(model=name, epochs=2, batch_size=16, lr=1e-2, schedule="constant", layers="classifier")
-    result = train(cfg, digits_data(digits), fast=fast, resume=ckpt)
-    tuned = result.model.state_dict()
-    for key, value in ckpt["state_dict"].items():
-        if key.startswith("features."):
-            assert torch.equal(tuned[key], value), key
-        else:
-            assert not torch.equal(tuned[key], value), key  # the classifier did learn
-    assert all(p.requires_grad for p in result.model.parameters())  # given back after the run
-
-
-def test_fast_and_plain_kernels_learn_the_same_classifier(digits):
-    ckpt = load_checkpoint(SHIPPED)
-    cfg = TrainConfig(epochs=1, batch_size=20, lr=1e-3, schedule="constant", layers="classifier")
-    fast, plain = (train(cfg, digits_data(digits), fast=f, resume=ckpt).model.state_dict() for f in (True, False))
-    for key in fast:
-        torch.testing.assert_close(fast[key], plain[key], atol=1e-5, rtol=1e-4)
-
-
-def test_a_model_without_features_cannot_learn_in_its_classifier_only(digits):
-    with pytest.raises(ValueError, match="MLP has no feature layers to keep.*let all layers learn"):
-        TrainConfig(model="mlp", layers="classifier").validate()
-    with pytest.raises(ValueError, match="layers that learn must be all or classifier"):
-        TrainConfig(layers="conv").validate()
-
-
-def test_a_run_that_changes_which_layers_learn_starts_with_fresh_moments(digits):
-    data = digits_data(digits)
-    cfg = TrainConfig(epochs=1, batch_size=20)
-    saved = {}
-    first = train(cfg, data, on_epoch=lambda r, m: saved.update(optimizer=r.optimizer))
-    ckpt = make_checkpoint("lenet5", {}, first.model, {}, first.history, cfg.to_dict(), saved["optimizer"])
-    again = train(replace(cfg, layers="classifier"), data, resume=ckpt)  # an all-layers state would not fit
-    assert again.history[0]["epoch"] == 2
-    same = train(cfg, data, resume=ckpt)  # the same layers: the saved moments are used, as before
-    assert same.history[0]["epoch"] == 2
-
-
-def test_the_cli_offers_layers():
-    done = subprocess.run([sys.executable, "-m", "lenet", "train", "--help"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    text = " ".join(done.stdout.split())  # argparse wraps the help to the terminal's width
-    assert "--layers {all,classifier}" in text and "the classifier only: fine-tuning keeps the learned features" in text
 
 
 def test_the_mix_repeats_the_drawings_towards_their_share(tmp_path, digits):
     images, labels = digits
     for i in range(40):
         collection.save(tmp_path, images[i], int(labels[i]))
-    drawings = collection.items(tmp_path)
+    items = collection.items(tmp_path)
+    drawings = class_split(items, collection.images(items))
     mnist = digits_data(digits)
     mix = mixed_data(drawings, mnist, replay=60, seed=0)
     n = repeats(40, 60)
     assert n == 1 and len(mix.train) == 40 * n + 60 and mix.test is mnist.test and mix.val is None
     assert repeats(1000, 3000) == 2 and repeats(10, 3000) == 8 and repeats(5000, 3000) == 1 and repeats(0, 9) == 0
-    assert torch.equal(mix.train.x[:40], normalise(torch.from_numpy(collection.images(drawings))))
+    assert torch.equal(mix.train.x[:40], normalise(torch.from_numpy(collection.images(items))))
     assert torch.equal(mixed_data(drawings, mnist, 60, seed=0).train.x, mix.train.x)  # seeded
     assert not torch.equal(mixed_data(drawings, mnist, 60, seed=1).train.y, mix.train.y)
     with pytest.raises(FineTuneError, match="replay must be from 0 to 100"):
@@ -129,6 +58,22 @@ def test_too_few_drawings_are_refused_saying_what_to_do(tmp_path, digits):
         collection.save(tmp_path, images[i], int(labels[i]))
     with pytest.raises(FineTuneError, match=r"needs at least 14: save more drawings on the Draw page"):
         finetune(SHIPPED, tmp_path, digits_data(digits))
+
+
+def test_damaged_drawings_are_skipped_and_counted(tmp_path, digits):
+    """A truncated image, an empty image and an empty JSON among good drawings: fine-tuning reads
+    the good ones and says how many it skipped, instead of failing."""
+    images, labels = digits
+    saved = [collection.save(tmp_path, images[i], int(labels[i])) for i in range(40)]
+    png = saved[0].path.read_bytes()
+    saved[0].path.write_bytes(png[: len(png) // 2])  # truncated
+    saved[1].path.write_bytes(b"")  # zero bytes
+    (tmp_path / f"{saved[2].id}.json").write_bytes(b"")  # a JSON without its record
+    saved[3].path.unlink()  # a JSON without its image
+    ready = plan(SHIPPED, tmp_path, "classifier", epochs=1)
+    assert ready.damaged == 4 and len(ready.learn) + len(ready.held) == 36
+    result = finetune(SHIPPED, tmp_path, digits_data(digits), layers="classifier", epochs=1, replay=50)
+    assert result.damaged == 4 and checkpoint_of(result)["finetune"]["damaged"] == 4
 
 
 # --- fine-tuning the shipped lenet5 on real MNIST ---
@@ -212,8 +157,7 @@ def tuned(class_folder, mnist):
     digest = hashlib.sha256(SHIPPED.read_bytes()).hexdigest()
     shipped, _ = load_model(SHIPPED)
     weights = {k: v.clone() for k, v in shipped.state_dict().items()}
-    held = collection.split(collection.items(class_folder))[1]
-    shipped_scores = scores(shipped, held, mnist.test)
+    shipped_scores = scores(shipped, plan(SHIPPED, class_folder).held, mnist.test)
     runs = {}
     for layers in ("all", "classifier"):
         start = time.perf_counter()

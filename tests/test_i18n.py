@@ -82,6 +82,7 @@ def visible_text(at: AppTest) -> list[str]:
     return texts
 
 
+@pytest.mark.app
 @pytest.mark.parametrize("lang", LANGUAGES)
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_renders_in_both_languages_with_nothing_missing(page, lang):
@@ -100,6 +101,7 @@ def test_every_page_renders_in_both_languages_with_nothing_missing(page, lang):
         assert not CJK.search(words), CJK.findall(words)
 
 
+@pytest.mark.process
 def test_the_command_line_stays_english(tmp_path):
     not_an_image = tmp_path / "notes.png"
     not_an_image.write_text("not a picture")
@@ -117,18 +119,17 @@ def test_the_command_line_stays_english(tmp_path):
     assert imported.stdout.strip() == "[]"  # lenet never reaches for the app's tables
 
 
+@pytest.mark.app
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_the_class_page_with_drawings_renders_in_both_languages(lang, digits, tmp_path, monkeypatch):
     """The Class page once the class has drawn: counts, the confusion matrix and the grid, with
     the model's answer on each drawing, in both languages."""
-    import ui.classroom
-    from lenet import collection
+    from lenet.classroom import collection
     images, labels = digits
     for image, label in zip(images[:20], labels[:20], strict=True):
-        collection.save(tmp_path, image, int(label), predicted=int(label))
-    collection.save(tmp_path, images[0], (int(labels[0]) + 1) % 10, predicted=int(labels[0]))  # a correction
-    monkeypatch.setattr(collection, "COLLECTION_DIR", tmp_path)
-    monkeypatch.setattr(ui.classroom, "COLLECTION_DIR", tmp_path)
+        collection.save(tmp_path / "class", image, int(label), predicted=int(label))
+    collection.save(tmp_path / "class", images[0], (int(labels[0]) + 1) % 10, predicted=int(labels[0]))  # a correction
+    monkeypatch.setenv("LENET_RUNS", str(tmp_path))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.session_state["lang"] = lang
     at.run()
@@ -137,3 +138,23 @@ def test_the_class_page_with_drawings_renders_in_both_languages(lang, digits, tm
     assert [m.value for m in at.metric][:1] == ["21"] and at.metric[2].value == "1"
     assert at.metric[1].value == f"{20 / 21:.1%}"  # the shipped lenet5 reads the 20 right, not the corrected one
     assert any(" 21 " in m.value for m in at.markdown) and "⟦" not in " ".join(visible_text(at))
+
+
+def test_the_home_page_describes_the_same_app_in_both_languages():
+    """Each language's overview lists every page of the menu (English once left Class out)."""
+    for lang in LANGUAGES:
+        t = Text(lang)
+        intro = t("home.intro")
+        for page in ("train", "draw", "explain", "class"):
+            assert f"**{t(page + '.title')}**" in intro, (lang, page)
+
+
+def test_an_error_from_training_is_said_in_the_sessions_language():
+    """train.py's own errors are keyed Messages, so the Class page says them in 中文 too."""
+    try:
+        TrainConfig(model="mlp", layers="classifier").validate()
+    except ValueError as err:
+        assert Text("en").error(err).startswith("MLP has no feature layers")
+        assert Text("zh").error(err).startswith("MLP 没有可以保留的特征层")
+    else:
+        raise AssertionError("the MLP has no features to keep")

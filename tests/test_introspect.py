@@ -1,6 +1,6 @@
 """Introspection reads a model without changing it, and gives the model's own numbers."""
+import itertools
 import random
-import threading
 
 import pytest
 import torch
@@ -8,9 +8,21 @@ import torch.nn.functional as F
 
 from lenet.checkpoints import CHECKPOINT_DIR, load_model
 from lenet.data import normalise
-from lenet.introspect import feature_maps, filters, layer_table, lenet_walk, output_size, size_formula, trace
+from lenet.inside.introspect import (
+    describe,
+    feature_maps,
+    filters,
+    flatten_size,
+    layer_table,
+    lenet_walk,
+    output_size,
+    sides,
+    size_formula,
+    trace,
+)
 from lenet.models import MODELS, build_model
 from lenet.predict import classify
+from tests.conftest import at_once
 
 
 @pytest.mark.parametrize("name, options",
@@ -26,9 +38,7 @@ def test_trace_is_the_models_own_forward_pass(name, options):
 def test_layer_table_walks_lenet_shapes():
     rows = layer_table(build_model("lenet5"))
     assert len(rows) == 13
-    resizing = ("ConstantPad2d", "Conv2d", "MaxPool2d")
-    sides = [rows[0].in_shape[-1]] + [r.out_shape[-1] for r in rows if r.kind in resizing]
-    assert sides == [28, 32, 28, 14, 10, 5]
+    assert sides(rows) == [32, 28, 14, 10, 5] and flatten_size(rows) == 400
     conv1 = next(r for r in rows if r.name == "features.conv1")
     assert conv1.formula == "(32 + 2·0 − 5)/1 + 1 = 28" and conv1.params == 6 * 25 + 6
     assert rows[-1].out_shape == (10,)
@@ -93,12 +103,10 @@ def test_one_shared_model_serves_many_threads_exactly(digits):
     expected_rows = layer_table(model)
     expected_maps = [feature_maps(model, x) for x in xs]
     expected_answers = [classify(model, c).probs for c in canvases]
-    errors: list[str] = []
-    start = threading.Barrier(6)
+    seeds = itertools.count()
 
-    def worker(seed: int) -> None:
-        rng = random.Random(seed)
-        start.wait()
+    def worker() -> list[str]:
+        rng, errors = random.Random(next(seeds)), []
         for _ in range(40):
             i = rng.randrange(len(xs))
             job = rng.choice(("table", "maps", "classify"))
@@ -109,13 +117,23 @@ def test_one_shared_model_serves_many_threads_exactly(digits):
                 errors.append(f"feature maps of digit {i} differ")
             elif job == "classify" and classify(model, canvases[i]).probs != expected_answers[i]:
                 errors.append(f"classify of digit {i} differs")
+        return errors
 
-    threads = [threading.Thread(target=worker, args=(seed,)) for seed in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    errors = [e for found in at_once(worker, threads=6) for e in found]  # a worker's exception is raised here
     assert not errors, errors[:5]
     after = snapshot(model)
     assert after["pointers"] == before["pointers"] and after["modes"] == before["modes"] and after["hooks"] == 0
     assert all(torch.equal(after["state"][k], v) for k, v in before["state"].items())
+
+
+def test_the_walk_and_the_text_follow_each_model():
+    """Read from the model's own layers: C5 as a convolution adds a step to 1×1; the MLP has no
+    maps; average pooling, tanh or sigmoid are named as they are."""
+    lenet5, _ = load_model(CHECKPOINT_DIR / "lenet5.pt")
+    classic, _ = load_model(CHECKPOINT_DIR / "lenet5-classic.pt")
+    assert describe(layer_table(lenet5)) == {"activation": "ReLU", "pool": "max", "c5": "linear"}
+    assert describe(layer_table(classic)) == {"activation": "tanh", "pool": "average", "c5": "conv"}
+    assert sides(layer_table(classic)) == [32, 28, 14, 10, 5, 1] and flatten_size(layer_table(classic)) == 400
+    mlp = layer_table(build_model("mlp"))
+    assert sides(mlp) == [] and flatten_size(mlp) is None
+    assert "no output" in size_formula(3, 5) and "-" not in size_formula(3, 5).split("=")[1]

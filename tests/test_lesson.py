@@ -1,8 +1,10 @@
 """Lesson links: what a link sets, what it hides, and that a bad value is a note, never an error."""
 from __future__ import annotations
 
+import functools
 import random
 import string
+import unicodedata
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -69,6 +71,44 @@ def test_any_query_at_all_gives_a_lesson_and_never_raises():
         assert lesson.hide <= {h for names in HIDEABLE.values() for h in names}
 
 
+@functools.cache
+def every_category() -> dict[str, list[str]]:
+    """Characters of every Unicode general category (the first 40 of each in the code space)."""
+    found: dict[str, list[str]] = {}
+    for code in range(0x110000):
+        char = chr(code)
+        found.setdefault(unicodedata.category(char), [])
+        if len(found[unicodedata.category(char)]) < 40:
+            found[unicodedata.category(char)].append(char)
+    return found
+
+
+def test_only_ascii_digits_make_a_number():
+    """"²" and "٣" are digits to str.isdigit(), and int("٣") is 3: a link's numbers are ASCII only."""
+    assert read({"digit": "7", "epochs": "3", "lr": "0.05", "images": "1000"}).problems == ()
+    for odd in ("²", "³", "٣", "３", "⁷", "1_000", " 7 7", "٣.٥", "nan", "inf", "-1", "0x10", "+3"):
+        lesson = read({"digit": odd, "epochs": odd, "lr": odd if odd != "+3" else "+"}, SHIPPED)
+        assert "digit" not in lesson.__dict__ or lesson.digit is None, odd
+        assert "epochs" not in lesson.recipe, odd
+
+
+def test_characters_of_every_unicode_category_never_break_a_link():
+    """A fuzz over every general category, in every kind of value a link has: nothing raises, and
+    what comes through is a value the app can use."""
+    rng = random.Random(1)
+    chars = [c for group in every_category().values() for c in group]
+    assert len(every_category()) == 30  # Lu, Ll, Nd, No, Zs, Cc, Cs, Co, Cn, ...: all of them
+    for name in ["digit", "epochs", "lr", "batch", "images", "seed", "augment", "model", "hide", "lang", "view",
+                 "note", "checkpoint", "weight_decay"]:
+        for _ in range(300):
+            value = "".join(rng.choice(chars + list("0123456789.")) for _ in range(rng.randint(1, 4)))
+            lesson = read({name: value}, SHIPPED)
+            TrainConfig(**lesson.recipe).validate()
+            assert lesson.digit is None or (isinstance(lesson.digit, int) and 0 <= lesson.digit < 100)
+            for number in (v for v in lesson.recipe.values() if isinstance(v, (int, float))):
+                assert str(number).isascii()
+
+
 def test_a_link_built_from_a_lesson_reads_back_as_the_same_lesson():
     lesson = Lesson(checkpoint="mlp", recipe={"activation": "tanh", "lr": 0.003, "limit": 1000, "augment": True},
                     hide=frozenset({"menu", "lr"}), lang="zh", note="看看 & see?", view="map", digit=42)
@@ -99,6 +139,7 @@ def lesson_app(query: dict[str, str], page: str | None = None) -> AppTest:
     return at
 
 
+@pytest.mark.app
 def test_opening_a_link_sets_up_the_train_page_and_hides_what_it_says():
     at = lesson_app({"activation": "sigmoid", "optimizer": "sgd", "lr": "0.05", "hide": "optimizer,picker,lang",
                      "lang": "zh", "note": "为什么 sigmoid 学得这么慢？"}, "pages/train.py")
@@ -110,6 +151,7 @@ def test_opening_a_link_sets_up_the_train_page_and_hides_what_it_says():
     assert not [s for s in at.sidebar.selectbox if s.label == "模型"] and not at.sidebar.radio
 
 
+@pytest.mark.app
 def test_a_link_with_bad_values_opens_the_page_and_lists_them():
     at = lesson_app({"lr": "fast", "lang": "zh", "hide": "everything", "colour": "red"}, "pages/train.py")
     said = " ".join(m.value for m in at.markdown)

@@ -10,9 +10,9 @@ import torch
 
 from lenet.checkpoints import CHECKPOINT_DIR, load_model
 from lenet.data import normalise, sample_digits
-from lenet.introspect import feature_maps
+from lenet.inside.introspect import feature_maps
+from lenet.inside.stepper import step
 from lenet.models import MODELS, build_model
-from lenet.stepper import step
 from lenet.train import TrainConfig, train
 from tests.conftest import ROOT
 from ui.lesson import read
@@ -49,10 +49,10 @@ def accuracy(config: TrainConfig, mnist) -> float:
     return train(config, mnist).history[-1]["eval_accuracy"]
 
 
-def test_the_readme_lists_these_lessons():
-    readme = (ROOT / "README.md").read_text()
+def test_the_teaching_guide_lists_these_lessons():
+    guide = (ROOT / "docs" / "teaching.md").read_text()
     for name, (url, _) in LESSONS.items():
-        assert url in readme, name
+        assert url in guide, name
 
 
 def test_sigmoid_barely_learns_with_plain_sgd_where_relu_does(mnist):

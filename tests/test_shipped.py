@@ -4,12 +4,12 @@ import re
 import pytest
 from torchvision.datasets import MNIST
 
-from bench.synth import REPORT, drawings
 from lenet.checkpoints import CHECKPOINT_DIR, load_model
-from lenet.data import DEFAULT_ROOT
+from lenet.files import data_root
 from lenet.predict import classify
 from lenet.preprocess import NoDigitError
 from lenet.train import evaluate
+from tests.synth import REPORT, drawings
 
 pytestmark = pytest.mark.mnist
 
@@ -39,7 +39,7 @@ def test_lenet5_reads_drawings():
     """A slice of the drawings benchmark (the full one is bench/drawings.py): every kind of
     drawing, from test digits the preprocessing was never tuned on."""
     model, _ = load_model(CHECKPOINT_DIR / "lenet5.pt")
-    test = MNIST(str(DEFAULT_ROOT), train=False)
+    test = MNIST(str(data_root()), train=False)
     right = 0
     sample = drawings(test.data.numpy(), test.targets.numpy(), REPORT, 270, seed=11)
     for d in sample:

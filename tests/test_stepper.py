@@ -9,8 +9,8 @@ import torch.nn.functional as F
 
 from lenet.checkpoints import load_model
 from lenet.data import normalise
-from lenet.introspect import feature_maps, strongest, trace
-from lenet.stepper import STEP_LAYERS, receptive_field, softmax_steps, step
+from lenet.inside.introspect import feature_maps, strongest, trace
+from lenet.inside.stepper import STEP_LAYERS, receptive_field, softmax_steps, step
 from tests.conftest import ROOT, at_once
 
 SHAPES = {"conv1": (6, 28, 28), "pool1": (6, 14, 14), "conv2": (16, 10, 10), "pool2": (16, 5, 5)}

@@ -4,7 +4,9 @@ import json
 import subprocess
 import sys
 
-from lenet.tuning import ThreadGovernor
+import pytest
+
+from lenet.classroom.tuning import ThreadGovernor
 from tests.conftest import ROOT
 
 PROBE = """
@@ -21,15 +23,17 @@ def state():
     return {"threads": torch.get_num_threads(), "env": dict(os.environ),
             "nice": os.getpriority(os.PRIO_PROCESS, threading.get_native_id())}
 before = state()
-import lenet, lenet.checkpoints, lenet.cli, lenet.data, lenet.fast, lenet.ink, lenet.introspect, lenet.jobs
-import lenet.models, lenet.predict, lenet.preprocess, lenet.settings, lenet.train, lenet.tuning
+import lenet, lenet.checkpoints, lenet.cli, lenet.data, lenet.fast, lenet.ink, lenet.models, lenet.predict
+import lenet.preprocess, lenet.settings, lenet.train, lenet.inside.introspect, lenet.inside.attribution
+import lenet.classroom.jobs, lenet.classroom.serving, lenet.classroom.trainer, lenet.classroom.tuning
 after_import = state()
 imported_calls = list(calls)
-lenet.tuning.keep_freed_memory()
+lenet.classroom.tuning.keep_freed_memory()
 print(json.dumps({"unchanged": before == after_import, "on_import": imported_calls, "on_call": calls}))
 """
 
 
+@pytest.mark.process
 def test_importing_lenet_changes_nothing_and_tuning_does_what_it_says():
     done = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

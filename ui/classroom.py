@@ -7,10 +7,14 @@ import streamlit as st
 import torch
 from torch import nn
 
-from lenet.collection import COLLECTION_DIR, Item, images, items, labels
+from lenet.classroom import collection
+from lenet.classroom.finetune import EPOCHS, REPLAY
+from lenet.classroom.jobs import Job
+from lenet.classroom.serving import serving
 from lenet.data import normalise
-from lenet.finetune import EPOCHS, REPLAY
-from lenet.jobs import TrainingJob, serving
+from lenet.files import collection_dir
+from lenet.messages import Message
+from lenet.train import LAYERS
 from ui import charts
 from ui.drawing import enlarge
 from ui.i18n import Text
@@ -21,11 +25,12 @@ GRID = 48  # the newest drawings shown
 REFRESH_S = 3.0  # how often the page looks for new drawings
 
 
-def answers(model: nn.Module, chosen: list[Item]) -> np.ndarray:
-    """The model's digit for each drawing, (N,). Only reads the shared model (no mode switch)."""
-    if not chosen:
+def answers(model: nn.Module, images: np.ndarray) -> np.ndarray:
+    """The model's digit for each drawing's image (N, 28, 28) uint8, (N,). Only reads the shared
+    model (no mode switch)."""
+    if not len(images):
         return np.zeros(0, np.int64)
-    x = normalise(torch.from_numpy(images(chosen)))  # (N, 1, 28, 28)
+    x = normalise(torch.from_numpy(images))  # (N, 1, 28, 28)
     with torch.no_grad(), serving():
         return torch.cat([model(part).argmax(1) for part in x.split(512)]).numpy()
 
@@ -33,11 +38,14 @@ def answers(model: nn.Module, chosen: list[Item]) -> np.ndarray:
 def live_collection(t: Text, model: nn.Module, choice: Choice) -> None:
     @st.fragment(run_every=REFRESH_S)
     def view() -> None:
-        chosen = items(COLLECTION_DIR)
+        drawings = collection.read(collection_dir())
+        if drawings.damaged:
+            st.warning(t.msg(Message("collection.skipped", n=drawings.damaged)))
+        chosen = drawings.items
         if not chosen:
             st.info(t("class.empty"))
             return
-        said, truth = answers(model, chosen), labels(chosen)
+        said, truth = answers(model, drawings.images), drawings.labels
         right = int((said == truth).sum())
         a, b, c = st.columns(3)
         a.metric(t("class.drawings"), f"{len(chosen):,}")
@@ -51,7 +59,7 @@ def live_collection(t: Text, model: nn.Module, choice: Choice) -> None:
         newest = chosen[:GRID]
         with grid:
             st.markdown(t("class.newest", n=len(newest)))
-            st.image([enlarge(i.image(), 56) for i in newest], width=56,
+            st.image([enlarge(image, 56) for image in drawings.images[:GRID]], width=56,
                      caption=[t("class.read_right" if s == i.label else "class.read_wrong", drawn=i.label, read=int(s))
                               for i, s in zip(newest, said[:GRID], strict=True)])
 
@@ -61,7 +69,7 @@ def live_collection(t: Text, model: nn.Module, choice: Choice) -> None:
 def recipe_of(t: Text) -> tuple[str, int, int]:
     """The teacher's choices for fine-tuning: which layers learn, epochs, MNIST images replayed."""
     a, b, c = st.columns([2, 1, 1])
-    layers = a.radio(t("class.layers"), ["all", "classifier"], horizontal=True, key="ft_layers",
+    layers = a.radio(t("class.layers"), list(LAYERS), horizontal=True, key="ft_layers",
                      format_func=lambda v: t("class.layers_" + v), help=t("class.layers_help"))
     epochs = b.number_input(t("class.epochs"), 1, 10, EPOCHS, key="ft_epochs")
     replay = c.number_input(t("class.replay"), 0, 60_000, REPLAY, step=500, key="ft_replay",
@@ -69,7 +77,7 @@ def recipe_of(t: Text) -> tuple[str, int, int]:
     return layers, int(epochs), int(replay)
 
 
-def finetune_report(t: Text, job: TrainingJob | None) -> None:
+def finetune_report(t: Text, job: Job | None) -> None:
     """Before and after, side by side, once a fine-tuning run has finished."""
     snap = job.snapshot() if job is not None else None
     if snap is None or snap.finetune is None:
@@ -85,6 +93,8 @@ def finetune_report(t: Text, job: TrainingJob | None) -> None:
             (t("class.row_class", n=before["class_count"]), before["class_accuracy"], after["class_accuracy"])]
     st.table([{t("class.col_on"): on, t("class.col_before"): _share(b), t("class.col_after"): _share(a),
                t("class.col_change"): _change(b, a)} for on, b, a in rows])
+    if report.get("damaged"):
+        st.caption(t("class.report_damaged", n=report["damaged"]))
     st.caption(t("class.report_caption", name=snap.name))
 
 

@@ -1,5 +1,5 @@
 """The Draw page's "is that right?": a student confirms the answer or gives the right digit, and
-the drawing joins the class collection (lenet/collection.py), which the Class page shows."""
+the drawing joins the class collection (lenet/classroom/collection.py), which the Class page shows."""
 from __future__ import annotations
 
 import hashlib
@@ -7,7 +7,8 @@ import hashlib
 import numpy as np
 import streamlit as st
 
-from lenet.collection import COLLECTION_DIR, CollectionError, save
+from lenet.classroom.collection import CollectionError, save
+from lenet.files import collection_dir
 from lenet.preprocess import Preprocessed
 from ui.i18n import Text
 
@@ -27,7 +28,7 @@ def confirm_or_correct(t: Text, drawing: Preprocessed, raw: np.ndarray, predicte
     if label is None:
         return
     try:
-        save(COLLECTION_DIR, drawing.centred, int(label), canvas=np.asarray(raw, dtype=np.uint8),
+        save(collection_dir(), drawing.centred, int(label), canvas=np.asarray(raw, dtype=np.uint8),
              predicted=predicted, model=model)
     except CollectionError as err:
         st.error(t.error(err))

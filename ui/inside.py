@@ -8,15 +8,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lenet.classroom.serving import mnist, serving
 from lenet.data import BACKGROUND, pixels
-from lenet.embedding import digit_map, place
-from lenet.introspect import feature_maps, filters
-from lenet.jobs import mnist, serving
-from lenet.stepper import STEP_LAYERS, receptive_field, softmax_steps, step
+from lenet.inside.embedding import digit_map, place
+from lenet.inside.introspect import feature_maps, filters
+from lenet.inside.stepper import STEP_LAYERS, receptive_field, softmax_steps, step
 from ui import charts
 from ui.drawing import enlarge
 from ui.i18n import Text
 
+VIEWS = ("maps", "stepper", "softmax", "map")  # Explain's looks inside, in the order offered (lesson links name them)
 LAYERS = {"conv1": "conv1 (C1)", "pool1": "pool1 (S2)", "conv2": "conv2 (C3)", "pool2": "pool2 (S4)"}  # LeCun's names
 PLAY_EVERY_S = 0.8  # one position per tick while playing
 MAP_DIGITS = 2000  # enough to see every cluster; each dot is an SVG element the browser draws

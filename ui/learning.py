@@ -7,10 +7,10 @@ from pathlib import Path
 import streamlit as st
 import torch
 
+from lenet.classroom.serving import mnist, serving
+from lenet.classroom.trainer import Frame
 from lenet.data import pixels
-from lenet.introspect import strongest
-from lenet.jobs import mnist, serving
-from lenet.train import Frame
+from lenet.inside.introspect import strongest
 from ui import charts
 from ui.i18n import Text
 from ui.models import load_saved

@@ -22,17 +22,18 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
+from lenet.data import SAMPLE_SIZE
 from lenet.models import resolve_options
 from lenet.settings import Setting
 from lenet.train import TrainConfig
 from ui.form import form_settings
 from ui.i18n import LANGUAGES
+from ui.inside import VIEWS
 
 __all__ = ["HIDEABLE", "Lesson", "Problem", "digit", "hidden", "hidden_settings", "keep_in_address", "link",
-           "query_of", "read", "recipe", "start", "view"]
+           "parse_number", "query_of", "read", "recipe", "start", "view"]
 
 URL_NAMES = {"batch_size": "batch", "limit": "images"}  # short names in a link; the rest go by their own
-VIEWS = ("maps", "stepper", "softmax", "map")  # Explain's looks inside
 NOTE_CHARS = 300  # a note is a line or two on the projector, not a page
 
 
@@ -102,8 +103,9 @@ def read(params: Mapping[str, str], checkpoints: Collection[str] = ()) -> Lesson
                 problems.append(Problem("note", {"n": NOTE_CHARS}))
             found["note"] = value[:NOTE_CHARS]
         elif name == "digit":
-            if value.isdigit() and int(value) < 100:
-                found["digit"] = int(value)
+            number = parse_number(value, int)
+            if number is not None and number < SAMPLE_SIZE:
+                found["digit"] = number
             else:
                 problems.append(Problem("digit", {"value": value}))
     _check_model_options(found["recipe"], problems)
@@ -119,15 +121,29 @@ def _setting_value(spec: Setting, text: str) -> tuple[Any, Problem | None]:
                      "0": False, "false": False, "no": False, "off": False}[text.lower()]
         elif spec.choices:
             value = None if spec.optional and text in ("", "default", "own") else text
-        elif spec.kind is int:
-            value = None if spec.optional and text == "all" else int(text)
+        elif spec.optional and text == "all":
+            value = None
         else:
-            value = float(text)
+            value = parse_number(text, spec.kind)
+            if value is None:
+                raise ValueError(text)
     except (KeyError, ValueError):
         return None, Problem("value", {"name": name, "value": text, "setting": spec.name})
     if spec.problem(value) is not None:
         return None, Problem("value", {"name": name, "value": text, "setting": spec.name})
     return value, None
+
+
+WHOLE = re.compile(r"[0-9]{1,12}")  # ASCII digits only: "²" and "٣" are digits to str.isdigit() and int()
+REAL = re.compile(r"[+-]?([0-9]{1,12}(\.[0-9]{0,12})?|\.[0-9]{1,12})([eE][+-]?[0-9]{1,3})?")
+
+
+def parse_number(text: str, kind: type) -> int | float | None:
+    """A link's number as `kind` (int or float), written the plain way: ASCII digits, a point, an
+    exponent. None for anything else, whatever Python's int() or float() would make of it
+    (superscripts, other scripts' digits, "nan", "1_000", spaces inside)."""
+    pattern = WHOLE if kind is int else REAL
+    return kind(text) if pattern.fullmatch(text) else None
 
 
 def _check_model_options(recipe: dict[str, Any], problems: list[Problem]) -> None:

@@ -7,8 +7,9 @@ from pathlib import Path
 import streamlit as st
 from torch import nn
 
-from lenet.checkpoints import CHECKPOINT_DIR, RUNS_DIR, CheckpointError, accuracy_of, load_checkpoint, load_model
-from lenet.jobs import current_job
+from lenet.checkpoints import CHECKPOINT_DIR, CheckpointError, accuracy_of, load_checkpoint, load_model
+from lenet.classroom.jobs import current_job
+from lenet.classroom.runs import saved_runs
 from ui.i18n import Text, text
 
 LIVE = "live"
@@ -50,10 +51,9 @@ def _load(path: str, mtime: float) -> nn.Module:
 
 
 def choices() -> list[Choice]:
-    """Shipped checkpoints, then the user's finished runs (newest first), then the live model."""
+    """Shipped checkpoints, then the user's saved runs (newest first), then the live model."""
     found = []
-    for folder, run in ((CHECKPOINT_DIR, False), (RUNS_DIR, True)):
-        paths = sorted(folder.glob("*.pt"), reverse=run)
+    for paths, run in ((sorted(CHECKPOINT_DIR.glob("*.pt")), False), (saved_runs(), True)):
         for path in paths:
             info = _describe(str(path), _mtime(path))
             if info is not None:
@@ -78,8 +78,9 @@ def _follow(key: str, keys: list[str]) -> str | None:
     """The key a session should be on now: "live" follows an ended run to its checkpoint; a
     deleted run falls back to the shipped lenet5."""
     job = current_job()
-    if key == LIVE and LIVE not in keys and job is not None and job.checkpoint is not None:
-        key = str(job.checkpoint)
+    saved = job.snapshot().checkpoint if job is not None else None
+    if key == LIVE and LIVE not in keys and saved is not None:
+        key = str(saved)
     if key in keys:
         return key
     return DEFAULT if DEFAULT in keys else (keys[0] if keys else None)
@@ -90,7 +91,7 @@ def picker() -> None:
     st.session_state["model_key"]. `watch()` keeps it fresh for sessions already open."""
     options = choices()
     keys = [c.key for c in options]
-    st.session_state["_picker_keys"] = keys
+    st.session_state["_picker_options"] = _shown(options)
     wanted = st.session_state.get("model_picker", st.session_state.get("model_key", DEFAULT))
     current = _follow(wanted, keys)
     t = text()
@@ -103,16 +104,24 @@ def picker() -> None:
     st.session_state["model_picker"] = current
     st.session_state["model_key"] = st.selectbox(
         t("picker.label"), keys, key="model_picker", format_func=labels.__getitem__, help=t("picker.help"))
+    if LIVE in labels and st.session_state["model_key"] != LIVE:  # a run started: say where to find it
+        st.caption(t("picker.live_hint", label=labels[LIVE]))
+
+
+def _shown(options: list[Choice]) -> list[tuple[str, float | None]]:
+    """What the picker shows that can change: its entries and their accuracies (a new epoch)."""
+    return [(c.key, c.accuracy) for c in options]
 
 
 @st.fragment(run_every=PICKER_EVERY_S)
 def watch() -> None:
     """Every few seconds, look at what the picker would list now; if a run started, ended, was
-    saved or deleted, rerun the page so the picker (and "live") follow. It draws nothing.
+    saved or deleted, or finished an epoch, rerun the page so the picker (and "live") follow.
+    Nothing else reruns it: an open dropdown stays open. It draws nothing.
 
     Not the picker itself as a timed fragment: redrawing a widget in the sidebar on a timer,
     while the page also reruns, now and then showed two pickers, or none, for a moment."""
-    if st.session_state.get("_picker_keys") not in (None, [c.key for c in choices()]):
+    if st.session_state.get("_picker_options") not in (None, _shown(choices())):
         st.rerun()
 
 

@@ -13,8 +13,8 @@ import threading
 
 import streamlit as st
 
-from lenet.jobs import serving
-from ui import lesson, share
+from lenet.classroom.serving import serving
+from ui import lesson, serve, share
 from ui.i18n import LANGUAGES, Text, text
 from ui.models import LIVE, choices, picker, watch
 from ui.teacher import key_box
@@ -40,6 +40,7 @@ _inside = threading.local()  # each script run has its own thread: is a page run
 def run() -> None:
     """Draw the frame shared by every page, then the page the URL asks for."""
     st.set_page_config(page_title="LeNet Lab", page_icon=":material/draw:", layout="wide")
+    serve.prepare()  # what `make run` did before Streamlit started; once, under plain `streamlit run` too
     lesson.start({c.name: c.key for c in reversed(choices()) if c.key != LIVE})  # the link, on the first run
     lesson.keep_in_address()
     st.session_state.setdefault("lang", _browser_language())

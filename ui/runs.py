@@ -6,6 +6,7 @@ from pathlib import Path
 import streamlit as st
 
 from lenet.checkpoints import CheckpointError, load_checkpoint
+from lenet.classroom.runs import saved_runs
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -19,8 +20,12 @@ def _history(path: str, mtime: float) -> list[dict] | None:
 def histories(folder: Path) -> dict[str, list[dict]]:
     """{run name: per-epoch history}, newest first, for every readable checkpoint in folder."""
     runs = {}
-    for path in sorted(folder.glob("*.pt"), reverse=True):
-        history = _history(str(path), path.stat().st_mtime)
+    for path in saved_runs(folder):
+        try:
+            mtime = path.stat().st_mtime
+        except FileNotFoundError:  # deleted a moment ago, by another session
+            continue
+        history = _history(str(path), mtime)
         if history:
             runs[path.stem] = history
     return runs

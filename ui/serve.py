@@ -2,26 +2,30 @@
 
 It is `streamlit run app.py` plus the process tuning a classroom server wants, applied here on
 purpose (importing lenet changes nothing about the process):
-- glibc keeps freed memory for reuse (lenet.tuning.keep_freed_memory: prediction latency);
-- training runs in its own process (lenet.jobs) and uses every core, as the CLI does, but that
-  process is niced, and it waits between batches while any page is being served
-  (lenet.jobs.serving): predictions come first;
+- glibc keeps freed memory for reuse (lenet.classroom.tuning.keep_freed_memory: prediction latency);
+- training runs in its own process (lenet/classroom/jobs.py) and uses every core, as the CLI does,
+  but that process is niced, and it waits between batches while any page is being served
+  (lenet.classroom.serving.serving): predictions come first;
 - the training fork server and MNIST are warmed up before the first visitor asks.
-Plain `streamlit run app.py` works too, without these.
+Plain `streamlit run app.py` gets the same: the router calls `prepare()` on its first page run.
 """
 import sys
+import threading
 from pathlib import Path
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 TRAINING_NICE = 10  # the training process steps back; page runs and predictions go first
 
+_prepared = False
+_lock = threading.Lock()
+
 
 def tune() -> None:
     """Everything the server process changes about itself, in one place."""
-    from lenet import jobs, tuning
+    from lenet.classroom import serving, tuning
 
     tuning.keep_freed_memory()
-    jobs.set_training_nice(TRAINING_NICE)
+    serving.set_training_nice(TRAINING_NICE)
 
 
 def warm() -> None:
@@ -35,9 +39,21 @@ def warm() -> None:
 
     import ui.charts  # noqa: F401  (torch, plotly)
     import ui.models  # noqa: F401
-    from lenet.jobs import warm_up
+    from lenet.classroom.serving import warm_up
 
     warm_up()
+
+
+def prepare() -> None:
+    """tune() and warm(), once per process: by the launcher before Streamlit starts, or by the
+    router on the first page run under plain `streamlit run app.py`."""
+    global _prepared
+    with _lock:
+        if _prepared:
+            return
+        tune()
+        warm()
+        _prepared = True
 
 
 def main() -> None:
@@ -45,8 +61,7 @@ def main() -> None:
     # in each child it starts, and the fork server, started from here, needs no Streamlit.
     from streamlit.web import cli
 
-    tune()
-    warm()
+    prepare()
     sys.argv = ["streamlit", "run", str(APP), *sys.argv[1:]]
     sys.exit(cli.main())
 

@@ -3,14 +3,21 @@
 With a teacher key set (the environment variable LENET_TEACHER_KEY, or `teacher_key` in
 .streamlit/secrets.toml), only a session that has entered the key controls training; everyone
 else watches the same run read-only and can still draw with the live model. With no key, the
-app is open, for one person at home. The key travels only in a password field's form submit:
-never in a URL, the session's state or a log, and it is compared in constant time.
+app is open, for one person at home. The key travels only in a password field's form submit,
+is compared in constant time, and is forgotten in the submit's own callback: it is never kept
+in a URL, the session's state or a log. Wrong keys cost time (`Throttle`), and are logged
+without the key.
 """
 from __future__ import annotations
 
 import hmac
+import logging
 import os
+import threading
+import time
 import uuid
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import streamlit as st
@@ -18,6 +25,8 @@ import streamlit as st
 from ui.i18n import text
 
 ENV = "LENET_TEACHER_KEY"
+FIELD = "teacher_key"  # the password field's widget key: emptied as soon as it has been checked
+log = logging.getLogger("lenet.teacher")
 
 
 @dataclass(frozen=True)
@@ -25,6 +34,58 @@ class Control:
     allowed: bool  # this session may start, stop, continue and delete runs
     line: str  # the key of the line that says who is in control, and why a control is missing
     env: str = ENV  # the variable that sets the key, which the open-mode line names
+
+
+class Throttle:
+    """Wrong keys cost time. After `free` wrong keys in a row, a session's next try waits `base_s`,
+    doubling with every further wrong key (at most `most_s`). Across the server, `server_free`
+    wrong keys within `window_s` make every session wait the same way,
+    so a guesser can't start new sessions to go faster. A right key clears its session's count."""
+
+    def __init__(self, free: int = 5, server_free: int = 20, window_s: float = 60.0, base_s: float = 2.0,
+                 most_s: float = 300.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.free, self.server_free, self.window_s = free, server_free, window_s
+        self.base_s, self.most_s, self.clock = base_s, most_s, clock
+        self._lock = threading.Lock()
+        self._sessions: dict[str, tuple[int, float]] = {}  # session -> (wrong keys in a row, when the last was)
+        self._recent: deque[float] = deque()  # when each wrong key in the server's window came
+
+    def wait_s(self, session: str) -> float:
+        """Seconds before `session` may try a key again; 0 if it may now."""
+        now = self.clock()
+        with self._lock:
+            self._forget(now)
+            wrong, last = self._sessions.get(session, (0, now))
+            own = self._delay(wrong - self.free + 1, last)
+            server = self._delay(len(self._recent) - self.server_free + 1, self._recent[-1]) if self._recent else 0.0
+            return max(0.0, own - now, server - now)
+
+    def failed(self, session: str) -> int:
+        """Count a wrong key; returns the session's wrong keys in a row."""
+        now = self.clock()
+        with self._lock:
+            wrong = self._sessions.get(session, (0, now))[0] + 1
+            self._sessions[session] = (wrong, now)
+            self._recent.append(now)
+            return wrong
+
+    def succeeded(self, session: str) -> None:
+        with self._lock:
+            self._sessions.pop(session, None)
+
+    def _delay(self, over: int, since: float) -> float:
+        """The moment a try is allowed again, the `over`-th wrong key from the last free one on."""
+        return since + min(self.most_s, self.base_s * 2 ** (over - 1)) if over > 0 else -float("inf")
+
+    def _forget(self, now: float) -> None:
+        while self._recent and now - self._recent[0] > self.window_s:
+            self._recent.popleft()
+        stale = [s for s, (_, last) in self._sessions.items() if now - last > 3600]  # an hour's silence: forgiven
+        for session in stale:
+            del self._sessions[session]
+
+
+THROTTLE = Throttle()  # one per server: every session's wrong keys count
 
 
 def teacher_key() -> str | None:
@@ -61,6 +122,25 @@ def control() -> Control:
     return control_for(teacher_key() is not None, bool(st.session_state.get("_teacher")))
 
 
+def check_key(key: str) -> None:
+    """The sign-in form's callback: check what was typed, then empty the field at once, so the
+    key is gone before the page runs. What happened is left for the page to say."""
+    entered = st.session_state.get(FIELD) or ""
+    st.session_state[FIELD] = ""
+    who = session_id()
+    wait = THROTTLE.wait_s(who)
+    if wait > 0:
+        st.session_state["_signin"] = ("teacher.wait", wait)
+    elif key_matches(entered, key):
+        THROTTLE.succeeded(who)
+        st.session_state["_teacher"] = True
+        st.session_state.pop("_signin", None)
+    else:
+        wrong = THROTTLE.failed(who)
+        log.warning("a wrong teacher key from session %s (%d in a row)", who[:8], wrong)
+        st.session_state["_signin"] = ("teacher.wrong_key", THROTTLE.wait_s(who))
+
+
 def key_box() -> None:
     """The sidebar's teacher sign-in, when a key is set."""
     key = teacher_key()
@@ -70,10 +150,10 @@ def key_box() -> None:
     if st.session_state.get("_teacher"):
         st.sidebar.caption(t("teacher.signed_in"))
         return
-    with st.sidebar.expander(t("teacher.box")), st.form("teacher", clear_on_submit=True, border=False):
-        entered = st.text_input(t("teacher.key"), type="password", autocomplete="off", key="teacher_key")
-        if st.form_submit_button(t("teacher.sign_in")):
-            if key_matches(entered, key):
-                st.session_state["_teacher"] = True
-                st.rerun()
-            st.error(t("teacher.wrong_key"))
+    with st.sidebar.expander(t("teacher.box")), st.form("teacher", border=False):
+        st.text_input(t("teacher.key"), type="password", autocomplete="off", key=FIELD)
+        st.form_submit_button(t("teacher.sign_in"), on_click=check_key, args=(key,))
+        said = st.session_state.pop("_signin", None)
+        if said is not None:
+            line, wait = said
+            st.error(t(line) + (t("teacher.wait_more", s=wait) if wait > 0 else ""))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import streamlit as st
 from torch import nn
 
-from lenet.attribution import corner_case, occlusion, robustness, saliency
-from lenet.jobs import serving
+from lenet.classroom.serving import serving
+from lenet.inside.attribution import corner_case, occlusion, robustness, saliency
 from lenet.preprocess import Preprocessed
 from ui import charts
 from ui.drawing import tile

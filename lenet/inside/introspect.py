@@ -1,20 +1,21 @@
 """Look inside a model: every layer's output, the layer table, feature maps, filters.
 
 Nothing here changes the model it is given: no hooks, no mode switch, no moved weights. One
-loaded model is shared by every browser session and the training thread, so introspection
+loaded model is shared by every browser session at once, so introspection
 runs the model's layers one by one on its own input instead of hooking the model.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from .messages import Message
+from ..messages import Message
 
-__all__ = ["MAP_LAYERS", "LayerRow", "Step", "describe", "feature_maps", "filters", "has_feature_maps", "layer_table",
-           "lenet_walk", "output_size", "size_formula", "strongest", "trace"]
+__all__ = ["MAP_LAYERS", "LayerRow", "Step", "describe", "feature_maps", "filters", "flatten_size", "has_feature_maps",
+           "layer_table", "lenet_walk", "output_size", "size_formula", "sides", "strongest", "trace"]
 
 MAP_LAYERS = ("features.conv1", "features.pool1", "features.conv2", "features.pool2")
 
@@ -73,6 +74,25 @@ def describe(rows: list[LayerRow]) -> dict[str, str]:
     c5 = any(r.name.endswith("conv3") for r in rows)
     return {"activation": {"ReLU": "ReLU", "Tanh": "tanh", "Sigmoid": "sigmoid"}.get(activation, activation),
             "pool": pool, "c5": "conv" if c5 else "linear" if pool else ""}
+
+
+def sides(rows: list[LayerRow]) -> list[int]:
+    """The side of the maps after every layer that changes it, read from the model's own layer
+    table: [32, 28, 14, 10, 5] for lenet5 (pad, conv1, pool1, conv2, pool2), then 1 for a C5
+    convolution; [] for a model without maps (the MLP)."""
+    found, side = [], rows[0].in_shape[-1] if rows else None
+    for row in rows:
+        if len(row.out_shape) == 3 and row.out_shape[-1] != side:
+            side = row.out_shape[-1]
+            found.append(side)
+    return found
+
+
+def flatten_size(rows: list[LayerRow]) -> int | None:
+    """How many numbers the convolutions hand on: the size of the last pooling layer's output
+    (16 maps of 5×5 = 400 for both LeNets), read from the model's own table; None without pooling."""
+    pools = [row for row in rows if row.kind in ("MaxPool2d", "AvgPool2d")]
+    return math.prod(pools[-1].out_shape) if pools else None
 
 
 def lenet_walk(n: int = 28, f: int = 5, pad: int = 2) -> tuple[list[tuple[str, str, int]], int]:

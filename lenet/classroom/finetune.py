@@ -1,6 +1,6 @@
 """The class teaches the model: fine-tune a checkpoint on the class's own drawings.
 
-The drawings (lenet.collection) are split once, by id, into a part to learn from and a
+The drawings (lenet.classroom.collection) are split once, by id, into a part to learn from and a
 held-out part to judge by. The model learns from the first mixed with a replay sample of MNIST
 training images, so it takes on the class's handwriting without forgetting MNIST's, through the
 same training loop as every other run (lenet.train.train, continuing the checkpoint). It is
@@ -9,21 +9,20 @@ scored before and after on the 10k MNIST test images and on the held-out drawing
 from __future__ import annotations
 
 import math
-import threading
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
+from ..checkpoints import load_model, make_checkpoint, save_checkpoint
+from ..data import Mnist, Split, normalise
+from ..messages import Message
+from ..train import Hook, TrainConfig, evaluate, train
 from . import collection
-from .checkpoints import load_model, make_checkpoint, save_checkpoint
-from .collection import Item
-from .data import Mnist, Split, normalise
-from .messages import Message
-from .train import BatchReport, EpochReport, TrainConfig, evaluate, train
+from .collection import HELD_OUT, Item
 
 __all__ = ["EPOCHS", "MIN_TRAIN", "REPLAY", "FineTuneError", "FineTuneResult", "Scores", "checkpoint_of",
            "class_split", "finetune", "mixed_data", "plan", "recipe", "repeats", "save_finetuned", "scores"]
@@ -31,7 +30,6 @@ __all__ = ["EPOCHS", "MIN_TRAIN", "REPLAY", "FineTuneError", "FineTuneResult", "
 EPOCHS = 3  # passes over the mix: ~4-6 s for lenet5 on 2 CPU cores
 REPLAY = 10_000  # MNIST training images mixed in: what holds MNIST accuracy (3,000 lost ~0.05% more)
 MIN_TRAIN = 10  # drawings to learn from, at least: fewer teach noise
-HELD_OUT = 0.25  # share of the drawings kept out of training to judge by
 CLASS_SHARE = 0.4  # the drawings' target share of the mix, repeats included
 MAX_REPEAT = 8  # but no drawing more than this many times per epoch
 
@@ -59,6 +57,7 @@ class FineTuneResult:
     train_count: int  # class drawings learnt from (before repeating)
     held_count: int  # class drawings held out
     replay: int  # MNIST training images mixed in
+    damaged: int = 0  # drawings skipped because they could not be read
     source: str = ""  # the checkpoint fine-tuned
     stopped: bool = False  # the stop flag ended it early; `after` scores the partly trained model
     source_history: list[dict] = field(default_factory=list, repr=False)  # the source's own epochs
@@ -79,32 +78,31 @@ def repeats(drawings: int, replay: int) -> int:
     return max(1, min(MAX_REPEAT, round(wanted)))
 
 
-def class_split(items: list[Item]) -> Split:
-    """Drawings as model inputs: x (N, 1, 28, 28) normalised like MNIST, y (N,) int64."""
-    x = normalise(torch.from_numpy(collection.images(items)))  # (N, 28, 28) uint8 -> (N, 1, 28, 28)
-    return Split(x, torch.from_numpy(collection.labels(items)))
+def class_split(items: list[Item], images: np.ndarray) -> Split:
+    """Drawings as model inputs: their images (N, 28, 28) uint8 -> x (N, 1, 28, 28) normalised like
+    MNIST, and their labels y (N,) int64."""
+    return Split(normalise(torch.from_numpy(images)), torch.from_numpy(collection.labels(items)))
 
 
-def mixed_data(train_items: list[Item], mnist: Mnist, replay: int, seed: int) -> Mnist:
+def mixed_data(drawings: Split, mnist: Mnist, replay: int, seed: int) -> Mnist:
     """The data to fine-tune on: train = the drawings (each repeated `repeats` times) and `replay`
     MNIST training images picked at random by `seed`; test = MNIST's test set, untouched."""
     if isinstance(replay, bool) or not isinstance(replay, int) or not 0 <= replay <= len(mnist.train):
         raise FineTuneError(Message("finetune.bad_replay", limit=len(mnist.train), value=replay))
-    drawings = class_split(train_items)
-    n = repeats(len(train_items), replay)
+    n = repeats(len(drawings), replay)
     pick = torch.randperm(len(mnist.train), generator=torch.Generator().manual_seed(seed))[:replay]
     x = torch.cat([drawings.x.repeat(n, 1, 1, 1), mnist.train.x[pick]])  # (n·D + replay, 1, 28, 28)
     y = torch.cat([drawings.y.repeat(n), mnist.train.y[pick]])
     return Mnist(train=Split(x, y), test=mnist.test)  # train() shuffles every epoch
 
 
-def scores(model: nn.Module, held: list[Item], test: Split) -> Scores:
+def scores(model: nn.Module, held: Split, test: Split) -> Scores:
     """The model on MNIST's test set and on the held-out drawings. The model must be in eval mode,
     and is only read (so a model that serves predictions may be scored while it serves)."""
     if model.training:
         raise ValueError(TRAINING_MODE)
     mnist_accuracy = evaluate(model, test).accuracy  # its .eval() changes nothing on an eval model
-    class_accuracy = evaluate(model, class_split(held)).accuracy if held else None
+    class_accuracy = evaluate(model, held).accuracy if len(held) else None
     return Scores(mnist_accuracy, class_accuracy, len(held))
 
 
@@ -126,21 +124,24 @@ def recipe(layers: str = "all", epochs: int = EPOCHS, seed: int = 0) -> TrainCon
                        label_smoothing=0.1, augment=False, layers=layers, batch_size=128)
 
 
-def plan(source: str | Path, folder: Path, layers: str = "all", epochs: int = EPOCHS,
-         seed: int = 0) -> tuple[TrainConfig, dict[str, Any]]:
-    """Check that `source` can be fine-tuned on the drawings in `folder`, before anything runs:
-    the recipe for its model and its checkpoint dict. Raises FineTuneError for too few drawings,
-    CheckpointError for an unusable source, ValueError for a bad setting."""
-    config, _, ckpt, _, _ = _prepared(source, folder, layers, epochs, seed)
-    return config, ckpt
+@dataclass
+class Plan:
+    """A fine-tune checked and ready: the recipe, the source, and the drawings read once."""
+    config: TrainConfig
+    model: nn.Module  # the source's, in eval mode
+    checkpoint: dict[str, Any]  # the source's
+    learn: Split  # the drawings to learn from
+    held: Split  # and those held out to judge by
+    damaged: int  # drawings skipped because they could not be read
 
 
-def _prepared(source: str | Path, folder: Path, layers: str, epochs: int,
-              seed: int) -> tuple[TrainConfig, nn.Module, dict[str, Any], list[Item], list[Item]]:
-    """The recipe, the source's model and checkpoint, and the drawings to learn from and to judge
-    by: the checkpoint and the collection read once, for plan() and finetune() alike."""
+def plan(source: str | Path, folder: Path, layers: str = "all", epochs: int = EPOCHS, seed: int = 0) -> Plan:
+    """Check that `source` can be fine-tuned on the drawings in `folder`, before anything runs.
+    Raises FineTuneError for too few drawings, CheckpointError for an unusable source, ValueError
+    for a bad setting. Damaged drawings are skipped, and counted."""
     model, ckpt = load_model(source)
-    train_items, held = collection.split(collection.items(folder), HELD_OUT)
+    drawings = collection.read(folder)
+    train_items, held = collection.split(drawings.items, HELD_OUT)
     if len(train_items) < MIN_TRAIN:
         need = math.ceil(MIN_TRAIN / (1 - HELD_OUT))
         raise FineTuneError(Message("finetune.too_few", count=len(train_items), held=len(held), need=need))
@@ -148,44 +149,39 @@ def _prepared(source: str | Path, folder: Path, layers: str, epochs: int,
     config = replace(recipe(layers, epochs, seed), model=ckpt["model"], activation=options.get("activation"),
                      pool=options.get("pool"))
     config.validate()
-    return config, model, ckpt, train_items, held
+    image = dict(zip((i.id for i in drawings.items), drawings.images, strict=True))
+    learn, judge = (class_split(part, _stack([image[i.id] for i in part])) for part in (train_items, held))
+    return Plan(config, model, ckpt, learn, judge, drawings.damaged)
 
 
-def finetune(
-    source: str | Path,
-    folder: Path,
-    mnist: Mnist,
-    *,
-    layers: str = "all",
-    epochs: int = EPOCHS,
-    replay: int = REPLAY,
-    seed: int = 0,
-    stop: threading.Event | None = None,
-    on_batch: Callable[[BatchReport, nn.Module], None] | None = None,
-    on_epoch: Callable[[EpochReport, nn.Module], None] | None = None,
-    pause: Callable[[], None] | None = None,
-) -> FineTuneResult:
+def _stack(images: list[np.ndarray]) -> np.ndarray:
+    return np.stack(images) if images else np.zeros((0, 28, 28), np.uint8)
+
+
+def finetune(source: str | Path, folder: Path, mnist: Mnist, *, layers: str = "all", epochs: int = EPOCHS,
+             replay: int = REPLAY, seed: int = 0, hook: Hook | None = None) -> FineTuneResult:
     """Fine-tune checkpoint `source` on the class collection in `folder`.
 
     Args:
         layers: "all", or "classifier" to keep the learned features as they are.
         epochs, replay, seed: passes over the mix, MNIST images mixed in, and the seed of both
             the replay sample and training.
-        stop, on_batch, on_epoch, pause: as for lenet.train.train.
+        hook: as for lenet.train.train: it may report, save and stop.
     Returns:
         FineTuneResult: the new model and its scores before and after. The source file is only read.
     Raises:
         FineTuneError: too few drawings, or a bad replay; CheckpointError: an unusable source;
         ValueError: a bad setting (such as layers="classifier" for the MLP).
     """
-    config, model, ckpt, train_items, held = _prepared(source, folder, layers, epochs, seed)
-    data = mixed_data(train_items, mnist, replay, seed)
-    before = scores(model, held, mnist.test)
-    resume = {k: v for k, v in ckpt.items() if k != "optimizer"}  # its weights; fresh moments for the new data
-    result = train(config, data, on_batch=on_batch, on_epoch=on_epoch, stop=stop, pause=pause, resume=resume)
+    ready = plan(source, folder, layers, epochs, seed)
+    data = mixed_data(ready.learn, mnist, replay, seed)
+    before = scores(ready.model, ready.held, mnist.test)
+    resume = {k: v for k, v in ready.checkpoint.items() if k != "optimizer"}  # its weights; fresh moments
+    result = train(ready.config, data, hook, resume)
     tuned = result.model.cpu().eval()
-    return FineTuneResult(tuned, before, scores(tuned, held, mnist.test), config, result.history, len(train_items),
-                          len(held), replay, str(source), result.stopped, list(ckpt["history"]))
+    return FineTuneResult(tuned, before, scores(tuned, ready.held, mnist.test), ready.config, result.history,
+                          len(ready.learn), len(ready.held), replay, ready.damaged, str(source), result.stopped,
+                          list(ready.checkpoint["history"]))
 
 
 def checkpoint_of(result: FineTuneResult) -> dict[str, Any]:
@@ -199,7 +195,8 @@ def checkpoint_of(result: FineTuneResult) -> dict[str, Any]:
     options = {"activation": result.config.activation, "pool": result.config.pool}
     ckpt = make_checkpoint(result.config.model, options, result.model, metrics, history, result.config.to_dict())
     ckpt["finetune"] = {"source": result.source, "layers": result.config.layers, "train_count": result.train_count,
-                        "held_count": result.held_count, "replay": result.replay, "stopped": result.stopped,
+                        "held_count": result.held_count, "replay": result.replay, "damaged": result.damaged,
+                        "stopped": result.stopped,
                         "before": asdict(result.before), "after": asdict(result.after)}
     return ckpt
 

@@ -65,7 +65,7 @@ class Session:
         self.widgets: dict[str, str] = {}  # "kind:label or key" -> widget id
         self.states: dict[str, Any] = {}  # widget id -> a WidgetState we keep sending, as a browser does
         self.fragments: dict[str, str] = {}  # widget id -> the fragment it was drawn in
-        self.timers: dict[str, float] = {}  # fragment id -> seconds between its automatic reruns
+        self.timers: dict[str, float] = {}  # fragment id -> seconds between its automatic reruns (this page's)
         self._ws = None
 
     async def __aenter__(self) -> Session:
@@ -135,6 +135,8 @@ class Session:
         if kind == "navigation":
             self.pages = {p.url_pathname: p.page_script_hash for p in fwd.navigation.app_pages}
             self.page = fwd.navigation.page_script_hash or self.page
+        elif kind == "new_session" and not fwd.metadata.run.fragment_ids:
+            self.timers.clear()  # a full run: its page announces its timers anew (a fragment's id may change)
         elif kind == "auto_rerun":
             self.timers[fwd.auto_rerun.fragment_id] = fwd.auto_rerun.interval
         elif kind == "delta" and fwd.delta.HasField("new_element"):

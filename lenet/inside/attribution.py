@@ -16,11 +16,11 @@ import torch.nn.functional as F
 from PIL import Image, ImageFilter
 from torch import nn
 
-from .data import MEAN, STD, normalise
-from .ink import resize_longest
-from .messages import Message
-from .predict import classify
-from .preprocess import FIELD, NO_DIGIT, NoDigitError, naive_resize, to_mnist
+from ..data import MEAN, STD, normalise
+from ..ink import resize_longest
+from ..messages import Message
+from ..predict import classify
+from ..preprocess import FIELD, NO_DIGIT, NoDigitError, naive_resize, to_mnist
 
 __all__ = ["CAM_LAYER", "FILL", "MID_GREY", "VARIANTS", "Attribution", "Variant", "corner_case", "grad_cam",
            "occlusion", "robustness", "rotate", "saliency", "scale", "shift", "thicken", "thin"]

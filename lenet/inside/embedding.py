@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .data import normalise
+from ..data import normalise
 from .introspect import trace
 
 __all__ = ["DigitMap", "Projection", "digit_map", "fit_projection", "last_linear", "penultimate", "place"]

@@ -6,6 +6,7 @@ white-on-black canvas, a noisy dark-on-light paper photo (JPEG), or a transparen
 """
 from __future__ import annotations
 
+import base64
 import io
 from dataclasses import dataclass
 
@@ -90,3 +91,10 @@ def drawings(images: np.ndarray, labels: np.ndarray, indices: range, n: int, see
     picks = rng.choice(np.asarray(indices), size=n, replace=False)
     kinds = [(s, k, z) for s in STYLES for k in STROKES for z in SIZES]
     return [render(images[i], int(labels[i]), int(i), rng, *kinds[j % len(kinds)]) for j, i in enumerate(picks)]
+
+
+def canvas_url(image: np.ndarray) -> str:
+    """A canvas drawing (H, W, 4) as the PNG data URL the Draw page's canvas sends."""
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()

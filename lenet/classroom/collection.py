@@ -16,10 +16,8 @@ import csv
 import hashlib
 import io
 import json
-import os
 import re
 import secrets
-import tempfile
 import threading
 import time
 import zipfile
@@ -30,13 +28,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .checkpoints import RUNS_DIR
-from .messages import Message
+from ..files import write_atomic
+from ..messages import Message
 
-__all__ = ["COLLECTION_DIR", "MAX_ITEMS", "CollectionError", "Item", "clear", "export_zip", "images", "items",
-           "labels", "save", "split"]
+__all__ = ["HELD_OUT", "MAX_ITEMS", "CollectionError", "Drawings", "Item", "clear", "export_zip", "images", "items",
+           "labels", "read", "save", "split"]
 
-COLLECTION_DIR = RUNS_DIR / "class"  # follows LENET_RUNS, like the saved runs
+HELD_OUT = 0.25  # the share of the drawings kept out of fine-tuning, to judge it by
 MAX_ITEMS = 5000  # a class's worth many times over; ~0.5 KB + ~3 KB (canvas) each on disk
 MAX_CANVAS = 4096  # the longest canvas side kept, in pixels
 MAX_MODEL_NAME = 200  # characters of the model's name kept in the JSON
@@ -88,6 +86,38 @@ class Item:
             return None
         with Image.open(self.canvas_path) as im:
             return np.asarray(im).copy()
+
+
+@dataclass(frozen=True)
+class Drawings:
+    """The readable drawings of a collection, newest first, with their images decoded once."""
+    items: list[Item]
+    images: np.ndarray  # (N, 28, 28) uint8, white ink on black, in the order of items
+    damaged: int  # drawings skipped: a JSON that doesn't read, or an image missing or not decodable
+
+    @property
+    def labels(self) -> np.ndarray:
+        """The right digits, (N,) int64."""
+        return labels(self.items)
+
+
+def read(folder: Path) -> Drawings:
+    """Every drawing in `folder` that reads whole, and how many did not. A drawing still being
+    saved (its JSON, written last, not there yet) is neither."""
+    good, pictures, damaged = [], [], 0
+    for id_ in sorted(_ids(folder), key=_sort_key, reverse=True):
+        item = _read(Path(folder), id_)
+        if item is None:
+            damaged += (Path(folder) / f"{id_}.json").is_file()
+            continue
+        try:
+            pictures.append(item.image())
+        except CollectionError:
+            damaged += 1
+            continue
+        good.append(item)
+    stack = np.stack(pictures) if pictures else np.zeros((0, 28, 28), np.uint8)
+    return Drawings(good, stack, damaged)
 
 
 def save(folder: Path, image: np.ndarray, label: int, *, canvas: np.ndarray | None = None,
@@ -151,7 +181,7 @@ def labels(chosen: list[Item]) -> np.ndarray:
     return np.array([item.label for item in chosen], dtype=np.int64)
 
 
-def split(chosen: list[Item], held_out: float = 0.25) -> tuple[list[Item], list[Item]]:
+def split(chosen: list[Item], held_out: float = HELD_OUT) -> tuple[list[Item], list[Item]]:
     """Train and held-out drawings, in the given order. Each drawing's side comes from a hash of
     its id alone, so adding drawings never moves an old one across (the held-out scores before
     and after a fine-tune stay comparable from one lesson to the next)."""
@@ -165,13 +195,14 @@ def split(chosen: list[Item], held_out: float = 0.25) -> tuple[list[Item], list[
 
 def export_zip(folder: Path) -> bytes:
     """The whole collection as a zip: images/<id>.png, canvas/<id>.png where kept, and labels.csv
-    with one row per drawing (file, label, predicted, model, saved), newest first."""
+    with one row per drawing (file, label, predicted, model, saved), newest first. Damaged
+    drawings are left out, as fine-tuning leaves them out."""
     buffer = io.BytesIO()
     table = io.StringIO()
     rows = csv.writer(table, lineterminator="\n")
     rows.writerow(["file", *FIELDS])
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as zf:  # PNGs are compressed already
-        for item in items(folder):
+        for item in read(folder).items:
             try:
                 zf.write(item.path, f"images/{item.id}.png")
                 if item.canvas_path.is_file():
@@ -227,17 +258,7 @@ def _png(array: np.ndarray) -> bytes:
 
 
 def _write(path: Path, data: bytes) -> None:
-    """Write atomically: a temporary file (".<name>.<random>.tmp", which no listing matches) in
-    the same folder, then os.replace."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; the collection is the class's
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, data)  # ".<name>.<random>.tmp" first, which no listing here matches
 
 
 def _ids(folder: Path) -> set[str]:

@@ -1,0 +1,273 @@
+"""Training runs that outlive page reruns, started, queued and stopped through one object: `JOBS`.
+
+    job = JOBS.start(new_run(config))    # now, or JobBusy if a run is going
+    JOBS.enqueue(new_run(other))         # after the runs before it, in order
+    job.snapshot()                       # a RunState: what the page shows
+    job.stop(by=session)                 # before its next batch; every finished epoch is saved
+
+A rerun, a page switch or another browser finds the same run through `JOBS.current()`.
+
+Why a process and not a thread: PyTorch's OpenMP pool trains at full speed only on the one
+thread that owns it. Every Streamlit script thread that predicts starts a pool of its own,
+and with more pools than cores libgomp stops spinning between parallel regions: a training
+thread in the server ran at ~55% of the CLI's speed (8.2 vs 4.5 ms a step on 2 cores). A
+child process owns its pool alone, has its own GIL (the charts' plotly work doesn't stall it),
+and is niced as a whole. It starts from a fork server that imported torch and torchvision
+once, so a Start costs a fork, not a fresh interpreter. What runs there is trainer.py.
+"""
+from __future__ import annotations
+
+import pickle
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from ..files import runs_dir
+from ..messages import Message
+from ..models import build_model
+from ..train import TrainConfig
+from .finetune import EPOCHS as FINETUNE_EPOCHS
+from .finetune import REPLAY, plan
+from .runs import continue_config, run_name
+from .serving import context, pages_counter, shared_mnist, training_nice
+from .state import Film, RunState, Status
+from .trainer import (
+    Began,
+    EpochEnded,
+    Failed,
+    Filmed,
+    FineTuned,
+    FineTuning,
+    Finished,
+    Order,
+    Probed,
+    Said,
+    Stepped,
+    Stopped,
+    Weights,
+    run_order,
+)
+
+__all__ = ["JOBS", "Job", "JobBusy", "JobQueue", "RunState", "Status", "continued_run", "current_job",
+           "finetune_run", "new_run"]
+
+class JobBusy(RuntimeError):
+    """A training run is already going; only one trains at a time."""
+
+
+class Job:
+    """One run on the server's side: its state, its process, and the thread that reads its messages."""
+
+    def __init__(self, state: RunState, resume: dict | None = None) -> None:
+        self.state, self.resume = state, resume  # resume: a run continued, or the model fine-tuned
+        self._lock = threading.Lock()
+        self._weights: dict | None = None  # the latest live weights the process sent
+        self._film = Film()
+        self._stop: Any = None  # a multiprocessing Event, set by stop()
+        self._process: Any = None
+        self._ended = threading.Event()  # the last word has come
+
+    def start(self, on_end: Callable[[Job], None] = lambda job: None) -> Job:
+        ctx = context()
+        self._stop = ctx.Event()
+        receive, send = ctx.Pipe(duplex=False)
+        with self._lock:
+            if self.state.status.ended:  # stopped while queued
+                return self
+            self.state.status, self.state.started = Status.LOADING, time.time()
+        resume = pickle.dumps(self.resume) if self.resume is not None else None
+        order = Order(self.state.config, self.state.folder / f"{self.state.name}.pt", resume, self.state.tuning,
+                      training_nice())
+        self._process = ctx.Process(target=run_order, name=f"train-{self.state.name}", daemon=True,
+                                    args=(send, self._stop, pages_counter(), order, shared_mnist()))
+        self._process.start()
+        send.close()  # the child holds the only writer: its exit ends our reads
+        threading.Thread(target=self._listen, args=(receive, on_end), daemon=True,
+                         name=f"job-{self.state.name}").start()
+        return self
+
+    def stop(self, by: str | None = None) -> None:
+        """Ask the run to stop before its next batch (a queued one never starts); `by` is who asked."""
+        with self._lock:
+            if self.state.status is Status.QUEUED:
+                self.state.status, self.state.message = Status.STOPPED, Message("job.stopped_nothing")
+                self.state.stopped_by = by
+                self._ended.set()
+            elif self.state.status in (Status.LOADING, Status.RUNNING):
+                self.state.status, self.state.message = Status.STOPPING, Message("job.stopping")
+                self.state.stopped_by = by
+        if self._stop is not None:
+            self._stop.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until the run has ended (its status is final); the process may still be exiting."""
+        return self._ended.wait(timeout)
+
+    def snapshot(self) -> RunState:
+        """A copy of the state, taken under the lock, so the page reads it while the run goes on."""
+        with self._lock:
+            s = self.state
+            return replace(s, batches=list(s.batches), probes=list(s.probes), frames=list(s.frames),
+                           epochs=list(s.epochs))
+
+    def has_live_model(self) -> bool:
+        with self._lock:
+            return self._weights is not None
+
+    def live_model(self) -> nn.Module | None:
+        """A new model of its own with the weights as they are now (sent about once a second), in eval mode."""
+        with self._lock:
+            weights = self._weights
+        if weights is None:
+            return None
+        config = self.state.config
+        model = build_model(config.model, activation=config.activation, pool=config.pool)
+        model.load_state_dict(weights)
+        return model.eval()
+
+    def _listen(self, receive: Any, on_end: Callable[[Job], None]) -> None:
+        """Apply each message as it comes; if the process dies without a last word, say so."""
+        ended = False
+        try:
+            while not ended:
+                ended = self._apply(pickle.loads(receive.recv_bytes()))
+        except (EOFError, OSError):
+            pass
+        finally:
+            receive.close()
+            self._process.join()
+        if not ended:
+            with self._lock:
+                self.state.status = Status.FAILED
+                self.state.message = Message("job.died", code=self._process.exitcode)
+            self._ended.set()
+        on_end(self)
+
+    def _apply(self, message: Any) -> bool:
+        """One message from the training process (trainer.py); True for its last."""
+        with self._lock:
+            s = self.state
+            match message:
+                case Said(line):
+                    s.message = line
+                case Began():
+                    if s.status is not Status.STOPPING:
+                        s.status, s.message = Status.RUNNING, Message("job.training")
+                case Stepped(report):
+                    s.batches.append(report)
+                case Weights(weights):
+                    self._weights = weights
+                case Probed(point, evaluation):
+                    s.probes.append(point)
+                    s.live = evaluation
+                case Filmed(frame):
+                    s.frames = self._film.add(frame)
+                case EpochEnded(record, evaluation, path):
+                    s.epochs.append(record)
+                    s.evaluation, s.checkpoint = evaluation, Path(path)
+                case FineTuned(report):
+                    s.finetune = report
+                case Finished() | Stopped() | Failed():
+                    s.status, s.message = _ending(message, s)
+                    self._ended.set()  # join() returns now, not when the process has finished exiting
+                    return True
+        return False
+
+
+def _ending(message: Finished | Stopped | Failed, state: RunState) -> tuple[Status, Message]:
+    """A run's last status, and the line that says it."""
+    match message:
+        case Finished(path):
+            return Status.FINISHED, Message("job.finished", name=Path(path).stem)
+        case Failed(said):
+            return Status.FAILED, said
+    if state.checkpoint is None:
+        return Status.STOPPED, Message("job.stopped_nothing")
+    return Status.STOPPED, Message("job.stopped_saved", epoch=len(state.epochs), name=state.checkpoint.stem)
+
+
+class JobQueue:
+    """The server's runs: one trains at a time. `start` runs one now (JobBusy if another is going);
+    `enqueue` puts one after those waiting, and each starts when the one before it ends."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._current: Job | None = None  # the run going now, or the last one
+        self._waiting: deque[Job] = deque()
+
+    def start(self, job: Job) -> Job:
+        with self._lock:
+            if self._busy():
+                raise JobBusy(Message("job.busy"))
+            self._current = job.start(self._next)
+            return job
+
+    def enqueue(self, job: Job) -> Job:
+        with self._lock:
+            if self._busy() or self._waiting:
+                self._waiting.append(job)
+            else:
+                self._current = job.start(self._next)
+            return job
+
+    def current(self) -> Job | None:
+        """The run going now, else the one that ran last (its results stay on the page)."""
+        return self._current
+
+    def waiting(self) -> list[Job]:
+        """The queued runs, next first."""
+        with self._lock:
+            return [job for job in self._waiting if not job.state.status.ended]
+
+    def _busy(self) -> bool:
+        return self._current is not None and self._current.snapshot().running
+
+    def _next(self, ended: Job) -> None:
+        """A run has ended: start the next one still waiting."""
+        with self._lock:
+            while self._waiting and not self._busy():
+                job = self._waiting.popleft()
+                if not job.state.status.ended:
+                    self._current = job.start(self._next)
+
+
+JOBS = JobQueue()  # one per server process
+
+
+def current_job() -> Job | None:
+    return JOBS.current()
+
+
+def new_run(config: TrainConfig, folder: Path | None = None) -> Job:
+    """A fresh run of `config`, saved in `folder` (default: lenet.files.runs_dir()). Raises
+    ValueError for a bad setting, before anything starts."""
+    config.validate()
+    return Job(RunState(config, run_name(config), Path(folder or runs_dir())))
+
+
+def continued_run(path: Path, epochs: int) -> Job:
+    """A saved run continued for `epochs` more epochs, into the same file. Raises CheckpointError
+    for an unreadable file, ValueError for one that can't be continued."""
+    config, ckpt = continue_config(path, epochs)
+    state = RunState(config, Path(path).stem, Path(path).parent, first_epoch=len(ckpt["history"]) + 1,
+                     epochs=list(ckpt["history"]))
+    return Job(state, ckpt)
+
+
+def finetune_run(source: str | Path, folder: Path, *, layers: str = "all", epochs: int = FINETUNE_EPOCHS,
+                 replay: int = REPLAY, runs: Path | None = None) -> Job:
+    """Fine-tuning the saved model `source` on the class collection in `folder`, as a new run named
+    after it. Raises FineTuneError (a ValueError) for too few drawings, CheckpointError for an
+    unusable source."""
+    ready = plan(source, folder, layers, epochs)
+    history = list(ready.checkpoint["history"])
+    tuning = FineTuning(Path(source), Path(folder), replay)
+    state = RunState(ready.config, run_name(ready.config, tunes=Path(source).stem), Path(runs or runs_dir()),
+                     first_epoch=len(history) + 1, tuning=tuning, epochs=history)
+    return Job(state, {k: v for k, v in ready.checkpoint.items() if k != "optimizer"})

@@ -1,0 +1,248 @@
+"""The training process: what runs in the child that a Start forks, and every message it sends back.
+
+The child trains with lenet.train.train and a `LiveHook`, which is everything the app adds to the
+textbook loop: it lets pages go first, honours Stop, probes a fixed test slice about once a
+second, films conv1's filters and one digit's feature maps, sends the live weights, and saves
+each epoch. The server (lenet/classroom/jobs.py) reads the messages, one small dataclass per kind,
+and keeps the run's state from them. They travel as plain pickles: tensors as bytes, not as
+shared-memory handles.
+"""
+from __future__ import annotations
+
+import math
+import pickle
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..checkpoints import save_epoch
+from ..data import Mnist, load_mnist
+from ..inside.introspect import feature_maps, filters, has_feature_maps
+from ..messages import Message, message_of
+from ..train import BatchReport, EpochReport, EvalResult, Hook, Progress, TrainConfig, evaluate, train
+from .finetune import checkpoint_of, finetune, save_finetuned
+from .runs import prune_runs
+from .tuning import ThreadGovernor, lower_thread_priority
+
+__all__ = ["Began", "EpochEnded", "Failed", "FineTuned", "FineTuning", "Finished", "Frame", "LiveHook", "Order",
+           "Probe", "Probed", "Said", "Stepped", "Stopped", "Weights", "run_order"]
+
+PROGRESS_EVERY = 5  # batches between progress points: the live charts want a point every few batches
+PROBE_EVERY_S = 1.0  # how often the fixed test slice is probed
+PROBE_SIZE = 1000  # the slice: the first 1,000 eval images, the same every time
+LIVE_EVERY_S = 1.0  # how often the live model's weights are sent for the Draw page
+FRAME_EVERY = 500  # training samples between two frames of the film
+MAX_WAIT_S = 0.5  # the longest the trainer waits for pages before one more batch: it never starves
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One live point: the model on the fixed test slice, between two batches."""
+    progress: float  # epochs done, fractional
+    train_accuracy: float | None  # over this epoch's batches so far; None before the first
+    eval_accuracy: float
+    eval_loss: float
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: frames are compared by identity, not array by array
+class Frame:
+    """The conv1 filters, and the feature maps of one fixed digit, at one moment of training."""
+    samples: int  # training samples seen so far in this run
+    progress: float  # epochs done, fractional
+    filters: np.ndarray  # conv1's kernels (6, 1, 5, 5), float32
+    maps: dict[str, np.ndarray]  # conv1 (6, 28, 28) and conv2 (16, 10, 10) for the fixed digit
+
+
+@dataclass(frozen=True)
+class FineTuning:
+    """What a fine-tuning run tunes (lenet/classroom/finetune.py), instead of training afresh."""
+    source: Path  # the checkpoint fine-tuned; only read
+    folder: Path  # the class collection
+    replay: int  # MNIST training images mixed in
+
+
+# ---- the messages, child to server: one kind each ----------------------------------------------
+
+@dataclass(frozen=True)
+class Said:
+    message: Message  # a line while MNIST loads
+
+
+@dataclass(frozen=True)
+class Began:
+    """Training has begun."""
+
+
+@dataclass(frozen=True)
+class Stepped:
+    report: BatchReport  # every PROGRESS_EVERY batches, and each epoch's last
+
+
+@dataclass(frozen=True)
+class Weights:
+    state: dict[str, torch.Tensor]  # the live model's weights, on the CPU
+
+
+@dataclass(frozen=True)
+class Probed:
+    point: Probe
+    evaluation: EvalResult  # the slice's confusion matrix and predictions
+
+
+@dataclass(frozen=True)
+class Filmed:
+    frame: Frame
+
+
+@dataclass(frozen=True)
+class EpochEnded:
+    record: dict  # EpochReport.to_dict()
+    evaluation: EvalResult  # on the whole eval split
+    path: Path  # where the epoch is saved
+
+
+@dataclass(frozen=True)
+class FineTuned:
+    report: dict  # counts, and the scores before and after (checkpoint_of(...)["finetune"])
+
+
+@dataclass(frozen=True)
+class Finished:
+    path: Path
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """Stop was pressed; every finished epoch is saved."""
+
+
+@dataclass(frozen=True)
+class Failed:
+    message: Message
+
+
+ENDINGS = (Finished, Stopped, Failed)  # the last message of every run
+
+
+@dataclass(frozen=True)
+class Order:
+    """What the child is asked to run."""
+    config: TrainConfig
+    path: Path  # its checkpoint, written after every epoch
+    resume: bytes | None = None  # a pickled checkpoint dict: a run continued, or the model fine-tuned
+    tuning: FineTuning | None = None
+    nice: int = 0  # how far the child steps back for the server's threads
+
+
+class LiveHook(Hook):
+    """The app's hook on the loop: pages first, Stop, live probes, frames, weights, a saved epoch."""
+
+    def __init__(self, send: Callable[[Any], None], stop: Any, pages: Any, order: Order, history: list[dict], *,
+                 frame_every: int | None = FRAME_EVERY, govern: bool = True) -> None:
+        self.send, self.stop, self.pages, self.order, self.history = send, stop, pages, order, history
+        self.frame_every = frame_every  # None: no film (bench/frames.py measures what it costs)
+        self.governor = ThreadGovernor(torch.get_num_threads(), torch.set_num_threads) if govern else None
+        self.started: float | None = None  # when the last batch began
+        self.probed = self.weighed = -math.inf
+        self.filmed: int | None = None  # samples at the last frame
+
+    def before_batch(self, run: Progress) -> bool:
+        if self.started is not None and self.governor is not None:  # it times the step just done, waits excluded
+            self.governor.batch(time.perf_counter() - self.started)
+        if time.perf_counter() - self.probed >= PROBE_EVERY_S:
+            self._probe(run)
+        if self.filmed is None and self.frame_every is not None:
+            self._film(run)  # the filters before the first batch: random, or where a continued run left them
+        wait_for_pages(self.pages, self.stop)
+        self.started = time.perf_counter()
+        return not self.stop.is_set()
+
+    def after_batch(self, run: Progress) -> None:
+        last = run.batch == run.batches
+        if self.frame_every is not None and (run.samples_done - self.filmed >= self.frame_every or last):
+            self._film(run)
+        if run.batch % PROGRESS_EVERY == 0 or last:
+            self.send(Stepped(run.report()))
+            if time.monotonic() - self.weighed >= LIVE_EVERY_S:
+                self._weights(run.model)
+
+    def after_epoch(self, run: Progress, report: EpochReport) -> None:
+        self.history.append(report.to_dict())
+        saved = save_epoch(self.order.path, self.order.config, run.model, self.history, report.optimizer)
+        prune_runs(saved.parent, keep=saved)
+        self._weights(run.model)
+        self.send(EpochEnded(self.history[-1], report.evaluation, saved))
+
+    def _probe(self, run: Progress) -> None:
+        ev = evaluate(run.model, run.eval_set.head(PROBE_SIZE))
+        run.model.train()  # evaluate() left it in eval mode
+        self.send(Probed(Probe(run.epochs_done, run.running_accuracy, ev.accuracy, ev.loss), ev))
+        self.probed = time.perf_counter()
+
+    def _film(self, run: Progress) -> None:
+        self.filmed = run.samples_done
+        if not has_feature_maps(run.model):
+            return
+        # conv1 and conv2 only: the layers after conv2 would double the cost. numpy arrays,
+        # because they pickle for the trip to the server ~10× faster than tensors.
+        maps = feature_maps(run.model, run.eval_set.x[:1], ("features.conv1", "features.conv2"))
+        self.send(Filmed(Frame(run.samples_done, run.epochs_done,
+                               filters(run.model)["conv1"].numpy(), {k: m.numpy() for k, m in maps.items()})))
+
+    def _weights(self, model: nn.Module) -> None:
+        # on the CPU, copied: the server loads them whatever device trained them
+        self.send(Weights({k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}))
+        self.weighed = time.monotonic()
+
+
+def wait_for_pages(pages: Any, stop: Any, max_wait_s: float = MAX_WAIT_S) -> None:
+    """Wait while pages are being served (at most max_wait_s, so a steady stream of visitors slows
+    training but never stops it), unless Stop was pressed: that is answered at once."""
+    deadline = time.monotonic() + max_wait_s
+    while pages.value > 0 and not stop.is_set() and time.monotonic() < deadline:
+        time.sleep(0.002)
+
+
+def run_order(pipe: Any, stop: Any, pages: Any, order: Order, shared: Mnist | None) -> None:
+    """The training process's whole life: load MNIST (or map the server's, `shared`), train or
+    fine-tune with a LiveHook, and end with Finished, Stopped or Failed, whatever happens."""
+    lower_thread_priority(order.nice)  # before torch starts its OpenMP threads: they inherit it
+
+    def send(message: Any) -> None:
+        pipe.send_bytes(pickle.dumps(message))
+
+    try:
+        data = shared or load_mnist(progress=lambda line: send(Said(line)))
+        if stop.is_set():
+            send(Stopped())
+            return
+        send(Began())
+        stopped = _run(order, data, send, stop, pages)
+        send(Stopped() if stopped else Finished(order.path))
+    except Exception as err:  # shown on the page; the server keeps running
+        send(Failed(Message("job.failed", error=message_of(err) or str(err))))
+    finally:
+        pipe.close()
+
+
+def _run(order: Order, data: Mnist, send: Callable[[Any], None], stop: Any, pages: Any) -> bool:
+    """Train (or fine-tune) as ordered; True if Stop ended it."""
+    resume = pickle.loads(order.resume) if order.resume is not None else None
+    tuning, config = order.tuning, order.config
+    if tuning is None:
+        history = list(resume["history"]) if resume is not None else []
+        return train(config, data, LiveHook(send, stop, pages, order, history), resume).stopped
+    hook = LiveHook(send, stop, pages, order, list(resume["history"]))
+    tuned = finetune(tuning.source, tuning.folder, data, layers=config.layers, epochs=config.epochs,
+                     replay=tuning.replay, seed=config.seed, hook=hook)
+    if tuned.history:  # at least one epoch: the run is saved, now with its report
+        send(FineTuned(checkpoint_of(tuned)["finetune"]))
+        save_finetuned(order.path, tuned)
+    return tuned.stopped
+

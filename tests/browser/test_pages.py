@@ -1,0 +1,91 @@
+"""Every page in a real browser: it opens, the menu is the app's own from the very first visit, it
+fits a projector and a phone, and the keyboard reaches its controls."""
+import time
+
+import pytest
+
+from tests.browser.helpers import WAIT_MS, canvas_ready, draw_digit, go, menu, open_page, settle, shot
+from tests.servers import COMMANDS, app_server
+
+PAGES = [("", "LeNet Lab"), ("train", "Train"), ("draw", "Draw"), ("explain", "Explain"), ("class", "Class")]
+
+
+def test_every_page_opens_without_an_exception(server, page, timings):
+    ready = {}
+    for path, title in PAGES:
+        open_page(page, f"{server}/{path}", title)  # first visit: warms the caches
+        ready[title] = min(open_page(page, f"{server}/{path}", title) for _ in range(2))
+        shot(page, title.lower().replace(" ", "-"), full=True)
+    switches = []
+    for title in ["Train", "Draw", "Explain", "Class", "LeNet Lab"]:  # through the sidebar, as a user does
+        start = time.perf_counter()
+        go(page, title)
+        switches.append(time.perf_counter() - start)
+    timings["page_load_s"] = {k: round(v, 2) for k, v in ready.items()}
+    timings["page_switch_s"] = [round(s, 2) for s in switches]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("path, title", [("", "LeNet Lab"), ("draw", "Draw")])
+def test_a_first_visit_gets_the_apps_own_menu(command, path, title, new_page, tmp_path):
+    """The very first visitor of a fresh server, straight to / or /draw, under either command:
+    the app's menu and model picker, the right page, and nothing of Streamlit's automatic pages/
+    listing (app, draw, explain, home, train) at any moment; a click in the first moment lands
+    on the page clicked. See ui/router.py for why this needs care."""
+    with app_server(tmp_path, command) as started:
+        page = new_page()
+        page.goto(f"{started.url}/{path}")
+        menu(page).first.wait_for(timeout=WAIT_MS)
+        listing = page.locator('[data-testid="stSidebarNav"]')
+        assert listing.count() == 0 or not listing.is_visible()
+        assert [t.split()[-1] for t in menu(page).all_inner_texts()] == ["Lab", "Train", "Draw", "Explain", "Class"]
+        other = "Explain" if title == "Draw" else "Draw"
+        go(page, other)  # at once, before anything else has run
+        assert page.get_by_text("Model", exact=True).count() == 1  # the shared picker, from the router
+        page.go_back()
+        page.get_by_role("heading", name=title, exact=True).wait_for(timeout=WAIT_MS)
+        settle(page)
+
+
+@pytest.mark.parametrize("width, height", [(1280, 720), (390, 844)])
+def test_projector_and_phone_views(server, new_page, width, height):
+    """The projector's 1280×720 and a phone's 390×844: nothing wider than the screen, text
+    large enough, and on the phone the Prediction above the fold once a digit is drawn."""
+    page = new_page(width, height)
+    for path, title in [("train", "Train"), ("explain", "Explain"), ("draw", "Draw")]:
+        open_page(page, f"{server}/{path}", title)
+        assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1"), path
+        shot(page, f"{path}-{width}x{height}")
+    smallest = page.evaluate("""() => Math.min(...[...document.querySelectorAll('[data-testid=stMain] p')]
+        .filter(e => e.offsetParent).map(e => parseFloat(getComputedStyle(e).fontSize)))""")
+    assert smallest >= 12
+    draw_digit(page, "7")
+    page.evaluate("() => window.scrollTo(0, 0)")
+    box = page.locator('[data-testid="stMetric"]').filter(has_text="Prediction").first.bounding_box()
+    assert box["y"] + box["height"] <= height, box
+    shot(page, f"draw-{width}x{height}")
+
+
+FOCUSED = """() => { const e = document.activeElement;
+    return [e.tagName, e.getAttribute('role') || e.type || '',
+            (e.getAttribute('aria-label') || e.innerText || '').trim()]; }"""
+
+
+def test_the_keyboard_reaches_the_controls(server, page):
+    """Tab alone goes through the sidebar (menu, model picker, language, Share) and Draw's own
+    controls (pen width, Clear, the upload); Space on the language switch changes the language."""
+    open_page(page, f"{server}/draw", "Draw")
+    canvas_ready(page)
+    reached = []
+    for _ in range(25):
+        page.keyboard.press("Tab")
+        reached.append(tuple(page.evaluate(FOCUSED)))
+    names = [[line for line in name.split("\n") if line]  # an icon's name, then the label
+             for tag, _, name in reached if tag in ("A", "BUTTON", "INPUT")]  # controls, not the page's text
+    for control in ("Train", "Explain", "Class", "Model", "Share this setup", "Pen width", "Clear", "Upload"):
+        assert any(control in lines for lines in names), (control, reached)
+    assert ("INPUT", "combobox", "Model") in reached and any(kind == "radio" for _, kind, _ in reached), reached
+    page.locator('[data-testid="stSidebar"]').get_by_role("radio", name="中文").focus()
+    page.keyboard.press("Space")
+    page.get_by_role("heading", name="画数字", exact=True).wait_for(timeout=WAIT_MS)
+    settle(page)

@@ -1,0 +1,160 @@
+"""Runs on the server: started, queued, continued and stopped through JOBS, each in a real training
+process speaking typed messages, and the state the pages read."""
+import itertools
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from lenet.checkpoints import CHECKPOINT_DIR, load_checkpoint, load_model
+from lenet.classroom import collection
+from lenet.classroom.jobs import (
+    MAX_FRAMES,
+    Job,
+    JobBusy,
+    JobQueue,
+    RunState,
+    Status,
+    continued_run,
+    finetune_run,
+    new_run,
+)
+from lenet.classroom.trainer import (
+    Began,
+    EpochEnded,
+    Filmed,
+    Finished,
+    Frame,
+    Probe,
+    Probed,
+    Said,
+    Stepped,
+    Stopped,
+    Weights,
+)
+from lenet.messages import Message
+from lenet.train import BatchReport, EvalResult, TrainConfig
+
+TINY = TrainConfig(epochs=1, limit=2000)
+WAIT_S = 300  # a bound on every wait for a run: far beyond what it takes, on any machine
+
+
+def state(epochs: int = 2) -> RunState:
+    return RunState(replace(TINY, epochs=epochs), "run", CHECKPOINT_DIR)
+
+
+def test_the_state_follows_the_messages_one_kind_at_a_time(tmp_path):
+    job = Job(state())
+    report = BatchReport(epoch=1, batch=5, batches=10, loss=0.5, accuracy=0.8, samples_per_s=100.0, elapsed_s=2.0)
+    ev = EvalResult(0.1, 0.9, torch.zeros(10, 10, dtype=torch.long), torch.zeros(3), torch.zeros(3))
+    frame = Frame(0, 0.0, np.zeros((6, 1, 5, 5), np.float32), {})
+    said = Message("data.loading")
+    for message in (Said(said), Began(), Stepped(report), Weights({"w": torch.ones(1)}),
+                    Probed(Probe(0.5, 0.8, 0.9, 0.1), ev), Filmed(frame),
+                    EpochEnded({"epoch": 1, "eval_accuracy": 0.9}, ev, tmp_path / "run.pt")):
+        assert job._apply(message) is False
+    snap = job.snapshot()
+    assert snap.status is Status.RUNNING and snap.message.key == "job.training"
+    assert snap.batches == [report] and snap.probes == [Probe(0.5, 0.8, 0.9, 0.1)] and snap.live is ev
+    assert snap.frames == [frame] and snap.epochs == [{"epoch": 1, "eval_accuracy": 0.9}]
+    assert snap.checkpoint == tmp_path / "run.pt" and job.has_live_model()
+    assert snap.done == pytest.approx(0.25) and snap.eta_s == pytest.approx(6.0)  # 5 of 20 batches in 2 s
+    snap.batches.append(report)
+    assert len(job.snapshot().batches) == 1  # a snapshot is a copy: the page can't change the run
+    assert job._apply(Finished(tmp_path / "run.pt")) is True
+    done = job.snapshot()
+    assert done.status is Status.FINISHED and done.done == 1.0 and done.eta_s is None and job.join(0)
+    assert done.message == "Finished; saved as run."
+
+
+def test_stopping_says_who_and_what_was_kept(tmp_path):
+    job = Job(state())
+    job._apply(Began())
+    job.stop(by="session-1")
+    assert job.snapshot().status is Status.STOPPING and job.snapshot().stopped_by == "session-1"
+    job._apply(Began())  # a late word from the process doesn't undo Stop
+    assert job.snapshot().status is Status.STOPPING
+    job._apply(Stopped())
+    assert job.snapshot().status is Status.STOPPED and job.snapshot().message.key == "job.stopped_nothing"
+    again = Job(state())
+    again._apply(EpochEnded({"epoch": 1}, None, tmp_path / "kept.pt"))
+    again._apply(Stopped())
+    assert again.snapshot().message == "Stopped; epoch 1 is saved as kept."
+
+
+def test_a_long_run_keeps_an_evenly_spaced_film_and_the_newest_frame():
+    job = Job(state())
+    sent = [Frame(500 * i, i / 120, np.zeros((6, 1, 5, 5), np.float32), {}) for i in range(1000)]
+    for frame in sent:
+        job._apply(Filmed(frame))
+    film = job.snapshot().frames
+    assert len(film) <= MAX_FRAMES + 1 and film[0] is sent[0] and film[-1] is sent[-1]
+    gaps = {b.samples - a.samples for a, b in itertools.pairwise(film[:-1])}
+    assert len(gaps) == 1  # evenly spaced, whatever thinning happened
+
+
+def test_statuses_say_which_are_alive():
+    assert {s for s in Status if s.active} == {Status.LOADING, Status.RUNNING, Status.STOPPING}
+    assert {s for s in Status if s.ended} == {Status.STOPPED, Status.FINISHED, Status.FAILED}
+    with pytest.raises(ValueError, match="epochs must be from 1 to 100"):
+        new_run(replace(TINY, epochs=0))
+
+
+@pytest.mark.mnist
+@pytest.mark.process
+def test_a_run_continues_into_the_same_file_and_the_live_model_follows(tmp_path):
+    queue = JobQueue()
+    job = queue.start(new_run(TINY, tmp_path))
+    assert job.join(WAIT_S)
+    first = job.snapshot()
+    assert first.status is Status.FINISHED, first.message
+    job = queue.start(continued_run(first.checkpoint, epochs=1))
+    assert job.join(WAIT_S)
+    snap = job.snapshot()
+    assert snap.status is Status.FINISHED and snap.checkpoint == first.checkpoint and snap.first_epoch == 2
+    assert [e["epoch"] for e in load_checkpoint(snap.checkpoint)["history"]] == [1, 2]
+    assert snap.probes and snap.live is not None  # live points reached the server from the training process
+    assert snap.frames[0].progress == 1.0 and snap.frames[-1].samples == 2000  # the film of the continued epoch
+    saved, _ = load_model(snap.checkpoint)
+    live = job.live_model()
+    assert all(torch.equal(a, b) for a, b in zip(live.state_dict().values(), saved.state_dict().values(),
+                                                 strict=True))
+
+
+@pytest.mark.mnist
+@pytest.mark.process
+def test_queued_runs_go_one_after_another_and_start_says_busy(tmp_path):
+    queue = JobQueue()
+    first = queue.enqueue(new_run(replace(TINY, epochs=100, limit=60_000), tmp_path))  # long: stopped below
+    second = queue.enqueue(new_run(replace(TINY, seed=1), tmp_path))
+    third = queue.enqueue(new_run(replace(TINY, seed=2), tmp_path))
+    dropped = queue.enqueue(new_run(replace(TINY, seed=3), tmp_path))
+    assert [j.snapshot().status for j in (second, third, dropped)] == [Status.QUEUED] * 3
+    assert queue.waiting() == [second, third, dropped]
+    with pytest.raises(JobBusy):
+        queue.start(new_run(TINY, tmp_path))
+    dropped.stop(by="teacher")  # a queued run never starts
+    assert dropped.snapshot().status is Status.STOPPED and queue.waiting() == [second, third]
+    first.stop()
+    for job in (first, second, third):
+        assert job.join(WAIT_S), job.snapshot()
+    assert [j.snapshot().status for j in (first, second, third)] == [Status.STOPPED, Status.FINISHED, Status.FINISHED]
+    assert second.snapshot().started <= third.snapshot().started and queue.current() is third
+    assert queue.waiting() == [] and dropped.snapshot().checkpoint is None
+
+
+@pytest.mark.mnist
+@pytest.mark.process
+def test_a_fine_tune_with_damaged_drawings_finishes_and_counts_them(tmp_path, digits):
+    images, labels = digits
+    folder = tmp_path / "class"
+    saved = [collection.save(folder, images[i], int(labels[i])) for i in range(40)]
+    saved[0].path.write_bytes(b"")  # a zero-byte image: read before, it failed the whole run
+    job = JobQueue().start(finetune_run(CHECKPOINT_DIR / "lenet5.pt", folder, layers="classifier", epochs=1,
+                                        replay=500, runs=tmp_path))
+    assert job.join(WAIT_S)
+    snap = job.snapshot()
+    assert snap.status is Status.FINISHED, snap.message
+    assert snap.finetune["damaged"] == 1 and snap.finetune["train_count"] + snap.finetune["held_count"] == 39
+    assert snap.name.endswith("-lenet5-class") and snap.first_epoch == 13
