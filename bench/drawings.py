@@ -2,7 +2,7 @@
 
     python -m bench.drawings [--split report|tune] [--n 2700] [--checkpoint PATH ...]
 
-Drawings are MNIST test digits re-rendered as users give them (bench/synth.py). Preprocessing
+Drawings are MNIST test digits re-rendered as users give them (tests/synth.py). Preprocessing
 choices are tuned on the `tune` split (test indices 0-4999); the figures we report come from
 the `report` split (5000-9999), which tuning never looks at.
 """

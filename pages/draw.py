@@ -29,6 +29,11 @@ def clear() -> None:
         st.session_state.pop(key, None)
 
 
+# Every part of this fragment that comes and goes (the question, what the model sees, why) has a
+# slot made every run, st.empty(), filled or not. A run that Streamlit ends early because another
+# request is queued (a timer of the sidebar's, say) is not cleaned of what it no longer draws, and
+# when the run after it is another fragment's, a cleared drawing kept its "Is it a 4?" below an
+# empty canvas. An empty slot overwrites whatever was there, whichever run comes next.
 @st.fragment  # a stroke reruns only this part of the page: the prediction comes back sooner
 def draw_and_read() -> None:
     model, choice = selected()  # inside: the live model of a running job is fetched afresh each stroke
@@ -38,29 +43,37 @@ def draw_and_read() -> None:
     answer = st.container()  # filled below, shown first: above the canvas on a phone
     pad, chart = st.columns([1, 1.2], gap="large")
     with pad:
-        pen = PEN if lesson.hidden("pen") else st.slider(t("draw.pen"), 6, 40, PEN, key="pen")
-        canvas = st_canvas(stroke_width=pen, stroke_color="#FFFFFF", background_color="#000000", width=280,
-                           height=280, drawing_mode="freedraw", return_image_data=True,
-                           initial_drawing=st.session_state.get("canvas_initial"),
-                           key=f"canvas-{st.session_state.canvas_version}")
-        # A callback, not `if st.button(): clear(); st.rerun()`: the fresh canvas is drawn in the
-        # very run the click causes, whatever other run it is merged with (a timed fragment's, a page's).
-        st.button(t("draw.clear"), icon=":material/ink_eraser:", key="clear", on_click=clear)
-        upload = None if lesson.hidden("upload") else st.file_uploader(t("draw.upload"), type=["png", "jpg", "jpeg"],
-                                                                       key="upload")
-
+        canvas, upload = canvas_and_upload()
     with serving():  # the trainer waits while this drawing is read
         drawing, raw, source, problem = read_input(canvas, upload)
         with answer:
             reading = show_answer(model, choice, drawing, source, problem, chart)
+    question, seen, why = chart.empty(), st.empty(), st.empty()  # under the probabilities; then below
     if reading is not None and raw is not None and not lesson.hidden("collect"):
-        with chart:  # beside the canvas, under the probabilities: the canvas never moves for it
+        with question.container():  # beside the canvas: the canvas never moves for it
             confirm_or_correct(t, drawing, raw, reading.digit, choice.name)
     if drawing is not None:
-        with serving():
+        with serving(), seen.container():
             show_steps(model, drawing, raw)
-    if drawing is not None and not lesson.hidden("why") and st.toggle(t("draw.why"), key="why_toggle"):
-        why_this_answer(t, model, drawing)
+    if drawing is not None and not lesson.hidden("why"):
+        with why.container():
+            if st.toggle(t("draw.why"), key="why_toggle"):
+                why_this_answer(t, model, drawing)
+
+
+def canvas_and_upload():
+    """The pen, the canvas, Clear and the upload: (the canvas's result, the uploaded file or None)."""
+    pen = PEN if lesson.hidden("pen") else st.slider(t("draw.pen"), 6, 40, PEN, key="pen")
+    canvas = st_canvas(stroke_width=pen, stroke_color="#FFFFFF", background_color="#000000", width=280,
+                       height=280, drawing_mode="freedraw", return_image_data=True,
+                       initial_drawing=st.session_state.get("canvas_initial"),
+                       key=f"canvas-{st.session_state.canvas_version}")
+    # A callback, not `if st.button(): clear(); st.rerun()`: the fresh canvas is drawn in the
+    # very run the click causes, whatever other run it is merged with (a timed fragment's, a page's).
+    st.button(t("draw.clear"), icon=":material/ink_eraser:", key="clear", on_click=clear)
+    upload = None if lesson.hidden("upload") else st.file_uploader(t("draw.upload"), type=["png", "jpg", "jpeg"],
+                                                                   key="upload")
+    return canvas, upload
 
 
 def read_input(canvas, upload):
@@ -87,8 +100,9 @@ def read_input(canvas, upload):
 
 def show_answer(model, choice, drawing, source, problem, chart):
     """The Prediction and the ten probabilities; returns the reading (None before a drawing)."""
+    trouble = st.empty()  # a slot, so an error about an earlier upload never outlives it (see above)
     if problem:
-        st.error(problem)
+        trouble.error(problem)
     if drawing is None:
         # The same two lines a prediction takes, so the canvas below never moves: it used to jump
         # down when the first prediction replaced a taller prompt, cutting the stroke being drawn.

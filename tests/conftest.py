@@ -1,4 +1,4 @@
-"""Shared fixtures, and the two tiers: `make test-fast` skips tests marked mnist or browser.
+"""Shared fixtures, and the tiers: `make test-fast` skips tests marked mnist, browser, app or process.
 
 Integration tests read the real MNIST files that `make test` fetches. A test that asks for the
 `mnist` fixture is marked `mnist` here automatically; tests that read MNIST another way carry

@@ -45,8 +45,15 @@ def recipe_of(name: str) -> TrainConfig:
     return TrainConfig(**lesson.recipe)
 
 
+_RUNS: dict[str, float] = {}  # accuracy per recipe: four lessons compare with the default, trained once
+
+
 def accuracy(config: TrainConfig, mnist) -> float:
-    return train(config, mnist).history[-1]["eval_accuracy"]
+    """Test accuracy after training `config` (runs are deterministic: the same recipe, the same run)."""
+    key = repr(config)
+    if key not in _RUNS:
+        _RUNS[key] = train(config, mnist).history[-1]["eval_accuracy"]
+    return _RUNS[key]
 
 
 def test_the_teaching_guide_lists_these_lessons():
@@ -91,6 +98,7 @@ def test_a_thousand_images_for_ten_epochs_lose_to_sixty_thousand_for_one(mnist):
     assert many - few > 0.02, (few, many)  # measured: 95.0% against 99.0%
 
 
+@pytest.mark.app
 def test_the_stepper_lesson_opens_on_digit_seven_and_shows_the_models_own_number():
     from streamlit.testing.v1 import AppTest
 

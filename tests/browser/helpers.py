@@ -167,23 +167,42 @@ def draw_digit(page, digit: str, label: str = "Prediction", expect: str | None =
     return page.evaluate("() => window._seen - window._up")
 
 
+INKED = """() => { const c = document.querySelector('canvas.dc-canvas.lower-canvas')
+        || [...document.querySelectorAll('*')]
+           .map(h => h.shadowRoot && h.shadowRoot.querySelector('canvas.dc-canvas.lower-canvas')).find(Boolean);
+    if (!c) return null;
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0; for (let i = 0; i < d.length; i += 4) n += d[i] > 128; return n; }"""
+
+
+def inked(page) -> int | None:
+    """How many pixels of the canvas hold ink (None before there is a canvas)."""
+    return page.evaluate(INKED)
+
+
 def clear(page) -> None:
-    """Press Clear once and wait until the new, empty canvas is mounted and ready."""
-    old = page.locator("canvas.upper-canvas").element_handle()
+    """Press Clear once; then the canvas is empty, the Prediction is "–", and nothing of the old
+    drawing is left anywhere on the page (a person would see it too)."""
     act(page, lambda: page.get_by_role("button", name="Clear").click())
-    try:
-        page.wait_for_function("e => !e.isConnected", arg=old, timeout=WAIT_MS)
-    except Exception:
-        page.screenshot(path=str(SHOTS.parent / "failed-clear.png"))
-        raise AssertionError("Clear was pressed, but the old canvas is still there") from None
-    page.get_by_text("Draw a digit on the black canvas").wait_for(timeout=WAIT_MS)
+    checks = [("the Prediction is –", lambda: wait_for_prediction(page, "–")),
+              ("the prompt is back", lambda: page.get_by_text("Draw a digit on the black canvas").wait_for(
+                  timeout=WAIT_MS)),
+              ("the canvas is empty", lambda: page.wait_for_function(f"() => ({INKED})() === 0", timeout=WAIT_MS)),
+              ("what the model saw is gone", lambda: page.get_by_text("What the model sees").wait_for(
+                  state="detached", timeout=WAIT_MS))]
+    for what, check in checks:
+        try:
+            check()
+        except Exception:
+            page.screenshot(path=str(SHOTS.parent / "failed-clear.png"))
+            raise AssertionError(f"Clear was pressed, but not yet: {what}") from None
     canvas_ready(page)
 
 
 def probabilities(page) -> list[float]:
     """The ten bars of the Draw page's probability chart, as plotly holds them (percent)."""
     return page.evaluate("""() => { const p = [...document.querySelectorAll('.js-plotly-plot')]
-        .find(p => p.layout && p.layout.title && String(p.layout.title.text).startsWith('Probability'));
+        .find(p => p.layout && p.layout.title && String(p.layout.title.text).includes('Probability of each digit'));
         return p ? [...p.data[0].y] : null; }""")
 
 
@@ -201,6 +220,13 @@ def picked(page) -> str:
     """The picker's current choice, as shown (the selectbox shows it as text or in its input)."""
     inputs = picker(page).locator("input")
     return picker(page).inner_text() + " " + (inputs.first.input_value() if inputs.count() else "")
+
+
+def wait_for_picked(page, label: str) -> None:
+    """Wait until the picker shows an entry whose label contains `label` (as text or in its input)."""
+    page.wait_for_function("""n => [...document.querySelectorAll(
+            '[data-testid="stSidebar"] [data-testid="stSelectbox"]')].some(b => b.innerText.includes(n)
+            || [...b.querySelectorAll('input')].some(i => i.value.includes(n)))""", arg=label, timeout=WAIT_MS)
 
 
 def pick_model(page, label: str) -> None:
@@ -234,5 +260,8 @@ def visible_text(page) -> str:
 
 
 def shot(page, name: str, full: bool = False) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full)
+    """A screenshot for the docs, taken when asked for (`make screenshots` sets LENET_SHOTS): each
+    costs the browser a full render, and a test run doesn't need them (a failure saves its own)."""
+    if os.environ.get("LENET_SHOTS"):
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full)

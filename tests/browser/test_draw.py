@@ -17,6 +17,7 @@ from tests.browser.helpers import (
     clear,
     draw_digit,
     go,
+    inked,
     open_page,
     png_bytes,
     settle,
@@ -135,7 +136,4 @@ def test_every_stroke_counts_and_the_latest_source_is_read(server, page, tmp_pat
     go(page, "Draw")
     wait_for_prediction(page, "1")
     canvas_ready(page)
-    inked = page.locator("canvas.dc-canvas.lower-canvas").evaluate("""c => {
-        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-        let n = 0; for (let i = 0; i < d.length; i += 4) n += d[i] > 128; return n; }""")
-    assert inked > 100  # the strokes are back on the canvas, not only in the prediction
+    assert inked(page) > 100  # the strokes are back on the canvas, not only in the prediction

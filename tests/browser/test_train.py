@@ -11,7 +11,7 @@ GROWING = """n => { const p = document.querySelector('.js-plotly-plot');
 
 def test_training_streams_charts_and_stops(server, page, new_page, timings):
     open_page(page, f"{server}/train", "Train")
-    page.get_by_role("spinbutton", name="Epochs", exact=True).fill("30")  # long enough to still be training at Stop
+    page.get_by_role("spinbutton", name="Epochs", exact=True).fill("100")  # still training at Stop, on any machine
     page.get_by_role("spinbutton", name="Training images", exact=True).fill("60000")
     start = time.perf_counter()
     page.get_by_role("button", name="Start training").click()
@@ -30,7 +30,7 @@ def test_training_streams_charts_and_stops(server, page, new_page, timings):
     other = new_page()  # meanwhile, a second tab draws and gets predictions from the shipped model
     open_page(other, f"{server}/draw", "Draw")
     waits = []
-    for digit in ("1", "7", "0", "1", "7", "0", "4"):
+    for digit in ("1", "7", "4"):
         waits.append(draw_digit(other, digit))
         clear(other)
 
