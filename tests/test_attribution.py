@@ -56,17 +56,17 @@ def _com(image: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("name", ["lenet5", "lenet5-classic", "mlp"])
 def test_occlusion_hurts_on_the_strokes_not_on_empty_paper(name, digits):
-    """Over the 100 shipped test digits, hiding ink costs the answer far more than hiding paper far from it."""
+    """Over 50 of the shipped test digits, hiding ink costs the answer far more than hiding paper far from it."""
     model = load_model(CHECKPOINT_DIR / f"{name}.pt")[0]
-    images = digits[0]
+    images = digits[0][:50]
     ink, far = torch.from_numpy(images > 128), _far_from_ink(images)
-    maps = torch.stack([occlusion(model, _x(image)).map for image in images])  # (100, 28, 28)
+    maps = torch.stack([occlusion(model, _x(image)).map for image in images])  # (50, 28, 28)
     on_ink, on_paper = float(maps[ink].mean()), float(maps[far].mean())
     print(f"{name}: mean drop on ink {on_ink:.4f}, on far paper {on_paper:.4f}")
     assert on_ink > 0.03 and on_ink > 3 * on_paper
     if name == "lenet5":  # why FILL and not mid-grey: the model reads a mid-grey patch as ink
-        grey = torch.stack([occlusion(model, _x(image), fill=MID_GREY).map for image in images[:40]])
-        assert float(grey[ink[:40]].mean()) < 2 * float(grey[far[:40]].mean())
+        grey = torch.stack([occlusion(model, _x(image), fill=MID_GREY).map for image in images[:25]])
+        assert float(grey[ink[:25]].mean()) < 2 * float(grey[far[:25]].mean())
 
 
 def test_occlusion_is_the_mean_of_manual_forward_passes(model, digits):
@@ -246,9 +246,9 @@ def test_concurrent_calls_share_one_model_without_changing_it(digits):
         return maps, reads
 
     expected = [run(image) for image in images]
-    results = [r for rs in at_once(lambda: [(i, run(image)) for _ in range(3) for i, image in enumerate(images)])
+    results = [r for rs in at_once(lambda: [(i, run(image)) for _ in range(2) for i, image in enumerate(images)])
                for r in rs]
-    assert len(results) == 4 * 3 * len(images)
+    assert len(results) == 4 * 2 * len(images)
     for i, (maps, reads) in results:
         assert all(torch.equal(a, b) for a, b in zip(maps, expected[i][0], strict=True))
         assert reads == expected[i][1]
