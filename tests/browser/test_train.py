@@ -3,7 +3,17 @@ survives a reload of its page, and Stop ends it."""
 import statistics
 import time
 
-from tests.browser.helpers import WAIT_MS, act, chart_points, clear, draw_digit, open_page, settle, shot, visible_text
+from tests.browser.helpers import (
+    WAIT_MS,
+    chart_points,
+    clear,
+    draw_digit,
+    mark,
+    open_page,
+    settle,
+    shot,
+    visible_text,
+)
 
 GROWING = """n => { const p = document.querySelector('.js-plotly-plot');
     return p && p.data && p.data[0] && p.data[0].x.length > n; }"""
@@ -39,11 +49,11 @@ def test_training_streams_charts_and_stops(server, page, new_page, timings):
     stop.wait_for(timeout=WAIT_MS)
     page.wait_for_function(GROWING, arg=0, timeout=WAIT_MS)
     settle(page)
-    clicked = time.perf_counter()
-    act(page, stop.click)
+    since, clicked = mark(page), time.perf_counter()
+    stop.click()
     page.get_by_text("Stopped", exact=False).first.wait_for(timeout=WAIT_MS)
-    stop_s = time.perf_counter() - clicked
-    settle(page)
+    stop_s = time.perf_counter() - clicked  # until a person reads "Stopped"; then the run's end
+    settle(page, since)
     said = visible_text(page)
     assert said.count("stopped by you") == 1 and "(stopped" not in said  # said once, in the status line
     shot(page, "train-stopped", full=True)
