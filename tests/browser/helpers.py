@@ -99,8 +99,11 @@ def wait_for_prediction(page, expected: str, label: str = "Prediction") -> None:
 
 def canvas_ready(page) -> None:
     """Wait for the canvas to be mounted, styled and still: the page moves it down once, to make
-    room for its toolbar (ui/drawing.py), and a stroke aimed before that would miss."""
-    page.locator("canvas.upper-canvas").wait_for(timeout=WAIT_MS)
+    room for its toolbar (ui/drawing.py), and a stroke aimed before that would miss. After Clear,
+    the new canvas can mount before the browser has removed the old one (seen with one core busy):
+    wait until one is left, as a person would."""
+    from playwright.sync_api import expect
+    expect(page.locator("canvas.upper-canvas")).to_have_count(1, timeout=WAIT_MS)
     page.wait_for_function("""() => [...document.querySelectorAll('*')].some(h => h.shadowRoot
         && h.shadowRoot.querySelector('style[data-lenet]'))""", timeout=WAIT_MS)
     page.wait_for_function("""() => { const c = document.querySelector('canvas.upper-canvas')
