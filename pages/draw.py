@@ -24,7 +24,12 @@ PEN = 18  # the pen's width when the slider is hidden
 
 
 def clear() -> None:
+    # The canvas keeps its key: a new key made Streamlit keep the old canvas beside the new one
+    # whenever the run that drew the new one was cut short (seen with one core busy). A changed
+    # initial drawing empties the same canvas instead, and it sends back its empty picture; until
+    # then it still reports the old strokes, which read_input() ignores.
     st.session_state.canvas_version += 1
+    st.session_state["canvas_stale"] = st.session_state.get("canvas_json")
     for key in ("canvas_json", "canvas_initial", "canvas_drawing", "drawing"):
         st.session_state.pop(key, None)
 
@@ -66,9 +71,9 @@ def canvas_and_upload():
     pen = PEN if lesson.hidden("pen") else st.slider(t("draw.pen"), 6, 40, PEN, key="pen")
     canvas = st_canvas(stroke_width=pen, stroke_color="#FFFFFF", background_color="#000000", width=280,
                        height=280, drawing_mode="freedraw", return_image_data=True,
-                       initial_drawing=st.session_state.get("canvas_initial"),
-                       key=f"canvas-{st.session_state.canvas_version}")
-    # A callback, not `if st.button(): clear(); st.rerun()`: the fresh canvas is drawn in the
+                       initial_drawing=st.session_state.get("canvas_initial")
+                       or {"objects": [], "cleared": st.session_state.canvas_version}, key="canvas")
+    # A callback, not `if st.button(): clear(); st.rerun()`: the canvas is emptied in the
     # very run the click causes, whatever other run it is merged with (a timed fragment's, a page's).
     st.button(t("draw.clear"), icon=":material/ink_eraser:", key="clear", on_click=clear)
     upload = None if lesson.hidden("upload") else st.file_uploader(t("draw.upload"), type=["png", "jpg", "jpeg"],
@@ -78,9 +83,14 @@ def canvas_and_upload():
 
 def read_input(canvas, upload):
     """(drawing, the canvas's RGBA or None, where it came from in words, a problem to show)."""
-    n = strokes(canvas.json_data)
+    picture, raw = canvas.json_data, canvas.image_data
+    if st.session_state.get("canvas_stale") is not None and picture == st.session_state["canvas_stale"]:
+        picture, raw = None, None  # Clear was pressed; the canvas hasn't sent its empty picture yet
+    else:
+        st.session_state.pop("canvas_stale", None)
+    n = strokes(picture)
     if n:
-        st.session_state["canvas_json"] = canvas.json_data
+        st.session_state["canvas_json"] = picture
     latest = st.session_state.sources.update(n, upload.file_id if upload is not None else None)
     if latest == "upload":
         try:
@@ -89,7 +99,6 @@ def read_input(canvas, upload):
             return None, None, None, t("draw.cant_read", name=upload.name, error=t.error(err))
         st.session_state["drawing"] = drawing  # the Explain page shows this drawing's feature maps
         return drawing, None, t("draw.source_upload", name=upload.name), None
-    raw = canvas.image_data
     drawing = read_canvas(raw) if raw is not None else st.session_state.get("canvas_drawing") if n else None
     if drawing is None:
         return None, None, None, None

@@ -27,13 +27,13 @@ def image(digits, i: int) -> torch.Tensor:
 
 def test_random_positions_equal_the_models_own_feature_maps(model, digits):
     rng = random.Random(0)
-    for i in range(3):
+    for i in range(2):
         x = image(digits, i)
         maps = feature_maps(model, x)
         acts = {s.name: s.output[0] for s in trace(model, x)}
         for layer in STEP_LAYERS:
             c, h, w = SHAPES[layer]
-            for _ in range(20):
+            for _ in range(12):
                 ch, r, col = rng.randrange(c), rng.randrange(h), rng.randrange(w)
                 win = step(model, x, layer, ch, r, col)
                 assert win.value == pytest.approx(float(maps[layer][ch, r, col]), abs=1e-5)

@@ -136,7 +136,7 @@ def test_a_saved_run_continues_with_its_weights_and_optimizer_state(digits, tmp_
 def test_all_layers_is_the_default_path_unchanged(digits):
     data = digits_data(digits)
     for kernels in ("fast", "plain"):
-        cfg = TrainConfig(epochs=2, batch_size=16, augment=True, seed=3, kernels=kernels)
+        cfg = TrainConfig(epochs=1, batch_size=16, augment=True, seed=3, kernels=kernels)
         default = train(cfg, data)
         explicit = train(replace(cfg, layers="all"), data)
         same_run(default, explicit)

@@ -97,13 +97,29 @@ def wait_for_prediction(page, expected: str, label: str = "Prediction") -> None:
                            arg=[label, expected], timeout=WAIT_MS)
 
 
+CANVASES = """() => { const all = root => [...root.querySelectorAll('*')]
+        .flatMap(e => e.shadowRoot ? [e, ...all(e.shadowRoot)] : [e]);
+    return all(document).filter(e => e.matches('canvas.upper-canvas')).map(c => { const chain = [];
+        for (let n = c; n; n = n.parentNode && n.parentNode.nodeType === 11 ? n.parentNode.host : n.parentNode) {
+            if (n.nodeType !== 1) continue;
+            const a = n.attributes; const keep = [...a].filter(x => /^(data-|class$|id$|key$)/.test(x.name))
+                .map(x => x.name + '=' + String(x.value).slice(0, 40));
+            chain.push(n.tagName.toLowerCase() + (keep.length ? '[' + keep.join(' ') + ']' : ''));
+        }
+        return chain.slice(0, 16).join(' < '); }); }"""
+
+
 def canvas_ready(page) -> None:
     """Wait for the canvas to be mounted, styled and still: the page moves it down once, to make
     room for its toolbar (ui/drawing.py), and a stroke aimed before that would miss. After Clear,
     the new canvas can mount before the browser has removed the old one (seen with one core busy):
     wait until one is left, as a person would."""
     from playwright.sync_api import expect
-    expect(page.locator("canvas.upper-canvas")).to_have_count(1, timeout=WAIT_MS)
+    try:
+        expect(page.locator("canvas.upper-canvas")).to_have_count(1, timeout=WAIT_MS)
+    except AssertionError:
+        page.screenshot(path=str(SHOTS.parent / "failed-canvas.png"), full_page=True)
+        raise AssertionError(f"not one canvas: {page.evaluate(CANVASES)}") from None
     page.wait_for_function("""() => [...document.querySelectorAll('*')].some(h => h.shadowRoot
         && h.shadowRoot.querySelector('style[data-lenet]'))""", timeout=WAIT_MS)
     page.wait_for_function("""() => { const c = document.querySelector('canvas.upper-canvas')
@@ -226,9 +242,14 @@ def picked(page) -> str:
 
 def wait_for_picked(page, label: str) -> None:
     """Wait until the picker shows an entry whose label contains `label` (as text or in its input)."""
-    page.wait_for_function("""n => [...document.querySelectorAll(
+    try:
+        page.wait_for_function("""n => [...document.querySelectorAll(
             '[data-testid="stSidebar"] [data-testid="stSelectbox"]')].some(b => b.innerText.includes(n)
             || [...b.querySelectorAll('input')].some(i => i.value.includes(n)))""", arg=label, timeout=WAIT_MS)
+    except Exception:
+        page.screenshot(path=str(SHOTS.parent / "failed-picked.png"), full_page=True)
+        shown = [picker(page).nth(i).inner_text() for i in range(picker(page).count())]
+        raise AssertionError(f"the picker never showed {label!r}; it shows {shown}") from None
 
 
 def pick_model(page, label: str) -> None:
