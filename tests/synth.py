@@ -52,6 +52,11 @@ def _shape(digit: np.ndarray, height: int, stroke: str) -> np.ndarray:
     return np.clip(radius + 0.5 - distance, 0, 1).astype(np.float32)  # anti-aliased pen edge
 
 
+def canvas_of(gray: np.ndarray) -> np.ndarray:
+    """(H, W) uint8 ink as the Draw page's canvas sends it: (H, W, 4) RGBA, gray on opaque black."""
+    return np.dstack([gray, gray, gray, np.full_like(gray, 255)])
+
+
 def render(digit: np.ndarray, label: int, index: int, rng: np.random.Generator,
            style: str, stroke: str, size: str) -> Drawing:
     """Draw MNIST `digit` (28×28 uint8) as a user image of the given style, stroke and size."""
@@ -64,8 +69,7 @@ def render(digit: np.ndarray, label: int, index: int, rng: np.random.Generator,
     ink = np.zeros((H, W), np.float32)
     ink[top:top + h, left:left + w] = shape
     if style == "canvas":  # the Draw page's canvas: opaque white ink on black, RGBA
-        v = (ink * 255 + 0.5).astype(np.uint8)
-        image = np.dstack([v, v, v, np.full_like(v, 255)])
+        image = canvas_of((ink * 255 + 0.5).astype(np.uint8))
     elif style == "transparent":  # a PNG with dark ink on a transparent background
         rgba = np.zeros((H, W, 4), np.uint8)
         rgba[..., :3] = rng.integers(0, 60)

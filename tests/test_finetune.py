@@ -27,7 +27,7 @@ from lenet.data import Split, normalise, pixels
 from lenet.predict import classify
 from lenet.preprocess import to_mnist
 from lenet.train import TrainConfig, evaluate
-from tests.synth import SIZES, STROKES, render
+from tests.synth import SIZES, STROKES, canvas_of, render
 from tests.test_train import digits_data
 
 SHIPPED = CHECKPOINT_DIR / "lenet5.pt"
@@ -101,8 +101,7 @@ def slanted(canvas: np.ndarray, degrees: float) -> np.ndarray:
     """A canvas drawn by a hand that slants `degrees` anticlockwise: black stays black. The canvas is
     gray ink on opaque black, so its one gray channel is turned (a quarter of the work of RGBA)."""
     gray = Image.fromarray(canvas[..., 0]).rotate(degrees, Image.Resampling.BICUBIC, expand=True, fillcolor=0)
-    v = np.asarray(gray)
-    return np.dstack([v, v, v, np.full_like(v, 255)])
+    return canvas_of(np.asarray(gray))
 
 
 def slanted_drawings(mnist, count: int, seed: int, tilt: bool = True) -> list[tuple[np.ndarray, np.ndarray, int]]:

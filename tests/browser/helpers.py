@@ -111,9 +111,8 @@ CANVASES = """() => { const all = root => [...root.querySelectorAll('*')]
 
 def canvas_ready(page) -> None:
     """Wait for the canvas to be mounted, styled and still: the page moves it down once, to make
-    room for its toolbar (ui/drawing.py), and a stroke aimed before that would miss. After Clear,
-    the new canvas can mount before the browser has removed the old one (seen with one core busy):
-    wait until one is left, as a person would."""
+    room for its toolbar (ui/drawing.py), and a stroke aimed before that would miss. There must be
+    one canvas: a second, stale one after Clear was a bug (pages/draw.py's clear() says why)."""
     from playwright.sync_api import expect
     try:
         expect(page.locator("canvas.upper-canvas")).to_have_count(1, timeout=WAIT_MS)
