@@ -6,6 +6,7 @@ the mark themselves.
 """
 from __future__ import annotations
 
+import sys
 import threading
 from pathlib import Path
 
@@ -41,6 +42,20 @@ def digits() -> tuple[np.ndarray, np.ndarray]:
 @pytest.fixture(autouse=True)
 def _seeded() -> None:
     torch.manual_seed(0)
+
+
+@pytest.fixture(autouse=True)
+def _whole_apps_are_marked(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A whole-app AppTest takes seconds (the router warms torchvision): one left unmarked put 6 s
+    into `make test-fast`. An unmarked test that starts one fails and says why."""
+    testing = sys.modules.get("streamlit.testing.v1")
+    if testing is None or request.node.get_closest_marker("app"):
+        return
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"{request.node.nodeid} runs a whole-app AppTest: mark it @pytest.mark.app")
+
+    monkeypatch.setattr(testing.AppTest, "from_file", refuse)
 
 
 def at_once(work, threads: int = 4) -> list:

@@ -9,7 +9,6 @@ import numpy as np
 import pyarrow as pa
 import pytest
 import torch
-from torchvision.datasets import MNIST
 
 from lenet.checkpoints import CHECKPOINT_DIR, load_model
 from lenet.files import data_root
@@ -60,6 +59,8 @@ def run_async(coro) -> object:
 
 def pictures(n: int) -> list[tuple[str, str]]:
     """(the canvas's PNG data URL, lenet5's own answer for it) for n redrawn MNIST test digits."""
+    from torchvision.datasets import MNIST  # here: importing it costs 2.5 s, outside the fast tier
+
     test = MNIST(str(data_root()), train=False)
     model, _ = load_model(LENET5)
     rng = np.random.default_rng(7)

@@ -56,6 +56,7 @@ def test_the_cli_refuses_what_validate_refuses_with_the_same_words(args, setting
     assert spec.problem(spec.kind(args[1])) in capsys.readouterr().err
 
 
+@pytest.mark.app
 def test_the_train_form_uses_the_same_labels_and_limits():
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
     at.switch_page("pages/train.py").run()

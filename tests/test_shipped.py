@@ -2,7 +2,6 @@
 import re
 
 import pytest
-from torchvision.datasets import MNIST
 
 from lenet.checkpoints import CHECKPOINT_DIR, load_model
 from lenet.files import data_root
@@ -39,6 +38,8 @@ def test_lenet5_reads_drawings():
     """A slice of the drawings benchmark (the full one is bench/drawings.py): every kind of
     drawing, from test digits the preprocessing was never tuned on."""
     model, _ = load_model(CHECKPOINT_DIR / "lenet5.pt")
+    from torchvision.datasets import MNIST  # here: importing it costs 2.5 s, outside the fast tier
+
     test = MNIST(str(data_root()), train=False)
     right = 0
     sample = drawings(test.data.numpy(), test.targets.numpy(), REPORT, 270, seed=11)
