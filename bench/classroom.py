@@ -44,7 +44,6 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +56,7 @@ from lenet.checkpoints import CHECKPOINT_DIR, load_model
 from lenet.files import data_root
 from lenet.inside.introspect import layer_table
 from lenet.predict import classify
-from tests.servers import ROOT, Server, _wait_until_up, app_server, free_port
+from tests.servers import ROOT, app_server
 from tests.session import Run, Session, StreamlitError
 from tests.synth import REPORT, render
 
@@ -287,23 +286,6 @@ def cli_speed(app: Path, epochs: int) -> tuple[float, float]:
     return samples * (len(records) - 1) / (records[-1]["elapsed_s"] - records[0]["elapsed_s"]), samples
 
 
-@contextmanager
-def served(app: Path, runs: Path) -> Iterator[Server]:
-    """The app server of the checkout `app`, started from `app` with its own venv, as tests/servers.py starts ours."""
-    url, log = f"http://127.0.0.1:{(port := free_port())}", Path(tempfile.mkstemp(prefix="lenet-server-")[1])
-    env = {k: v for k, v in os.environ.items() if k != "LENET_TEACHER_KEY"} | {"LENET_RUNS": str(runs)}
-    with open(log, "w") as out:
-        proc = subprocess.Popen([str(app / ".venv/bin/python"), "-m", "ui.serve", "--server.headless", "true",
-                                 "--server.port", str(port), "--server.address", "127.0.0.1"], cwd=app, env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
-    try:
-        _wait_until_up(url, proc, log)
-        yield Server(url, proc.pid, log)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--students", type=int, nargs="+", default=[0, 10, 30, 60])
@@ -328,7 +310,7 @@ def main() -> None:
     for n in args.students:
         for label, app in apps.items():  # interleaved: a drift in the machine hits both alike
             with tempfile.TemporaryDirectory() as tmp, \
-                    (app_server if app == ROOT else partial(served, app))(Path(tmp)) as server, \
+                    app_server(Path(tmp), app=app) as server, \
                     peak_memory(server.pid) as peak:
                 tally, *window = asyncio.run(lesson(server.url, n, args.seconds, args.warm, pictures, expected))
             rate = tally.epochs_per_s(*window)

@@ -36,16 +36,20 @@ def free_port() -> int:
 
 
 @contextmanager
-def app_server(runs: Path, command: str = "make run", env: dict[str, str] | None = None) -> Iterator[Server]:
+def app_server(runs: Path, command: str = "make run", env: dict[str, str] | None = None,
+               app: Path = ROOT) -> Iterator[Server]:
     """A fresh app server whose saved runs go to `runs` (so its first visitor is really the
-    first), with no teacher key unless `env` sets one. Raises RuntimeError, with its output, if
-    it does not answer within START_S."""
+    first), with no teacher key unless `env` sets one. `app` is the checkout it runs, with its own
+    .venv (a bench's baseline is another checkout). Raises RuntimeError, with its output, if it
+    does not answer within START_S."""
     port = free_port()
     environ = {k: v for k, v in os.environ.items() if k != "LENET_TEACHER_KEY"} | {"LENET_RUNS": str(runs)}
     log = Path(tempfile.mkstemp(prefix="lenet-server-", suffix=".log")[1])
     with open(log, "w") as out:
-        proc = subprocess.Popen([*COMMANDS[command], "--server.headless", "true", "--server.port", str(port),
-                                 "--server.address", "127.0.0.1"], cwd=ROOT, env=environ | (env or {}),
+        python, *rest = COMMANDS[command]
+        python = str(app / ".venv" / "bin" / "python") if app != ROOT else python
+        proc = subprocess.Popen([python, *rest, "--server.headless", "true", "--server.port", str(port),
+                                 "--server.address", "127.0.0.1"], cwd=app, env=environ | (env or {}),
                                 stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
