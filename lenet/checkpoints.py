@@ -62,8 +62,7 @@ def save_epoch(path: str | Path, config: Any, model: nn.Module, history: list[di
     of the epoch just finished, which also becomes the checkpoint's metrics."""
     last = history[-1]
     metrics = {k: v for k, v in last.items() if k != "epoch"} | {"epochs": last["epoch"]}
-    options = {"activation": config.activation, "pool": config.pool}
-    ckpt = make_checkpoint(config.model, options, model, metrics, history, config.to_dict(), optimizer)
+    ckpt = make_checkpoint(config.model, config.model_options(), model, metrics, history, config.to_dict(), optimizer)
     return save_checkpoint(path, ckpt)
 
 

@@ -13,6 +13,7 @@ from .checkpoints import CHECKPOINT_DIR, CheckpointError, load_model, save_epoch
 from .classroom.runs import run_name
 from .classroom.tuning import keep_freed_memory
 from .data import DataError, ensure_mnist, load_mnist
+from .designs import LENET5
 from .files import runs_dir, write_atomic
 from .ink import ImageError, load_image
 from .inside.introspect import layer_table
@@ -59,8 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per file")
     p.add_argument("files", nargs="+", metavar="FILE")
 
-    s = sub.add_parser("summary", help="the layer table of a model")
-    s.add_argument("model", choices=list(MODELS), metavar="MODEL", help=f"one of {', '.join(MODELS)}")
+    s = sub.add_parser("summary", help="the layer table of a model, or of a design")
+    s.add_argument("model", nargs="?", choices=list(MODELS), metavar="MODEL", help=f"one of {', '.join(MODELS)}")
+    s.add_argument("--design", metavar="SPEC", help=f"your own network as text, e.g. {LENET5} (lenet/designs.py)")
     s.add_argument("--activation", choices=list(ACTIVATIONS))
     s.add_argument("--pool", choices=list(POOLS))
     s.add_argument("--json", action="store_true")
@@ -184,19 +186,29 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    rows = layer_table(build_model(args.model, activation=args.activation, pool=args.pool))
-    total = sum(r.params for r in rows)
+    """The layers with their shapes and parameters; for an impossible design, its reason and exit 2."""
+    name = "design" if args.design is not None else args.model
+    if name is None:
+        raise UsageError("give a MODEL, or --design SPEC")
+    try:
+        model = build_model(name, activation=args.activation, pool=args.pool, spec=args.design)
+    except ValueError as err:  # an impossible design, or an option the model hasn't: one line says why
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    rows = layer_table(model)
+    total, work = sum(r.params for r in rows), sum(r.multiply_adds for r in rows)
     if args.json:
-        print(json.dumps({"model": args.model, "params": total, "layers": [
+        print(json.dumps({"model": name, "design": args.design, "params": total, "multiply_adds": work, "layers": [
             {"name": r.name, "kind": r.kind, "in_shape": r.in_shape, "out_shape": r.out_shape, "params": r.params,
-             "formula": r.formula} for r in rows]}))
+             "multiply_adds": r.multiply_adds, "formula": r.formula} for r in rows]}))
         return 0
     shape = lambda s: "×".join(map(str, s))  # noqa: E731
-    print(f"{args.model}: {MODELS[args.model].about}")
-    print(f"{'layer':<18}{'type':<15}{'input':<11}{'output':<11}{'params':>8}   size")
+    print(f"{name}: {args.design or MODELS[name].about}")
+    print(f"{'layer':<20}{'type':<15}{'input':<11}{'output':<11}{'params':>9}{'mult-adds':>12}   size")
     for r in rows:
-        print(f"{r.name:<18}{r.kind:<15}{shape(r.in_shape):<11}{shape(r.out_shape):<11}{r.params:>8,}   {r.formula}")
-    print(f"{'total':<55}{total:>8,}")
+        print(f"{r.name:<20}{r.kind:<15}{shape(r.in_shape):<11}{shape(r.out_shape):<11}{r.params:>9,}"
+              f"{r.multiply_adds:>12,}   {r.formula}")
+    print(f"{'total':<57}{total:>9,}{work:>12,}")
     return 0
 
 

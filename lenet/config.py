@@ -4,6 +4,7 @@ page's form are both built from TrainConfig."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 
@@ -23,7 +24,9 @@ KERNELS = ("fast", "plain")
 class TrainConfig:
     """A training recipe. The defaults are the fast recipe; every field states its limits once."""
     model: str = setting("lenet5", "Model to train", "lenet5: ReLU and max-pooling · lenet5-classic: LeCun 1998 · "
-                         "mlp: no convolutions", choices=tuple(MODELS))
+                         "mlp: no convolutions · design: your own (Design)", choices=tuple(MODELS))
+    design: str | None = setting(None, "Design", "your own network as text, e.g. c6k5p2-m2-c16k5-m2-f120-f84 "
+                                 "(lenet/designs.py says how to write one); sets the model to design", form=False)
     activation: str | None = setting(None, "Activation", "try sigmoid on lenet5 to see why modern nets use "
                                      "ReLU", choices=tuple(ACTIVATIONS))
     pool: str | None = setting(None, "Pooling", "max or average; LeNets only", choices=tuple(POOLS))
@@ -54,16 +57,24 @@ class TrainConfig:
                            "function ~1.4x quicker on a CPU · plain: the model's own layers", choices=KERNELS,
                            form=False)
 
+    def __post_init__(self) -> None:
+        if self.design is not None:
+            self.model = "design"
+
+    def model_options(self) -> dict[str, Any]:
+        """What build_model(self.model, ...) takes: the activation, and the pooling or the design."""
+        return {"activation": self.activation, "pool": self.pool, "spec": self.design}
+
     def validate(self) -> None:
         """Raise ValueError, saying what is wrong, for any setting out of range."""
         for s in settings_of(TrainConfig):
             problem = s.problem(getattr(self, s.name))
             if problem:
                 raise ValueError(problem)
-        resolve_options(self.model, activation=self.activation, pool=self.pool)
-        if self.layers != "all":
+        resolve_options(self.model, **self.model_options())
+        if self.layers != "all" or self.model == "design":  # a design can be impossible: building it says why
             with torch.device("meta"):  # no memory, no draw on the random generator: only its structure is read
-                learning_parameters(build_model(self.model, activation=self.activation, pool=self.pool), self.layers)
+                learning_parameters(build_model(self.model, **self.model_options()), self.layers)
         pick_device(self.device)
 
     def to_dict(self) -> dict:

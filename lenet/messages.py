@@ -40,9 +40,27 @@ ENGLISH: dict[str, str] = {
     "model.unknown": "unknown model {name!r}; choose one of: {choices}",
     "model.no_option": "model {name!r} has no option {option!r}",
     "model.bad_option": "{option} must be one of {choices}, got {value!r}",
+    # designs (lenet/designs.py)
+    "design.empty": "a design needs at least one layer, for example {example}",
+    "design.syntax": "“{token}” is not a layer: write a convolution as c6k5 (add p2 to pad by 2, s2 for stride 2), "
+                     "pooling as m2 or a2, a fully connected layer as f120, separated by -",
+    "design.too_many": "a design has at most {convs} convolutions, {pools} poolings and {fcs} fully connected layers; "
+                       "this one has {n_convs}, {n_pools} and {n_fcs}",
+    "design.channels": "{layer} has {value} output channels; choose {low} to {high}",
+    "design.kernel": "{layer}'s window is {value}×{value}; choose {low} to {high}",
+    "design.padding": "{layer} is padded by {value}; choose {low} to {high}",
+    "design.stride": "{layer}'s stride is {value}; choose {low} to {high}",
+    "design.pool": "{layer}'s window is {value}×{value}; choose {low} to {high}",
+    "design.units": "{layer} has {value} units; choose {low} to {high}",
+    "design.order": "{layer} comes after {dense}: convolutions and pooling come first, then the fully connected "
+                    "layers",
+    "design.window": "{layer}'s {f}×{f} window is larger than its {n}×{n} input: there is no output",
+    "design.window_padded": "{layer}'s {f}×{f} window is larger than its {n}×{n} input, even padded to {m}×{m}: "
+                            "there is no output",
     "setting.unset": "{name} must be set",
     "setting.not_bool": "{name} must be true or false, got {value!r}",
     "setting.not_choice": "{name} must be {limits}, got {value!r}",
+    "setting.not_text": "{name} must be text, got {value!r}",
     "setting.not_whole": "{name} must be a whole number, got {value!r}",
     "setting.not_number": "{name} must be a number, got {value!r}",
     "setting.out_of_range": "{name} must be from {limits}, got {value}",

@@ -12,13 +12,12 @@ import torch
 from torch import nn
 
 from .data import BACKGROUND
+from .designs import ACTIVATIONS, LENET5, POOLS, Designed
 from .messages import Message
 
 __all__ = ["ACTIVATIONS", "LAYERS", "MLP", "MODELS", "POOLS", "LeNet5", "ModelSpec", "build_model",
            "learning_parameters", "resolve_options"]
 
-ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
-POOLS = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
 LAYERS = ("all", "classifier")  # which layers learn: every one, or the classifier only (fine-tuning)
 
 
@@ -112,6 +111,7 @@ MODELS: dict[str, ModelSpec] = {
                                 "LeNet-5 as in LeCun 1998: tanh, average pooling, C5 as a convolution",
                                 {"activation": tuple(ACTIVATIONS), "pool": tuple(POOLS)}),
     "mlp": ModelSpec(MLP, {"activation": "relu"}, "MLP 784-250-200-10 with ReLU"),
+    "design": ModelSpec(Designed, {"activation": "relu", "spec": LENET5}, "your own design (lenet/designs.py)"),
 }
 
 
@@ -139,8 +139,9 @@ def build_model(name: str, **options: Any) -> nn.Module:
     """Build a fresh model by registry name.
 
     Args:
-        name: lenet5 | lenet5-classic | mlp.
-        options: activation=relu|tanh|sigmoid, and pool=max|avg for the LeNets; None keeps the default.
+        name: lenet5 | lenet5-classic | mlp | design.
+        options: activation=relu|tanh|sigmoid, and pool=max|avg for the LeNets, spec=TEXT for a design
+            (lenet/designs.py); None keeps the default.
     Returns:
         The model, in training mode, with randomly initialised weights.
     """

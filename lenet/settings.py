@@ -62,6 +62,8 @@ class Setting:
             return None if isinstance(value, bool) else Message("setting.not_bool", **said)
         if self.choices:
             return None if value in self.choices else Message("setting.not_choice", **said)
+        if self.kind is str:
+            return None if isinstance(value, str) else Message("setting.not_text", **said)
         whole = self.kind is int
         if isinstance(value, bool) or not isinstance(value, (int, float)) or (whole and value != int(value)):
             return Message("setting.not_whole" if whole else "setting.not_number", **said)

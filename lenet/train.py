@@ -223,7 +223,7 @@ def _setup(cfg: TrainConfig, data: Mnist, resume: dict | None) -> tuple[nn.Modul
     cfg.validate()
     torch.manual_seed(cfg.seed)
     device = pick_device(cfg.device)
-    plain = build_model(cfg.model, activation=cfg.activation, pool=cfg.pool).to(device)
+    plain = build_model(cfg.model, **cfg.model_options()).to(device)
     if resume is not None:
         plain.load_state_dict(resume["state_dict"])
     model = accelerate(plain) if cfg.kernels == "fast" else plain  # the same weights, computed faster on a CPU

@@ -15,7 +15,7 @@ def test_every_training_field_describes_itself():
     assert [s.name for s in SETTINGS] == list(TrainConfig.__dataclass_fields__)
     for s in SETTINGS:
         assert s.label and s.help and s.kind in (int, float, str, bool)
-        assert s.choices or s.kind is bool or (s.low is not None and s.high is not None), s.name
+        assert s.choices or s.kind in (bool, str) or (s.low is not None and s.high is not None), s.name
         assert s.problem(s.default) is None, s.name  # every default is allowed
 
 
@@ -24,7 +24,8 @@ def test_every_training_field_describes_itself():
     ("batch_size", 5000, "batch size must be from 1 to 4096, got 5000"),
     ("lr", 0.0, "learning rate"), ("lr", float("nan"), "learning rate"), ("epochs", 2.5, "whole number"),
     ("optimizer", "adagrad", "optimizer must be adamw, adam or sgd"),
-    ("model", "resnet", "model to train must be lenet5, lenet5-classic or mlp"),
+    ("model", "resnet", "model to train must be lenet5, lenet5-classic, mlp or design"),
+    ("design", 5, "design must be text, got 5"),
     ("device", "tpu", "device"), ("label_smoothing", 1.0, "label smoothing"), ("limit", 0, "training images"),
 ])
 def test_bad_settings_are_explained(field, value, message):

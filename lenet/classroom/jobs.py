@@ -127,7 +127,7 @@ class Job:
         if weights is None:
             return None
         config = self.state.config
-        model = build_model(config.model, activation=config.activation, pool=config.pool)
+        model = build_model(config.model, **config.model_options())
         model.load_state_dict(weights)
         return model.eval()
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..messages import Message
+from ..shapes import LayerRow, output_size, size_formula
 
 __all__ = ["MAP_LAYERS", "LayerRow", "Step", "describe", "feature_maps", "filters", "flatten_size", "has_feature_maps",
            "layer_table", "lenet_walk", "output_size", "size_formula", "sides", "strongest", "trace"]
@@ -26,43 +26,6 @@ class Step:
     layer: nn.Module
     input: torch.Tensor  # what the layer received, batch first
     output: torch.Tensor  # what it gave
-
-
-@dataclass
-class LayerRow:
-    name: str  # dotted module name, e.g. "features.conv1"
-    kind: str  # the module's class, e.g. "Conv2d"
-    in_shape: tuple[int, ...]  # one sample's input shape, batch left out, e.g. (1, 32, 32)
-    out_shape: tuple[int, ...]
-    params: int  # trainable parameters of this layer
-    kernel: int | None = None  # f, for conv and pool layers
-    stride: int | None = None  # s
-    padding: int | None = None  # p
-
-    @property
-    def formula(self) -> str:
-        """The output-size formula with this layer's numbers, e.g. "(32 + 2·0 − 5)/1 + 1 = 28"."""
-        if self.kernel is None or len(self.in_shape) != 3:
-            return ""
-        return size_formula(self.in_shape[-1], self.kernel, self.padding or 0, self.stride or 1)
-
-
-def output_size(n: int, f: int, p: int = 0, s: int = 1) -> float:
-    """(n + 2p − f)/s + 1: the side of a conv or pool output. Non-integer means the window
-    doesn't tile the input; PyTorch then rounds down, dropping the last rows and columns."""
-    return (n + 2 * p - f) / s + 1
-
-
-def size_formula(n: int, f: int, p: int = 0, s: int = 1) -> Message:
-    """The formula with its numbers filled in, and what PyTorch makes of the result."""
-    size = output_size(n, f, p, s)
-    if size < 1:
-        shown = Message("formula.no_output")
-    elif size != int(size):
-        shown = Message("formula.rounded", size=size, whole=int(size))
-    else:
-        shown = f"{size:g}"
-    return Message("formula.size", n=n, p=p, f=f, s=s, result=shown)
 
 
 def describe(rows: list[LayerRow]) -> dict[str, str]:
@@ -143,7 +106,16 @@ def _row(step: Step) -> LayerRow:
     if isinstance(layer, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
         kernel, stride, padding = _first(layer.kernel_size), _first(layer.stride), _first(layer.padding)
     return LayerRow(step.name, type(layer).__name__, tuple(step.input.shape[1:]), tuple(step.output.shape[1:]),
-                    sum(p.numel() for p in layer.parameters(recurse=False)), kernel, stride, padding)
+                    sum(p.numel() for p in layer.parameters(recurse=False)), kernel, stride, padding,
+                    _multiply_adds(layer, step.output))
+
+
+def _multiply_adds(layer: nn.Module, out: torch.Tensor) -> int:
+    """One image's multiply-adds in a conv or linear layer, counted from its weight and output."""
+    if isinstance(layer, (nn.Conv2d, nn.Linear)):
+        per_output = layer.weight[0].numel()  # in_channels·f·f, or in_features
+        return per_output * out[0].numel()
+    return 0
 
 
 def layer_table(model: nn.Module, input_shape: tuple[int, ...] = (1, 1, 28, 28)) -> list[LayerRow]:
