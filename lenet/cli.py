@@ -14,6 +14,7 @@ from .classroom.runs import run_name
 from .classroom.tuning import keep_freed_memory
 from .data import DataError, ensure_mnist, load_mnist
 from .designs import LENET5
+from .export import export_pytorch
 from .files import runs_dir, write_atomic
 from .ink import ImageError, load_image
 from .inside.introspect import layer_table
@@ -67,10 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--pool", choices=list(POOLS))
     s.add_argument("--json", action="store_true")
 
-    x = sub.add_parser("export", help="export a checkpoint for deployment")
-    x.add_argument("--checkpoint", type=_existing_file, required=True)
-    x.add_argument("--format", choices=("onnx", "torchscript"), required=True)
-    x.add_argument("--out", type=Path, required=True)
+    x = sub.add_parser("export", help="export a checkpoint: plain PyTorch (a folder), ONNX or TorchScript")
+    x.add_argument("checkpoint", nargs="?", type=_existing_file, metavar="CHECKPOINT")
+    x.add_argument("--checkpoint", type=_existing_file, dest="checkpoint_flag", metavar="CHECKPOINT",
+                   help="the same as CHECKPOINT")
+    x.add_argument("--format", choices=("pytorch", "onnx", "torchscript"), required=True,
+                   help="pytorch: a folder with model.py (needs only torch), weights.pt and a README")
+    x.add_argument("--out", type=Path, required=True, help="the folder (pytorch) or the file to write")
     return parser
 
 
@@ -213,7 +217,15 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    model, ckpt = load_model(args.checkpoint)
+    path = args.checkpoint or args.checkpoint_flag
+    if path is None:
+        raise UsageError("give the CHECKPOINT to export")
+    model, ckpt = load_model(path)
+    if args.format == "pytorch":
+        export_pytorch(model, ckpt, args.out)
+        print(f"Exported {ckpt['model']} to {args.out}/: model.py (needs only torch), weights.pt, README.md; "
+              "input: (N, 1, 28, 28) in [0, 1], output: scores (N, 10)")
+        return 0
     example = torch.zeros(1, 1, 28, 28)  # (N, 1, 28, 28), normalised
 
     def write(f) -> None:
