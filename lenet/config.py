@@ -3,11 +3,13 @@ settings.py), and the device it runs on. The command line's `train` arguments an
 page's form are both built from TrainConfig."""
 from __future__ import annotations
 
+import contextlib
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 
+from .designs import DesignError, parse, text_of
 from .messages import Message
 from .models import ACTIVATIONS, LAYERS, MODELS, POOLS, build_model, learning_parameters, resolve_options
 from .settings import setting, settings_of
@@ -60,6 +62,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.design is not None:
             self.model = "design"
+            with contextlib.suppress(DesignError, AttributeError):  # validate() refuses a bad one, saying why
+                self.design = text_of(parse(self.design))  # one spelling: c6k5p2-m2-…
 
     def model_options(self) -> dict[str, Any]:
         """What build_model(self.model, ...) takes: the activation, and the pooling or the design."""

@@ -13,6 +13,7 @@ def test_a_run_is_named_by_when_it_started_and_what_it_is():
     assert run_name(TrainConfig(), when=when) == "20261201-093000-lenet5-default"
     assert run_name(TrainConfig(model="mlp", activation="tanh"), when=when) == "20261201-093000-mlp-tanh"
     assert run_name(TrainConfig(), tunes="lenet5", when=when) == "20261201-093000-lenet5-class"
+    assert run_name(TrainConfig(design=" C6K5 - m2 -F32"), when=when) == "20261201-093000-design-c6k5-m2-f32-default"
     assert STAMP.match(run_name(TrainConfig()))  # now, in the same form
 
 

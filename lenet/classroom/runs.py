@@ -30,10 +30,11 @@ def max_runs() -> int:
 
 
 def run_name(config: TrainConfig, tunes: str | None = None, when: float | None = None) -> str:
-    """A new run's name: its start time (local, or `when`), then its model and activation, or for
-    a fine-tune the name of the model it `tunes` and "class"."""
+    """A new run's name: its start time (local, or `when`), then its model (and design) and
+    activation, or for a fine-tune the name of the model it `tunes` and "class"."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(when))
-    what = [tunes, "class"] if tunes else [config.model, config.activation or "default"]
+    model = [config.model] + ([config.design] if config.model == "design" and config.design else [])
+    what = [tunes, "class"] if tunes else [*model, config.activation or "default"]
     return "-".join([stamp, *what])
 
 
