@@ -28,16 +28,26 @@ from .data import BACKGROUND
 from .messages import Message
 from .shapes import LayerRow, output_size
 
-__all__ = ["ACTIVATIONS", "LENET5", "LIMITS", "POOLS", "Conv", "Dense", "DesignError", "Designed", "Pool", "Walk",
-           "check", "parse", "text_of", "walk"]
+__all__ = ["ACTIVATIONS", "LENET5", "LIMITS", "POOLS", "PRESETS", "Conv", "Dense", "DesignError", "Designed", "Pool",
+           "Walk", "check", "parse", "text_of", "walk"]
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 POOLS = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
 LENET5 = "c6k5p2-m2-c16k5-m2-f120-f84"
+PRESETS = {  # name -> (design, activation): ready to edit on the Build page
+    "lenet5": (LENET5, "relu"),                                  # LeNet-5, modern
+    "lenet5-1998": ("c6k5p2-a2-c16k5-a2-c120k5-f84", "tanh"),    # LeCun 1998: average pooling, C5 a convolution
+    "mlp": ("f250-f200", "relu"),                                # no convolutions
+    "d2l": ("c6k5p2-a2-c16k5-a2-f120-f84", "sigmoid"),           # d2l's LeNet: sigmoid and average pooling
+    "kernel3": ("c6k3p1-m2-c16k3-m2-f120-f84", "relu"),          # d2l exercise: a smaller window
+    "wider": ("c16k5p2-m2-c32k5-m2-f120-f84", "relu"),           # d2l exercise: more channels
+    "one-conv": ("c6k5p2-m2-f120-f84", "relu"),                  # d2l exercise: a convolution fewer
+    "three-convs": ("c8k3p1-m2-c16k3p1-m2-c32k3p1-m2-f64", "relu"),  # d2l exercise: a convolution more
+}
 IMAGE = (1, 28, 28)  # one MNIST digit: channels, height, width
 LIMITS = {  # what a design may ask for (the Build page's menus offer the same)
     "convs": 3, "pools": 3, "fcs": 3,
-    "channels": (1, 64), "kernel": (1, 9), "padding": (0, 4), "stride": (1, 3), "pool": (2, 4), "units": (8, 512),
+    "channels": (1, 128), "kernel": (1, 9), "padding": (0, 4), "stride": (1, 3), "pool": (2, 4), "units": (8, 512),
 }
 _NUMBER = "([0-9]+)"  # ASCII digits only: "²".isdigit() is true, and int("²") fails
 _TOKENS = {

@@ -140,7 +140,7 @@ def test_summary_of_a_design(capsys):
     assert said["multiply_adds"] == sum(layer["multiply_adds"] for layer in said["layers"]) > 0
 
 
-@pytest.mark.parametrize("spec", ["c6k5-m2-c16k5-m2-c16k5", "c6k5-f120-m2", "c65k5", "hello"])
+@pytest.mark.parametrize("spec", ["c6k5-m2-c16k5-m2-c16k5", "c6k5-f120-m2", "c200k5", "hello"])
 def test_summary_of_an_impossible_design_says_why_in_one_line(capsys, spec):
     assert main(["summary", "--design", spec]) == 2
     out = capsys.readouterr()

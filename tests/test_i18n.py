@@ -16,7 +16,7 @@ from tests.conftest import ROOT
 from ui.i18n import LANGUAGES, MISSING, Text, placeholders, table
 
 CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")  # Chinese characters and full-width punctuation
-PAGES = ["pages/home.py", "pages/train.py", "pages/draw.py", "pages/explain.py", "pages/class.py"]
+PAGES = ["pages/home.py", "pages/train.py", "pages/draw.py", "pages/explain.py", "pages/build.py", "pages/class.py"]
 
 
 def test_every_key_is_in_both_languages():
@@ -150,7 +150,7 @@ def test_the_home_page_describes_the_same_app_in_both_languages():
     for lang in LANGUAGES:
         t = Text(lang)
         intro = t("home.intro")
-        for page in ("train", "draw", "explain", "class"):
+        for page in ("train", "draw", "explain", "build", "class"):
             assert f"**{t(page + '.title')}**" in intro, (lang, page)
 
 

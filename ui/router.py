@@ -30,6 +30,7 @@ def pages(t: Text) -> list[st.Page]:
         st.Page("pages/train.py", title=t("train.title"), icon=":material/monitoring:"),
         st.Page("pages/draw.py", title=t("draw.title"), icon=":material/draw:"),
         st.Page("pages/explain.py", title=t("explain.title"), icon=":material/search:"),
+        st.Page("pages/build.py", title=t("build.title"), icon=":material/construction:"),
         st.Page("pages/class.py", title=t("class.title"), icon=":material/groups:"),
     ]
 

@@ -7,7 +7,8 @@ import pytest
 from tests.browser.helpers import WAIT_MS, canvas_ready, draw_digit, go, menu, open_page, settle, shot
 from tests.servers import COMMANDS, app_server
 
-PAGES = [("", "LeNet Lab"), ("train", "Train"), ("draw", "Draw"), ("explain", "Explain"), ("class", "Class")]
+PAGES = [("", "LeNet Lab"), ("train", "Train"), ("draw", "Draw"), ("explain", "Explain"), ("build", "Build"),
+         ("class", "Class")]
 
 
 def test_every_page_opens_without_an_exception(server, page, timings):
@@ -17,7 +18,7 @@ def test_every_page_opens_without_an_exception(server, page, timings):
         ready[title] = open_page(page, f"{server}/{path}", title)
         shot(page, title.lower().replace(" ", "-"), full=True)
     switches = []
-    for title in ["Train", "Draw", "Explain", "Class", "LeNet Lab"]:  # through the sidebar, as a user does
+    for title in ["Train", "Draw", "Explain", "Build", "Class", "LeNet Lab"]:  # through the sidebar, as a user does
         start = time.perf_counter()
         go(page, title)
         switches.append(time.perf_counter() - start)
@@ -38,7 +39,8 @@ def test_a_first_visit_gets_the_apps_own_menu(command, path, title, new_page, tm
         menu(page).first.wait_for(timeout=WAIT_MS)
         listing = page.locator('[data-testid="stSidebarNav"]')
         assert listing.count() == 0 or not listing.is_visible()
-        assert [t.split()[-1] for t in menu(page).all_inner_texts()] == ["Lab", "Train", "Draw", "Explain", "Class"]
+        titles = ["Lab", "Train", "Draw", "Explain", "Build", "Class"]
+        assert [t.split()[-1] for t in menu(page).all_inner_texts()] == titles
         other = "Explain" if title == "Draw" else "Draw"
         go(page, other)  # at once, before anything else has run
         assert page.get_by_text("Model", exact=True).count() == 1  # the shared picker, from the router

@@ -1,0 +1,25 @@
+"""Build: change LeNet, and see what each change does to the shapes, the parameters and the work,
+before anything is trained."""
+import streamlit as st
+
+from lenet.designs import check
+from ui import build, router
+from ui.i18n import text
+
+router.enter()
+t = text()
+st.title(t("build.title"))
+st.caption(t("build.intro"))
+build.preset_menu(t)
+spec, activation = build.design_controls(t)
+st.markdown(t("build.design_is"))
+st.code(spec or "—", language=None)
+found = check(spec, activation)
+if found.problem is not None:
+    st.error(t.msg(found.problem), icon=":material/block:")
+left, right = st.columns(2)
+left.metric(t("build.params"), f"{found.params:,}" if found.problem is None else "—")
+right.metric(t("build.work"), f"{found.multiply_adds:,}" if found.problem is None else "—",
+             help=t("build.work_help"))
+if found.rows:
+    st.table(build.table_rows(t, found.rows, work=True))  # as far as the design goes, if it stops

@@ -1,0 +1,77 @@
+"""The Build page in Streamlit's AppTest: the menus make a design, and every change shows its walk,
+parameters and multiply-adds as lenet/designs.py works them out; an impossible one says why."""
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from lenet.designs import LENET5, PRESETS, check
+from tests.conftest import ROOT
+from ui.i18n import Text
+
+pytestmark = pytest.mark.app
+
+
+def build_page(lang: str = "en") -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    if lang != "en":
+        at.query_params["lang"] = lang
+    at.run()
+    at.switch_page("pages/build.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def shown(at: AppTest) -> tuple[str, str, str]:
+    """(the design text, the parameters metric, the multiply-adds metric) as the page shows them."""
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.warning, [w.value for w in at.warning]  # no "set twice" warning from a widget
+    return at.code[0].value, at.metric[0].value, at.metric[1].value
+
+
+def test_it_opens_on_lenet5_and_its_numbers_are_the_walks():
+    at = build_page()
+    design, params, work = shown(at)
+    walk = check(LENET5)
+    assert (design, params, work) == (LENET5, "61,706", f"{walk.multiply_adds:,}")
+    table = at.table[0].value
+    assert list(table.iloc[:, 0]) == [r.name for r in walk.rows] + ["total"]
+    assert int(table.iloc[-1, 4]) == walk.params and int(table.iloc[-1, 5]) == walk.multiply_adds
+
+
+def test_every_change_redraws_the_numbers_before_any_training():
+    at = build_page()
+    at.selectbox(key="build.conv2.kernel").set_value(3).run()
+    design, params, _ = shown(at)
+    assert design == "c6k5p2-m2-c16k3-m2-f120-f84" and params == f"{check(design).params:,}"
+    at.number_input(key="build.fcs").set_value(1).run()
+    at.selectbox(key="build.conv1.pool").set_value("avg").run()
+    design, params, work = shown(at)
+    assert design == "c6k5p2-a2-c16k3-m2-f120" and (params, work) == (f"{check(design).params:,}",
+                                                                      f"{check(design).multiply_adds:,}")
+
+
+def test_an_impossible_design_says_why_and_nothing_raises():
+    at = build_page()
+    at.number_input(key="build.convs").set_value(3).run()  # a third block after LeNet's 5×5 maps
+    at.selectbox(key="build.conv3.kernel").set_value(7).run()
+    design, params, _ = shown(at)
+    assert design.startswith("c6k5p2-m2-c16k5-m2-c16k7") and params == "—"
+    assert [e.value for e in at.error] == ["conv3's 7×7 window is larger than its 5×5 input: there is no output"]
+
+
+def test_a_preset_and_a_typed_design_set_the_menus():
+    at = build_page()
+    at.selectbox(key="build.preset").set_value("mlp").run()
+    assert shown(at)[0] == PRESETS["mlp"][0] and at.number_input(key="build.convs").value == 0
+    at.text_input(key="build.typed").input("c8k3s2-a2-f32").run()
+    assert shown(at)[0] == "c8k3s2-a2-f32" and at.selectbox(key="build.conv1.stride").value == 2
+    at.text_input(key="build.typed").input("m2-c6k5").run()  # pooling first: the menus can't show it
+    assert shown(at)[0] == "m2-c6k5" and at.info and not at.error
+
+
+def test_in_chinese_the_reason_is_chinese():
+    at = build_page("zh")
+    at.text_input(key="build.typed").input("c6k5-f120-m2").run()
+    shown(at)
+    problem = check("c6k5-f120-m2").problem
+    assert [e.value for e in at.error] == [Text("zh").msg(problem)]
+    assert "pool1 在 fc1 之后" in at.error[0].value
