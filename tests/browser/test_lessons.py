@@ -21,7 +21,7 @@ def check_the_chinese_train_page(page) -> None:
     assert main.get_by_text("训练记录", exact=True).count() == 0 and main.get_by_text("比较训练记录").count() == 0
     assert side.get_by_text("模型", exact=True).count() == 0  # the picker
     assert side.get_by_text("Language · 语言").count() == 0 and side.get_by_text("English").count() == 0
-    assert [t.split()[-1] for t in menu(page).all_inner_texts()] == ["Lab", "训练", "画数字", "讲解", "课堂"]
+    assert [t.split()[-1] for t in menu(page).all_inner_texts()] == ["Lab", "训练", "画数字", "讲解", "搭建", "课堂"]
     text = visible_text(page)
     assert "⟦" not in text and not [w for w in ENGLISH_ON_TRAIN if w in text], text
 
