@@ -11,6 +11,7 @@ state_dict's keys match), with the shapes the layer table reads from a real pass
 from __future__ import annotations
 
 import io
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from .files import write_atomic
 from .inside.introspect import layer_table
 from .shapes import LayerRow
 
-__all__ = ["export_pytorch", "pytorch_source"]
+__all__ = ["export_pytorch", "pytorch_files", "pytorch_source", "pytorch_zip"]
 
 
 def _layer_code(layer: nn.Module) -> str:
@@ -141,16 +142,30 @@ torch.save(net.state_dict(), "weights.pt")
 """
 
 
-def export_pytorch(model: nn.Module, ckpt: dict[str, Any], out: Path) -> Path:
-    """Write model.py, weights.pt and README.md into the folder `out`; returns it."""
+def pytorch_files(model: nn.Module, ckpt: dict[str, Any]) -> dict[str, bytes]:
+    """model.py, weights.pt and README.md for a trained model, by file name."""
     name = ckpt["model"] + (f" {ckpt['config']['spec']}" if "spec" in ckpt.get("config", {}) else "")
     accuracy = accuracy_of(ckpt)
     about = f"{name}: {sum(p.numel() for p in model.parameters()):,} parameters" + (
         f", {accuracy:.2%} on MNIST's test set" if accuracy is not None else "")
     weights = io.BytesIO()
     torch.save(model.state_dict(), weights)
-    write_atomic(out / "weights.pt", weights.getvalue())
-    write_atomic(out / "model.py", pytorch_source(model, about).encode())
     shown = f"{accuracy:.2%} when it was trained" if accuracy is not None else "not measured when it was trained"
-    write_atomic(out / "README.md", README.format(name=name, about=about, accuracy=shown).encode())
+    return {"model.py": pytorch_source(model, about).encode(), "weights.pt": weights.getvalue(),
+            "README.md": README.format(name=name, about=about, accuracy=shown).encode()}
+
+
+def export_pytorch(model: nn.Module, ckpt: dict[str, Any], out: Path) -> Path:
+    """Write model.py, weights.pt and README.md into the folder `out`; returns it."""
+    for name, data in pytorch_files(model, ckpt).items():
+        write_atomic(out / name, data)
     return out
+
+
+def pytorch_zip(model: nn.Module, ckpt: dict[str, Any], folder: str) -> bytes:
+    """The same three files in a zip, inside `folder`/ (the app's "Download as PyTorch")."""
+    data = io.BytesIO()
+    with zipfile.ZipFile(data, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in pytorch_files(model, ckpt).items():
+            archive.writestr(f"{folder}/{name}", content)
+    return data.getvalue()

@@ -1,5 +1,7 @@
 """Explain: LeNet's shapes layer by layer, the size formula to play with, and what the
 convolutions see in your drawing."""
+from pathlib import Path
+
 import numpy as np
 import streamlit as st
 import torch
@@ -22,7 +24,7 @@ from ui import charts, lesson, router
 from ui.drawing import enlarge
 from ui.i18n import text
 from ui.inside import VIEWS, convolution_stepper, digit_map_view, feature_maps_view, softmax_view
-from ui.models import saved_as, selected
+from ui.models import LIVE, exported, saved_as, selected
 
 router.enter()
 t = text()
@@ -41,6 +43,10 @@ table = [dict(zip(columns, (r.name, r.kind, t.msg(r.formula) if r.formula else "
                   strict=True)) for r in rows]
 table.append(dict(zip(columns, (t("explain.total"), "", "", "", sum(r.params for r in rows)), strict=True)))
 st.table(table)  # plain HTML: readable on a projector, and it can be copied
+if choice.key != LIVE:  # a saved model: its file can go home as plain PyTorch
+    st.download_button(t("explain.download"), exported(choice.key, Path(choice.key).stat().st_mtime, choice.name),
+                       file_name=f"{choice.name}-pytorch.zip", mime="application/zip", icon=":material/download:",
+                       help=t("explain.download_help"))
 about = describe(rows)
 if has_feature_maps(model):
     walk = " → ".join(str(side) for side in sides(rows))

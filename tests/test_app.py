@@ -53,6 +53,7 @@ def test_explain_table_is_computed_from_the_model():
     assert conv1["output shape"] == "6 × 28 × 28" and conv1["parameters"] == 156
     assert table[table["layer"] == "total"].iloc[0]["parameters"] == 61_706
     assert any("32 → 28 → 14 → 10 → 5" in m.value for m in at.markdown)
+    assert [b.proto.label for b in at.get("download_button")] == ["Download as PyTorch"]  # the picked lenet5's zip
 
 
 def test_explain_calculator_explains_non_integer_sizes():

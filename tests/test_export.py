@@ -1,9 +1,11 @@
 """Export as plain PyTorch (lenet/export.py): model.py needs only torch, takes pixels in [0, 1],
 and answers as the model it came from."""
 import importlib.util
+import io
 import json
 import subprocess
 import sys
+import zipfile
 
 import pytest
 import torch
@@ -12,6 +14,7 @@ from lenet.checkpoints import CHECKPOINT_DIR, load_model, make_checkpoint, save_
 from lenet.cli import main
 from lenet.data import normalise, pixels
 from lenet.designs import Designed
+from lenet.export import pytorch_zip
 
 SHIPPED = ["lenet5", "lenet5-classic", "mlp"]
 
@@ -89,3 +92,16 @@ def test_in_a_fresh_python_with_only_torch_each_export_scores_as_its_checkpoint(
     for name in SHIPPED:
         claimed = load_model(CHECKPOINT_DIR / f"{name}.pt")[1]["metrics"]["eval_accuracy"]
         assert abs(said["accuracy"][str(tmp_path / name)] - claimed) <= 0.001, name
+
+
+def test_the_apps_zip_holds_the_same_three_files(tmp_path, digits):
+    """Explain's "Download as PyTorch": a zip of the files the CLI writes, in a folder of its own."""
+    path = CHECKPOINT_DIR / "lenet5.pt"
+    model, ckpt = load_model(path)
+    with zipfile.ZipFile(io.BytesIO(pytorch_zip(model, ckpt, "lenet5-pytorch"))) as archive:
+        assert sorted(archive.namelist()) == ["lenet5-pytorch/README.md", "lenet5-pytorch/model.py",
+                                              "lenet5-pytorch/weights.pt"]
+        archive.extractall(tmp_path / "zip")
+    assert main(["export", str(path), "--format", "pytorch", "--out", str(tmp_path / "cli")]) == 0
+    for name in ("model.py", "README.md"):
+        assert (tmp_path / "zip" / "lenet5-pytorch" / name).read_bytes() == (tmp_path / "cli" / name).read_bytes()

@@ -10,6 +10,7 @@ from torch import nn
 from lenet.checkpoints import CHECKPOINT_DIR, CheckpointError, accuracy_of, load_checkpoint, load_model
 from lenet.classroom.jobs import current_job
 from lenet.classroom.runs import saved_runs
+from lenet.export import pytorch_zip
 from ui.i18n import Text, text
 
 LIVE = "live"
@@ -151,3 +152,11 @@ def saved_as(choice: Choice) -> tuple[str, float] | None:
 def load_saved(path: str) -> nn.Module:
     """A saved model by path, from the shared cache: read-only, like every model here."""
     return _load(path, _mtime(Path(path)))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def exported(path: str, mtime: float, name: str) -> bytes:
+    """A saved model as a zip of plain PyTorch (lenet/export.py), once per version of its file.
+    Made from a copy loaded for it, never from the model the sessions share."""
+    model, ckpt = load_model(path)
+    return pytorch_zip(model, ckpt, f"{name}-pytorch")
