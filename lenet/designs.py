@@ -158,7 +158,7 @@ def walk(layers: tuple[Layer, ...], activation: str = "relu") -> Walk:
             return result
         shape = rows[-1].out_shape
     if len(shape) == 3:
-        result.rows.append(LayerRow("flatten", "Flatten", shape, (math.prod(shape),), 0))
+        result.rows.append(_flatten(shape))
     result.rows.append(_linear(f"fc{seen['fc'] + 1}", result.rows[-1].out_shape[0], 10))
     return result
 
@@ -203,9 +203,9 @@ def _stage(layer: Layer, shape: tuple[int, ...], seen: dict[str, int], act: str)
     """The rows one layer of the design adds (with its activation), or the problem it meets."""
     if isinstance(layer, Dense):
         seen["fc"] += 1
+        rows = [_flatten(shape)] if len(shape) == 3 else []
         row = _linear(f"fc{seen['fc']}", math.prod(shape), layer.units)
-        rows = ([LayerRow("flatten", "Flatten", shape, (math.prod(shape),), 0)] if len(shape) == 3 else []) + [row]
-        return rows + [_activation(row, seen, act, "classifier")], None
+        return rows + [row, _activation(row, seen, act, "classifier")], None
     channels, side = shape[0], shape[-1]
     if isinstance(layer, Pool):
         seen["pool"] += 1
@@ -234,6 +234,10 @@ def _conv(layer: Conv, shape: tuple[int, ...], seen: dict[str, int], act: str) -
     row = LayerRow(f"features.{name}", "Conv2d", shape, (layer.channels, out, out), layer.channels * (per_output + 1),
                    layer.kernel, layer.stride, padding, layer.channels * out * out * per_output)
     return rows + [row, _activation(row, seen, act, "features")], None
+
+
+def _flatten(shape: tuple[int, ...]) -> LayerRow:
+    return LayerRow("flatten", "Flatten", shape, (math.prod(shape),), 0)
 
 
 def _linear(name: str, n_in: int, n_out: int) -> LayerRow:
@@ -288,6 +292,5 @@ def _module(row: LayerRow, activation: str) -> nn.Module:
         return nn.Conv2d(row.in_shape[0], row.out_shape[0], row.kernel, row.stride, row.padding)
     if row.kind == "Linear":
         return nn.Linear(row.in_shape[0], row.out_shape[0])
-    if row.kind in ("MaxPool2d", "AvgPool2d"):
-        return (nn.MaxPool2d if row.kind == "MaxPool2d" else nn.AvgPool2d)(row.kernel)
-    return ACTIVATIONS[activation]()
+    pool = next((p for p in POOLS.values() if p.__name__ == row.kind), None)
+    return pool(row.kernel) if pool else ACTIVATIONS[activation]()

@@ -146,8 +146,10 @@ def pytorch_files(model: nn.Module, ckpt: dict[str, Any]) -> dict[str, bytes]:
     """model.py, weights.pt and README.md for a trained model, by file name."""
     name = ckpt["model"] + (f" {ckpt['config']['spec']}" if "spec" in ckpt.get("config", {}) else "")
     accuracy = accuracy_of(ckpt)
+    split = "MNIST's test set" if ckpt.get("metrics", {}).get("eval_split", "test") == "test" else \
+        "held-out training images"
     about = f"{name}: {sum(p.numel() for p in model.parameters()):,} parameters" + (
-        f", {accuracy:.2%} on MNIST's test set" if accuracy is not None else "")
+        f", {accuracy:.2%} on {split}" if accuracy is not None else "")
     weights = io.BytesIO()
     torch.save(model.state_dict(), weights)
     shown = f"{accuracy:.2%} when it was trained" if accuracy is not None else "not measured when it was trained"

@@ -1,7 +1,5 @@
 """Explain: LeNet's shapes layer by layer, the size formula to play with, and what the
 convolutions see in your drawing."""
-from pathlib import Path
-
 import numpy as np
 import streamlit as st
 import torch
@@ -44,7 +42,7 @@ table = [dict(zip(columns, (r.name, r.kind, t.msg(r.formula) if r.formula else "
 table.append(dict(zip(columns, (t("explain.total"), "", "", "", sum(r.params for r in rows)), strict=True)))
 st.table(table)  # plain HTML: readable on a projector, and it can be copied
 if choice.key != LIVE:  # a saved model: its file can go home as plain PyTorch
-    st.download_button(t("explain.download"), exported(choice.key, Path(choice.key).stat().st_mtime, choice.name),
+    st.download_button(t("explain.download"), exported(choice),
                        file_name=f"{choice.name}-pytorch.zip", mime="application/zip", icon=":material/download:",
                        help=t("explain.download_help"))
 about = describe(rows)

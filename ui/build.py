@@ -18,6 +18,7 @@ from ui.i18n import Text
 
 KEY = "build.{}"
 POOL_CHOICES = ("none", "max", "avg")
+DEFAULTS = {"channels": 16, "kernel": 5, "padding": 0, "stride": 1, "pool": "max", "pool_size": 2}  # a new block
 
 
 def _set(name: str, value: Any) -> None:
@@ -51,9 +52,9 @@ def blocks_of(layers: tuple[Layer, ...]) -> tuple[list[tuple[Conv, Pool | None]]
     return convs, dense
 
 
-def load(spec: str, activation: str | None = None) -> bool:
-    """Put a design into the widgets (for a callback: before they are drawn). False if it can't be
-    read or the menus can't show it; the typed text is kept either way."""
+def load(spec: str, activation: str | None = None) -> None:
+    """Put a design into the widgets (for a callback: before they are drawn). One that can't be
+    read, or that the menus can't show, is kept as typed text alone."""
     _set("text", spec)
     if activation is not None:
         _set("activation", activation)
@@ -63,18 +64,17 @@ def load(spec: str, activation: str | None = None) -> bool:
         shown = None
     _set("typed_only", shown is None)
     if shown is None:
-        return False
+        return
     convs, dense = shown
     _set("convs", len(convs))
     for i, (conv, pool) in enumerate(convs, 1):
         for part in ("channels", "kernel", "padding", "stride"):
             _set(f"conv{i}.{part}", getattr(conv, part))
         _set(f"conv{i}.pool", pool.kind if pool else "none")
-        _set(f"conv{i}.pool_size", pool.size if pool else 2)
+        _set(f"conv{i}.pool_size", pool.size if pool else DEFAULTS["pool_size"])
     _set("fcs", len(dense))
     for i, layer in enumerate(dense, 1):
         _set(f"fc{i}.units", layer.units)
-    return True
 
 
 def _preset_chosen() -> None:
@@ -96,9 +96,6 @@ def preset_menu(t: Text) -> None:
 def _number(label: str, name: str, limits: str, default: int) -> int:
     low, high = LIMITS[limits]
     return st.number_input(label, low, high, step=1, key=_key(name, default))
-
-
-DEFAULTS = {"channels": 16, "kernel": 5, "padding": 0, "stride": 1, "pool": "max", "pool_size": 2}  # a new block
 
 
 def conv_block(t: Text, i: int) -> tuple[Conv, Pool | None]:

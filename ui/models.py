@@ -154,9 +154,12 @@ def load_saved(path: str) -> nn.Module:
     return _load(path, _mtime(Path(path)))
 
 
+def exported(choice: Choice) -> bytes:
+    """A saved model as a zip of plain PyTorch (lenet/export.py), made once per version of its file."""
+    return _zipped(choice.key, _mtime(Path(choice.key)), choice.name)
+
+
 @st.cache_data(max_entries=8, show_spinner=False)
-def exported(path: str, mtime: float, name: str) -> bytes:
-    """A saved model as a zip of plain PyTorch (lenet/export.py), once per version of its file.
-    Made from a copy loaded for it, never from the model the sessions share."""
-    model, ckpt = load_model(path)
+def _zipped(path: str, mtime: float, name: str) -> bytes:
+    model, ckpt = load_model(path)  # a copy loaded for it, never the model the sessions share
     return pytorch_zip(model, ckpt, f"{name}-pytorch")

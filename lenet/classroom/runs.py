@@ -33,7 +33,7 @@ def run_name(config: TrainConfig, tunes: str | None = None, when: float | None =
     """A new run's name: its start time (local, or `when`), then its model (and design) and
     activation, or for a fine-tune the name of the model it `tunes` and "class"."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(when))
-    model = [config.model] + ([config.design] if config.model == "design" and config.design else [])
+    model = [config.model] + ([config.design] if config.design else [])  # a design sets the model to "design"
     what = [tunes, "class"] if tunes else [*model, config.activation or "default"]
     return "-".join([stamp, *what])
 
