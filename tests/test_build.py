@@ -10,8 +10,10 @@ from ui.i18n import Text
 pytestmark = pytest.mark.app
 
 
-def build_page(lang: str = "en") -> AppTest:
+def build_page(lang: str = "en", link: dict[str, str] | None = None) -> AppTest:
+    """The Build page, opened from a lesson link's query when there is one (read on the first run)."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params.update(link or {})
     if lang != "en":
         at.query_params["lang"] = lang
     at.run()
@@ -75,3 +77,26 @@ def test_in_chinese_the_reason_is_chinese():
     problem = check("c6k5-f120-m2").problem
     assert [e.value for e in at.error] == [Text("zh").msg(problem)]
     assert "pool1 在 fc1 之后" in at.error[0].value
+
+
+def test_a_lesson_link_opens_its_design_and_hides_the_menus_it_says():
+    at = build_page(link={"design": "c6k3p1-m2-c16k3-m2-f120-f84", "activation": "tanh", "hide": "preset,kernel,pool"})
+    design, params, _ = shown(at)
+    assert (design, params) == ("c6k3p1-m2-c16k3-m2-f120-f84", f"{check(design, 'tanh').params:,}")
+    assert at.selectbox(key="build.activation").value == "tanh"
+    drawn = {w.key for w in [*at.selectbox, *at.number_input, *at.text_input]}
+    assert not drawn & {"build.preset", "build.conv1.kernel", "build.conv2.kernel", "build.conv1.pool",
+                        "build.conv1.pool_size", "build.conv2.pool", "build.conv2.pool_size"}
+    assert {"build.typed", "build.convs", "build.conv1.padding", "build.fc1.units"} <= drawn
+    at.selectbox(key="build.conv1.padding").set_value(0).run()  # a shown menu changes the design; hidden ones hold
+    assert shown(at)[0] == "c6k3-m2-c16k3-m2-f120-f84"
+    at.switch_page("pages/draw.py").run()
+    at.switch_page("pages/build.py").run()  # and both hold while another page is shown
+    assert shown(at)[0] == "c6k3-m2-c16k3-m2-f120-f84" and at.selectbox(key="build.activation").value == "tanh"
+
+
+def test_a_link_with_a_design_build_cannot_open_says_why_and_opens_lenet5():
+    at = build_page("zh", link={"design": "c6k5-f120-m2"})
+    assert shown(at)[0] == LENET5
+    said = " ".join(m.value for m in at.markdown)
+    assert "“c6k5\\-f120\\-m2” 不是“搭建”页能打开的设计" in said and "pool1 在 fc1 之后" in said  # as plain text

@@ -10,9 +10,10 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from lenet.designs import check
 from lenet.train import TrainConfig
 from tests.conftest import ROOT
-from ui.lesson import HIDEABLE, KNOWN, Lesson, Problem, link, plain, read
+from ui.lesson import HIDEABLE, KNOWN, Lesson, Problem, link, plain, query_of, read
 
 SHIPPED = ("lenet5", "lenet5-classic", "mlp")
 
@@ -99,12 +100,13 @@ def test_characters_of_every_unicode_category_never_break_a_link():
     chars = [c for group in every_category().values() for c in group]
     assert len(every_category()) == 30  # Lu, Ll, Nd, No, Zs, Cc, Cs, Co, Cn, ...: all of them
     for name in ["digit", "epochs", "lr", "batch", "images", "seed", "augment", "model", "hide", "lang", "view",
-                 "note", "checkpoint", "weight_decay"]:
+                 "note", "checkpoint", "weight_decay", "design"]:
         for _ in range(300):
             value = "".join(rng.choice(chars + list("0123456789.")) for _ in range(rng.randint(1, 4)))
             lesson = read({name: value}, SHIPPED)
             TrainConfig(**lesson.recipe).validate()
             assert lesson.digit is None or (isinstance(lesson.digit, int) and 0 <= lesson.digit < 100)
+            assert lesson.design is None or check(lesson.design).problem is None
             for number in (v for v in lesson.recipe.values() if isinstance(v, (int, float))):
                 assert str(number).isascii()
 
@@ -117,6 +119,34 @@ def test_a_link_built_from_a_lesson_reads_back_as_the_same_lesson():
     assert (parts.scheme, parts.netloc, parts.path) == ("http", "192.168.1.20:8501", "/train")
     again = read(dict(parse_qsl(parts.query)), SHIPPED)
     assert again == lesson
+
+
+def test_a_build_link_sets_the_design_its_activation_and_the_menus_it_hides():
+    lesson = read({"design": " C6K3P1-m2-c16k3-m2-F120-f84 ", "activation": "tanh",
+                   "hide": "preset,typed,kernel,pool,units"})
+    assert lesson.problems == ()
+    assert (lesson.design, lesson.recipe) == ("c6k3p1-m2-c16k3-m2-f120-f84", {"activation": "tanh"})  # one spelling
+    assert lesson.hide == {"preset", "typed", "kernel", "pool", "units"} <= set(HIDEABLE["build"])
+    assert {"preset", "typed", "activation", "convs", "fcs", "channels", "kernel", "padding", "stride", "pool",
+            "units"} <= set(HIDEABLE["build"])  # every menu on Build
+
+
+@pytest.mark.parametrize("design", ["c6k5-f120-m2", "c6k5p2-m2-c16k5-m2-c16k7", "c6k11", "resnet50", "", "c٣k5"])
+def test_a_design_build_cannot_open_is_left_out_saying_why(design):
+    lesson = read({"design": design, "activation": "tanh"})
+    why = check(design).problem
+    assert why is not None and lesson.design is None
+    assert lesson.problems == (Problem("design", {"value": design, "why": why}),)
+    assert lesson.recipe == {"activation": "tanh"}  # the rest of the link still holds
+
+
+def test_a_build_link_reads_back_as_the_same_lesson():
+    lesson = Lesson(design="c32k3-m2-c16k3-m2-f120-f84", recipe={"activation": "sigmoid"}, lang="zh",
+                    hide=frozenset({"preset", "typed", "stride", "pool"}), note="3×3 or 7×7?")
+    assert query_of(lesson)["design"] == "c32k3-m2-c16k3-m2-f120-f84"
+    parts = urlsplit(link("http://h/build", lesson))
+    assert parts.path == "/build" and read(dict(parse_qsl(parts.query))) == lesson
+    assert "design" not in query_of(Lesson())
 
 
 def test_a_link_leaves_out_what_is_the_default():

@@ -1,5 +1,6 @@
 """The ready lessons in the README: each link opens the recipe it claims, and each claim holds
-when the lesson is run, on the real MNIST, one epoch as the app would train it."""
+when the lesson is run, on the real MNIST, one epoch as the app would train it (a Build lesson's
+designs with the class board's budget: 6,000 images, 2 epochs, seed 0)."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -10,6 +11,7 @@ import torch
 
 from lenet.checkpoints import CHECKPOINT_DIR, load_model
 from lenet.data import normalise, sample_digits
+from lenet.designs import LENET5, check
 from lenet.inside.introspect import feature_maps
 from lenet.inside.stepper import step
 from lenet.models import MODELS, build_model
@@ -36,7 +38,22 @@ LESSONS = {  # the README's links, each with the run it is compared with (one se
                "weight_decay,label_smoothing,seed,augment&note=1%2C000+images%2C+10+epochs.+Then+60%2C000+images"
                "%2C+1+epoch.", {"limit": None, "epochs": 1}),
     "stepper": (f"{BASE}/explain?view=stepper&digit=7&lang=zh&hide=calculator,flatten,numbers", {}),
+    "kernel": (f"{BASE}/build?design=c6k5p2-m2-c16k5-m2-f120-f84&hide=preset,typed,activation,convs,fcs,stride,"
+               "pool,units&note=Same+budget%2C+three+window+sizes.+LeNet-5+has+5%C3%975+windows+and+6+channels+in"
+               "+conv1%3A+press+Try+it.+Then+make+both+windows+3%C3%973%2C+conv1+16+channels%2C+no+padding%3B+then"
+               "+both+7%C3%977%2C+conv1+3+channels%2C+padding+3+and+1.+Parameters+stay+near+61%2C700%3A+which+reads"
+               "+best%3F", {}),
+    "convolution": (f"{BASE}/build?design=c6k5p2-m2-c16k5-m2-f120-f84&hide=preset,typed,activation,fcs,channels,"
+                    "kernel,padding,stride,pool,units&note=LeNet-5+has+two+convolutions.+Note+its+parameters+and+press"
+                    "+Try+it.+Then+set+Convolutions+to+1+and+Try+it+again.+Why+has+the+smaller+network+more+parameters"
+                    "%2C+and+which+reads+digits+better%3F", {"design": "c6k5p2-m2-f120-f84"}),
 }
+KERNELS = {  # the kernel lesson's designs: the same fully connected part (16×5×5 = 400 in), and conv2's
+    3: "c16k3-m2-c16k3-m2-f120-f84",  # ~2,400 weights buy conv1 16 channels at 3×3: 61,614 parameters
+    5: LENET5,  # 6 at 5×5: 61,706
+    7: "c3k7p3-m2-c16k7p1-m2-f120-f84",  # 3 at 7×7: 61,652
+}
+CLASS_BUDGET = {"limit": 6000, "epochs": 2, "seed": 0}  # what the class board trains every design with
 
 
 def recipe_of(name: str) -> TrainConfig:
@@ -54,6 +71,13 @@ def accuracy(config: TrainConfig, mnist) -> float:
     if key not in _RUNS:
         _RUNS[key] = train(config, mnist).history[-1]["eval_accuracy"]
     return _RUNS[key]
+
+
+def designed(name: str) -> tuple[str, TrainConfig]:
+    """A Build lesson's design, and the recipe it trains with on the class board."""
+    lesson = read(dict(parse_qsl(urlsplit(LESSONS[name][0]).query)))
+    assert lesson.problems == () and lesson.design is not None, lesson.problems
+    return lesson.design, TrainConfig(design=lesson.design, **lesson.recipe, **CLASS_BUDGET)
 
 
 def test_the_teaching_guide_lists_these_lessons():
@@ -118,3 +142,23 @@ def test_the_stepper_lesson_opens_on_digit_seven_and_shows_the_models_own_number
     shown = step(model, x, "conv1", 0, 0, 0)
     assert any(f"= **{shown.value:+.4f}**" in m.value for m in at.markdown)
     assert shown.value == pytest.approx(float(feature_maps(model, x)["conv1"][0, 0, 0]), abs=1e-5)
+
+
+def test_at_the_same_budget_the_kernel_size_barely_matters(mnist):
+    design, lesson = designed("kernel")
+    assert design == KERNELS[5]
+    params = {k: check(spec).params for k, spec in KERNELS.items()}
+    assert params == {3: 61_614, 5: 61_706, 7: 61_652}
+    assert max(params.values()) < 1.1 * min(params.values()), params  # the same budget, within 10% (0.15% here)
+    got = {k: accuracy(replace(lesson, design=spec), mnist) for k, spec in KERNELS.items()}
+    assert min(got.values()) > 0.955, got  # measured: 3×3 96.8-96.9%, 5×5 96.8%, 7×7 96.4%
+    assert max(got.values()) - min(got.values()) < 0.01, got  # within half a point of each other
+
+
+def test_a_convolution_fewer_has_more_weights_and_reads_worse(mnist):
+    design, lesson = designed("convolution")
+    fewer = LESSONS["convolution"][1]["design"]
+    assert design == LENET5
+    assert (check(design).params, check(fewer).params) == (61_706, 152_410)  # fc1 reads 6×14×14, not 16×5×5
+    two, one = accuracy(lesson, mnist), accuracy(replace(lesson, design=fewer), mnist)
+    assert two > one + 0.01, (two, one)  # measured: 96.82% against 95.15%

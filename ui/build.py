@@ -4,21 +4,26 @@ after it) and one per fully connected layer, plus the activation.
 Every widget keeps its value in st.session_state["build.<name>"], so a preset or a typed design
 sets them all at once (in a callback, before the widgets are drawn). The menus can show designs
 of the form (convolution [pooling])… then fully connected layers; any other design can still be
-typed, and is shown as text alone.
+typed, and is shown as text alone. A lesson link can open the page on its own design, and hide
+any of the menus (ui/lesson.py's HIDEABLE["build"]): a hidden one keeps the value the link set.
 """
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
 
 from lenet.designs import ACTIVATIONS, LIMITS, PRESETS, Conv, Dense, DesignError, Layer, Pool, parse, text_of
 from lenet.shapes import LayerRow
+from ui import lesson
 from ui.i18n import Text
 
 KEY = "build.{}"
 POOL_CHOICES = ("none", "max", "avg")
 DEFAULTS = {"channels": 16, "kernel": 5, "padding": 0, "stride": 1, "pool": "max", "pool_size": 2}  # a new block
+MENUS = re.compile(r"build\.(preset|activation|typed|convs|fcs|conv[0-9]+\.[a-z_]+|fc[0-9]+\.units)")  # the menus' keys
 
 
 def _set(name: str, value: Any) -> None:
@@ -34,6 +39,22 @@ def _key(name: str, default: Any) -> str:
     alone (given a value too, Streamlit warns on the page that it got two)."""
     st.session_state.setdefault(KEY.format(name), default)
     return KEY.format(name)
+
+
+def _shown(control: str, name: str, default: Any, draw: Callable[[str], Any]) -> Any:
+    """`draw(key)` the widget for `name`, unless the lesson link hid `control`: a hidden one is
+    not drawn, and its value is the one already in session_state (the link's, a preset's)."""
+    key = _key(name, default)
+    return _get(name) if lesson.hidden(control) else draw(key)
+
+
+def keep() -> None:
+    """Keep the menus' values while another page is shown (call on every run, before the page).
+    Streamlit deletes a widget's value at the end of any run that did not draw it, so the menus
+    came back at their defaults (and a lesson's design half lost); a value the session set itself
+    is kept, so each is set again to itself, as Streamlit's docs advise."""
+    for key in [k for k in st.session_state if MENUS.fullmatch(k)]:
+        st.session_state[key] = st.session_state[key]
 
 
 def blocks_of(layers: tuple[Layer, ...]) -> tuple[list[tuple[Conv, Pool | None]], list[Dense]] | None:
@@ -86,54 +107,67 @@ def _typed() -> None:
 
 
 def preset_menu(t: Text) -> None:
-    """The presets; the first visit starts from LeNet-5."""
+    """The presets; the first visit starts from the lesson link's design, or else LeNet-5."""
     if _get("text") is None:
-        load(*PRESETS["lenet5"])
-    st.selectbox(t("build.preset"), list(PRESETS), key=_key("preset", "lenet5"), on_change=_preset_chosen,
-                 format_func=lambda name: t(f"build.presets.{name}"))
+        spec, activation = PRESETS["lenet5"]
+        load(lesson.design() or spec, lesson.current().recipe.get("activation") or activation)
+    _shown("preset", "preset", "lenet5", lambda key: st.selectbox(
+        t("build.preset"), list(PRESETS), key=key, on_change=_preset_chosen,
+        format_func=lambda name: t(f"build.presets.{name}")))
 
 
-def _number(label: str, name: str, limits: str, default: int) -> int:
+def _number(label: str, limits: str) -> Callable[[str], int]:
+    """A number box within the design's limits, to draw under a key."""
     low, high = LIMITS[limits]
-    return st.number_input(label, low, high, step=1, key=_key(name, default))
+    return lambda key: st.number_input(label, low, high, step=1, key=key)
+
+
+def _menu(where: Any, label: str, choices: list[Any] | tuple[Any, ...], **options: Any) -> Callable[[str], Any]:
+    """A select box in `where` (a column, or st itself), to draw under a key."""
+    return lambda key: where.selectbox(label, choices, key=key, **options)
+
+
+def _window(part: str) -> list[int]:
+    low, high = LIMITS[part]
+    return list(range(low, high + 1))
 
 
 def conv_block(t: Text, i: int) -> tuple[Conv, Pool | None]:
-    """One convolution and the pooling after it, in a row of menus."""
+    """One convolution and the pooling after it, in a row of menus (a hidden one leaves its cell empty,
+    so the blocks' menus stay in line)."""
     cells = st.columns(6)
     with cells[0]:
-        channels = _number(t("build.channels", i=i), f"conv{i}.channels", "channels", DEFAULTS["channels"])
-    chosen = {}
-    for cell, part in zip(cells[1:4], ("kernel", "padding", "stride"), strict=True):
-        low, high = LIMITS[part]
-        chosen[part] = cell.selectbox(t(f"build.{part}"), list(range(low, high + 1)),
-                                      key=_key(f"conv{i}.{part}", DEFAULTS[part]))
-    pool = cells[4].selectbox(t("build.pool"), POOL_CHOICES, key=_key(f"conv{i}.pool", DEFAULTS["pool"]),
-                              format_func=lambda kind: t(f"build.pool_kind.{kind}"))
-    low, high = LIMITS["pool"]
-    size = cells[5].selectbox(t("build.pool_size"), list(range(low, high + 1)), disabled=pool == "none",
-                              key=_key(f"conv{i}.pool_size", DEFAULTS["pool_size"]))
+        channels = _shown("channels", f"conv{i}.channels", DEFAULTS["channels"],
+                          _number(t("build.channels", i=i), "channels"))
+    chosen = {part: _shown(part, f"conv{i}.{part}", DEFAULTS[part], _menu(cell, t(f"build.{part}"), _window(part)))
+              for cell, part in zip(cells[1:4], ("kernel", "padding", "stride"), strict=True)}
+    pool = _shown("pool", f"conv{i}.pool", DEFAULTS["pool"], _menu(
+        cells[4], t("build.pool"), POOL_CHOICES, format_func=lambda kind: t(f"build.pool_kind.{kind}")))
+    size = _shown("pool", f"conv{i}.pool_size", DEFAULTS["pool_size"],
+                  _menu(cells[5], t("build.pool_size"), _window("pool"), disabled=pool == "none"))
     return Conv(int(channels), **chosen), (None if pool == "none" else Pool(pool, size))
 
 
 def design_controls(t: Text) -> tuple[str, str]:
-    """Draw the menus; the design they describe (or the typed one they can't show) and its activation."""
-    activation = st.selectbox(t("build.activation"), list(ACTIVATIONS), key=_key("activation", "relu"))
-    st.text_input(t("build.typed"), key=_key("typed", ""), on_change=_typed, placeholder=_get("text"),
-                  help=t("build.typed_help"))
+    """Draw the menus the lesson left shown; the design they describe (or the typed one they can't
+    show) and its activation."""
+    activation = _shown("activation", "activation", "relu", _menu(st, t("build.activation"), list(ACTIVATIONS)))
+    if not lesson.hidden("typed"):
+        st.text_input(t("build.typed"), key=_key("typed", ""), on_change=_typed, placeholder=_get("text"),
+                      help=t("build.typed_help"))
     if _get("typed_only"):
         st.info(t("build.typed_only"))
         return _get("text"), activation
     layers: list[Layer] = []
-    convs = st.number_input(t("build.convs"), 0, LIMITS["convs"], key=_key("convs", 2))
+    convs = _shown("convs", "convs", 2, lambda key: st.number_input(t("build.convs"), 0, LIMITS["convs"], key=key))
     for i in range(1, convs + 1):
         conv, pool = conv_block(t, i)
         layers += [conv] + ([pool] if pool else [])
-    fcs = st.number_input(t("build.fcs"), 0, LIMITS["fcs"], key=_key("fcs", 2))
+    fcs = _shown("fcs", "fcs", 2, lambda key: st.number_input(t("build.fcs"), 0, LIMITS["fcs"], key=key))
     cells = st.columns(max(fcs, 1))
     for i in range(1, fcs + 1):
         with cells[i - 1]:
-            layers.append(Dense(int(_number(t("build.units", i=i), f"fc{i}.units", "units", 64))))
+            layers.append(Dense(int(_shown("units", f"fc{i}.units", 64, _number(t("build.units", i=i), "units")))))
     return (text_of(tuple(layers)) if layers else ""), activation
 
 

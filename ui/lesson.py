@@ -2,11 +2,12 @@
 
     http://teacher:8501/train?activation=sigmoid&optimizer=sgd&lr=0.05&hide=picker,lang&lang=zh&note=...
 
-The path picks the page (/train, /draw, /explain, /class). The query sets the model to read with
+The path picks the page (/train, /draw, /explain, /build, /class). The query sets the model to read with
 (`checkpoint=lenet5`, or a saved run's name), the training recipe (every setting on the Train
 page by its name; `batch` and `images` for batch size and training images), the controls to
 hide (`hide=`, see HIDEABLE), the language (`lang=en|zh`), a short lesson note shown on top
-(`note=`), and on Explain the view and the MNIST digit (`view=stepper`, `digit=7`).
+(`note=`), on Explain the view and the MNIST digit (`view=stepper`, `digit=7`), and on Build the
+design it opens with (`design=c6k3p1-m2-c16k3-m2-f120-f84`, with `activation=` as on Train).
 
 Streamlit clears the query when the page changes, so `start()` reads it once, into the session,
 on the first run. A bad value is ignored, with a note on the page saying so; it never raises.
@@ -23,6 +24,7 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from lenet.data import SAMPLE_SIZE
+from lenet.designs import check, parse, text_of
 from lenet.models import resolve_options
 from lenet.settings import Setting
 from lenet.train import TrainConfig
@@ -30,7 +32,7 @@ from ui.form import form_settings
 from ui.i18n import LANGUAGES
 from ui.inside import VIEWS
 
-__all__ = ["HIDEABLE", "Lesson", "Problem", "digit", "hidden", "hidden_settings", "keep_in_address", "link",
+__all__ = ["HIDEABLE", "Lesson", "Problem", "design", "digit", "hidden", "hidden_settings", "keep_in_address", "link",
            "parse_number", "query_of", "read", "recipe", "start", "view"]
 
 URL_NAMES = {"batch_size": "batch", "limit": "images"}  # short names in a link; the rest go by their own
@@ -48,8 +50,10 @@ HIDEABLE: dict[str, tuple[str, ...]] = {  # the controls a link can hide, by whe
     "draw": ("pen", "upload", "collect", "naive", "models", "why"),
     "explain": ("calculator", "flatten", *VIEWS, "numbers"),
     "class": ("finetune", "export", "clear"),
+    "build": ("preset", "typed", "activation", "convs", "fcs", "channels", "kernel", "padding", "stride",
+              "pool", "units", "tryit", "board"),  # each menu of every block (`pool`: both pooling menus)
 }
-KNOWN = {"checkpoint", "hide", "lang", "note", "view", "digit", *RECIPE}
+KNOWN = {"checkpoint", "hide", "lang", "note", "view", "digit", "design", *RECIPE}
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,7 @@ class Lesson:
     note: str = ""  # shown on top of every page
     view: str | None = None  # Explain's look inside
     digit: int | None = None  # Explain's MNIST test digit, 0..99
+    design: str | None = None  # Build's design, as text_of() writes it
     problems: tuple[Problem, ...] = ()  # what was ignored
 
 
@@ -108,6 +113,10 @@ def read(params: Mapping[str, str], checkpoints: Collection[str] = ()) -> Lesson
                 found["digit"] = number
             else:
                 problems.append(Problem("digit", {"value": value}))
+        elif name == "design":
+            spec, problem = _design(value)
+            problems += [problem] if problem else []
+            found["design"] = spec
     _check_model_options(found["recipe"], problems)
     return Lesson(**found, problems=tuple(problems))
 
@@ -132,6 +141,15 @@ def _setting_value(spec: Setting, text: str) -> tuple[Any, Problem | None]:
     if spec.problem(value) is not None:
         return None, Problem("value", {"name": name, "value": text, "setting": spec.name})
     return value, None
+
+
+def _design(text: str) -> tuple[str | None, Problem | None]:
+    """The link's design in its one spelling, or the Problem with it: the walk's reason, so the
+    page can say which layer fails and why (in the lesson's language)."""
+    walk = check(text)
+    if walk.problem is not None:
+        return None, Problem("design", {"value": text, "why": walk.problem})
+    return text_of(parse(text)), None
 
 
 WHOLE = re.compile(r"[0-9]{1,12}")  # ASCII digits only: "²" and "٣" are digits to str.isdigit() and int()
@@ -178,6 +196,8 @@ def query_of(lesson: Lesson) -> dict[str, str]:
         query["view"] = lesson.view
     if lesson.digit is not None:
         query["digit"] = str(lesson.digit)
+    if lesson.design:
+        query["design"] = lesson.design
     if lesson.hide:
         query["hide"] = ",".join(sorted(lesson.hide))
     if lesson.lang:
@@ -251,3 +271,8 @@ def view() -> str | None:
 
 def digit() -> int:
     return current().digit or 0
+
+
+def design() -> str | None:
+    """The design the Build page opens with, when the link gave one."""
+    return current().design

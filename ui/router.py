@@ -14,7 +14,7 @@ import threading
 import streamlit as st
 
 from lenet.classroom.serving import serving
-from ui import lesson, serve, share
+from ui import build, lesson, serve, share
 from ui.i18n import LANGUAGES, Text, text
 from ui.models import LIVE, choices, picker, watch
 from ui.teacher import key_box
@@ -44,6 +44,7 @@ def run() -> None:
     serve.prepare()  # what `make run` did before Streamlit started; once, under plain `streamlit run` too
     lesson.start({c.name: c.key for c in reversed(choices()) if c.key != LIVE})  # the link, on the first run
     lesson.keep_in_address()
+    build.keep()  # Build's menus, while another page is shown
     st.session_state.setdefault("lang", _browser_language())
     t = text()
     entries = pages(t)

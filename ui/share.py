@@ -69,4 +69,5 @@ def _problem(t: Text, problem: lesson.Problem) -> str:
     if "setting" in values:  # a recipe value: say which setting, in this language, and what it allows
         spec = next(s for s in lesson.RECIPE.values() if s.name == values["setting"])
         values |= {"label": t.label(spec.name), "limits": t.limits(spec)}
-    return t(f"lesson.problem.{problem.key}", **{k: lesson.plain(str(v)) for k, v in values.items()})
+    # t.msg: a value lenet said (a design's reason) in this language; any other value as it is
+    return t(f"lesson.problem.{problem.key}", **{k: lesson.plain(t.msg(v)) for k, v in values.items()})
