@@ -120,6 +120,13 @@ ENGLISH: dict[str, str] = {
     "job.stopped_nothing": "Stopped; no epoch had finished, so nothing was saved.",
     "job.failed": "Training failed: {error}",
     "job.died": "Training stopped unexpectedly (exit code {code}).",
+    # the class's designs and their board (lenet/classroom/board.py, jobs.py)
+    "board.bad_budget": "the budget's {name} must be a whole number from {low} to {high}, got {value!r}",
+    "board.bad_nickname": "a nickname is 2 to 24 letters, digits or hyphens, starting with a letter or digit "
+                          "(never your real name); got {value!r}",
+    "board.closed": "The class is closed for new designs: ask your teacher to open it.",
+    "board.one_each": "Your design {name} is still in the queue: one design each at a time. Wait for it, or "
+                      "take it out of the queue first.",
     # the class collection, as the Class page reads it (lenet/classroom/collection.py)
     "collection.skipped": "{n} damaged drawings skipped: their files could not be read",
 }

@@ -3,7 +3,7 @@ before anything is trained."""
 import streamlit as st
 
 from lenet.designs import check
-from ui import build, router
+from ui import build, leaderboard, lesson, router, tryit
 from ui.i18n import text
 
 router.enter()
@@ -23,3 +23,7 @@ right.metric(t("build.work"), f"{found.multiply_adds:,}" if found.problem is Non
              help=t("build.work_help"))
 if found.rows:
     st.table(build.table_rows(t, found.rows, work=True))  # as far as the design goes, if it stops
+if not lesson.hidden("tryit"):
+    tryit.try_it(t, spec, activation, possible=found.problem is None)
+if not lesson.hidden("board"):
+    leaderboard.board(t)

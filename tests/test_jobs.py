@@ -55,7 +55,7 @@ def test_the_state_follows_the_messages_one_kind_at_a_time(tmp_path):
     assert len(job.snapshot().batches) == 1  # a snapshot is a copy: the page can't change the run
     assert job._apply(Finished(tmp_path / "run.pt")) is True
     done = job.snapshot()
-    assert done.status is Status.FINISHED and done.done == 1.0 and done.eta_s is None and job.join(0)
+    assert done.status is Status.FINISHED and done.done == 1.0 and done.eta_s is None
     assert done.message == "Finished; saved as run."
 
 

@@ -8,6 +8,7 @@ import streamlit as st
 from torch import nn
 
 from lenet.checkpoints import CHECKPOINT_DIR, CheckpointError, accuracy_of, load_checkpoint, load_model
+from lenet.classroom.board import ranked, read_board
 from lenet.classroom.jobs import current_job
 from lenet.classroom.runs import saved_runs
 from lenet.export import pytorch_zip
@@ -25,11 +26,14 @@ class Choice:
     model: str  # lenet5 | lenet5-classic | mlp
     accuracy: float | None  # on the split it was evaluated on; None before the first epoch
     run: bool = False  # one of the user's saved runs (not a shipped checkpoint)
+    board: tuple[str, str] | None = None  # a design on the class's board: its nickname and design
 
     def label(self, t: Text) -> str:
         """What the picker shows, with the accuracy, in the session's language."""
         if self.key == LIVE:
             name = t("picker.live", model=self.model)
+        elif self.board is not None:
+            name = t("picker.board", nickname=self.board[0], design=self.board[1])
         else:
             name = t("picker.run", name=self.name) if self.run else self.name
         return name + (f" · {self.accuracy:.2%}" if self.accuracy is not None else t("picker.no_accuracy"))
@@ -52,13 +56,16 @@ def _load(path: str, mtime: float) -> nn.Module:
 
 
 def choices() -> list[Choice]:
-    """Shipped checkpoints, then the user's saved runs (newest first), then the live model."""
+    """Shipped checkpoints, then the user's saved runs (newest first), the class's board (best
+    first), then the live model."""
     found = []
     for paths, run in ((sorted(CHECKPOINT_DIR.glob("*.pt")), False), (saved_runs(), True)):
         for path in paths:
             info = _describe(str(path), _mtime(path))
             if info is not None:
                 found.append(Choice(str(path), path.stem, info[0], info[1], run))
+    found += [Choice(str(e.checkpoint()), e.name, "design", e.test_accuracy, True, (e.nickname, e.design))
+              for e in ranked(read_board())]
     job = current_job()
     if job is not None:
         snap = job.snapshot()

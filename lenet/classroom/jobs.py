@@ -48,6 +48,7 @@ from .trainer import (
     Order,
     Probed,
     Said,
+    Scored,
     Stepped,
     Stopped,
     Weights,
@@ -64,8 +65,11 @@ class JobBusy(RuntimeError):
 class Job:
     """One run on the server's side: its state, its process, and the thread that reads its messages."""
 
-    def __init__(self, state: RunState, resume: dict | None = None) -> None:
+    def __init__(self, state: RunState, resume: dict | None = None, hidden: Path | None = None,
+                 cap: int | None = None, after: Callable[[RunState], None] | None = None) -> None:
         self.state, self.resume = state, resume  # resume: a run continued, or the model fine-tuned
+        self.hidden, self.cap = hidden, cap  # see trainer.Order
+        self.after = after  # called with its final state when it has ended, before join() returns
         self._lock = threading.Lock()
         self._weights: dict | None = None  # the latest live weights the process sent
         self._film = Film()
@@ -83,7 +87,7 @@ class Job:
             self.state.status, self.state.started = Status.LOADING, time.time()
         resume = pickle.dumps(self.resume) if self.resume is not None else None
         order = Order(self.state.config, self.state.folder / f"{self.state.name}.pt", resume, self.state.tuning,
-                      training_nice())
+                      training_nice(), self.hidden, self.cap)
         self._process = ctx.Process(target=run_order, name=f"train-{self.state.name}", daemon=True,
                                     args=(send, self._stop, pages_counter(), order, shared_mnist()))
         self._process.start()
@@ -137,6 +141,7 @@ class Job:
         try:
             while not ended:
                 ended = self._apply(pickle.loads(receive.recv_bytes()))
+            self._end()  # join() returns now, not when the process has finished exiting
         except (EOFError, OSError):
             pass
         finally:
@@ -146,8 +151,16 @@ class Job:
             with self._lock:
                 self.state.status = Status.FAILED
                 self.state.message = Message("job.died", code=self._process.exitcode)
-            self._ended.set()
+            self._end()
         on_end(self)
+
+    def _end(self) -> None:
+        """The last word has come: `after` sees the final state, then join() returns."""
+        try:
+            if self.after is not None:
+                self.after(self.snapshot())
+        finally:
+            self._ended.set()
 
     def _apply(self, message: Any) -> bool:
         """One message from the training process (trainer.py); True for its last."""
@@ -173,9 +186,11 @@ class Job:
                     s.evaluation, s.checkpoint = evaluation, Path(path)
                 case FineTuned(report):
                     s.finetune = report
+                case Scored(accuracy, count):
+                    s.hidden = (accuracy, count)
                 case Finished() | Stopped() | Failed():
                     s.status, s.message = _ending(message, s)
-                    self._ended.set()  # join() returns now, not when the process has finished exiting
+                    s.ended = time.time()
                     return True
         return False
 
@@ -209,12 +224,49 @@ class JobQueue:
             return job
 
     def enqueue(self, job: Job) -> Job:
+        """Queue a run: the teacher's (state.first) after the teacher's already waiting but ahead of
+        every student's; a student's at the back. Raises JobBusy if its owner has one waiting or going."""
         with self._lock:
-            if self._busy() or self._waiting:
-                self._waiting.append(job)
-            else:
+            owner = job.state.owner
+            mine = self._holding(owner) if owner else None
+            if mine is not None:
+                raise JobBusy(Message("board.one_each", name=mine.state.name))
+            if not self._busy() and not self._waiting:
                 self._current = job.start(self._next)
+            elif job.state.first:
+                ahead = sum(1 for j in self._waiting if j.state.first)
+                self._waiting.insert(ahead, job)
+            else:
+                self._waiting.append(job)
             return job
+
+    def holding(self, owner: str) -> Job | None:
+        """The run `owner` has waiting or going, if any."""
+        with self._lock:
+            return self._holding(owner)
+
+    def place(self, job: Job) -> int | None:
+        """0 while it trains, 1 for next in line, and so on; None once it has ended."""
+        with self._lock:
+            if job is self._current and not job.state.status.ended:
+                return 0
+            waiting = [j for j in self._waiting if not j.state.status.ended]
+            return waiting.index(job) + 1 if job in waiting else None
+
+    def ahead_of(self, job: Job) -> list[RunState]:
+        """The runs that will train before `job`: the one going, then those waiting ahead of it."""
+        place = self.place(job)
+        if not place:
+            return []
+        current = self._current
+        going = [current.snapshot()] if current is not None and current.snapshot().running else []
+        return going + [j.snapshot() for j in self.waiting()[:place - 1]]
+
+    def _holding(self, owner: str) -> Job | None:
+        for job in [self._current, *self._waiting]:
+            if job is not None and job.state.owner == owner and not job.snapshot().status.ended:
+                return job
+        return None
 
     def current(self) -> Job | None:
         """The run going now, else the one that ran last (its results stay on the page)."""

@@ -56,6 +56,10 @@ class RunState:
     started: float = field(default_factory=time.time)  # time.time() when it was made, then when it started
     stopped_by: str | None = None  # who pressed Stop: a session's id, as the page gave it
     finetune: dict | None = None  # a finished fine-tune's report: counts, scores before and after
+    owner: str | None = None  # the session that asked for it, where one student may queue one run
+    first: bool = False  # the teacher's: it goes ahead of every student's run waiting
+    hidden: tuple[float | None, int] | None = None  # a board design's score on the class's drawings, and their count
+    ended: float | None = None  # time.time() when its last word came
 
     @property
     def running(self) -> bool:

@@ -22,16 +22,17 @@ import torch
 from torch import nn
 
 from ..checkpoints import save_epoch
-from ..data import Mnist, load_mnist
+from ..data import Mnist, load_mnist, normalise
 from ..inside.introspect import feature_maps, filters, has_feature_maps
 from ..messages import Message, message_of
 from ..train import BatchReport, EpochReport, EvalResult, Hook, Progress, TrainConfig, evaluate, train
+from . import collection
 from .finetune import checkpoint_of, finetune, save_finetuned
 from .runs import prune_runs
 from .tuning import ThreadGovernor, lower_thread_priority
 
 __all__ = ["Began", "EpochEnded", "Failed", "FineTuned", "FineTuning", "Finished", "Frame", "LiveHook", "Order",
-           "Probe", "Probed", "Said", "Stepped", "Stopped", "Weights", "run_order"]
+           "Probe", "Probed", "Said", "Scored", "Stepped", "Stopped", "Weights", "run_order"]
 
 PROGRESS_EVERY = 5  # batches between progress points: the live charts want a point every few batches
 PROBE_EVERY_S = 1.0  # how often the fixed test slice is probed
@@ -113,6 +114,13 @@ class FineTuned:
 
 
 @dataclass(frozen=True)
+class Scored:
+    """A design's "hidden test": its accuracy on the class's drawings, which it never trained on."""
+    accuracy: float | None  # None: the class has no drawings yet
+    count: int
+
+
+@dataclass(frozen=True)
 class Finished:
     path: Path
 
@@ -138,6 +146,8 @@ class Order:
     resume: bytes | None = None  # a pickled checkpoint dict: a run continued, or the model fine-tuned
     tuning: FineTuning | None = None
     nice: int = 0  # how far the child steps back for the server's threads
+    hidden: Path | None = None  # a class collection to score the finished model on (a board design)
+    cap: int | None = None  # runs kept in its folder; None: lenet.classroom.runs.max_runs()
 
 
 class LiveHook(Hook):
@@ -175,7 +185,7 @@ class LiveHook(Hook):
     def after_epoch(self, run: Progress, report: EpochReport) -> None:
         self.history.append(report.to_dict())
         saved = save_epoch(self.order.path, self.order.config, run.model, self.history, report.optimizer)
-        prune_runs(saved.parent, keep=saved)
+        prune_runs(saved.parent, cap=self.order.cap, keep=saved)
         self._weights(run.model)
         self.send(EpochEnded(self.history[-1], report.evaluation, saved))
 
@@ -223,7 +233,9 @@ def run_order(pipe: Any, stop: Any, pages: Any, order: Order, shared: Mnist | No
             send(Stopped())
             return
         send(Began())
-        stopped = _run(order, data, send, stop, pages)
+        stopped, model = _run(order, data, send, stop, pages)
+        if not stopped and order.hidden is not None:
+            send(hidden_score(model, order.hidden))
         send(Stopped() if stopped else Finished(order.path))
     except Exception as err:  # shown on the page; the server keeps running
         send(Failed(Message("job.failed", error=message_of(err) or str(err))))
@@ -231,18 +243,32 @@ def run_order(pipe: Any, stop: Any, pages: Any, order: Order, shared: Mnist | No
         pipe.close()
 
 
-def _run(order: Order, data: Mnist, send: Callable[[Any], None], stop: Any, pages: Any) -> bool:
-    """Train (or fine-tune) as ordered; True if Stop ended it."""
+def _run(order: Order, data: Mnist, send: Callable[[Any], None], stop: Any, pages: Any) -> tuple[bool, nn.Module]:
+    """Train (or fine-tune) as ordered; whether Stop ended it, and the model."""
     resume = pickle.loads(order.resume) if order.resume is not None else None
     tuning, config = order.tuning, order.config
     if tuning is None:
         history = list(resume["history"]) if resume is not None else []
-        return train(config, data, LiveHook(send, stop, pages, order, history), resume).stopped
+        trained = train(config, data, LiveHook(send, stop, pages, order, history), resume)
+        return trained.stopped, trained.model
     hook = LiveHook(send, stop, pages, order, list(resume["history"]))
     tuned = finetune(tuning.source, tuning.folder, data, layers=config.layers, epochs=config.epochs,
                      replay=tuning.replay, seed=config.seed, hook=hook)
     if tuned.history:  # at least one epoch: the run is saved, now with its report
         send(FineTuned(checkpoint_of(tuned)["finetune"]))
         save_finetuned(order.path, tuned)
-    return tuned.stopped
+    return tuned.stopped, tuned.model
+
+
+def hidden_score(model: nn.Module, folder: Path) -> Scored:
+    """The model's accuracy on every readable drawing of the class collection in `folder`."""
+    drawings = collection.read(folder)
+    if not drawings.items:
+        return Scored(None, 0)
+    device = next(model.parameters()).device
+    x = normalise(torch.from_numpy(drawings.images)).to(device)  # (N, 1, 28, 28)
+    model.eval()  # this process's own model
+    with torch.no_grad():
+        said = torch.cat([model(part).argmax(1) for part in x.split(512)]).cpu().numpy()
+    return Scored(float((said == drawings.labels).mean()), len(drawings.items))
 

@@ -1,0 +1,222 @@
+"""The class's designs, trained fairly and ranked: the budget every design trains under, and the
+leaderboard of the designs that finished.
+
+    budget = read_budget()                         # the teacher's: images, epochs, seed, open
+    config = budget.config("c6k3p1-m2-f84", "relu")  # a design under it; nothing else is the student's
+    entries = ranked(read_board())                 # best test accuracy first, fewer parameters on a tie
+    front = pareto(entries)                        # the names no other design beats on both counts
+
+Everything lives in files under board_dir() (LENET_RUNS/board): budget.json, and for each
+finished design its checkpoint <name>.pt with its entry <name>.json beside it. One file per
+entry, each written whole (write_atomic), so two servers or threads never lose each other's
+entries, and a teacher's "clear" is deleting files.
+"""
+from __future__ import annotations
+
+import json
+import random
+import re
+import statistics
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from ..designs import check
+from ..files import collection_dir, runs_dir, write_atomic
+from ..messages import Message
+from ..train import TrainConfig
+from .jobs import JOBS, Job, JobQueue, RunState, Status
+from .runs import run_name
+
+__all__ = ["BUDGET_LIMITS", "MAX_ENTRIES", "Budget", "Entry", "board_dir", "clear_board", "eta_s", "new_nickname",
+           "nickname_problem", "pareto", "ranked", "read_board", "read_budget", "record", "remove_entry", "save_budget",
+           "try_design", "write_entry"]
+
+TRAIN_IMAGES = 60_000  # MNIST's training split: a run with no image limit
+MAX_ENTRIES = 120  # designs kept on the board (their checkpoints too): four classes' worth
+BUDGET_LIMITS = {"images": (100, 60_000), "epochs": (1, 5), "seed": (0, 2**31 - 1)}
+NICKNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{1,23}")  # it also names files: ASCII, no spaces
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,199}")  # an entry's name: a run name and a nickname
+_ADJECTIVES = ("Amber", "Bold", "Brave", "Calm", "Clever", "Cosmic", "Eager", "Fuzzy", "Gentle", "Happy", "Jolly",
+               "Lucky", "Mighty", "Nimble", "Quick", "Quiet", "Rapid", "Shiny", "Sunny", "Swift", "Witty", "Zesty")
+_ANIMALS = ("Badger", "Bee", "Crane", "Dolphin", "Falcon", "Fox", "Gecko", "Heron", "Koala", "Lynx", "Manta",
+            "Moth", "Otter", "Owl", "Panda", "Puffin", "Quokka", "Robin", "Seal", "Tiger", "Wombat", "Yak")
+
+
+def board_dir() -> Path:
+    """The board's folder, beside the runs (LENET_RUNS/board)."""
+    return runs_dir() / "board"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What every design trains with, the same for all, so designs are compared and not luck."""
+    images: int = 6_000  # the first N MNIST training images
+    epochs: int = 2
+    seed: int = 0
+    open: bool = True  # the class takes submissions
+
+    def problem(self) -> Message | None:
+        for name, (low, high) in BUDGET_LIMITS.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                return Message("board.bad_budget", name=name, value=value, low=low, high=high)
+        return None
+
+    def config(self, design: str, activation: str | None) -> TrainConfig:
+        """The recipe a design trains with: the budget's images, epochs and seed, the defaults for
+        the rest. Raises ValueError, saying why, for an impossible design."""
+        config = TrainConfig(design=design, activation=activation, limit=self.images, epochs=self.epochs,
+                             seed=self.seed)
+        config.validate()
+        return config
+
+
+def read_budget(folder: Path | None = None) -> Budget:
+    """The teacher's budget; the default one if none was saved or the file can't be read."""
+    try:
+        saved = json.loads((Path(folder or board_dir()) / "budget.json").read_text())
+        budget = Budget(**{f.name: saved[f.name] for f in fields(Budget) if f.name in saved})
+    except (OSError, ValueError, TypeError):
+        return Budget()
+    return budget if budget.problem() is None else Budget()
+
+
+def save_budget(budget: Budget, folder: Path | None = None) -> Budget:
+    """Save the teacher's budget. Raises ValueError, saying which number is out of range."""
+    if budget.problem() is not None:
+        raise ValueError(budget.problem())
+    write_atomic(Path(folder or board_dir()) / "budget.json", json.dumps(asdict(budget)).encode())
+    return budget
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One finished design on the board."""
+    name: str  # its run's name: also its files' names, <name>.pt and <name>.json
+    nickname: str  # the student's chosen or generated nickname, never a real name
+    design: str  # its text, e.g. c6k5p2-m2-c16k5-m2-f120-f84
+    activation: str
+    params: int
+    multiply_adds: int  # for one image
+    train_s: float  # training and evaluating its epochs, on this server
+    wall_s: float  # from its process's start to its last word: what a student waits, queue aside
+    test_accuracy: float  # on the whole MNIST test set, the same 10,000 digits for everyone
+    class_accuracy: float | None  # on the class's confirmed drawings, which no design trained on; None: none yet
+    class_count: int  # how many drawings that was
+    owner: str = ""  # the session that submitted it, so its page can say "yours"
+
+    def checkpoint(self, folder: Path | None = None) -> Path:
+        return Path(folder or board_dir()) / f"{self.name}.pt"
+
+
+def write_entry(entry: Entry, folder: Path | None = None) -> Path:
+    """Put a finished design on the board (its checkpoint is already saved beside it)."""
+    return write_atomic(Path(folder or board_dir()) / f"{entry.name}.json", json.dumps(asdict(entry)).encode())
+
+
+def read_board(folder: Path | None = None) -> list[Entry]:
+    """Every entry whose checkpoint is still there; a file that doesn't read is skipped."""
+    folder = Path(folder or board_dir())
+    found = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        if path.name == "budget.json" or not path.with_suffix(".pt").is_file():
+            continue
+        try:
+            found.append(Entry(**json.loads(path.read_text())))
+        except (OSError, ValueError, TypeError):
+            continue
+    return found
+
+
+def remove_entry(name: str, folder: Path | None = None) -> bool:
+    """Take one design off the board, its checkpoint with it. False if there was none."""
+    folder = Path(folder or board_dir())
+    if not NAME.fullmatch(name):  # a name from the board, never a path
+        return False
+    there = (folder / f"{name}.json").is_file()
+    for suffix in (".json", ".pt"):
+        (folder / f"{name}{suffix}").unlink(missing_ok=True)
+    return there
+
+
+def clear_board(folder: Path | None = None) -> int:
+    """Take every design off the board; the budget stays. Returns how many there were."""
+    entries = read_board(folder)
+    for entry in entries:
+        remove_entry(entry.name, folder)
+    return len(entries)
+
+
+def ranked(entries: list[Entry]) -> list[Entry]:
+    """Best test accuracy first; a tie goes to fewer parameters, then to the earlier design."""
+    return sorted(entries, key=lambda e: (-round(e.test_accuracy, 6), e.params, e.name))
+
+
+def pareto(entries: list[Entry]) -> set[str]:
+    """The names of the designs on the Pareto front: none other is at least as accurate with
+    fewer parameters, or more accurate with as few."""
+    return {e.name for e in entries
+            if not any((o.test_accuracy >= e.test_accuracy and o.params < e.params)
+                       or (o.test_accuracy > e.test_accuracy and o.params <= e.params) for o in entries)}
+
+
+def new_nickname(rng: random.Random | None = None) -> str:
+    """A generated nickname, e.g. "SwiftOtter42": friendly, anonymous, and a safe file name."""
+    rng = rng or random.Random()
+    return f"{rng.choice(_ADJECTIVES)}{rng.choice(_ANIMALS)}{rng.randrange(10, 100)}"
+
+
+def nickname_problem(nickname: str) -> Message | None:
+    """Why a nickname can't be used (it also names files), or None."""
+    if NICKNAME.fullmatch(nickname):
+        return None
+    return Message("board.bad_nickname", value=nickname[:40])
+
+
+# ---- trying a design: a run on the job queue that ends on the board ---------------------------
+
+def try_design(design: str, activation: str | None, nickname: str, owner: str, *, teacher: bool,
+               wait: bool = True, jobs: JobQueue | None = None) -> Job:
+    """A student's (or the teacher's) design, trained under the class budget on `jobs` (the
+    server's JOBS): queued behind the runs before it (`wait`), or started now (home, with no
+    teacher key; JobBusy if a run is going). Raises ValueError, saying why, for a closed class, a
+    bad nickname or an impossible design; JobBusy if `owner` has a design waiting already."""
+    folder, jobs = board_dir(), jobs or JOBS
+    budget = read_budget(folder)
+    if not budget.open and not teacher:
+        raise ValueError(Message("board.closed"))
+    if nickname_problem(nickname) is not None:
+        raise ValueError(nickname_problem(nickname))
+    config = budget.config(design, activation)
+    state = RunState(config, f"{run_name(config)}-{nickname}", folder, owner=owner, first=teacher)
+    job = Job(state, hidden=collection_dir(), cap=MAX_ENTRIES, after=lambda s: record(s, nickname))
+    return jobs.enqueue(job) if wait else jobs.start(job)
+
+
+def record(state: RunState, nickname: str) -> Entry | None:
+    """Put a finished design on the board (a stopped or failed one goes nowhere)."""
+    if state.status is not Status.FINISHED or not state.epochs:
+        return None
+    last, found = state.epochs[-1], check(state.config.design or "", state.config.activation or "relu")
+    hidden, wall_s = state.hidden or (None, 0), (state.ended or time.time()) - state.started
+    entry = Entry(state.name, nickname, state.config.design or "", state.config.activation or "relu", found.params,
+                  found.multiply_adds, round(last["elapsed_s"], 2), round(wall_s, 2), last["eval_accuracy"], hidden[0],
+                  hidden[1], state.owner or "")
+    write_entry(entry, state.folder)
+    return entry
+
+
+def eta_s(ahead: list[RunState], mine: RunState, entries: list[Entry], budget: Budget) -> float | None:
+    """Seconds until `mine` has finished: the runs ahead, then itself, each at the pace of the
+    last designs that finished here (the median of five), scaled by its images × epochs; a run
+    under way by its own pace so far. None until a design has finished on this server."""
+    recent = sorted(entries, key=lambda e: e.name)[-5:]
+    if not recent:
+        return None
+    per_sample = statistics.median(e.wall_s for e in recent) / (budget.images * budget.epochs)
+    total = 0.0
+    for state in [*ahead, mine]:
+        samples = (state.config.limit or TRAIN_IMAGES) * state.config.epochs
+        total += state.eta_s if state.eta_s is not None else per_sample * samples
+    return total

@@ -1,0 +1,122 @@
+"""The class's leaderboard, for the projector: every finished design with both scores, the
+scatter of accuracy against parameters with its Pareto front, a way to use any design on Draw
+and Explain, and the teacher's budget and clean-up."""
+from __future__ import annotations
+
+from typing import Any
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from lenet.classroom.board import (
+    BUDGET_LIMITS,
+    Budget,
+    Entry,
+    clear_board,
+    pareto,
+    ranked,
+    read_board,
+    read_budget,
+    remove_entry,
+    save_budget,
+)
+from ui.charts import BLUE, LAYOUT, VERMILLION
+from ui.i18n import Text
+from ui.teacher import control, session_id
+
+
+def board(t: Text) -> None:
+    """The ranking, the scatter and the picker of designs. Not on a timer of its own: every board
+    entry is in the sidebar's picker, whose watch() reruns the page when one comes or goes (a
+    timer redrawing the menu below would close it under a student's mouse every few seconds)."""
+    st.subheader(t("board.title"))
+    ranking(t)
+    if control().allowed:
+        teacher_tools(t)
+
+
+def ranking(t: Text) -> None:
+    entries = ranked(read_board())
+    if not entries:
+        st.info(t("board.empty"))
+        return
+    front = pareto(entries)
+    st.table(rows(t, entries, front))
+    st.plotly_chart(scatter(t, entries, front), width="stretch", key="board-scatter", config={"staticPlot": True})
+    use_design(t, entries)
+
+
+def rows(t: Text, entries: list[Entry], front: set[str]) -> list[dict[str, Any]]:
+    """The board as a table, best first; the hidden test is "–" until the class has drawings."""
+    me = session_id()
+    columns = [t(f"board.col_{c}") for c in ("rank", "nickname", "design", "params", "work", "time", "test",
+                                               "class")]
+    table = []
+    for rank, e in enumerate(entries, 1):
+        name = e.nickname + (t("board.you") if e.owner == me else "") + (" ★" if e.name in front else "")
+        hidden = "–" if e.class_accuracy is None else f"{e.class_accuracy:.1%} ({e.class_count})"
+        values = (rank, name, f"{e.design} · {e.activation}", f"{e.params:,}", f"{e.multiply_adds:,}",
+                  t("words.seconds", s=e.train_s), f"{e.test_accuracy:.2%}", hidden)
+        table.append(dict(zip(columns, values, strict=True)))
+    return table
+
+
+def scatter(t: Text, entries: list[Entry], front: set[str]) -> go.Figure:
+    """Test accuracy against parameters (log scale), the Pareto front joined by a line."""
+    on_front = sorted((e for e in entries if e.name in front), key=lambda e: e.params)
+    others = [e for e in entries if e.name not in front]
+    fig = go.Figure([
+        go.Scatter(x=[e.params for e in others], y=[100 * e.test_accuracy for e in others], mode="markers+text",
+                   text=[e.nickname for e in others], textposition="top center", name=t("board.designs"),
+                   marker=dict(size=10, color=BLUE, symbol="circle")),
+        go.Scatter(x=[e.params for e in on_front], y=[100 * e.test_accuracy for e in on_front],
+                   mode="lines+markers+text", text=[e.nickname for e in on_front], textposition="top center",
+                   name=t("board.front"), line=dict(color=VERMILLION, dash="dash", shape="hv"),
+                   marker=dict(size=14, color=VERMILLION, symbol="star")),
+    ])
+    fig.update_xaxes(title=t("board.axis_params"), type="log")
+    fig.update_yaxes(title=t("board.axis_accuracy"))
+    return fig.update_layout(title=t("board.scatter_title"), **(LAYOUT | dict(height=380)))
+
+
+def use_design(t: Text, entries: list[Entry]) -> None:
+    """Pick any design on the board as the model Draw and Explain use (the sidebar's picker)."""
+    pick, button = st.columns([3, 1], vertical_alignment="bottom")
+    paths = {e.name: str(e.checkpoint()) for e in entries}
+    labels = {e.name: f"{e.nickname} · {e.design}" for e in entries}
+    pick.selectbox(t("board.use_which"), list(paths), format_func=labels.__getitem__, key="board.use")
+    button.button(t("board.use"), key="board.use_button", on_click=_use, args=(paths,))
+
+
+def _use(paths: dict[str, str]) -> None:
+    """The button's callback: it runs before the picker is drawn, so the picker can be set."""
+    chosen = paths.get(st.session_state.get("board.use"))
+    if chosen is not None:
+        st.session_state["model_key"] = st.session_state["model_picker"] = chosen
+
+
+def teacher_tools(t: Text) -> None:
+    """The class budget, open or closed, and taking designs off the board."""
+    with st.expander(t("board.teacher_tools"), icon=":material/school:"):
+        budget = read_budget()
+        with st.form("board.budget_form", border=False):
+            cells = st.columns(3)
+            values = {name: cell.number_input(t(f"board.budget_{name}"), *BUDGET_LIMITS[name], getattr(budget, name))
+                      for cell, name in zip(cells, BUDGET_LIMITS, strict=True)}
+            opened = st.checkbox(t("board.open"), budget.open)
+            if st.form_submit_button(t("board.save_budget")):
+                save_budget(Budget(**{k: int(v) for k, v in values.items()}, open=opened))
+                st.rerun()
+        entries = ranked(read_board())
+        if not entries:
+            return
+        pick, remove, clear = st.columns([3, 1, 1], vertical_alignment="bottom")
+        labels = {e.name: f"{e.nickname} · {e.design}" for e in entries}
+        chosen = pick.selectbox(t("board.remove_which"), list(labels), format_func=labels.__getitem__,
+                                key="board.remove_pick")
+        if remove.button(t("board.remove"), key="board.remove"):
+            remove_entry(chosen)
+            st.rerun()
+        if clear.button(t("board.clear"), key="board.clear", help=t("board.clear_help")):
+            clear_board()
+            st.rerun()

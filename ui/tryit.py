@@ -1,0 +1,91 @@
+"""The Build page's Try it: the student's design trained under the class budget, their place in
+line with an estimate, and their own live curve.
+
+With a teacher key set, Try it queues the design on the server's one training queue (the
+teacher's runs go first, one design per student); at home, with no key, it trains at once.
+The job is kept in the session, so a rerun or another page finds it again.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from lenet.classroom.board import eta_s, new_nickname, read_board, read_budget, try_design
+from lenet.classroom.jobs import JOBS, Job, JobBusy
+from lenet.classroom.state import RunState, Status
+from lenet.messages import Message
+from ui import charts
+from ui.i18n import Text
+from ui.teacher import control, session_id, teacher_key
+
+JOB = "board.job"  # the session's design run
+NICKNAME = "board.nickname"
+LIVE = {"staticPlot": True}  # a still picture while it changes every second, as on Train
+
+
+def try_it(t: Text, design: str, activation: str, possible: bool) -> None:
+    """The budget, the nickname, the Try it button, and the student's run below them."""
+    budget, who = read_budget(), control()
+    teacher = who.allowed
+    st.subheader(t("board.try_title"))
+    st.caption(t("board.budget_line", images=budget.images, epochs=budget.epochs, seed=budget.seed))
+    if not budget.open:
+        st.info(t("board.closed_teacher") if teacher else t.msg(Message("board.closed")), icon=":material/lock:")
+    name_cell, button_cell = st.columns([3, 1], vertical_alignment="bottom")
+    st.session_state.setdefault(NICKNAME, new_nickname())
+    nickname = name_cell.text_input(t("board.nickname"), key=NICKNAME, max_chars=24, help=t("board.nickname_help"))
+    pressed = button_cell.button(t("board.try"), type="primary", key="board.try",
+                                 disabled=not possible or not (budget.open or teacher))
+    if pressed:
+        try:
+            st.session_state[JOB] = try_design(design, activation, nickname.strip(), session_id(), teacher=teacher,
+                                               wait=teacher_key() is not None)
+        except (JobBusy, ValueError) as err:
+            st.error(t.error(err))
+    job: Job | None = st.session_state.get(JOB)
+    active = job is not None and not job.snapshot().status.ended
+    st.fragment(run_every=1.0 if active else None)(my_run)(t)  # polled while it waits or trains
+
+
+def my_run(t: Text) -> None:
+    """The student's own design: in line, training (its curve), or done."""
+    job: Job | None = st.session_state.get(JOB)
+    if job is None:
+        return
+    snap = job.snapshot()
+    st.markdown(t("board.yours", design=snap.config.design, activation=snap.config.activation))
+    if snap.status is Status.QUEUED:
+        waiting(t, job, snap)
+    elif snap.running:
+        st.progress(snap.done, text=t.msg(snap.message) + (t("train.eta", s=snap.eta_s) if snap.eta_s else ""))
+    elif snap.status is Status.FINISHED:
+        st.success(t("board.finished", accuracy=snap.epochs[-1]["eval_accuracy"]), icon=":material/trophy:")
+    else:
+        st.warning(t.msg(snap.message))
+    if snap.batches:
+        curves(t, snap)
+    seen = st.session_state.get("_seen_design")
+    st.session_state["_seen_design"] = (snap.name, snap.status)
+    if seen is not None and seen[0] == snap.name and seen[1] != snap.status and snap.status.ended:
+        st.rerun()  # it has ended: the whole page again, so the board below shows it and the polling stops
+
+
+def waiting(t: Text, job: Job, snap: RunState) -> None:
+    """The place in line, and an estimate from this server's last designs; a way out of the line."""
+    place = JOBS.place(job)
+    eta = eta_s(JOBS.ahead_of(job), snap, read_board(), read_budget())
+    line = t("board.in_line", place=place or 1) + (t("board.eta", s=eta) if eta is not None else t("board.no_eta"))
+    text, out = st.columns([4, 1], vertical_alignment="center")
+    text.info(line, icon=":material/hourglass_top:")
+    if out.button(t("board.leave"), key="board.leave"):
+        job.stop(by=session_id())
+        st.rerun()
+
+
+def curves(t: Text, snap: RunState) -> None:
+    """The student's own run: accuracy and loss, as the Train page draws them."""
+    left, right = st.columns(2)
+    span, live = (snap.first_epoch, snap.last_epoch), LIVE if snap.running else None
+    left.plotly_chart(charts.accuracy_curve(t, snap.batches, snap.probes, snap.epochs, span), width="stretch",
+                      key="board-accuracy", config=live)
+    right.plotly_chart(charts.loss_curve(t, snap.batches, snap.probes, snap.epochs, span), width="stretch",
+                       key="board-loss", config=live)
