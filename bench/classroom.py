@@ -41,10 +41,11 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -99,16 +100,23 @@ class Browser:
         self.lock, self.changed = asyncio.Lock(), asyncio.Event()
         self.due: dict[str, float] = {}  # fragment id -> when its next automatic rerun is sent
 
-    async def send(self, request: Awaitable[Run], full: bool = False) -> tuple[Run, float]:
+    async def send(self, request: Coroutine[Any, Any, Run], full: bool = False) -> tuple[Run, float]:
         """(the run, seconds it waited for the socket). After a full run, its page's timers start afresh."""
         asked = time.perf_counter()
-        async with self.lock:
+        try:
+            await self.lock.acquire()
+        except asyncio.CancelledError:  # the tab closed while this waited: its request is never sent
+            request.close()
+            raise
+        try:
             waited = time.perf_counter() - asked
             run = await request  # a coroutine starts only when awaited: here, with the socket
             if full:
                 now = time.perf_counter()
                 self.due = {f: now + every for f, every in self.s.timers.items()}
                 self.changed.set()
+        finally:
+            self.lock.release()
         self.tally.errors += run.exceptions()
         if self.seen:
             self.seen(run)

@@ -37,7 +37,7 @@ if not lesson.hidden("finetune"):
         layers, epochs, replay = recipe_of(t)
         if st.button(t("class.finetune_start", model=choice.name), type="primary", key="finetune"):
             try:
-                JOBS.start(finetune_run(choice.key, folder, layers=layers, epochs=epochs, replay=replay))
+                JOBS.start_first(finetune_run(choice.key, folder, layers=layers, epochs=epochs, replay=replay))
                 st.success(t("class.finetune_started"))
             except (JobBusy, ValueError) as err:
                 st.error(t.error(err))

@@ -29,7 +29,9 @@ if who.allowed:
     config = recipe_form(t, lesson.recipe(), hidden=lesson.hidden_settings())
     if config is not None:
         try:
-            JOBS.start(new_run(config))
+            started = JOBS.start_first(new_run(config))
+            if started.snapshot().status is Status.QUEUED:  # a student's design is training: the teacher's goes next
+                st.info(t("train.next_in_line", name=started.state.name), icon=":material/hourglass_top:")
         except (JobBusy, ValueError) as err:
             st.error(t.error(err))
 else:
@@ -185,7 +187,7 @@ def saved_runs_section(snap: RunState | None) -> None:
         go_on, remove = act.columns(2)
         try:
             if go_on.button(t("train.continue"), help=t("train.continue_help"), key="continue"):
-                JOBS.start(continued_run(chosen, int(epochs)))
+                JOBS.start_first(continued_run(chosen, int(epochs)))
                 st.rerun()
             if remove.button(t("train.delete"), help=t("train.delete_help"), key="delete"):
                 delete_run(chosen, keep=snap.checkpoint if snap and snap.running else None)

@@ -3,6 +3,7 @@ they finish on, with the hidden test on the class's own drawings."""
 from __future__ import annotations
 
 import random
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -160,3 +161,36 @@ def test_a_design_tried_in_class_lands_on_the_board_with_both_scores(runs, digit
         said = model(normalise(torch.from_numpy(images[:30]))).argmax(1).numpy()
     assert mine.class_count == 30 and mine.class_accuracy == pytest.approx((said == labels[:30]).mean())
     assert 0 < mine.train_s < mine.wall_s
+
+
+def test_the_board_read_from_many_threads_sees_every_entry_written(runs):
+    """read_board() keeps what it read until the folder changes; pages in many sessions ask at once."""
+    folder = board.board_dir()
+    folder.mkdir(parents=True)
+    seen: list[int] = []
+
+    def write(i: int) -> None:
+        e = entry(f"20261202-1000{i:02d}-Fox{i:02d}", 0.9, i + 1)
+        e.checkpoint().write_bytes(b"w")
+        board.write_entry(e)
+        seen.append(len(read_board()))
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(write, range(40)))
+    assert len(read_board()) == 40 and all(1 <= n <= 40 for n in seen)
+    board.remove_entry("20261202-100007-Fox07")
+    assert len(read_board()) == 39 and "20261202-100007-Fox07" not in {e.name for e in read_board()}
+
+
+def test_the_teacher_s_start_waits_only_for_a_student_s_design():
+    queue = JobQueue()
+    design, waiting = queue.enqueue(job("ann")), queue.enqueue(job("bob"))
+    teacher = queue.start_first(job(None))  # Train's Start while Ann's design trains: next in line
+    assert teacher.state.first and queue.waiting() == [teacher, waiting] and queue.place(teacher) == 1
+    alone = JobQueue()
+    own = alone.start_first(job(None))
+    assert alone.place(own) == 0  # nothing training: it starts at once
+    with pytest.raises(JobBusy) as err:
+        alone.start_first(job(None))  # the teacher's own run trains: one at a time, as before
+    assert err.value.args[0].key == "job.busy"
+    assert design.state.status is Status.RUNNING

@@ -24,18 +24,24 @@ from ui.charts import BLUE, LAYOUT, VERMILLION
 from ui.i18n import Text
 from ui.teacher import control, session_id
 
+REFRESH_S, STUDENT_REFRESH_S = 5.0, 30.0  # how often a board looks for designs that finished
+
 
 def board(t: Text) -> None:
-    """The ranking, the scatter and the picker of designs. Not on a timer of its own: every board
-    entry is in the sidebar's picker, whose watch() reruns the page when one comes or goes (a
-    timer redrawing the menu below would close it under a student's mouse every few seconds)."""
+    """The ranking, the scatter and the menu of designs to use, on a timer of their own: every
+    few seconds on the projector (the teacher's page, or at home), every half minute on a
+    student's, which also redraws them when their own design finishes. Thirty boards redrawn
+    every few seconds cost the server what a class's drawings need (bench/designs.py). The
+    sidebar's picker leaves the board out of its watch (see ui/models._shown)."""
     st.subheader(t("board.title"))
-    ranking(t)
-    if control().allowed:
+    teacher = control().allowed
+    st.fragment(run_every=REFRESH_S if teacher else STUDENT_REFRESH_S)(ranking)(t)
+    if teacher:
         teacher_tools(t)
 
 
 def ranking(t: Text) -> None:
+    """The ranking, the scatter and the menu of designs, redrawn as designs finish."""
     entries = ranked(read_board())
     if not entries:
         st.info(t("board.empty"))
@@ -85,7 +91,8 @@ def use_design(t: Text, entries: list[Entry]) -> None:
     paths = {e.name: str(e.checkpoint()) for e in entries}
     labels = {e.name: f"{e.nickname} · {e.design}" for e in entries}
     pick.selectbox(t("board.use_which"), list(paths), format_func=labels.__getitem__, key="board.use")
-    button.button(t("board.use"), key="board.use_button", on_click=_use, args=(paths,))
+    if button.button(t("board.use"), key="board.use_button", on_click=_use, args=(paths,)):
+        st.rerun(scope="app")  # a press reruns only this fragment: the sidebar's picker must show it too
 
 
 def _use(paths: dict[str, str]) -> None:

@@ -69,7 +69,7 @@ def choices() -> list[Choice]:
     job = current_job()
     if job is not None:
         snap = job.snapshot()
-        if snap.running and job.has_live_model():
+        if snap.running and job.has_live_model() and snap.owner is None:  # not a class design: see tryit
             last = snap.epochs[-1]["eval_accuracy"] if snap.epochs else None
             found.append(Choice(LIVE, LIVE, snap.config.model, last))
     return found
@@ -117,8 +117,11 @@ def picker() -> None:
 
 
 def _shown(options: list[Choice]) -> list[tuple[str, float | None]]:
-    """What the picker shows that can change: its entries and their accuracies (a new epoch)."""
-    return [(c.key, c.accuracy) for c in options]
+    """What the picker shows that can change: its entries and their accuracies (a new epoch).
+    The class's board is left out: each design that finished would rerun every open page at
+    once, thirty Build pages in a burst that the training waits for (bench/designs.py). A new
+    design shows in the picker at the page's next full run; Build's own board keeps up by itself."""
+    return [(c.key, c.accuracy) for c in options if c.board is None]
 
 
 @st.fragment(run_every=PICKER_EVERY_S)

@@ -3,7 +3,10 @@ line with an estimate, and their own live curve.
 
 With a teacher key set, Try it queues the design on the server's one training queue (the
 teacher's runs go first, one design per student); at home, with no key, it trains at once.
-The job is kept in the session, so a rerun or another page finds it again.
+The job is kept in the session, so a rerun or another page finds it again. A design's run
+offers no "live" model in the sidebar's picker (the teacher's runs do): each one coming and going
+would rerun every open page, thirty designs in a row; its curve is here, and its model is on the
+board once it has finished.
 """
 from __future__ import annotations
 
@@ -20,6 +23,10 @@ from ui.teacher import control, session_id, teacher_key
 JOB = "board.job"  # the session's design run
 NICKNAME = "board.nickname"
 LIVE = {"staticPlot": True}  # a still picture while it changes every second, as on Train
+# How often a student's page looks at their run: each look is a script run on the server that
+# trains it, so a class of 30 waiting in line looks every 10 s (the line moves a design at a time),
+# and only the one whose design trains now looks every second, for its curve.
+WAITING_S, TRAINING_S = 10.0, 1.0
 
 
 def try_it(t: Text, design: str, activation: str, possible: bool) -> None:
@@ -42,8 +49,9 @@ def try_it(t: Text, design: str, activation: str, possible: bool) -> None:
         except (JobBusy, ValueError) as err:
             st.error(t.error(err))
     job: Job | None = st.session_state.get(JOB)
-    active = job is not None and not job.snapshot().status.ended
-    st.fragment(run_every=1.0 if active else None)(my_run)(t)  # polled while it waits or trains
+    status = job.snapshot().status if job is not None else None
+    every = None if status is None or status.ended else WAITING_S if status is Status.QUEUED else TRAINING_S
+    st.fragment(run_every=every)(my_run)(t)
 
 
 def my_run(t: Text) -> None:
@@ -63,10 +71,14 @@ def my_run(t: Text) -> None:
         st.warning(t.msg(snap.message))
     if snap.batches:
         curves(t, snap)
-    seen = st.session_state.get("_seen_design")
-    st.session_state["_seen_design"] = (snap.name, snap.status)
-    if seen is not None and seen[0] == snap.name and seen[1] != snap.status and snap.status.ended:
-        st.rerun()  # it has ended: the whole page again, so the board below shows it and the polling stops
+    seen, now = st.session_state.get("_seen_design"), (snap.name, _phase(snap))
+    st.session_state["_seen_design"] = now
+    if seen is not None and seen[0] == now[0] and seen[1] != now[1]:
+        st.rerun()  # it began or ended: the whole page again, for its polling rate and the board below
+
+
+def _phase(snap: RunState) -> str:
+    return "waiting" if snap.status is Status.QUEUED else "ended" if snap.status.ended else "training"
 
 
 def waiting(t: Text, job: Job, snap: RunState) -> None:

@@ -14,9 +14,11 @@ entries, and a teacher's "clear" is deleting files.
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import statistics
+import threading
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -34,6 +36,12 @@ __all__ = ["BUDGET_LIMITS", "MAX_ENTRIES", "Budget", "Entry", "board_dir", "clea
 
 TRAIN_IMAGES = 60_000  # MNIST's training split: a run with no image limit
 MAX_ENTRIES = 120  # designs kept on the board (their checkpoints too): four classes' worth
+# A design's run waits for pages before each batch at most this long (the teacher's runs, 0.5 s:
+# trainer.MAX_WAIT_S). Its batches are short, and with a class drawing there is nearly always a
+# page being served: at 0.5 s a batch, every design took 20 s or more however small
+# (bench/designs.py). It trains niced and on one thread (a short run can't afford the thread
+# governor's trials, and a small net gains little from a second thread), so pages still come first.
+DESIGN_WAIT_S = 0.05
 BUDGET_LIMITS = {"images": (100, 60_000), "epochs": (1, 5), "seed": (0, 2**31 - 1)}
 NICKNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{1,23}")  # it also names files: ASCII, no spaces
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,199}")  # an entry's name: a run name and a nickname
@@ -41,6 +49,10 @@ _ADJECTIVES = ("Amber", "Bold", "Brave", "Calm", "Clever", "Cosmic", "Eager", "F
                "Lucky", "Mighty", "Nimble", "Quick", "Quiet", "Rapid", "Shiny", "Sunny", "Swift", "Witty", "Zesty")
 _ANIMALS = ("Badger", "Bee", "Crane", "Dolphin", "Falcon", "Fox", "Gecko", "Heron", "Koala", "Lynx", "Manta",
             "Moth", "Otter", "Owl", "Panda", "Puffin", "Quokka", "Robin", "Seal", "Tiger", "Wombat", "Yak")
+
+
+_lock = threading.Lock()
+_read: dict[Path, tuple[tuple[int, int], list[Entry]]] = {}  # folder -> (its mtime, its entries), for read_board
 
 
 def board_dir() -> Path:
@@ -116,10 +128,27 @@ def write_entry(entry: Entry, folder: Path | None = None) -> Path:
 
 
 def read_board(folder: Path | None = None) -> list[Entry]:
-    """Every entry whose checkpoint is still there; a file that doesn't read is skipped."""
+    """Every entry whose checkpoint is still there; a file that doesn't read is skipped. Read
+    again only when the folder has changed (a file added, replaced or removed changes its mtime):
+    every open page's picker asks every few seconds, and a class has dozens of pages open."""
     folder = Path(folder or board_dir())
+    try:  # with the count of files, for filesystems whose mtimes tick only once a second
+        stamp = (folder.stat().st_mtime_ns, len(os.listdir(folder)))
+    except FileNotFoundError:
+        return []
+    with _lock:
+        cached = _read.get(folder)
+    if cached is not None and cached[0] == stamp:
+        return list(cached[1])
+    found = _entries(folder)
+    with _lock:
+        _read[folder] = (stamp, found)
+    return list(found)
+
+
+def _entries(folder: Path) -> list[Entry]:
     found = []
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+    for path in sorted(folder.glob("*.json")):
         if path.name == "budget.json" or not path.with_suffix(".pt").is_file():
             continue
         try:
@@ -190,7 +219,8 @@ def try_design(design: str, activation: str | None, nickname: str, owner: str, *
         raise ValueError(nickname_problem(nickname))
     config = budget.config(design, activation)
     state = RunState(config, f"{run_name(config)}-{nickname}", folder, owner=owner, first=teacher)
-    job = Job(state, hidden=collection_dir(), cap=MAX_ENTRIES, after=lambda s: record(s, nickname))
+    job = Job(state, hidden=collection_dir(), cap=MAX_ENTRIES, after=lambda s: record(s, nickname),
+              max_wait_s=DESIGN_WAIT_S, threads=1)
     return jobs.enqueue(job) if wait else jobs.start(job)
 
 

@@ -38,6 +38,7 @@ from .runs import continue_config, run_name
 from .serving import context, pages_counter, shared_mnist, training_nice
 from .state import Film, RunState, Status
 from .trainer import (
+    MAX_WAIT_S,
     Began,
     EpochEnded,
     Failed,
@@ -66,9 +67,10 @@ class Job:
     """One run on the server's side: its state, its process, and the thread that reads its messages."""
 
     def __init__(self, state: RunState, resume: dict | None = None, hidden: Path | None = None,
-                 cap: int | None = None, after: Callable[[RunState], None] | None = None) -> None:
+                 cap: int | None = None, after: Callable[[RunState], None] | None = None,
+                 max_wait_s: float = MAX_WAIT_S, threads: int | None = None) -> None:
         self.state, self.resume = state, resume  # resume: a run continued, or the model fine-tuned
-        self.hidden, self.cap = hidden, cap  # see trainer.Order
+        self.hidden, self.cap, self.max_wait_s, self.threads = hidden, cap, max_wait_s, threads  # see trainer.Order
         self.after = after  # called with its final state when it has ended, before join() returns
         self._lock = threading.Lock()
         self._weights: dict | None = None  # the latest live weights the process sent
@@ -87,7 +89,7 @@ class Job:
             self.state.status, self.state.started = Status.LOADING, time.time()
         resume = pickle.dumps(self.resume) if self.resume is not None else None
         order = Order(self.state.config, self.state.folder / f"{self.state.name}.pt", resume, self.state.tuning,
-                      training_nice(), self.hidden, self.cap)
+                      training_nice(), self.hidden, self.cap, self.max_wait_s, self.threads)
         self._process = ctx.Process(target=run_order, name=f"train-{self.state.name}", daemon=True,
                                     args=(send, self._stop, pages_counter(), order, shared_mnist()))
         self._process.start()
@@ -222,6 +224,16 @@ class JobQueue:
                 raise JobBusy(Message("job.busy"))
             self._current = job.start(self._next)
             return job
+
+    def start_first(self, job: Job) -> Job:
+        """The teacher's run (Train, Class): now if nothing trains, or next in line while a
+        student's design trains, ahead of every design waiting; JobBusy while a run of the
+        teacher's own trains (one at a time, as before designs could queue)."""
+        with self._lock:
+            if self._busy() and self._current.state.owner is None:
+                raise JobBusy(Message("job.busy"))
+        job.state.first = True
+        return self.enqueue(job)
 
     def enqueue(self, job: Job) -> Job:
         """Queue a run: the teacher's (state.first) after the teacher's already waiting but ahead of

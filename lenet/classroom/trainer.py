@@ -148,6 +148,8 @@ class Order:
     nice: int = 0  # how far the child steps back for the server's threads
     hidden: Path | None = None  # a class collection to score the finished model on (a board design)
     cap: int | None = None  # runs kept in its folder; None: lenet.classroom.runs.max_runs()
+    max_wait_s: float = MAX_WAIT_S  # the longest it waits for pages before each batch
+    threads: int | None = None  # a fixed number of threads; None: the ThreadGovernor measures and picks
 
 
 class LiveHook(Hook):
@@ -169,7 +171,7 @@ class LiveHook(Hook):
             self._probe(run)
         if self.filmed is None and self.frame_every is not None:
             self._film(run)  # the filters before the first batch: random, or where a continued run left them
-        wait_for_pages(self.pages, self.stop)
+        wait_for_pages(self.pages, self.stop, self.order.max_wait_s)
         self.started = time.perf_counter()
         return not self.stop.is_set()
 
@@ -249,7 +251,10 @@ def _run(order: Order, data: Mnist, send: Callable[[Any], None], stop: Any, page
     tuning, config = order.tuning, order.config
     if tuning is None:
         history = list(resume["history"]) if resume is not None else []
-        trained = train(config, data, LiveHook(send, stop, pages, order, history), resume)
+        if order.threads is not None:
+            torch.set_num_threads(order.threads)
+        hook = LiveHook(send, stop, pages, order, history, govern=order.threads is None)
+        trained = train(config, data, hook, resume)
         return trained.stopped, trained.model
     hook = LiveHook(send, stop, pages, order, list(resume["history"]))
     tuned = finetune(tuning.source, tuning.folder, data, layers=config.layers, epochs=config.epochs,

@@ -129,6 +129,7 @@ def test_a_class_builds_tries_and_ranks_its_designs(designs_server, new_page):
         assert f"{entry.params:,}" in cells and "(you)" in cells
     # the first student draws with the second's design
     label = f"{names[1]} · {TYPED}"
+    first.locator('[data-testid="stTable"] tr').filter(has_text=names[1]).wait_for(timeout=WAIT_MS)  # its board
     open_menu(first, "Draw and explain with a design from the board")
     act(first, lambda: first.get_by_role("option").filter(has_text=label).first.click())
     act(first, lambda: first.get_by_role("button", name="Use it").click())
