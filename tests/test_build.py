@@ -1,8 +1,12 @@
 """The Build page in Streamlit's AppTest: the menus make a design, and every change shows its walk,
 parameters and multiply-adds as lenet/designs.py works them out; an impossible one says why."""
+import shutil
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from lenet.checkpoints import CHECKPOINT_DIR
+from lenet.classroom.board import Entry, write_entry
 from lenet.designs import LENET5, PRESETS, check
 from tests.conftest import ROOT
 from ui.i18n import Text
@@ -100,3 +104,26 @@ def test_a_link_with_a_design_build_cannot_open_says_why_and_opens_lenet5():
     assert shown(at)[0] == LENET5
     said = " ".join(m.value for m in at.markdown)
     assert "“c6k5\\-f120\\-m2” 不是“搭建”页能打开的设计" in said and "pool1 在 fc1 之后" in said  # as plain text
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_board_and_try_it_speak_the_page_s_language(lang, tmp_path, monkeypatch):
+    """A board with one design, read in both languages: every text found in the tables, the
+    picker shows the design, and the board's numbers are the entry's."""
+    monkeypatch.setenv("LENET_RUNS", str(tmp_path))
+    entry = Entry("20261202-120000-design-c6k5p2-m2-c16k5-m2-f120-f84-relu-SwiftOtter42", "SwiftOtter42", LENET5,
+                  "relu", check(LENET5).params, check(LENET5).multiply_adds, 4.2, 5.0, 0.9876, 0.75, 20)
+    write_entry(entry)
+    shutil.copy(CHECKPOINT_DIR / "lenet5.pt", entry.checkpoint())
+    at = build_page(lang)
+    t = Text(lang)
+    shown = " ".join([str(at.sidebar)] + [str(x.value) for x in (*at.markdown, *at.caption, *at.subheader)]
+                     + [str(tab.value) for tab in at.table])
+    assert "⟦" not in shown
+    assert t("board.title") in shown and t("board.try_title") in shown
+    board = next(tab.value for tab in at.table if t("board.col_nickname") in tab.value.columns)
+    row = board.iloc[0]
+    assert row[t("board.col_test")] == "98.76%" and row[t("board.col_class")] == "75.0% (20)"
+    assert row[t("board.col_params")] == f"{entry.params:,}" and "SwiftOtter42 ★" in row[t("board.col_nickname")]
+    label = t("picker.board", nickname="SwiftOtter42", design=LENET5) + " · 98.76%"
+    assert label in at.sidebar.selectbox[0].options  # the sidebar's picker offers it to Draw and Explain
