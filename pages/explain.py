@@ -46,7 +46,9 @@ if choice.key != LIVE:  # a saved model: its file can go home as plain PyTorch
                        file_name=f"{choice.name}-pytorch.zip", mime="application/zip", icon=":material/download:",
                        help=t("explain.download_help"))
 about = describe(rows)
-if has_feature_maps(model):
+if choice.model == "design":  # a design from Build: its own walk is the table above, not LeNet-5's
+    st.markdown(t("explain.design", walk=" → ".join(str(side) for side in sides(rows)) or "—"))
+elif has_feature_maps(model):
     walk = " → ".join(str(side) for side in sides(rows))
     st.markdown(t("explain.walk", walk=walk, pool=t("explain.pool." + about["pool"]), activation=about["activation"]))
     st.markdown(t("explain.c5_conv" if about["c5"] == "conv" else "explain.c5_linear"))
@@ -76,7 +78,8 @@ if not lesson.hidden("flatten"):
         side = e.slider(t("explain.image_side"), 8, 64, 28, help=t("explain.image_side_help"), key="flat_side")
         kernel = g.slider(t("explain.conv_kernel"), 1, 9, 5, key="flat_kernel")
         stages, flat = lenet_walk(side, kernel)
-        expected = flatten_size(rows) or lenet_walk()[1]  # what this model's next layer takes; LeNet-5's for the MLP
+        own = flatten_size(rows) if choice.model != "design" else None  # a design isn't LeNet-5 with other sizes
+        expected = own or lenet_walk()[1]  # what this LeNet's next layer takes; LeNet-5's for the MLP and designs
         st.table([{t("explain.col_stage"): name, t("explain.col_size"): t.msg(formula), t("explain.col_side"): out}
                   for name, formula, out in stages])
         if flat == expected:
@@ -113,8 +116,8 @@ right.caption(t("explain.sure", p=answer.confidence, model=choice.label(t)))
 @st.fragment  # switching views reruns only this part: the tables above stay as they are
 def look_inside(model, choice, x: torch.Tensor, predicted: int, about: dict[str, str]) -> None:
     views = [v for v in VIEWS if not lesson.hidden(v)]  # feature maps, a convolution step by step, scores, the map
-    if not has_feature_maps(model):
-        st.info(t("explain.mlp_no_maps"))
+    if not has_feature_maps(model):  # the MLP, or a design without a conv → pool → conv → pool start
+        st.info(t("explain.design_no_maps" if choice.model == "design" else "explain.mlp_no_maps"))
         views = [v for v in views if v in ("softmax", "map")]
     if not views:
         return

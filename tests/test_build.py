@@ -5,9 +5,12 @@ import shutil
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lenet.checkpoints import CHECKPOINT_DIR
+from lenet.checkpoints import CHECKPOINT_DIR, save_epoch
 from lenet.classroom.board import Entry, write_entry
 from lenet.designs import LENET5, PRESETS, check
+from lenet.inside.introspect import sides
+from lenet.models import build_model
+from lenet.train import TrainConfig
 from tests.conftest import ROOT
 from ui.i18n import Text
 
@@ -127,3 +130,27 @@ def test_the_board_and_try_it_speak_the_page_s_language(lang, tmp_path, monkeypa
     assert row[t("board.col_params")] == f"{entry.params:,}" and "SwiftOtter42 ★" in row[t("board.col_nickname")]
     label = t("picker.board", nickname="SwiftOtter42", design=LENET5) + " · 98.76%"
     assert label in at.sidebar.selectbox[0].options  # the sidebar's picker offers it to Draw and Explain
+
+
+@pytest.mark.parametrize("spec", ["c4k3p1-a2-c8k3-m2-f32", "c6k5-c16k5-m2-f32"])
+def test_explain_reads_a_design_from_the_board_in_every_view(spec, tmp_path, monkeypatch):
+    """A design picked from the board on Explain: its own walk, and every look inside that fits it,
+    with no LeNet-5 sizes assumed (3×3 filters; a design that doesn't start conv → pool)."""
+    monkeypatch.setenv("LENET_RUNS", str(tmp_path))
+    config = TrainConfig(design=spec)
+    entry = Entry(f"20261202-120000-design-{spec}-relu-Nick11", "Nick11", spec, "relu", check(spec).params,
+                  check(spec).multiply_adds, 1.0, 2.0, 0.5, None, 0)
+    record = {"epoch": 1, "eval_accuracy": 0.5, "eval_loss": 1.0, "eval_split": "test"}
+    save_epoch(entry.checkpoint(), config, build_model("design", spec=spec), [record])
+    write_entry(entry)
+    at = build_page()
+    at.session_state["model_key"] = at.session_state["model_picker"] = str(entry.checkpoint())
+    at.switch_page("pages/explain.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    walk = " → ".join(str(side) for side in sides(check(spec).rows))
+    assert any(walk in m.value and "Build" in m.value for m in at.markdown)
+    lenet_like = spec.startswith("c4")  # conv → pool → conv → pool, or not
+    assert len(at.radio(key="explain_view").options) == (4 if lenet_like else 2)  # maps and stepper, or not
+    for view in ("maps", "stepper", "softmax") if lenet_like else ("softmax",):  # (the map reads all of MNIST)
+        at.radio(key="explain_view").set_value(view).run()
+        assert not at.exception, (view, [e.value for e in at.exception])

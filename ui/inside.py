@@ -36,7 +36,7 @@ def feature_maps_view(t: Text, model: nn.Module, x: torch.Tensor, about: dict[st
     kernels = filters(model)
     left, right = st.columns([1, 2])
     left.image(charts.mosaic(kernels["conv1"][:, 0].numpy(), columns=3, cell=60), caption=t("inside.conv1_filters"))
-    right.image(charts.mosaic(kernels["conv2"].reshape(-1, 5, 5).numpy(), columns=12, cell=40),
+    right.image(charts.mosaic(kernels["conv2"].reshape(-1, *kernels["conv2"].shape[-2:]).numpy(), columns=12, cell=40),
                 caption=t("inside.conv2_filters"))
 
 

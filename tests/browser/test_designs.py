@@ -92,7 +92,8 @@ def test_a_class_builds_tries_and_ranks_its_designs(designs_server, new_page):
     assert (read_budget(runs / "board").images, read_budget(runs / "board").epochs) == (1000, 1)
     for student in students:
         open_page(student, f"{url}/build", "Build")
-        student.get_by_text("the first 1,000 MNIST training images, epochs: 1, seed: 0", exact=False).wait_for(timeout=WAIT_MS)
+        budget_line = student.get_by_text("the first 1,000 MNIST training images, epochs: 1, seed: 0", exact=False)
+        budget_line.wait_for(timeout=WAIT_MS)
         assert metric(student, "Parameters") == "61,706"  # LeNet-5, where every student starts
     first, second, third = students
     # 1: a preset, then one menu changed: the walk and the count follow every change
