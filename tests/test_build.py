@@ -6,7 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lenet.checkpoints import CHECKPOINT_DIR, save_epoch
-from lenet.classroom.board import Entry, write_entry
+from lenet.classroom.board import Entry, read_board, write_entry
 from lenet.designs import LENET5, PRESETS, check
 from lenet.inside.introspect import sides
 from lenet.models import build_model
@@ -130,6 +130,10 @@ def test_the_board_and_try_it_speak_the_page_s_language(lang, tmp_path, monkeypa
     assert row[t("board.col_params")] == f"{entry.params:,}" and "SwiftOtter42 ★" in row[t("board.col_nickname")]
     label = t("picker.board", nickname="SwiftOtter42", design=LENET5) + " · 98.76%"
     assert label in at.sidebar.selectbox[0].options  # the sidebar's picker offers it to Draw and Explain
+    assert at.button(key="board.clear").disabled  # at home the teacher's tools are the user's: clearing asks first
+    at.checkbox(key="board.clear_sure").check().run()
+    at.button(key="board.clear").click().run()
+    assert read_board() == [] and not entry.checkpoint().exists()
 
 
 @pytest.mark.parametrize("spec", ["c4k3p1-a2-c8k3-m2-f32", "c6k5-c16k5-m2-f32"])

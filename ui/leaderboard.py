@@ -117,13 +117,14 @@ def teacher_tools(t: Text) -> None:
         entries = ranked(read_board())
         if not entries:
             return
-        pick, remove, clear = st.columns([3, 1, 1], vertical_alignment="bottom")
+        pick, remove = st.columns([3, 1], vertical_alignment="bottom")
         labels = {e.name: f"{e.nickname} · {e.design}" for e in entries}
         chosen = pick.selectbox(t("board.remove_which"), list(labels), format_func=labels.__getitem__,
                                 key="board.remove_pick")
         if remove.button(t("board.remove"), key="board.remove"):
             remove_entry(chosen)
             st.rerun()
-        if clear.button(t("board.clear"), key="board.clear", help=t("board.clear_help")):
+        sure = st.checkbox(t("board.clear_sure", n=len(entries)), key="board.clear_sure")  # one click loses them all
+        if st.button(t("board.clear"), key="board.clear", help=t("board.clear_help"), disabled=not sure):
             clear_board()
             st.rerun()
