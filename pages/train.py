@@ -60,7 +60,7 @@ def status_of(snap: RunState) -> str:
 # A live chart is a still picture: a chart drawn again every second loses its hover label
 # anyway, and a static plot is drawn in about half the time (no drag layers, no mode bar).
 # Finished runs' charts are interactive.
-LIVE = {"staticPlot": True}
+LIVE = learning.LIVE
 
 
 def current() -> RunState | None:
@@ -76,11 +76,7 @@ def job_running() -> bool:
 def curves(batches, probes, epochs, span, split: str, live: bool) -> None:
     """Accuracy and loss side by side. (Before any run too: the browser loads its chart library,
     ~1.5 s on a slow laptop, while nobody waits, instead of after Start.)"""
-    left, right = st.columns(2)
-    left.plotly_chart(charts.accuracy_curve(t, batches, probes, epochs, span, split), width="stretch",
-                      key="chart-accuracy", config=LIVE if live else None)
-    right.plotly_chart(charts.loss_curve(t, batches, probes, epochs, span, split), width="stretch", key="chart-loss",
-                       config=LIVE if live else None)
+    learning.curves(t, batches, probes, epochs, span, split, live)
 
 
 def stop_button(snap: RunState, place) -> RunState:

@@ -18,6 +18,21 @@ from ui.models import load_saved
 TOP_K, SEARCHED = 6, 2000  # the 6 strongest of the first 2,000 test digits, per channel
 
 
+LIVE = {"staticPlot": True}  # a live chart is a still picture: it is drawn again every second anyway
+
+
+def curves(t: Text, batches: list, probes: list, epochs: list[dict], span: tuple[int, int], split: str, live: bool,
+           key: str = "chart") -> None:
+    """A run's accuracy and loss side by side (Train's, and a student's own design on Build);
+    `key` keeps the two pages' charts apart."""
+    left, right = st.columns(2)
+    config = LIVE if live else None
+    left.plotly_chart(charts.accuracy_curve(t, batches, probes, epochs, span, split), width="stretch",
+                      key=f"{key}-accuracy", config=config)
+    right.plotly_chart(charts.loss_curve(t, batches, probes, epochs, span, split), width="stretch",
+                       key=f"{key}-loss", config=config)
+
+
 def frame(t: Text, shot: Frame, live: bool = False) -> None:
     """One moment of training: the six conv1 filters, and what they and conv2 make of a fixed digit."""
     st.markdown(t("learn.live" if live else "learn.moment", samples=shot.samples, epoch=shot.progress))

@@ -16,13 +16,12 @@ from lenet.classroom.board import eta_s, new_nickname, read_board, read_budget, 
 from lenet.classroom.jobs import JOBS, Job, JobBusy
 from lenet.classroom.state import RunState, Status
 from lenet.messages import Message
-from ui import charts
+from ui import charts, learning
 from ui.i18n import Text
 from ui.teacher import control, session_id, teacher_key
 
 JOB = "board.job"  # the session's design run
 NICKNAME = "board.nickname"
-LIVE = {"staticPlot": True}  # a still picture while it changes every second, as on Train
 # How often a student's page looks at their run: each look is a script run on the server that
 # trains it, so a class of 30 waiting in line looks every 10 s (the line moves a design at a time),
 # and only the one whose design trains now looks every second, for its curve.
@@ -95,9 +94,5 @@ def waiting(t: Text, job: Job, snap: RunState) -> None:
 
 def curves(t: Text, snap: RunState) -> None:
     """The student's own run: accuracy and loss, as the Train page draws them."""
-    left, right = st.columns(2)
-    span, live = (snap.first_epoch, snap.last_epoch), LIVE if snap.running else None
-    left.plotly_chart(charts.accuracy_curve(t, snap.batches, snap.probes, snap.epochs, span), width="stretch",
-                      key="board-accuracy", config=live)
-    right.plotly_chart(charts.loss_curve(t, snap.batches, snap.probes, snap.epochs, span), width="stretch",
-                       key="board-loss", config=live)
+    learning.curves(t, snap.batches, snap.probes, snap.epochs, (snap.first_epoch, snap.last_epoch),
+                    charts.split_of(snap.epochs), snap.running, key="board")

@@ -22,12 +22,12 @@ import torch
 from torch import nn
 
 from ..checkpoints import save_epoch
-from ..data import Mnist, load_mnist, normalise
+from ..data import Mnist, load_mnist
 from ..inside.introspect import feature_maps, filters, has_feature_maps
 from ..messages import Message, message_of
 from ..train import BatchReport, EpochReport, EvalResult, Hook, Progress, TrainConfig, evaluate, train
 from . import collection
-from .finetune import checkpoint_of, finetune, save_finetuned
+from .finetune import checkpoint_of, class_split, finetune, save_finetuned
 from .runs import prune_runs
 from .tuning import ThreadGovernor, lower_thread_priority
 
@@ -266,14 +266,9 @@ def _run(order: Order, data: Mnist, send: Callable[[Any], None], stop: Any, page
 
 
 def hidden_score(model: nn.Module, folder: Path) -> Scored:
-    """The model's accuracy on every readable drawing of the class collection in `folder`."""
+    """The model's accuracy on every readable drawing of the class collection in `folder` (this
+    process's own model: evaluate() switches it to eval mode)."""
     drawings = collection.read(folder)
     if not drawings.items:
         return Scored(None, 0)
-    device = next(model.parameters()).device
-    x = normalise(torch.from_numpy(drawings.images)).to(device)  # (N, 1, 28, 28)
-    model.eval()  # this process's own model
-    with torch.no_grad():
-        said = torch.cat([model(part).argmax(1) for part in x.split(512)]).cpu().numpy()
-    return Scored(float((said == drawings.labels).mean()), len(drawings.items))
-
+    return Scored(evaluate(model, class_split(drawings.items, drawings.images)).accuracy, len(drawings.items))
