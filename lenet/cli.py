@@ -1,4 +1,4 @@
-"""python -m lenet data|train|evaluate|predict|summary|export"""
+"""python -m lenet data|train|evaluate|predict|robustness|summary|export"""
 from __future__ import annotations
 
 import argparse
@@ -17,7 +17,9 @@ from .designs import LENET5
 from .export import export_pytorch
 from .files import runs_dir, write_atomic
 from .ink import ImageError, load_image
+from .inside.adversarial import ATTACKS, EPSILONS, accuracy_curve
 from .inside.introspect import layer_table
+from .inside.ood import Calibration, calibration_for, judge
 from .models import ACTIVATIONS, MODELS, POOLS, build_model
 from .predict import classify
 from .preprocess import NoDigitError
@@ -35,6 +37,22 @@ def _existing_file(text: str) -> Path:
     if not Path(text).is_file():
         raise argparse.ArgumentTypeError(f"no such file: {text}")
     return Path(text)
+
+
+def _epsilons(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of numbers: {text!r} (write e.g. 0,0.1,0.2)") from None
+    if not all(0 <= v <= 1 for v in values):
+        raise argparse.ArgumentTypeError(f"each ε must be 0..1 (pixels on the 0..1 scale), got {text}")
+    return values
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
+    return int(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,6 +78,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", type=_existing_file, default=DEFAULT_CHECKPOINT)
     p.add_argument("--json", action="store_true", help="one JSON object per file")
     p.add_argument("files", nargs="+", metavar="FILE")
+
+    r = sub.add_parser("robustness", help="test accuracy against an attack's ε (adversarial examples)")
+    r.add_argument("checkpoint", type=_existing_file, metavar="CHECKPOINT")
+    r.add_argument("--attack", choices=ATTACKS, default="fgsm", help="fgsm: one step · pgd: 20 projected steps")
+    r.add_argument("--eps", type=_epsilons, default=EPSILONS, metavar="E1,E2,...",
+                   help="ε in pixels on the 0..1 scale, comma-separated (default: 0,0.05,...,0.3)")
+    r.add_argument("--limit", type=_positive, metavar="N", help="the first N test digits only (default: all 10,000)")
+    r.add_argument("--device", default="auto")
+    r.add_argument("--json", action="store_true", help='one object: {"attack", "eps", "accuracy"}')
 
     s = sub.add_parser("summary", help="the layer table of a model, or of a design")
     s.add_argument("model", nargs="?", choices=list(MODELS), metavar="MODEL", help=f"one of {', '.join(MODELS)}")
@@ -166,27 +193,45 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _predict_file(model: torch.nn.Module, path: str) -> dict[str, Any]:
+def _predict_file(model: torch.nn.Module, cal: Calibration, path: str) -> dict[str, Any]:
     try:
         answer = classify(model, load_image(path))
     except (ImageError, NoDigitError) as err:
         return {"file": path, "error": str(err)}
-    return {"file": path, "digit": answer.digit, "confidence": answer.confidence, "probabilities": answer.probs}
+    verdict = judge(cal, model, answer.steps.tensor)[0]  # lenet/inside/ood.py says how it is scored
+    return {"file": path, "digit": answer.digit, "confidence": answer.confidence, "probabilities": answer.probs,
+            "ood_score": verdict.score, "digit_like": verdict.digit_like}
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
     model, _ = load_model(args.checkpoint)
+    cal = calibration_for(model, load_mnist(progress=lambda m: _say(m, quiet=True)))
     failed = False
     for path in args.files:
-        answer = _predict_file(model, path)
+        answer = _predict_file(model, cal, path)
         failed |= "error" in answer
         if args.json:
             print(json.dumps(answer), flush=True)
         elif "error" in answer:
             print(f"{path}: error: {answer['error']}", flush=True)
         else:
-            print(f"{path}: {answer['digit']} ({answer['confidence']:.1%})", flush=True)
+            doubt = "" if answer["digit_like"] else f", but it doesn't look like a digit (off-distribution " \
+                f"score {answer['ood_score']:.3f})"
+            print(f"{path}: {answer['digit']} ({answer['confidence']:.1%}){doubt}", flush=True)
     return 1 if failed else 0
+
+
+def cmd_robustness(args: argparse.Namespace) -> int:
+    model, ckpt = load_model(args.checkpoint, pick_device(args.device))
+    test = load_mnist(progress=lambda m: _say(m, quiet=True)).test.head(args.limit)
+    accuracy = accuracy_curve(model, test.x, test.y, args.eps, args.attack)
+    if args.json:
+        print(json.dumps({"attack": args.attack, "eps": list(args.eps), "accuracy": accuracy}))
+        return 0
+    print(f"{args.checkpoint} ({ckpt['model']}), {args.attack} on {len(test):,} test digits:")
+    for eps, acc in zip(args.eps, accuracy, strict=True):
+        print(f"  ε = {eps:<5g} accuracy {acc:.2%}")
+    return 0
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
@@ -242,6 +287,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"data": cmd_data, "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
+            "robustness": cmd_robustness,
             "summary": cmd_summary, "export": cmd_export}
 
 

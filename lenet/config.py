@@ -50,6 +50,9 @@ class TrainConfig:
                                      "in one epoch", low=0.0, high=0.5, step=0.05)
     seed: int = setting(0, "Seed", "the same seed gives the same run", low=0, high=2**31 - 1)
     augment: bool = setting(False, "Augment", "small random shifts, turns and stretches of every batch")
+    adversarial: float = setting(0.0, "Adversarial ε", "train on FGSM examples too: half of every batch is moved "
+                                 "by this ε (pixels, 0..1) against the model as it is; 0 is off. Slower, but "
+                                 "far harder to fool", low=0.0, high=0.5, step=0.05)
     layers: str = setting("all", "Layers that learn", "all, or the classifier only: fine-tuning keeps the learned "
                           "features", choices=LAYERS, form=False)
     device: str = setting("auto", "Device", "auto picks cuda, then mps, then cpu", choices=DEVICES, form=False)

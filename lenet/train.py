@@ -21,6 +21,7 @@ from torch import nn
 from .config import DEVICES, KERNELS, OPTIMIZERS, SCHEDULES, TrainConfig, pick_device
 from .data import Batches, Mnist, Split
 from .fast import accelerate
+from .inside.adversarial import harden
 from .models import LAYERS, build_model, learning_parameters
 
 __all__ = ["DEVICES", "KERNELS", "LAYERS", "OPTIMIZERS", "SCHEDULES", "BatchReport", "EpochReport", "EvalResult",
@@ -184,6 +185,8 @@ def train_one_epoch(run: Progress, epoch: int, batches: Batches, opt: torch.opti
     for xb, yb in batches:  # (B, 1, 28, 28), (B,)
         if not hook.before_batch(run):
             return False
+        if run.cfg.adversarial:  # half the batch becomes FGSM examples against the model as it is now
+            xb = harden(run.model, xb, yb, run.cfg.adversarial)
         logits = run.model(xb)  # (B, 10)
         loss = F.cross_entropy(logits, yb, label_smoothing=run.cfg.label_smoothing)
         opt.zero_grad(set_to_none=True)

@@ -7,7 +7,9 @@ from lenet.predict import classify
 from lenet.preprocess import naive_resize
 from ui import charts, lesson, router
 from ui.collect import confirm_or_correct
+from ui.doubt import say_verdict, verdict
 from ui.drawing import TOOLBAR_ABOVE_CANVAS, ImageError, NoDigitError, Sources, read_canvas, read_upload, strokes, tile
+from ui.fool import attack_view
 from ui.i18n import text
 from ui.models import all_models, selected
 from ui.why import why_this_answer
@@ -53,7 +55,7 @@ def draw_and_read() -> None:
         drawing, raw, source, problem = read_input(canvas, upload)
         with answer:
             reading = show_answer(model, choice, drawing, source, problem, chart)
-    question, seen, why = chart.empty(), st.empty(), st.empty()  # under the probabilities; then below
+    question, seen, why, fool = chart.empty(), st.empty(), st.empty(), st.empty()  # under the probabilities; below
     if reading is not None and raw is not None and not lesson.hidden("collect"):
         with question.container():  # beside the canvas: the canvas never moves for it
             confirm_or_correct(t, drawing, raw, reading.digit, choice.name)
@@ -64,6 +66,11 @@ def draw_and_read() -> None:
         with why.container():
             if st.toggle(t("draw.why"), key="why_toggle"):
                 why_this_answer(t, model, drawing)
+    if drawing is not None and not lesson.hidden("fool"):
+        with fool.container():
+            if st.toggle(t("draw.fool"), key="fool_toggle"):
+                attack_view(t, model, drawing.tensor, key="draw_fool")
+                st.caption(t("draw.fool_curves"))
 
 
 def canvas_and_upload():
@@ -119,11 +126,14 @@ def show_answer(model, choice, drawing, source, problem, chart):
         st.caption(t("draw.prompt"))
         # an empty chart now means the chart library is loaded before the first stroke
         chart.plotly_chart(charts.probabilities(t, [0.0] * 10), width="stretch", config={"displayModeBar": False})
+        chart.empty()  # the digit-like slot below
         return None
     reading = classify(model, drawing)
     st.metric(t("draw.prediction"), str(reading.digit))
     st.caption(t("draw.sure", p=reading.confidence, source=source, model=choice.label(t)))
     chart.plotly_chart(charts.probabilities(t, reading.probs), width="stretch", config={"displayModeBar": False})
+    with chart.empty().container():  # beside the canvas, under the bars: a warning here never moves the canvas
+        say_verdict(t, verdict(model, choice, drawing.tensor), reading.digit)  # the guess stands; is it a digit?
     return reading
 
 

@@ -19,7 +19,9 @@ from lenet.inside.introspect import (
 )
 from lenet.predict import classify
 from ui import charts, lesson, router
+from ui.doubt import doubt_view
 from ui.drawing import enlarge
+from ui.fool import attack_view, curves_view
 from ui.i18n import text
 from ui.inside import VIEWS, convolution_stepper, digit_map_view, feature_maps_view, softmax_view
 from ui.models import LIVE, exported, saved_as, selected
@@ -118,7 +120,7 @@ def look_inside(model, choice, x: torch.Tensor, predicted: int, about: dict[str,
     views = [v for v in VIEWS if not lesson.hidden(v)]  # feature maps, a convolution step by step, scores, the map
     if not has_feature_maps(model):  # the MLP, or a design without a conv → pool → conv → pool start
         st.info(t("explain.design_no_maps" if choice.model == "design" else "explain.mlp_no_maps"))
-        views = [v for v in views if v in ("softmax", "map")]
+        views = [v for v in views if v in ("softmax", "map", "fool", "doubt")]
     if not views:
         return
     if st.session_state.get("explain_view") not in views:  # e.g. an MLP picked while on the stepper
@@ -133,6 +135,11 @@ def look_inside(model, choice, x: torch.Tensor, predicted: int, about: dict[str,
         convolution_stepper(t, model, x, maps)
     elif view == "softmax":
         softmax_view(t, model, x, predicted)
+    elif view == "fool":
+        attack_view(t, model, x, key="explain_fool")
+        curves_view(t, choice)
+    elif view == "doubt":
+        doubt_view(t, model, choice, x)
     else:
         digit_map_view(t, model, saved_as(choice), x, predicted)
 

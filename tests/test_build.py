@@ -154,7 +154,7 @@ def test_explain_reads_a_design_from_the_board_in_every_view(spec, tmp_path, mon
     walk = " → ".join(str(side) for side in sides(check(spec).rows))
     assert any(walk in m.value and "Build" in m.value for m in at.markdown)
     lenet_like = spec.startswith("c4")  # conv → pool → conv → pool, or not
-    assert len(at.radio(key="explain_view").options) == (4 if lenet_like else 2)  # maps and stepper, or not
+    assert len(at.radio(key="explain_view").options) == (6 if lenet_like else 4)  # maps and stepper, or not
     for view in ("maps", "stepper", "softmax") if lenet_like else ("softmax",):  # (the map reads all of MNIST)
         at.radio(key="explain_view").set_value(view).run()
         assert not at.exception, (view, [e.value for e in at.exception])

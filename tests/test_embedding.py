@@ -1,6 +1,9 @@
 """The digit map: penultimate features are the model's own, the PCA is the textbook one, and the
-trained model's classes come apart on it. Real digits and the shipped checkpoints throughout."""
+trained model's classes come apart on it; t-SNE pulls them apart further, and a drawing joins its
+map without moving it. Real digits and the shipped checkpoints throughout."""
 from __future__ import annotations
+
+import threading
 
 import numpy as np
 import pytest
@@ -8,7 +11,17 @@ import torch
 
 from lenet.checkpoints import CHECKPOINT_DIR, load_model
 from lenet.data import normalise, pixels
-from lenet.inside.embedding import digit_map, fit_projection, last_linear, penultimate, place
+from lenet.inside.embedding import (
+    digit_map,
+    fit_projection,
+    halves,
+    knn_accuracy,
+    knn_predict,
+    last_linear,
+    penultimate,
+    place,
+)
+from lenet.inside.tsne import MapCache, place_tsne, tsne_map
 from lenet.models import build_model
 from tests.conftest import at_once
 
@@ -141,6 +154,140 @@ def test_threads_share_one_model_without_changing_it(digits):
     assert len(results) == 4
     for points, spot in results:
         assert np.array_equal(points, expected.points) and spot == results[0][1]
+    assert not model.training
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
+
+
+def test_knn_votes_as_worked_out_by_hand():
+    """Known dots on a line: 0 at 0, 1, 2; 1 at 10, 11; 2 at 3. k = 3 votes, a tie to the smaller digit."""
+    known = np.array([[0.0, 0], [1, 0], [2, 0], [10, 0], [11, 0], [3, 0]])
+    labels = np.array([0, 0, 0, 1, 1, 2])
+    points = np.array([[0.5, 0], [10.5, 0], [2.6, 0], [6.4, 0]])
+    # 0.5: 0, 1, 2 -> 0 0 0. 10.5: 10, 11, 3 -> 1 1 2. 2.6: 3, 2, 1 -> 2 0 0. 6.4: 3, 10, 2 -> 2 1 0: a tie, to 0.
+    assert knn_predict(known, labels, points, k=3).tolist() == [0, 1, 0, 0]
+    assert knn_predict(known, labels, np.array([[6.6, 0]]), k=2).tolist() == [1]  # 3 and 10: 2 and 1, a tie, to 1
+
+
+def test_knn_accuracy_scores_the_held_out_half():
+    """Two far islands, labels pure but for three strays inside island 0 labelled 1: every held-out
+    dot is given its island's digit, so exactly the strays that were held out are wrong."""
+    rng = np.random.default_rng(0)
+    points = np.concatenate([rng.normal(0, 1, (40, 2)), rng.normal(100, 1, (40, 2))])  # (80, 2)
+    labels = np.repeat([0, 1], 40)
+    assert knn_accuracy(points, labels) == 1.0
+    labels[[3, 17, 29]] = 1  # three strays in island 0
+    fit, held = halves(80)
+    assert sorted(np.concatenate([fit, held]).tolist()) == list(range(80)) and len(fit) == len(held) == 40
+    strays_held = len({3, 17, 29} & set(held.tolist()))
+    assert knn_accuracy(points, labels) == pytest.approx(1 - strays_held / 40)
+    assert halves(80, seed=1)[0].tolist() != fit.tolist()
+
+
+def test_the_map_cache_computes_once_for_every_asker_and_shows_them_its_progress():
+    """Four sessions ask for one map at once: it is computed once, and each asker sees it halfway."""
+    calls, seen, lock = [], set(), threading.Lock()
+    everyone_saw = threading.Event()
+
+    def compute(report):
+        calls.append(1)
+        report(0.5)
+        assert everyone_saw.wait(30), "not every asker saw the progress"
+        return object()
+
+    def progress(share: float) -> None:
+        if share == 0.5:
+            with lock:
+                seen.add(threading.get_ident())
+                if len(seen) == 4:
+                    everyone_saw.set()
+
+    cache = MapCache(size=2, poll_s=0.01)
+    results = at_once(lambda: cache.get("lenet5", compute, progress))
+    assert len(calls) == 1 and len({id(r) for r in results}) == 1 and len(seen) == 4
+    assert cache.ready("lenet5") and cache.get("lenet5", compute) is results[0] and len(calls) == 1
+    cache.get("a", lambda report: 1)
+    cache.get("b", lambda report: 2)  # a third key: the least recently asked ("lenet5") goes
+    assert not cache.ready("lenet5") and cache.ready("a") and cache.ready("b")
+
+
+def test_the_map_cache_forgets_a_failure():
+    def fail(report):
+        raise RuntimeError("no MNIST")
+
+    cache = MapCache(size=2, poll_s=0.01)
+    with pytest.raises(RuntimeError, match="no MNIST"):
+        cache.get("k", fail)
+    assert not cache.ready("k") and cache.get("k", lambda report: 7) == 7
+
+
+@pytest.fixture(scope="module")
+def tsne_lenet5(mnist):
+    """The Explain page's t-SNE map of the shipped lenet5 (2,000 test digits), its PCA beside it,
+    and the model's state before either was made."""
+    model = _model()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    shares: list[float] = []
+    tmap = tsne_map(model, mnist.test.x, mnist.test.y, n=2000, progress=shares.append)
+    return model, before, tmap, digit_map(model, mnist.test.x, mnist.test.y, n=2000), shares
+
+
+def test_tsne_keeps_the_classes_apart_where_pca_does_not(tsne_lenet5):
+    model, _, tmap, pca, shares = tsne_lenet5
+    print(f"5-NN accuracy on lenet5's map of 2,000 test digits: PCA {pca.knn:.1%}, t-SNE {tmap.knn:.1%}")
+    assert np.array_equal(tmap.indices, pca.indices) and np.array_equal(tmap.labels, pca.labels)
+    assert np.array_equal(tmap.predicted, pca.predicted)
+    assert tmap.points.shape == (2000, 2) and tmap.width == 84
+    assert tmap.knn >= 0.95 and pca.knn < tmap.knn
+    assert tmap.knn == knn_accuracy(tmap.points, tmap.labels)
+    assert shares == sorted(shares) and shares[-1] == 1.0 and len(shares) > 5  # the progress bar's reports
+
+
+def test_placing_a_drawing_leaves_the_map_where_it_was(tsne_lenet5, mnist):
+    model, _, tmap, _, _ = tsne_lenet5
+    points, fitted = tmap.points.copy(), np.array(tmap.embedding).copy()
+    for i in range(5):
+        place_tsne(model, tmap, mnist.train.x[i:i + 1])
+    assert np.array_equal(tmap.points, points) and np.array_equal(np.array(tmap.embedding), fitted)
+    assert not tmap.points.flags.writeable
+    assert np.array_equal(points, fitted)  # the map drawn is the map drawings are placed on
+
+
+def test_a_digit_lands_among_its_own_class(tsne_lenet5, mnist):
+    """Training digits (never on the map) land where their class is: most of their 5 nearest dots are theirs.
+    A digit from the map lands at its own dot."""
+    model, _, tmap, _, _ = tsne_lenet5
+    span = np.ptp(tmap.points, axis=0).max()
+    for i in range(20):
+        star = np.array(place_tsne(model, tmap, mnist.train.x[i:i + 1]))
+        nearest = np.linalg.norm(tmap.points - star, axis=1).argsort()[:5]
+        digit = int(mnist.train.y[i])
+        assert (tmap.labels[nearest] == digit).sum() >= 3, (i, digit, tmap.labels[nearest].tolist())
+    for row in (0, 700, 1999):
+        j = tmap.indices[row]
+        star = np.array(place_tsne(model, tmap, mnist.test.x[j:j + 1]))
+        assert np.linalg.norm(star - tmap.points[row]) < 0.01 * span
+
+
+def test_the_tsne_map_is_the_same_every_time(tsne_lenet5, mnist):
+    model = tsne_lenet5[0]
+    a = tsne_map(model, mnist.test.x, mnist.test.y, n=400)
+    b = tsne_map(model, mnist.test.x, mnist.test.y, n=400)
+    assert np.array_equal(a.points, b.points) and a.knn == b.knn
+    x = mnist.train.x[:1]
+    assert place_tsne(model, a, x) == place_tsne(model, b, x)
+
+
+def test_sessions_placing_at_once_get_what_one_at_a_time_gets(tsne_lenet5, mnist):
+    """Four sessions place drawings on the one shared map at once: the same answers as one after
+    another, the map unmoved, and the shared model as it was."""
+    model, before, tmap, _, _ = tsne_lenet5
+    drawings = [mnist.train.x[i:i + 1] for i in range(100, 106)]
+    expected = [place_tsne(model, tmap, x) for x in drawings]
+    points = tmap.points.copy()
+    results = at_once(lambda: [place_tsne(model, tmap, x) for x in drawings])
+    assert len(results) == 4 and all(r == expected for r in results)
+    assert np.array_equal(tmap.points, points)
     assert not model.training
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
     assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())

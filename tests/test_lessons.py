@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from urllib.parse import parse_qsl, urlsplit
 
+import numpy as np
 import pytest
 import torch
 
@@ -38,6 +39,12 @@ LESSONS = {  # the README's links, each with the run it is compared with (one se
                "weight_decay,label_smoothing,seed,augment&note=1%2C000+images%2C+10+epochs.+Then+60%2C000+images"
                "%2C+1+epoch.", {"limit": None, "epochs": 1}),
     "stepper": (f"{BASE}/explain?view=stepper&digit=7&lang=zh&hide=calculator,flatten,numbers", {}),
+    "doubt": (f"{BASE}/explain?view=doubt&hide=calculator,flatten,numbers&note=A+network+trained+on+digits+answe"
+              "rs+with+a+digit+for+anything.+How+sure+is+it+of+noise+and+letters%2C+and+which+ones+does+the+che"
+              "ck+catch%3F+Then+draw+a+scribble+on+Draw.", {}),
+    "hardened": (f"{BASE}/train?adversarial=0.1&hide=model,activation,pool,optimizer,lr,schedule,batch,images,weigh"
+                 "t_decay,label_smoothing,seed,augment&note=Start+with+Adversarial+%CE%B5+0.1%2C+then+set+it+to+0+"
+                 "and+Start+again.+Compare+both+runs+on+Explain%2C+Fool+the+network.", {"adversarial": 0.0}),
     "kernel": (f"{BASE}/build?design=c6k5p2-m2-c16k5-m2-f120-f84&hide=preset,typed,activation,convs,fcs,stride,"
                "pool,units&note=Same+budget%2C+three+window+sizes.+LeNet-5+has+5%C3%975+windows+and+6+channels+in"
                "+conv1%3A+press+Try+it.+Then+make+both+windows+3%C3%973%2C+conv1+16+channels%2C+no+padding%3B+then"
@@ -162,3 +169,52 @@ def test_a_convolution_fewer_has_more_weights_and_reads_worse(mnist):
     assert (check(design).params, check(fewer).params) == (61_706, 152_410)  # fc1 reads 6×14×14, not 16×5×5
     two, one = accuracy(lesson, mnist), accuracy(replace(lesson, design=fewer), mnist)
     assert two > one + 0.01, (two, one)  # measured: 96.82% against 95.15%
+
+
+@pytest.mark.app
+@pytest.mark.mnist
+def test_the_doubt_lesson_shows_how_sure_the_model_is_of_non_digits_and_which_are_caught(mnist):
+    """What the page says of each input is the model's own answer and the flag's own verdict; the
+    claims of docs/teaching.md hold: digits pass, noise is caught though read as an 8, a letter is
+    read with high confidence, and one letter (an S, read as a 5) slips through."""
+    from streamlit.testing.v1 import AppTest
+
+    from lenet.inside.ood import calibration_for, judge
+    from lenet.predict import classify
+    from ui.doubt import lesson_inputs
+
+    query = dict(parse_qsl(urlsplit(LESSONS["doubt"][0]).query))
+    assert read(query).problems == () and read(query).view == "doubt"
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.query_params.update(query)
+    at.run()
+    at.switch_page("pages/explain.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    model, _ = load_model(CHECKPOINT_DIR / "lenet5.pt")
+    kinds, images = zip(*lesson_inputs(), strict=True)
+    x = normalise(torch.from_numpy(np.stack(images)))
+    verdicts, readings = judge(calibration_for(model, mnist), model, x), [classify(model, row) for row in x]
+    shown = [m.value for m in at.markdown if "passes as a digit" in m.value or "caught" in m.value][1:]  # 1st: yours
+    marks = ["✓ passes as a digit" if v.digit_like else "⚠ caught: not a digit" for v in verdicts]
+    expected = [f"**{r.digit}** · {r.confidence:.0%}  \n{mark}" for r, mark in zip(readings, marks, strict=True)]
+    assert shown == expected
+    rows = list(zip(kinds, readings, verdicts, strict=True))
+    caught = {kind: [not v.digit_like for k, _, v in rows if k == kind] for kind in set(kinds)}
+    assert caught["digit"] == [False, False] and caught["noise"] == [True, True]
+    assert any(r.confidence > 0.75 for k, r, _ in rows if k == "letter")  # sure of a letter
+    assert [r.digit for k, r, v in rows if k == "letter" and v.digit_like] == [5]  # the S, read as a 5
+
+
+def test_adversarial_training_holds_up_better_under_attack(mnist):
+    """The hardened lesson: one epoch with Adversarial ε 0.1 against the same recipe without it,
+    both attacked with FGSM on 1,000 test digits (measured: docs/performance.md)."""
+    from lenet.inside.adversarial import accuracy_curve
+
+    lesson = recipe_of("hardened")
+    assert lesson.adversarial == 0.1
+    test = mnist.test.head(1000)
+    curves = {name: accuracy_curve(train(config, mnist).model.eval(), test.x, test.y, (0.0, 0.1, 0.2))
+              for name, config in (("hardened", lesson), ("plain", replace(lesson, **LESSONS["hardened"][1])))}
+    assert curves["hardened"][0] > 0.98 and curves["plain"][0] > 0.98, curves  # both still read digits
+    assert curves["hardened"][1] > curves["plain"][1] + 0.03, curves
+    assert curves["hardened"][2] > curves["plain"][2] + 0.05, curves

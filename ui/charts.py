@@ -298,12 +298,13 @@ def heat_overlay(image: np.ndarray, heat: np.ndarray, size: int = 196) -> np.nda
 
 
 def digit_map(t: Text, points: np.ndarray, labels: np.ndarray, indices: np.ndarray, predicted: np.ndarray,
-              explained: tuple[float, float], star: tuple[float, float] | None = None,
+              explained: tuple[float, float] | None, star: tuple[float, float] | None = None,
               star_digit: int | None = None) -> go.Figure:
-    """The test digits as dots in the plane of the two principal components, each digit with its
-    own colour and marker and its number written at the middle of its cloud, and the user's
-    drawing as a star. SVG, not WebGL: a browser without a GPU (headless, or a school laptop)
-    spends a second or more creating a WebGL context, longer than drawing 2,000 SVG dots."""
+    """The test digits as dots in the plane of the two principal components (`explained`: each
+    one's share of the variance) or on a t-SNE map (explained None: axes without units), each
+    digit with its own colour and marker and its number written at the middle of its cloud, and
+    the user's drawing as a star. SVG, not WebGL: a browser without a GPU (headless, or a school
+    laptop) spends a second or more creating a WebGL context, longer than drawing 2,000 SVG dots."""
     fig = go.Figure()
     for d in range(10):
         mine = labels == d
@@ -322,7 +323,11 @@ def digit_map(t: Text, points: np.ndarray, labels: np.ndarray, indices: np.ndarr
                                  text=[t("chart.you", digit=star_digit) if star_digit is not None else t("chart.you_")],
                                  textposition="top center", textfont=dict(size=16),
                                  hovertemplate=t("chart.your_drawing") + "<extra></extra>"))
-    fig.update_xaxes(title=t("chart.pc1", share=explained[0]), zeroline=False)
-    fig.update_yaxes(title=t("chart.pc2", share=explained[1]), zeroline=False)
+    if explained is None:  # t-SNE: only neighbours mean something, so the axes carry no numbers
+        fig.update_xaxes(title=t("chart.tsne1"), zeroline=False, showticklabels=False)
+        fig.update_yaxes(title=t("chart.tsne2"), zeroline=False, showticklabels=False)
+    else:
+        fig.update_xaxes(title=t("chart.pc1", share=explained[0]), zeroline=False)
+        fig.update_yaxes(title=t("chart.pc2", share=explained[1]), zeroline=False)
     return fig.update_layout(title=t("chart.map_title"),
                              **(LAYOUT | {"height": 560, "legend": dict(title=t("chart.digit"), orientation="v")}))

@@ -13,14 +13,18 @@ from lenet.data import BACKGROUND, pixels
 from lenet.inside.embedding import digit_map, place
 from lenet.inside.introspect import feature_maps, filters
 from lenet.inside.stepper import STEP_LAYERS, receptive_field, softmax_steps, step
+from lenet.inside.tsne import MapCache, TsneMap, place_tsne, tsne_map
 from ui import charts
 from ui.drawing import enlarge
 from ui.i18n import Text
 
-VIEWS = ("maps", "stepper", "softmax", "map")  # Explain's looks inside, in the order offered (lesson links name them)
+# Explain's looks inside, in the order offered (lesson links name them)
+VIEWS = ("maps", "stepper", "softmax", "map", "fool", "doubt")
 LAYERS = {"conv1": "conv1 (C1)", "pool1": "pool1 (S2)", "conv2": "conv2 (C3)", "pool2": "pool2 (S4)"}  # LeCun's names
 PLAY_EVERY_S = 0.8  # one position per tick while playing
 MAP_DIGITS = 2000  # enough to see every cluster; each dot is an SVG element the browser draws
+MAP_METHODS = ("pca", "tsne")  # the digit map's layouts: PCA, the honest linear view, first; then t-SNE
+TSNE_MAPS: MapCache[TsneMap] = MapCache(size=8)  # t-SNE maps by checkpoint (path, mtime), shared by every session
 
 
 def feature_maps_view(t: Text, model: nn.Module, x: torch.Tensor, about: dict[str, str]) -> None:
@@ -161,19 +165,57 @@ def _saved_map(path: str, mtime: float, _model: nn.Module):
     return _map(_model)
 
 
+def _tsne(t: Text, model: nn.Module, saved: tuple[str, float]) -> TsneMap:
+    """The t-SNE map of a saved model, made once per checkpoint file for every session (TSNE_MAPS),
+    with a progress bar while it is made; a session asking meanwhile shows the same progress."""
+    bar: list = []
+
+    def shown(share: float) -> None:
+        if not bar:  # only while it is being made: a map already made shows no bar at all
+            bar.append(st.progress(0.0, text=t("inside.tsne_progress", n=MAP_DIGITS)))
+        bar[0].progress(share, text=t("inside.tsne_progress", n=MAP_DIGITS))
+
+    test = mnist().test
+    tmap = TSNE_MAPS.get(saved, lambda report: tsne_map(model, test.x, test.y, n=MAP_DIGITS, progress=report), shown)
+    if bar:
+        bar[0].empty()
+    return tmap
+
+
+def _method(t: Text, saved: tuple[str, float] | None) -> str:
+    """PCA or t-SNE. The live model (a run training now) gets PCA only: its weights change every
+    few seconds, and a t-SNE layout takes seconds and comes out differently for each version, so
+    the islands would be rebuilt and rearranged on every drawing. A student expects the map to
+    stay put while they draw; PCA of the live model takes milliseconds. The switch stays in
+    sight, greyed, with the reason under it."""
+    label, name = t("inside.map_method"), (lambda m: t("inside.map_method_" + m))
+    if saved is None:
+        st.radio(label, MAP_METHODS, index=0, horizontal=True, disabled=True, key="map_method_live", format_func=name)
+        st.caption(t("inside.tsne_live"))
+        return "pca"
+    return st.radio(label, MAP_METHODS, horizontal=True, key="map_method", format_func=name)
+
+
 def digit_map_view(t: Text, model: nn.Module, saved: tuple[str, float] | None, x: torch.Tensor,
                    predicted: int) -> None:
-    """2,000 test digits placed by the network's last hidden layer, and this input as a star.
-    `saved` names a checkpoint file (path, mtime) so its map is computed once; None for the live model."""
-    with serving(), st.spinner(t("inside.placing", n=MAP_DIGITS)):
-        dmap = _saved_map(*saved, model) if saved is not None else _map(model)
-        star = place(model, dmap.projection, x)
-    fig = charts.digit_map(t, dmap.points, dmap.labels, dmap.indices, dmap.predicted, dmap.projection.explained, star,
-                           predicted)
+    """2,000 test digits placed by the network's last hidden layer, by PCA or t-SNE, and this input
+    as a star. `saved` names a checkpoint file (path, mtime) so its maps are computed once; None
+    for the live model. After the first computation, placing the star takes milliseconds."""
+    method = _method(t, saved)
+    with serving():
+        if method == "tsne":
+            shown = _tsne(t, model, saved)
+            star, explained, caption = place_tsne(model, shown, x), None, t("inside.tsne_caption", width=shown.width)
+        else:
+            with st.spinner(t("inside.placing", n=MAP_DIGITS)):
+                shown = _saved_map(*saved, model) if saved is not None else _map(model)
+                star, explained = place(model, shown.projection, x), shown.projection.explained
+            caption = t("inside.map_caption", width=shown.projection.mean.shape[0])
+    fig = charts.digit_map(t, shown.points, shown.labels, shown.indices, shown.predicted, explained, star, predicted)
     event = st.plotly_chart(fig, width="stretch", key="digit_map", on_select="rerun", selection_mode="points",
                             config={"displayModeBar": False})
-    width = dmap.projection.mean.shape[0]
-    st.caption(t("inside.map_caption", width=width))
+    st.caption(caption)
+    st.caption(t("inside.map_knn", accuracy=shown.knn))
     points = event.selection.points if event else []
     if points and "customdata" in points[0]:
         index = int(points[0]["customdata"][0])

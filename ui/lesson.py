@@ -47,7 +47,7 @@ RECIPE = {_url_name(s): s for s in form_settings()}  # a link's recipe keys, and
 HIDEABLE: dict[str, tuple[str, ...]] = {  # the controls a link can hide, by where they are
     "all": ("menu", "picker", "lang", "share"),  # the sidebar: the pages, the model, the language, sharing
     "train": (*RECIPE, "saved", "compare"),  # each recipe setting, saved runs, compare runs
-    "draw": ("pen", "upload", "collect", "naive", "models", "why"),
+    "draw": ("pen", "upload", "collect", "naive", "models", "why", "fool"),
     "explain": ("calculator", "flatten", *VIEWS, "numbers"),
     "class": ("finetune", "export", "clear"),
     "build": ("preset", "typed", "activation", "convs", "fcs", "channels", "kernel", "padding", "stride",

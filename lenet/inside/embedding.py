@@ -1,11 +1,16 @@
-"""The digits as a map: a 2-D projection of what the model sees just before it decides.
+"""The digits as a map: a 2-D picture of what the model sees just before it decides.
 
 The penultimate layer (the input of the last Linear: 84 numbers for the LeNets, 200 for the MLP)
-is where the classes have been pulled apart. PCA flattens it to two axes. Why PCA and not
-t-SNE or UMAP: PCA is linear and exact (no perplexity to tune, no random layout), takes a few
-milliseconds in plain torch, adds no dependency (scikit-learn and umap-learn aren't installed),
-and, above all, a new drawing lands on the same axes with one matrix product. t-SNE cannot place
-a new point without refitting the whole map, which would move every other digit.
+is where the classes have been pulled apart. Two ways to flatten it to a page:
+- PCA, here: the honest linear view. Two straight directions through the features, exact and
+  deterministic, a few milliseconds in plain torch, and a drawing lands on the same axes with
+  one matrix product. Being linear, it keeps only what varies most, so several classes can
+  overlap in 2-D even when they are far apart in 84 (1, 2, 4, 5, 6 and 8 share a corner of
+  lenet5's map).
+- t-SNE, in tsne.py: neighbourhoods kept, distances given up. The classes come apart as islands,
+  and openTSNE adds a drawing to the finished map without moving it (`TSNEEmbedding.transform`'s
+  recipe), but it takes seconds, and its axes mean nothing.
+`knn_accuracy` measures how well a map keeps the classes apart, the same way for both.
 
 Like introspect.py, nothing here changes the model: no hooks, no mode switch, no moved weights.
 """
@@ -15,14 +20,17 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..data import normalise
 from .introspect import trace
 
-__all__ = ["DigitMap", "Projection", "digit_map", "fit_projection", "last_linear", "penultimate", "place"]
+__all__ = ["DigitMap", "Projection", "Sampled", "digit_map", "fit_projection", "halves", "knn_accuracy", "knn_predict",
+           "last_linear", "penultimate", "place", "sample_features"]
 
 CHUNK = 1000  # digits per pass: LeNet's conv1 maps of 1,000 digits are 19 MB
+K = 5  # neighbours that vote in knn_accuracy: few enough to be local, enough to outvote one stray
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,6 +51,16 @@ class DigitMap:
     indices: np.ndarray  # (n,) int64, where each digit sits in the images given (ascending)
     predicted: np.ndarray  # (n,) int64, the model's answer for each digit
     projection: Projection  # the axes, so a drawing can be placed on the same map
+    knn: float  # 5-NN accuracy on the map, held-out half (knn_accuracy): how far apart the classes are in 2-D
+
+
+@dataclass(frozen=True, eq=False)
+class Sampled:
+    """The digits a map shows, and what the model makes of them (shared by PCA and t-SNE)."""
+    indices: torch.Tensor  # (n,) int64, where each digit sits in the images given (ascending)
+    labels: torch.Tensor  # (n,) int64, true digit
+    features: torch.Tensor  # (n, D) float32, the penultimate layer
+    predicted: torch.Tensor  # (n,) int64, the model's answer
 
 
 def last_linear(model: nn.Module) -> tuple[str, nn.Linear]:
@@ -104,9 +122,21 @@ def _inputs(images: np.ndarray | torch.Tensor) -> torch.Tensor:
     return normalise(images) if images.dtype == torch.uint8 else images.float().reshape(-1, 1, 28, 28)
 
 
+def sample_features(model: nn.Module, images: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor,
+                    n: int, seed: int = 0) -> Sampled:
+    """n of the given digits (about n/10 per class, fixed by seed), their penultimate features
+    and the model's answers. images: uint8 (N, 28, 28) or normalised float (N, 1, 28, 28); labels (N,)."""
+    labels = torch.as_tensor(labels).long()
+    indices = _subset(labels, min(n, len(labels)), seed)  # (n,)
+    features = penultimate(model, _inputs(images[indices.numpy()]))  # (n, D)
+    with torch.no_grad():
+        predicted = last_linear(model)[1](features.to(next(model.parameters()).device)).argmax(dim=1).cpu()
+    return Sampled(indices, labels[indices], features, predicted)
+
+
 def digit_map(model: nn.Module, images: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor,
               n: int = 3000, seed: int = 0) -> DigitMap:
-    """Map n of the given digits (usually MNIST's test set) by their penultimate features.
+    """Map n of the given digits (usually MNIST's test set) by their penultimate features, with PCA.
 
     Args:
         images: uint8 (N, 28, 28), or already normalised float (N, 1, 28, 28).
@@ -114,17 +144,39 @@ def digit_map(model: nn.Module, images: np.ndarray | torch.Tensor, labels: np.nd
         n: digits on the map (all of them if N is smaller), about n/10 per class.
         seed: which digits; the same seed always gives the same map.
     """
-    labels = torch.as_tensor(labels).long()
-    indices = _subset(labels, min(n, len(labels)), seed)  # (n,)
-    features = penultimate(model, _inputs(images[indices.numpy()]))  # (n, D)
-    projection = fit_projection(features)
-    with torch.no_grad():
-        predicted = last_linear(model)[1](features.to(next(model.parameters()).device)).argmax(dim=1).cpu()
-    return DigitMap(projection.project(features).numpy(), labels[indices].numpy(), indices.numpy(),
-                    predicted.numpy(), projection)
+    s = sample_features(model, images, labels, n, seed)
+    projection = fit_projection(s.features)
+    points = projection.project(s.features).numpy()  # (n, 2)
+    return DigitMap(points, s.labels.numpy(), s.indices.numpy(), s.predicted.numpy(), projection,
+                    knn_accuracy(points, s.labels.numpy()))
 
 
 def place(model: nn.Module, projection: Projection, x: torch.Tensor) -> tuple[float, float]:
     """Where one normalised drawing x (1, 1, 28, 28) lands on the map made with `projection`."""
     px, py = projection.project(penultimate(model, x))[0].tolist()
     return px, py
+
+
+def halves(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A random half of range(n) and the rest, fixed by seed: (fit (n // 2,), held (n - n // 2,))."""
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).numpy()
+    return order[:n // 2], order[n // 2:]
+
+
+def knn_predict(known: np.ndarray, known_labels: np.ndarray, points: np.ndarray, k: int = K) -> np.ndarray:
+    """Each point's class by a vote of its k nearest known points (Euclidean): known (F, 2),
+    known_labels (F,), points (H, 2) -> (H,) int64. A tied vote goes to the smaller digit, as
+    scikit-learn's KNeighborsClassifier does."""
+    known_labels = torch.as_tensor(known_labels).long()
+    dist = torch.cdist(torch.as_tensor(points, dtype=torch.float64), torch.as_tensor(known, dtype=torch.float64))
+    nearest = dist.topk(k, dim=1, largest=False).indices  # (H, k)
+    votes = F.one_hot(known_labels[nearest], int(known_labels.max()) + 1).sum(dim=1)  # (H, classes)
+    return votes.argmax(dim=1).numpy()  # argmax takes the first of equal counts: the smaller digit
+
+
+def knn_accuracy(points: np.ndarray, labels: np.ndarray, k: int = K, seed: int = 0) -> float:
+    """How well a map keeps the classes apart, in its own 2-D: a k-nearest-neighbour vote fitted on
+    a random half of the points (n, 2) (`halves`), scored on the other half. A map whose classes
+    are islands scores near the model's own accuracy; one where they overlap, far less."""
+    fit, held = halves(len(points), seed)
+    return float((knn_predict(points[fit], labels[fit], points[held], k) == labels[held]).mean())

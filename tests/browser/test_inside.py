@@ -10,6 +10,7 @@ from tests.browser.helpers import (
     clear,
     draw_digit,
     go,
+    mark,
     open_page,
     pick_model,
     prediction,
@@ -146,3 +147,52 @@ def test_see_inside_the_shipped_and_a_freshly_trained_model(server, page, timing
     pick_model(page, "run ")
     seen["fresh run"] = see_inside(page, "trained")
     timings["see_inside_s"] = seen  # their ≤ 1 s target is checked by bench/browser.py
+
+
+MAP_DRAWN = """axis => [...document.querySelectorAll('.js-plotly-plot')].some(p => p.data && p.layout
+    && p.data.length === 11 && p.data.some(t => t.name === 'your drawing' && Number.isFinite(t.x[0])
+                                                && Number.isFinite(t.y[0]))
+    && p.querySelectorAll('.point').length > 1000 && String(p.layout.xaxis.title.text).includes(axis))"""
+WATCH_PROGRESS = """() => { window.__sawProgress = false;
+    new MutationObserver((_, seen) => { if (document.querySelector('[data-testid="stProgress"]')) {
+        window.__sawProgress = true; seen.disconnect(); } })
+    .observe(document.body, {subtree: true, childList: true}); }"""
+
+
+def test_the_map_switches_to_tsne_with_the_drawing_on_it(server, page, timings):
+    """A drawing from Draw, on Explain's map: PCA first, then t-SNE, whose first computation shows
+    a progress bar, then the chart with the drawing's star. This test is the only one that asks
+    this server for a t-SNE map, so the map is computed here, and its progress is seen. Back to
+    PCA and to t-SNE again: now the map is made, so no progress bar, only the star placed (timed)."""
+    open_page(page, f"{server}/draw", "Draw")
+    draw_digit(page, "7")
+    go(page, "Explain")
+    page.get_by_text("Your drawing from the Draw page.").wait_for(timeout=WAIT_MS)
+    act(page, lambda: page.get_by_text("The digits as a map").click())
+    page.wait_for_function(MAP_DRAWN, arg="principal component", timeout=WAIT_MS)
+    page.get_by_text("5-NN accuracy on this map").wait_for(timeout=WAIT_MS)
+
+    page.evaluate(WATCH_PROGRESS)
+    since = mark(page)
+    page.get_by_text("t-SNE: neighbours kept together").click()
+    try:
+        page.wait_for_function(MAP_DRAWN, arg="t-SNE", timeout=WAIT_MS)
+    except Exception:
+        page.screenshot(path=str(SHOTS.parent / "failed-tsne-map.png"), full_page=True)
+        raise
+    settle(page, since)
+    assert page.evaluate("() => window.__sawProgress"), "the first t-SNE map showed no progress bar"
+    assert page.locator('[data-testid="stProgress"]').count() == 0  # gone once the map is drawn
+    page.get_by_text("placed by t-SNE", exact=False).wait_for(timeout=WAIT_MS)
+    assert page.get_by_text("5-NN accuracy on this map").count() == 1
+    shot(page, "explain-map-tsne", full=True)
+    act(page, lambda: page.get_by_text("PCA: the honest linear view").click())
+    page.wait_for_function(MAP_DRAWN, arg="principal component", timeout=WAIT_MS)
+
+    page.evaluate(WATCH_PROGRESS)
+    since, start = mark(page), time.perf_counter()
+    page.get_by_text("t-SNE: neighbours kept together").click()
+    page.wait_for_function(MAP_DRAWN, arg="t-SNE", timeout=WAIT_MS)
+    timings["tsne_map_made_s"] = round(time.perf_counter() - start, 2)  # placing the star and drawing the chart
+    settle(page, since)
+    assert not page.evaluate("() => window.__sawProgress"), "the map was made already, yet a progress bar showed"

@@ -1,0 +1,86 @@
+"""Does it know it doesn't know? The digit-like flag under every prediction, and Explain's
+"Not a digit?" lesson: noise, scribbles, letters and digits, how sure the model is of each, and
+which ones the flag catches. The score itself is lenet/inside/ood.py's."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+import torch
+from torch import nn
+
+from lenet.classroom.jobs import current_job
+from lenet.classroom.serving import mnist, serving
+from lenet.data import normalise, pixels, sample_digits
+from lenet.inside import nondigits
+from lenet.inside.ood import Calibration, Verdict, calibrate, calibration_for, held_out, judge
+from lenet.predict import classify
+from ui.drawing import tile
+from ui.i18n import Text
+from ui.models import Choice, saved_as
+
+LIVE_DIGITS = 2000  # a live model is calibrated on fewer digits (0.3 s, not 1.3 s): its weights keep changing
+LIVE_TTL_S = 15.0  # and anew at most this often, so students drawing with it don't each wait for it
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _saved(path: str, mtime: float, _model: nn.Module) -> Calibration:
+    """A saved model's calibration, once per checkpoint file (shared by every session; read-only)."""
+    return calibration_for(_model, mnist())
+
+
+@st.cache_resource(show_spinner=False, max_entries=2, ttl=LIVE_TTL_S)
+def _live(run: str, _model: nn.Module) -> Calibration:
+    data = mnist()
+    return calibrate(_model, data.train.head(LIVE_DIGITS), held_out(data)[0].head(LIVE_DIGITS))
+
+
+def calibration(model: nn.Module, choice: Choice) -> Calibration:
+    saved = saved_as(choice)
+    if saved is not None:
+        return _saved(*saved, model)
+    job = current_job()
+    return _live(job.state.name if job is not None else "", model)  # keyed by the run: a new run, a new model
+
+
+def verdict(model: nn.Module, choice: Choice, x: torch.Tensor) -> Verdict:
+    """The flag for one normalised input x (1, 1, 28, 28), read with the picked model."""
+    with serving():
+        return judge(calibration(model, choice), model, x)[0]
+
+
+def say_verdict(t: Text, v: Verdict, digit: int) -> None:
+    """A plain warning when the input doesn't look like a digit; a quiet caption when it does."""
+    if v.digit_like:
+        st.caption(t("doubt.looks_like", score=v.score))
+    else:
+        st.warning(t("doubt.not_a_digit", digit=digit, score=v.score), icon=":material/help:")
+
+
+@st.cache_data(show_spinner=False)
+def lesson_inputs() -> list[tuple[str, np.ndarray]]:
+    """The lesson's fixed inputs, (kind, uint8 (28, 28)): two MNIST digits, two noise images, two
+    random scribbles, and four letters in two fonts. The same on every machine."""
+    digits = sample_digits()[0]
+    letters = [*nondigits.letters("aileron", "AK"), *nondigits.letters("dejavu-serif", "Sx")]
+    return ([("digit", digits[0]), ("digit", digits[1])] + [("noise", im) for im in nondigits.noise(2)]
+            + [("scribble", im) for im in nondigits.strokes(2)] + [("letter", im) for im in letters])
+
+
+def doubt_view(t: Text, model: nn.Module, choice: Choice, x: torch.Tensor) -> None:
+    """The lesson: the input on Explain first, then each fixed input, its answer, and the flag."""
+    inputs = [("yours", None), *lesson_inputs()]
+    with serving():
+        cal = calibration(model, choice)
+        images = [np.asarray(im) for _, im in inputs[1:]]
+        batch = torch.cat([x.reshape(1, 1, 28, 28).cpu(), normalise(torch.from_numpy(np.stack(images)))])
+        verdicts = judge(cal, model, batch)
+        readings = [classify(model, row) for row in batch]
+    st.caption(t("doubt.lesson_caption"))
+    shown = [tile(pixels(x.cpu())[0], 112), *(tile(im, 112) for im in images)]
+    for row in range(0, len(inputs), 6):
+        for column, i in zip(st.columns(6), range(row, min(row + 6, len(inputs))), strict=False):
+            column.image(shown[i], width=112, caption=t("doubt.kind." + inputs[i][0]))
+            mark = t("doubt.passes") if verdicts[i].digit_like else t("doubt.caught")
+            column.markdown(f"**{readings[i].digit}** · {readings[i].confidence:.0%}  \n{mark}")
+    st.caption(t("doubt.lesson_footer", threshold=cal.threshold))
+
