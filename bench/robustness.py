@@ -23,24 +23,28 @@ from lenet.train import TrainConfig, train
 SHOWN = (0.0, 0.1, 0.2, 0.3)
 
 
+def median_s(call, rounds: int) -> float:
+    """The median seconds of `rounds` calls, after one to warm up."""
+    call()
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 def page_costs(test: Split, rounds: int = 5) -> None:
     """What the pages wait for, per shipped model: one FGSM, one targeted attack (50 ε at once, for
     the smallest flip), and the ε curve on CURVE_DIGITS (once per checkpoint, then cached)."""
-    x = test.x[:1]
+    x, head = test.x[:1], test.head(CURVE_DIGITS)
     print("\n| model | FGSM on a drawing, ms | targeted (50 ε), ms | ε curve, 1,000 digits, s |\n|---|---|---|---|")
     for name in ("lenet5", "lenet5-classic", "mlp"):
         model = load_model(CHECKPOINT_DIR / f"{name}.pt")[0]
-        cells = []
-        for call in (lambda: attack(model, x, 0.1), lambda: attack(model, x, 0.3, target=3),
-                     lambda: accuracy_curve(model, test.x[:CURVE_DIGITS], test.y[:CURVE_DIGITS])):
-            call()
-            times = []
-            for _ in range(rounds):
-                start = time.perf_counter()
-                call()
-                times.append(time.perf_counter() - start)
-            cells.append(statistics.median(times))
-        print(f"| {name} | {1000 * cells[0]:.0f} | {1000 * cells[1]:.0f} | {cells[2]:.2f} |")
+        fgsm = median_s(lambda m=model: attack(m, x, 0.1), rounds)
+        aimed = median_s(lambda m=model: attack(m, x, 0.3, target=3), rounds)
+        curve = median_s(lambda m=model: accuracy_curve(m, head.x, head.y), rounds)
+        print(f"| {name} | {1000 * fgsm:.0f} | {1000 * aimed:.0f} | {curve:.2f} |")
 
 
 def row(name: str, model: torch.nn.Module, test: Split, pgd_digits: int, extra: str = "") -> str:

@@ -7,7 +7,7 @@ from lenet.predict import classify
 from lenet.preprocess import naive_resize
 from ui import charts, lesson, router
 from ui.collect import confirm_or_correct
-from ui.doubt import say_verdict, verdict
+from ui.doubt import say_verdict, verdict, warm
 from ui.drawing import TOOLBAR_ABOVE_CANVAS, ImageError, NoDigitError, Sources, read_canvas, read_upload, strokes, tile
 from ui.fool import attack_view
 from ui.i18n import text
@@ -127,6 +127,7 @@ def show_answer(model, choice, drawing, source, problem, chart):
         # an empty chart now means the chart library is loaded before the first stroke
         chart.plotly_chart(charts.probabilities(t, [0.0] * 10), width="stretch", config={"displayModeBar": False})
         chart.empty()  # the digit-like slot below
+        warm(model, choice)  # the digit-like check's calibration, before the first stroke needs it
         return None
     reading = classify(model, drawing)
     st.metric(t("draw.prediction"), str(reading.digit))

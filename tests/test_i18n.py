@@ -163,3 +163,24 @@ def test_an_error_from_training_is_said_in_the_sessions_language():
         assert Text("zh").error(err).startswith("MLP 没有可以保留的特征层")
     else:
         raise AssertionError("the MLP has no features to keep")
+
+
+@pytest.mark.app
+@pytest.mark.mnist
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_explains_new_views_render_in_both_languages_with_nothing_missing(lang):
+    """Fool the network (FGSM, then the targeted attack, and the ε curve) and Not a digit? say all
+    they say in the session's language, including the chart's title and axes."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.session_state["lang"] = lang
+    at.run()
+    at.switch_page("pages/explain.py").run()
+    for view in ("fool", "doubt"):
+        at.radio(key="explain_view").set_value(view).run()
+        if view == "fool":
+            at.radio(key="explain_fool_kind").set_value("targeted").run()
+        assert not at.exception, [e.value for e in at.exception]
+        shown = " ".join(visible_text(at) + [str(chart.proto.spec) for chart in at.get("plotly_chart")])
+        assert "⟦" not in shown, re.findall(r"⟦[^⟧]*⟧", shown)
+        words = " ".join(e.value for kind in ("markdown", "caption") for e in getattr(at, kind))
+        assert bool(CJK.search(words)) == (lang == "zh"), words[-300:]
