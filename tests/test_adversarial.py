@@ -105,7 +105,7 @@ def test_attacks_leave_the_shared_model_as_it_was_and_agree_across_threads(model
     alone = attack(model, x, 0.15, target=3).attacked
     results = at_once(lambda: attack(model, x, 0.15, target=3).attacked)
     assert all(torch.equal(r, alone) for r in results)
-    assert not model.training and all(p.grad is None for p in model.parameters())
+    assert not model.training and all(p.grad is None and p.requires_grad for p in model.parameters())
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     with pytest.raises(ValueError, match="eval mode"):
         fgsm(copy.deepcopy(model).train(), x, 0.1)

@@ -16,12 +16,14 @@ loaded model serves every session of the app and the trainer, whose mode is not 
 attacks are also the lesson, and each is a few lines. tests/test_adversarial.py checks them against
 attacks written there another way.
 
-Like attribution.py, nothing here changes the model: gradients come from torch.autograd.grad with
-respect to our own copy of the pixels only, so no parameter's .grad is written, and the model must
-already be in eval mode.
+Nothing here changes the model it is given, which one loaded model serves every session and the
+trainer with: each attack runs on its own copy, its weights frozen (`_own`), and takes
+torch.autograd.grad with respect to its own copy of the pixels only. The model must already be in
+eval mode. (`harden` is the exception: it is the training loop's, on the loop's own model.)
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import torch
@@ -59,6 +61,15 @@ def _check(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return x.detach().float().to(next(model.parameters()).device)
 
 
+def _own(model: nn.Module) -> nn.Module:
+    """An attack's own copy of the model, its weights frozen: the backward runs through the copy,
+    never through the model every session reads (copying a LeNet takes a few milliseconds).
+    A model that is already such a copy is used as it is."""
+    if not any(p.requires_grad for p in model.parameters()):
+        return model
+    return copy.deepcopy(model).requires_grad_(False)
+
+
 def _gradient(model: nn.Module, pixels: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """∂ (summed cross-entropy for `labels`) / ∂ pixels, for pixels (N, 1, 28, 28): (N, 1, 28, 28).
 
@@ -86,7 +97,7 @@ def fgsm(model: nn.Module, x: torch.Tensor, eps: float | torch.Tensor,
     Returns:
         The attacked digits, normalised, (N, 1, 28, 28), their pixels clipped to [0, 1].
     """
-    x = _check(model, x)
+    x, model = _check(model, x), _own(model)
     if labels is None:
         with torch.no_grad():
             labels = model(x).argmax(1)
@@ -105,7 +116,7 @@ def targeted(model: nn.Module, x: torch.Tensor, target: int | torch.Tensor, eps:
     `untargeted_labels` instead, it steps up their loss, as FGSM does, for the CLI's --attack pgd.
     Args and Returns as `fgsm`; `target` is one digit for all or one per digit (N,).
     """
-    x = _check(model, x)
+    x, model = _check(model, x), _own(model)
     n = len(x)
     eps = _eps_column(eps, n, x.device)
     if untargeted_labels is None:
@@ -143,7 +154,7 @@ def _on_grid(model: nn.Module, x: torch.Tensor, target: int, steps: int) -> tupl
 def smallest_flip(model: nn.Module, x: torch.Tensor, target: int, steps: int = STEPS) -> float | None:
     """The smallest ε of FLIP_GRID (0.01 steps) at which the targeted attack makes one digit
     x (1, 1, 28, 28) read `target`; None if even 0.5 doesn't."""
-    flipped = _on_grid(model, _check(model, x.reshape(1, 1, 28, 28)), target, steps)[1]
+    flipped = _on_grid(_own(model), _check(model, x.reshape(1, 1, 28, 28)), target, steps)[1]
     return FLIP_GRID[int(flipped.int().argmax())] if flipped.any() else None
 
 
@@ -183,7 +194,7 @@ def _targeted_within(model: nn.Module, x: torch.Tensor, target: int, eps: float)
 def attack(model: nn.Module, x: torch.Tensor, eps: float, target: int | None = None) -> Attacked:
     """FGSM (target None) or the targeted attack (with its smallest flipping ε) on one normalised
     digit x (1, 1, 28, 28)."""
-    x = _check(model, x.reshape(1, 1, 28, 28))
+    x, model = _check(model, x.reshape(1, 1, 28, 28)), _own(model)
     smallest = None
     if target is None:
         moved = fgsm(model, x, eps)
@@ -206,6 +217,7 @@ def accuracy_curve(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epsilons:
     if kind not in ATTACKS:
         raise ValueError(f"unknown attack {kind!r}: choose one of {', '.join(ATTACKS)}")
     right = torch.zeros(len(epsilons), dtype=torch.float64)  # counts: exact fractions below
+    model = _own(model)
     for xb, yb in zip(x.split(CHUNK), y.split(CHUNK), strict=True):
         xb = _check(model, xb)
         yb = yb.to(xb.device)
