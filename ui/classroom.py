@@ -95,6 +95,9 @@ def finetune_report(t: Text, job: Job | None) -> None:
                t("class.col_change"): _change(b, a)} for on, b, a in rows])
     if report.get("damaged"):
         st.caption(t("class.report_damaged", n=report["damaged"]))
+    if report.get("relabelled") or report.get("excluded"):
+        st.caption(t("class.report_moderated", relabelled=report.get("relabelled", 0),
+                     excluded=report.get("excluded", 0)))
     st.caption(t("class.report_caption", name=snap.name))
 
 

@@ -21,7 +21,7 @@ import secrets
 import threading
 import time
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,6 +30,7 @@ from PIL import Image
 
 from ..files import write_atomic
 from ..messages import Message
+from .moderation import moderated
 
 __all__ = ["HELD_OUT", "MAX_ITEMS", "CollectionError", "Drawings", "Item", "clear", "export_zip", "images", "items",
            "labels", "read", "save", "split"]
@@ -57,6 +58,7 @@ class Item:
     model: str | None  # which model said it
     saved: str
     folder: Path
+    original: int | None = None  # the student's label, where the teacher relabelled it (moderation.py)
 
     @property
     def path(self) -> Path:
@@ -94,6 +96,8 @@ class Drawings:
     items: list[Item]
     images: np.ndarray  # (N, 28, 28) uint8, white ink on black, in the order of items
     damaged: int  # drawings skipped: a JSON that doesn't read, or an image missing or not decodable
+    relabelled: int = 0  # drawings whose label the teacher changed (moderation.py)
+    excluded: int = 0  # drawings the teacher left out
 
     @property
     def labels(self) -> np.ndarray:
@@ -105,8 +109,8 @@ def read(folder: Path) -> Drawings:
     """Every drawing in `folder` that reads whole, and how many did not. A drawing still being
     saved (its JSON, written last, not there yet) is neither."""
     good, pictures, damaged = [], [], 0
-    for id_ in sorted(_ids(folder), key=_sort_key, reverse=True):
-        item = _read(Path(folder), id_)
+    found, relabelled, excluded = _moderate(Path(folder), sorted(_ids(folder), key=_sort_key, reverse=True))
+    for id_, item in found:
         if item is None:
             damaged += (Path(folder) / f"{id_}.json").is_file()
             continue
@@ -117,7 +121,24 @@ def read(folder: Path) -> Drawings:
             continue
         good.append(item)
     stack = np.stack(pictures) if pictures else np.zeros((0, 28, 28), np.uint8)
-    return Drawings(good, stack, damaged)
+    return Drawings(good, stack, damaged, relabelled, excluded)
+
+
+def _moderate(folder: Path, ids: list[str]) -> tuple[list[tuple[str, Item | None]], int, int]:
+    """Each id with its drawing as the teacher's corrections leave it (None: half-saved or damaged),
+    the teacher's deletions left out; and how many were relabelled and left out."""
+    corrections = moderated(folder)
+    found, relabelled, excluded = [], 0, 0
+    for id_ in ids:
+        if id_ in corrections.deleted:
+            excluded += 1
+            continue
+        item = _read(folder, id_)
+        label = corrections.labels.get(id_)
+        if item is not None and label is not None and label != item.label:
+            item, relabelled = replace(item, label=label, original=item.label), relabelled + 1
+        found.append((id_, item))
+    return found, relabelled, excluded
 
 
 def save(folder: Path, image: np.ndarray, label: int, *, canvas: np.ndarray | None = None,
@@ -159,14 +180,11 @@ def save(folder: Path, image: np.ndarray, label: int, *, canvas: np.ndarray | No
 
 
 def items(folder: Path) -> list[Item]:
-    """Every complete drawing in `folder`, newest first. A damaged or half-saved one (no JSON, bad
-    JSON, no image) is skipped, not raised; a missing folder holds none."""
-    found = []
-    for id_ in sorted(_ids(folder), key=_sort_key, reverse=True):
-        item = _read(Path(folder), id_)
-        if item is not None:
-            found.append(item)
-    return found
+    """Every complete drawing in `folder`, newest first, as the teacher's corrections leave it. A
+    damaged or half-saved one (no JSON, bad JSON, no image) is skipped, not raised; a missing
+    folder holds none."""
+    found = _moderate(Path(folder), sorted(_ids(folder), key=_sort_key, reverse=True))[0]
+    return [item for _, item in found if item is not None]
 
 
 def images(chosen: list[Item]) -> np.ndarray:

@@ -61,6 +61,8 @@ class FineTuneResult:
     source: str = ""  # the checkpoint fine-tuned
     stopped: bool = False  # the stop flag ended it early; `after` scores the partly trained model
     source_history: list[dict] = field(default_factory=list, repr=False)  # the source's own epochs
+    relabelled: int = 0  # drawings learnt or judged with the teacher's label, not the student's
+    excluded: int = 0  # drawings the teacher left out
 
 
 def repeats(drawings: int, replay: int) -> int:
@@ -133,6 +135,8 @@ class Plan:
     learn: Split  # the drawings to learn from
     held: Split  # and those held out to judge by
     damaged: int  # drawings skipped because they could not be read
+    relabelled: int = 0  # drawings with the teacher's label (moderation.py)
+    excluded: int = 0  # drawings the teacher left out
 
 
 def plan(source: str | Path, folder: Path, layers: str = "all", epochs: int = EPOCHS, seed: int = 0) -> Plan:
@@ -151,7 +155,7 @@ def plan(source: str | Path, folder: Path, layers: str = "all", epochs: int = EP
     config.validate()
     image = dict(zip((i.id for i in drawings.items), drawings.images, strict=True))
     learn, judge = (class_split(part, _stack([image[i.id] for i in part])) for part in (train_items, held))
-    return Plan(config, model, ckpt, learn, judge, drawings.damaged)
+    return Plan(config, model, ckpt, learn, judge, drawings.damaged, drawings.relabelled, drawings.excluded)
 
 
 def _stack(images: list[np.ndarray]) -> np.ndarray:
@@ -181,7 +185,7 @@ def finetune(source: str | Path, folder: Path, mnist: Mnist, *, layers: str = "a
     tuned = result.model.cpu().eval()
     return FineTuneResult(tuned, before, scores(tuned, ready.held, mnist.test), ready.config, result.history,
                           len(ready.learn), len(ready.held), replay, ready.damaged, str(source), result.stopped,
-                          list(ready.checkpoint["history"]))
+                          list(ready.checkpoint["history"]), ready.relabelled, ready.excluded)
 
 
 def checkpoint_of(result: FineTuneResult) -> dict[str, Any]:
@@ -196,7 +200,7 @@ def checkpoint_of(result: FineTuneResult) -> dict[str, Any]:
     ckpt = make_checkpoint(result.config.model, options, result.model, metrics, history, result.config.to_dict())
     ckpt["finetune"] = {"source": result.source, "layers": result.config.layers, "train_count": result.train_count,
                         "held_count": result.held_count, "replay": result.replay, "damaged": result.damaged,
-                        "stopped": result.stopped,
+                        "relabelled": result.relabelled, "excluded": result.excluded, "stopped": result.stopped,
                         "before": asdict(result.before), "after": asdict(result.after)}
     return ckpt
 
