@@ -2,6 +2,7 @@
 fine-tuning it on this class's handwriting. The teacher's page when a teacher key is set."""
 import streamlit as st
 
+from lenet.classroom import moderation
 from lenet.classroom.collection import clear, export_zip, items
 from lenet.classroom.jobs import JOBS, JobBusy, finetune_run
 from lenet.files import collection_dir
@@ -9,6 +10,7 @@ from ui import lesson, router
 from ui.classroom import EXPORT_NAME, finetune_report, live_collection, recipe_of
 from ui.i18n import text
 from ui.models import LIVE, selected
+from ui.moderate import moderate
 from ui.teacher import control
 
 router.enter()
@@ -28,6 +30,8 @@ live_collection(t, model, choice)
 
 folder = collection_dir()
 drawings = items(folder)
+if drawings or moderation.moderated(folder).latest is not None:
+    moderate(t, model, folder)
 if not lesson.hidden("finetune"):
     st.subheader(t("class.finetune", model=choice.name))
     st.caption(t("class.finetune_caption"))
