@@ -7,8 +7,9 @@ import io
 import zipfile
 
 import pytest
+import torch
 
-from lenet.checkpoints import CHECKPOINT_DIR
+from lenet.checkpoints import CHECKPOINT_DIR, load_model
 from lenet.classroom import collection, moderation
 from lenet.classroom.finetune import plan
 from tests.conftest import at_once
@@ -110,3 +111,14 @@ def test_the_teacher_relabels_leaves_out_and_undoes_on_the_class_page(tmp_path, 
     assert [e.action for e in moderation.edits(collection_dir())] == ["relabel", "delete", "undo"]
     text = " ".join(m.value for m in at.markdown) + " ".join(c.value for c in at.caption)
     assert "⟦" not in text
+
+    # one cell of the confusion matrix: labelled 4, read as 4 by the picked lenet5 (read here through classify)
+    from lenet.data import normalise
+    from lenet.predict import classify
+    model = load_model(CHECKPOINT_DIR / "lenet5.pt")[0]
+    at.selectbox(key="moderate_truth").set_value("4").run()
+    at.selectbox(key="moderate_read").set_value("4").run()
+    cell = {i.id for i in collection.items(collection_dir())
+            if i.label == 4 and classify(model, normalise(torch.from_numpy(i.image()[None]))).digit == 4}
+    shown = {s.key.removeprefix("relabel_") for s in at.selectbox if s.key and s.key.startswith("relabel_")}
+    assert cell and shown == cell
