@@ -18,7 +18,7 @@ from ui.drawing import tile
 from ui.i18n import Text
 from ui.models import Choice, saved_as
 
-LIVE_DIGITS = 2000  # a live model is calibrated on fewer digits (0.3 s, not 1.3 s): its weights keep changing
+LIVE_DIGITS = 2000  # a live model is calibrated on fewer digits (0.2 s, not 0.9 s): its weights keep changing
 LIVE_TTL_S = 15.0  # and anew at most this often, so students drawing with it don't each wait for it
 
 
@@ -44,7 +44,7 @@ def calibration(model: nn.Module, choice: Choice) -> Calibration:
 
 def warm(model: nn.Module, choice: Choice) -> None:
     """Calibrate a saved model before the first stroke, which would otherwise wait for it (about
-    1.3 s for lenet5, once per checkpoint per server). Not the live model: it changes as it trains."""
+    0.9 s for lenet5, once per checkpoint per server). Not the live model: it changes as it trains."""
     saved = saved_as(choice)
     if saved is not None:
         with serving():

@@ -151,11 +151,15 @@ def _on_grid(model: nn.Module, x: torch.Tensor, target: int, steps: int) -> tupl
         return attacked, (model(attacked).argmax(1) == target).cpu()
 
 
+def _first(flipped: torch.Tensor) -> float | None:
+    """The smallest ε of FLIP_GRID whose attack reads the target (flipped: (50,) bool); None if none."""
+    return FLIP_GRID[int(flipped.int().argmax())] if flipped.any() else None
+
+
 def smallest_flip(model: nn.Module, x: torch.Tensor, target: int, steps: int = STEPS) -> float | None:
     """The smallest ε of FLIP_GRID (0.01 steps) at which the targeted attack makes one digit
     x (1, 1, 28, 28) read `target`; None if even 0.5 doesn't."""
-    flipped = _on_grid(_own(model), _check(model, x.reshape(1, 1, 28, 28)), target, steps)[1]
-    return FLIP_GRID[int(flipped.int().argmax())] if flipped.any() else None
+    return _first(_on_grid(_own(model), _check(model, x.reshape(1, 1, 28, 28)), target, steps)[1])
 
 
 @dataclass(frozen=True)
@@ -187,8 +191,8 @@ def _targeted_within(model: nn.Module, x: torch.Tensor, target: int, eps: float)
     if not within:  # ε below the grid's first step
         return targeted(model, x, target, eps), None
     reached = [i for i in within if flipped[i]]
-    smallest = FLIP_GRID[int(flipped.int().argmax())] if flipped.any() else None
-    return attacked[(reached or within)[0 if reached else -1]][None], smallest
+    shown = reached[0] if reached else within[-1]  # the first that flips, or the attack at ε itself
+    return attacked[shown][None], _first(flipped)
 
 
 def attack(model: nn.Module, x: torch.Tensor, eps: float, target: int | None = None) -> Attacked:

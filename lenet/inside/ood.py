@@ -75,10 +75,14 @@ def _typicality(reference: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     return torch.searchsorted(reference, values.contiguous(), right=True).double() / len(reference)
 
 
+def _score(sure_ref: torch.Tensor, near_ref: torch.Tensor, sure: torch.Tensor, near: torch.Tensor) -> torch.Tensor:
+    """1 − the smaller typicality of the two measures (B,), against the held-out references (M,)."""
+    return 1 - torch.minimum(_typicality(sure_ref, sure), _typicality(near_ref, near))
+
+
 def off_scores(cal: Calibration, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """The off-distribution score (B,) float64, 0..1, of normalised inputs x (B, 1, 28, 28)."""
-    sure, near = _measures(model, cal.means, cal.precision, x)
-    return 1 - torch.minimum(_typicality(cal.sure, sure), _typicality(cal.near, near))
+    return _score(cal.sure, cal.near, *_measures(model, cal.means, cal.precision, x))
 
 
 def calibrate(model: nn.Module, fit: Split, held: Split) -> Calibration:
@@ -88,11 +92,10 @@ def calibrate(model: nn.Module, fit: Split, held: Split) -> Calibration:
     centred = features - means[fit.y]
     covariance = centred.T @ centred / len(features)  # (D, D), shared by the classes
     precision = torch.linalg.inv(covariance + RIDGE * torch.eye(len(covariance), dtype=torch.float64))
-    sure, near = _measures(model, means, precision, held.x)
-    cal = Calibration(means, precision, sure.sort().values, near.sort().values, 1.0)
-    scores = off_scores(cal, model, held.x)  # (M,)
-    threshold = float(torch.quantile(scores, PASS, interpolation="higher"))
-    return Calibration(means, precision, cal.sure, cal.near, threshold + 1e-12)  # `PASS` of them lie below
+    sure, near = _measures(model, means, precision, held.x)  # (M,) each: the held-out digits, measured once
+    sure_ref, near_ref = sure.sort().values, near.sort().values
+    threshold = float(torch.quantile(_score(sure_ref, near_ref, sure, near), PASS, interpolation="higher"))
+    return Calibration(means, precision, sure_ref, near_ref, threshold + 1e-12)  # `PASS` of them lie below
 
 
 def held_out(data: Mnist) -> tuple[Split, Split]:
