@@ -6,17 +6,27 @@ so a server, a test or a bench sets LENET_RUNS (or LENET_DATA) once and every pa
     LENET_DATA   MNIST's raw files                 (default: data/ beside the code)
     LENET_RUNS   the user's saved runs             (default: checkpoints/runs/)
                  and, under class/, the class collection
+
+One server can keep several classes apart. A class code ("7b", from a lesson link's `class=`)
+gives a class its own folder, LENET_RUNS/classes/7b/, with its own runs, collection and board;
+runs_dir() answers for the class of whoever asks: a code set with `in_class()`, else the one the
+app says its session belongs to (`follow_class`, set by the app's router), else no class, the
+folder itself, as a server for one class has always had it. The shipped checkpoints are shared.
 """
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["CHECKPOINT_DIR", "ROOT", "collection_dir", "data_root", "runs_dir", "write_atomic"]
+__all__ = ["CHECKPOINT_DIR", "CLASS_CODE", "ROOT", "class_codes", "collection_dir", "current_class",
+           "data_root", "follow_class", "in_class", "is_class_code", "runs_dir", "runs_root", "write_atomic"]
 
 ROOT = Path(__file__).resolve().parents[1]  # the repository
 CHECKPOINT_DIR = ROOT / "checkpoints"  # the shipped models, tracked in git
@@ -27,9 +37,62 @@ def data_root() -> Path:
     return Path(os.environ.get("LENET_DATA") or ROOT / "data")
 
 
-def runs_dir() -> Path:
-    """The user's saved runs (git-ignored)."""
+CLASS_CODE = re.compile(r"[a-z0-9][a-z0-9-]{0,23}")  # "7b", "year9-maths": it names a folder, so plain ASCII
+_class: ContextVar[str | None] = ContextVar("lenet_class", default=None)
+
+
+def _no_session() -> str | None:
+    return None
+
+
+_follow: Callable[[], str | None] = _no_session  # the app's answer to "whose session is asking?"
+
+
+def runs_root() -> Path:
+    """LENET_RUNS itself (git-ignored): the runs of a server without classes, and classes/ for those with."""
     return Path(os.environ.get("LENET_RUNS") or CHECKPOINT_DIR / "runs")
+
+
+def runs_dir() -> Path:
+    """The saved runs of the class asking (current_class()), or with no class, runs_root()."""
+    code = current_class()
+    return runs_root() / "classes" / code if code else runs_root()
+
+
+def is_class_code(code: str) -> bool:
+    """1 to 24 lower-case letters, digits or '-', starting with a letter or digit."""
+    return CLASS_CODE.fullmatch(code) is not None
+
+
+def current_class() -> str | None:
+    """The class whose folders runs_dir() gives: in_class()'s, else the session's, else None."""
+    return _class.get() or _follow()
+
+
+@contextmanager
+def in_class(code: str | None) -> Iterator[None]:
+    """Everything inside works in class `code`'s folders (None: no class)."""
+    if code is not None and not is_class_code(code):
+        raise ValueError(f"{code!r} is not a class code: 1 to 24 lower-case letters, digits or '-'")
+    token = _class.set(code)
+    try:
+        yield
+    finally:
+        _class.reset(token)
+
+
+def follow_class(source: Callable[[], str | None]) -> None:
+    """Where current_class() asks when no in_class() is in force: the app's router passes a function
+    that reads the class of the session whose page or callback is running (None elsewhere)."""
+    global _follow
+    _follow = source
+
+
+def class_codes() -> list[str]:
+    """The classes that have a folder on this server, in order."""
+    folder = runs_root() / "classes"
+    found = folder.iterdir() if folder.is_dir() else []
+    return sorted(p.name for p in found if p.is_dir() and is_class_code(p.name))
 
 
 def collection_dir() -> Path:

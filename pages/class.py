@@ -3,8 +3,9 @@ fine-tuning it on this class's handwriting. The teacher's page when a teacher ke
 import streamlit as st
 
 from lenet.classroom import moderation
-from lenet.classroom.collection import clear, export_zip, items
-from lenet.classroom.jobs import JOBS, JobBusy, finetune_run
+from lenet.classroom.collection import MAX_ITEMS, clear, export_zip, items
+from lenet.classroom.jobqueue import JOBS
+from lenet.classroom.jobs import JobBusy, finetune_run
 from lenet.files import collection_dir
 from ui import lesson, router
 from ui.classroom import EXPORT_NAME, finetune_report, live_collection, recipe_of
@@ -30,6 +31,7 @@ live_collection(t, model, choice)
 
 folder = collection_dir()
 drawings = items(folder)
+st.caption(t("class.cap", n=len(drawings), cap=MAX_ITEMS))
 if drawings or moderation.moderated(folder).latest is not None:
     moderate(t, model, folder)
 if not lesson.hidden("finetune"):

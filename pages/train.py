@@ -4,7 +4,8 @@ from pathlib import Path
 import streamlit as st
 
 from lenet.checkpoints import CheckpointError, accuracy_of, load_checkpoint
-from lenet.classroom.jobs import JOBS, JobBusy, continued_run, new_run
+from lenet.classroom.jobqueue import JOBS
+from lenet.classroom.jobs import JobBusy, continued_run, new_run
 from lenet.classroom.runs import delete_run, max_runs, saved_runs
 from lenet.classroom.serving import mnist, warm_up
 from lenet.classroom.state import RunState, Status

@@ -4,7 +4,7 @@ from streamlit.testing.v1 import AppTest
 
 from lenet.checkpoints import CHECKPOINT_DIR, load_model
 from lenet.classroom import collection
-from lenet.classroom.jobs import JOBS
+from lenet.classroom.jobqueue import JOBS
 from lenet.classroom.state import Status
 from tests.conftest import ROOT
 

@@ -12,7 +12,8 @@ import torch
 from lenet.checkpoints import load_model
 from lenet.classroom import board, collection
 from lenet.classroom.board import Budget, Entry, eta_s, pareto, ranked, read_board, read_budget, save_budget
-from lenet.classroom.jobs import Job, JobBusy, JobQueue
+from lenet.classroom.jobqueue import JobQueue
+from lenet.classroom.jobs import Job, JobBusy
 from lenet.classroom.state import RunState, Status
 from lenet.data import normalise
 from lenet.designs import check

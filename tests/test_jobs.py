@@ -9,7 +9,8 @@ import torch
 
 from lenet.checkpoints import CHECKPOINT_DIR, load_checkpoint, load_model
 from lenet.classroom import collection
-from lenet.classroom.jobs import Job, JobBusy, JobQueue, continued_run, finetune_run, new_run
+from lenet.classroom.jobqueue import JobQueue
+from lenet.classroom.jobs import Job, JobBusy, continued_run, finetune_run, new_run
 from lenet.classroom.state import MAX_FRAMES, RunState, Status
 from lenet.classroom.trainer import (
     Began,

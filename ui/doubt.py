@@ -8,7 +8,7 @@ import streamlit as st
 import torch
 from torch import nn
 
-from lenet.classroom.jobs import current_job
+from lenet.classroom.jobqueue import current_job
 from lenet.classroom.serving import mnist, serving
 from lenet.data import normalise, pixels, sample_digits
 from lenet.inside import nondigits

@@ -7,7 +7,9 @@ The path picks the page (/train, /draw, /explain, /build, /class). The query set
 page by its name; `batch` and `images` for batch size and training images), the controls to
 hide (`hide=`, see HIDEABLE), the language (`lang=en|zh`), a short lesson note shown on top
 (`note=`), on Explain the view and the MNIST digit (`view=stepper`, `digit=7`), and on Build the
-design it opens with (`design=c6k3p1-m2-c16k3-m2-f120-f84`, with `activation=` as on Train).
+design it opens with (`design=c6k3p1-m2-c16k3-m2-f120-f84`, with `activation=` as on Train),
+and the class (`class=7b`: its own drawings, runs and board, see lenet/files.py). A link is
+the only way a student's session gets a class: no widget of theirs changes it.
 
 Streamlit clears the query when the page changes, so `start()` reads it once, into the session,
 on the first run. A bad value is ignored, with a note on the page saying so; it never raises.
@@ -16,8 +18,8 @@ on the first run. A bad value is ignored, with a note on the page saying so; it 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,6 +27,7 @@ import streamlit as st
 
 from lenet.data import SAMPLE_SIZE
 from lenet.designs import check, parse, text_of
+from lenet.files import is_class_code
 from lenet.models import resolve_options
 from lenet.settings import Setting
 from lenet.train import TrainConfig
@@ -33,7 +36,7 @@ from ui.i18n import LANGUAGES
 from ui.inside import VIEWS
 
 __all__ = ["HIDEABLE", "Lesson", "Problem", "design", "digit", "hidden", "hidden_settings", "keep_in_address", "link",
-           "parse_number", "query_of", "read", "recipe", "start", "view"]
+           "move_to", "parse_number", "query_of", "read", "recipe", "refused", "session_class", "start", "view"]
 
 URL_NAMES = {"batch_size": "batch", "limit": "images"}  # short names in a link; the rest go by their own
 NOTE_CHARS = 300  # a note is a line or two on the projector, not a page
@@ -53,7 +56,7 @@ HIDEABLE: dict[str, tuple[str, ...]] = {  # the controls a link can hide, by whe
     "build": ("preset", "typed", "activation", "convs", "fcs", "channels", "kernel", "padding", "stride",
               "pool", "units", "tryit", "board"),  # each menu of every block (`pool`: both pooling menus)
 }
-KNOWN = {"checkpoint", "hide", "lang", "note", "view", "digit", "design", *RECIPE}
+KNOWN = {"checkpoint", "hide", "lang", "note", "view", "digit", "design", "class", *RECIPE}
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,7 @@ class Lesson:
     view: str | None = None  # Explain's look inside
     digit: int | None = None  # Explain's MNIST test digit, 0..99
     design: str | None = None  # Build's design, as text_of() writes it
+    class_code: str | None = None  # the class the session belongs to (lenet.files.CLASS_CODE)
     problems: tuple[Problem, ...] = ()  # what was ignored
 
 
@@ -117,8 +121,22 @@ def read(params: Mapping[str, str], checkpoints: Collection[str] = ()) -> Lesson
             spec, problem = _design(value)
             problems += [problem] if problem else []
             found["design"] = spec
+        elif name == "class":
+            found["class_code"] = class_of(params)
+            problems += [] if found["class_code"] else [Problem("class", {"value": value[:40]})]
     _check_model_options(found["recipe"], problems)
     return Lesson(**found, problems=tuple(problems))
+
+
+def class_of(params: Mapping[str, str]) -> str | None:
+    """The link's class code, in lower case; None without one or for one that isn't a code."""
+    code = str(params.get("class", "")).strip().lower()
+    return code if is_class_code(code) else None
+
+
+def refused(lesson: Lesson) -> Problem | None:
+    """The link's class code was not a code: the session is in no class, and must not guess one."""
+    return next((p for p in lesson.problems if p.key == "class"), None)
 
 
 def _setting_value(spec: Setting, text: str) -> tuple[Any, Problem | None]:
@@ -204,6 +222,8 @@ def query_of(lesson: Lesson) -> dict[str, str]:
         query["lang"] = lesson.lang
     if lesson.note:
         query["note"] = lesson.note[:NOTE_CHARS]
+    if lesson.class_code:
+        query["class"] = lesson.class_code
     return query
 
 
@@ -222,13 +242,16 @@ def plain(note: str) -> str:
 
 # ---- the session's lesson (Streamlit) -------------------------------------------------------
 
-def start(checkpoints: Mapping[str, str]) -> Lesson:
+def start(checkpoints: Callable[[], Mapping[str, str]]) -> Lesson:
     """On a session's first run, read the link it was opened with and set the pages up from it;
-    on every later run, the lesson read then. `checkpoints` maps names a link may use to the
-    model picker's keys."""
+    on every later run, the lesson read then. `checkpoints()` maps names a link may use to the
+    model picker's keys: the class's own runs, so it is asked once the class is known."""
     if "_lesson" in st.session_state:
         return st.session_state["_lesson"]
-    lesson = read(st.query_params.to_dict(), checkpoints)
+    params = st.query_params.to_dict()
+    st.session_state["_class"] = class_of(params)
+    checkpoints = checkpoints()
+    lesson = read(params, checkpoints)
     st.session_state["_lesson"] = lesson
     if lesson.lang:
         st.session_state["lang"] = lesson.lang
@@ -248,6 +271,18 @@ def keep_in_address() -> None:
 
 def current() -> Lesson:
     return st.session_state.get("_lesson") or Lesson()
+
+
+def session_class() -> str | None:
+    """The class of the session whose page is running: its link's, or where its teacher moved it."""
+    return st.session_state.get("_class")
+
+
+def move_to(code: str | None) -> None:
+    """Put this session in class `code` (a teacher's action: students have no widget for it);
+    its links and its address say the new class from now on."""
+    st.session_state["_class"] = code
+    st.session_state["_lesson"] = replace(current(), class_code=code)
 
 
 def hidden(control: str) -> bool:

@@ -9,7 +9,7 @@ from torch import nn
 
 from lenet.checkpoints import CHECKPOINT_DIR, CheckpointError, accuracy_of, load_checkpoint, load_model
 from lenet.classroom.board import ranked, read_board
-from lenet.classroom.jobs import current_job
+from lenet.classroom.jobqueue import current_job
 from lenet.classroom.runs import saved_runs
 from lenet.export import pytorch_zip
 from ui.i18n import Text, text

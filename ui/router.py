@@ -14,7 +14,7 @@ import threading
 import streamlit as st
 
 from lenet.classroom.serving import serving
-from ui import build, lesson, serve, share
+from ui import build, classes, lesson, serve, share
 from ui.i18n import LANGUAGES, Text, text
 from ui.models import LIVE, choices, picker, watch
 from ui.teacher import key_box
@@ -42,11 +42,12 @@ def run() -> None:
     """Draw the frame shared by every page, then the page the URL asks for."""
     st.set_page_config(page_title="LeNet Lab", page_icon=":material/draw:", layout="wide")
     serve.prepare()  # what `make run` did before Streamlit started; once, under plain `streamlit run` too
-    lesson.start({c.name: c.key for c in reversed(choices()) if c.key != LIVE})  # the link, on the first run
-    lesson.keep_in_address()
-    build.keep()  # Build's menus, while another page is shown
+    lesson.start(lambda: {c.name: c.key for c in reversed(choices()) if c.key != LIVE})  # the link, on the first run
     st.session_state.setdefault("lang", _browser_language())
     t = text()
+    classes.refuse(t)
+    lesson.keep_in_address()
+    build.keep()  # Build's menus, while another page is shown
     entries = pages(t)
     page = st.navigation(entries, position="hidden")
     with st.sidebar:
@@ -60,6 +61,7 @@ def run() -> None:
             language_switch(t)
         if not lesson.hidden("share"):
             share.button(t, page.url_path or "home")
+        classes.sidebar(t)
     key_box()
     share.notes(t)
     _inside.page = True

@@ -40,7 +40,7 @@ def _setup(place: str, hide: frozenset[str], note: str) -> lesson.Lesson:
         recipe={k: v for k, v in recipe.items() if v != getattr(TrainConfig(), k)},
         hide=hide, lang=st.session_state.get("lang"), note=note.strip(),
         view=st.session_state.get("explain_view") if place == "explain" else None,
-        digit=st.session_state.get("explain_digit") if place == "explain" else None)
+        digit=st.session_state.get("explain_digit") if place == "explain" else None, class_code=now.class_code)
 
 
 def _base(place: str) -> str:

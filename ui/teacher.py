@@ -7,10 +7,16 @@ app is open, for one person at home. The key travels only in a password field's 
 is compared in constant time, and is forgotten in the submit's own callback: it is never kept
 in a URL, the session's state or a log. Wrong keys cost time (`Throttle`), and are logged
 without the key.
+
+A school's server may also give each class a key of its own: LENET_TEACHER_KEYS (or a
+`[teacher_keys]` table in secrets.toml) maps class codes to keys, '{"7a": "...", "7b": "..."}'.
+A class's key makes its teacher the teacher of that class only; LENET_TEACHER_KEY's teacher is
+the teacher of every class, and may move their own session from class to class.
 """
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import os
 import threading
@@ -22,9 +28,13 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from lenet.files import is_class_code
 from ui.i18n import text
+from ui.lesson import session_class
 
 ENV = "LENET_TEACHER_KEY"
+ENV_CLASSES = "LENET_TEACHER_KEYS"  # class code -> key, as a JSON object
+EVERY = "*"  # what `_teacher` holds for the teacher of every class; else the one class's code
 FIELD = "teacher_key"  # the password field's widget key: emptied as soon as it has been checked
 log = logging.getLogger("lenet.teacher")
 
@@ -89,14 +99,56 @@ THROTTLE = Throttle()  # one per server: every session's wrong keys count
 
 
 def teacher_key() -> str | None:
-    """The configured key, or None: the environment first, then secrets.toml."""
-    key = os.environ.get(ENV)
+    """The key of every class, or None: the environment first, then secrets.toml."""
+    return _configured(ENV, "teacher_key")
+
+
+def class_keys(raw: str | None) -> dict[str, str]:
+    """LENET_TEACHER_KEYS's text as {class code: key}; {} for none. Raises ValueError, saying what
+    is wrong, for anything but a JSON object of class codes to non-empty texts."""
+    if not raw:
+        return {}
+    try:
+        keys = json.loads(raw)
+    except ValueError:
+        keys = None
+    if not isinstance(keys, dict) or not all(isinstance(k, str) and isinstance(v, str) and v for k, v in keys.items()):
+        raise ValueError(f'{ENV_CLASSES} must be a JSON object of class codes to keys, e.g. {{"7a": "some words"}}')
+    bad = [code for code in keys if not is_class_code(code)]
+    if bad:
+        raise ValueError(f"{ENV_CLASSES}: {bad[0]!r} is not a class code (1 to 24 lower-case letters, digits or '-')")
+    return keys
+
+
+def keys_for(code: str | None) -> tuple[list[tuple[str, str]], str | None]:
+    """The keys that make a teacher of class `code`, each with what it opens (EVERY class, or
+    `code`), and what is wrong with LENET_TEACHER_KEYS if it doesn't read: then no class key opens
+    anything, and the app is not open either (a broken key list must never mean "no keys")."""
+    every = teacher_key()
+    try:
+        own, problem = class_keys(os.environ.get(ENV_CLASSES) or _configured_table()).get(code or ""), None
+    except ValueError as err:
+        own, problem = None, str(err)
+    return [(key, scope) for key, scope in ((every, EVERY), (own, code)) if key], problem
+
+
+def _configured(env: str, secret: str) -> str | None:
+    key = os.environ.get(env)
     if not key:
         try:
-            key = st.secrets.get("teacher_key")
+            key = st.secrets.get(secret)
         except Exception:  # no secrets file, or one that doesn't parse: no key from there
             key = None
     return str(key) if key else None
+
+
+def _configured_table() -> str | None:
+    """secrets.toml's [teacher_keys] table, as the JSON LENET_TEACHER_KEYS would hold."""
+    try:
+        table = st.secrets.get("teacher_keys")
+    except Exception:
+        table = None
+    return json.dumps(dict(table)) if table else None
 
 
 def key_matches(entered: str, key: str) -> bool:
@@ -118,22 +170,35 @@ def session_id() -> str:
     return st.session_state.setdefault("_session", uuid.uuid4().hex)
 
 
+def keyed() -> bool:
+    """A key guards this session's class: it is a class's server, not one person's at home."""
+    keys, broken = keys_for(session_class())
+    return bool(keys) or broken is not None
+
+
 def control() -> Control:
-    return control_for(teacher_key() is not None, bool(st.session_state.get("_teacher")))
+    scope = st.session_state.get("_teacher")
+    return control_for(keyed(), scope is not None and scope in (EVERY, session_class()))
 
 
-def check_key(key: str) -> None:
-    """The sign-in form's callback: check what was typed, then empty the field at once, so the
-    key is gone before the page runs. What happened is left for the page to say."""
+def teaches_every_class() -> bool:
+    """Signed in with the key of every class: the one who may move between classes."""
+    return st.session_state.get("_teacher") == EVERY
+
+
+def check_key(keys: list[tuple[str, str]]) -> None:
+    """The sign-in form's callback: check what was typed against each key, then empty the field at
+    once, so the key is gone before the page runs. What happened is left for the page to say."""
     entered = st.session_state.get(FIELD) or ""
     st.session_state[FIELD] = ""
     who = session_id()
     wait = THROTTLE.wait_s(who)
+    opened = [scope for key, scope in keys if key_matches(entered, key)]  # every key compared: no early exit
     if wait > 0:
         st.session_state["_signin"] = ("teacher.wait", wait)
-    elif key_matches(entered, key):
+    elif opened:
         THROTTLE.succeeded(who)
-        st.session_state["_teacher"] = True
+        st.session_state["_teacher"] = EVERY if EVERY in opened else opened[0]
         st.session_state.pop("_signin", None)
     else:
         wrong = THROTTLE.failed(who)
@@ -142,17 +207,19 @@ def check_key(key: str) -> None:
 
 
 def key_box() -> None:
-    """The sidebar's teacher sign-in, when a key is set."""
-    key = teacher_key()
-    if key is None:
-        return
+    """The sidebar's teacher sign-in, when a key is set for this session's class."""
     t = text()
-    if st.session_state.get("_teacher"):
+    keys, broken = keys_for(session_class())
+    if broken is not None:  # a school's LENET_TEACHER_KEYS that doesn't read: said, never guessed
+        st.sidebar.error(broken)
+    if not keys:
+        return
+    if control().allowed:
         st.sidebar.caption(t("teacher.signed_in"))
         return
     with st.sidebar.expander(t("teacher.box")), st.form("teacher", border=False):
         st.text_input(t("teacher.key"), type="password", autocomplete="off", key=FIELD)
-        st.form_submit_button(t("teacher.sign_in"), on_click=check_key, args=(key,))
+        st.form_submit_button(t("teacher.sign_in"), on_click=check_key, args=(keys,))
         said = st.session_state.pop("_signin", None)
         if said is not None:
             line, wait = said

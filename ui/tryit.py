@@ -13,12 +13,13 @@ from __future__ import annotations
 import streamlit as st
 
 from lenet.classroom.board import eta_s, new_nickname, read_board, read_budget, try_design
-from lenet.classroom.jobs import JOBS, Job, JobBusy
+from lenet.classroom.jobqueue import JOBS
+from lenet.classroom.jobs import Job, JobBusy
 from lenet.classroom.state import RunState, Status
 from lenet.messages import Message
 from ui import charts, learning
 from ui.i18n import Text
-from ui.teacher import control, session_id, teacher_key
+from ui.teacher import control, keyed, session_id
 
 JOB = "board.job"  # the session's design run
 NICKNAME = "board.nickname"
@@ -44,7 +45,7 @@ def try_it(t: Text, design: str, activation: str, possible: bool) -> None:
     if pressed:
         try:
             st.session_state[JOB] = try_design(design, activation, nickname.strip(), session_id(), teacher=teacher,
-                                               wait=teacher_key() is not None)
+                                               wait=keyed())
         except (JobBusy, ValueError) as err:
             st.error(t.error(err))
     job: Job | None = st.session_state.get(JOB)

@@ -27,7 +27,8 @@ from ..designs import check
 from ..files import collection_dir, runs_dir, write_atomic
 from ..messages import Message
 from ..train import TrainConfig
-from .jobs import JOBS, Job, JobQueue, RunState, Status
+from .jobqueue import JOBS, JobQueue
+from .jobs import Job, RunState, Status
 from .runs import run_name
 
 __all__ = ["BUDGET_LIMITS", "MAX_ENTRIES", "Budget", "Entry", "board_dir", "clear_board", "eta_s", "new_nickname",

@@ -30,7 +30,7 @@ from PIL import Image
 
 from ..files import write_atomic
 from ..messages import Message
-from .moderation import moderated
+from .moderation import LOG, moderated
 
 __all__ = ["HELD_OUT", "MAX_ITEMS", "CollectionError", "Drawings", "Item", "clear", "export_zip", "images", "items",
            "labels", "read", "save", "split"]
@@ -234,14 +234,16 @@ def export_zip(folder: Path) -> bytes:
 
 
 def clear(folder: Path) -> int:
-    """Delete every drawing's files in `folder`, half-saved ones too, and nothing else (other files
-    and subfolders stay). Returns how many drawings were deleted."""
+    """Delete every drawing's files in `folder`, half-saved ones too, and the teacher's corrections
+    of them (an Undo after Clear would have nothing to restore); nothing else (other files and
+    subfolders stay). Returns how many drawings were deleted."""
     folder = Path(folder)
     with _lock:
         ids = _ids(folder)
         for id_ in ids:
             for name in (f"{id_}.json", f"{id_}.png", f"{id_}.canvas.png"):  # the JSON first: gone at once
                 (folder / name).unlink(missing_ok=True)
+        (folder / LOG).unlink(missing_ok=True)
     return len(ids)
 
 

@@ -1,7 +1,7 @@
-"""Training runs that outlive page reruns, started, queued and stopped through one object: `JOBS`.
+"""Training runs that outlive page reruns: a Job is one run, its process and what it has said so
+far; the server's line of them is `JOBS` (jobqueue.py).
 
     job = JOBS.start(new_run(config))    # now, or JobBusy if a run is going
-    JOBS.enqueue(new_run(other))         # after the runs before it, in order
     job.snapshot()                       # a RunState: what the page shows
     job.stop(by=session)                 # before its next batch; every finished epoch is saved
 
@@ -20,7 +20,6 @@ from __future__ import annotations
 import pickle
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -56,8 +55,7 @@ from .trainer import (
     run_order,
 )
 
-__all__ = ["JOBS", "Job", "JobBusy", "JobQueue", "RunState", "Status", "continued_run", "current_job",
-           "finetune_run", "new_run"]
+__all__ = ["Job", "JobBusy", "RunState", "Status", "continued_run", "finetune_run", "new_run"]
 
 class JobBusy(RuntimeError):
     """A training run is already going; only one trains at a time."""
@@ -207,105 +205,6 @@ def _ending(message: Finished | Stopped | Failed, state: RunState) -> tuple[Stat
     if state.checkpoint is None:
         return Status.STOPPED, Message("job.stopped_nothing")
     return Status.STOPPED, Message("job.stopped_saved", epoch=len(state.epochs), name=state.checkpoint.stem)
-
-
-class JobQueue:
-    """The server's runs: one trains at a time. `start` runs one now (JobBusy if another is going);
-    `enqueue` puts one after those waiting, and each starts when the one before it ends."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._current: Job | None = None  # the run going now, or the last one
-        self._waiting: deque[Job] = deque()
-
-    def start(self, job: Job) -> Job:
-        with self._lock:
-            if self._busy():
-                raise JobBusy(Message("job.busy"))
-            self._current = job.start(self._next)
-            return job
-
-    def start_first(self, job: Job) -> Job:
-        """The teacher's run (Train, Class): now if nothing trains, or next in line while a
-        student's design trains, ahead of every design waiting; JobBusy while a run of the
-        teacher's own trains (one at a time, as before designs could queue)."""
-        with self._lock:
-            if self._busy() and self._current.state.owner is None:
-                raise JobBusy(Message("job.busy"))
-        job.state.first = True
-        return self.enqueue(job)
-
-    def enqueue(self, job: Job) -> Job:
-        """Queue a run: the teacher's (state.first) after the teacher's already waiting but ahead of
-        every student's; a student's at the back. Raises JobBusy if its owner has one waiting or going."""
-        with self._lock:
-            owner = job.state.owner
-            mine = self._holding(owner) if owner else None
-            if mine is not None:
-                raise JobBusy(Message("board.one_each", name=mine.state.name))
-            if not self._busy() and not self._waiting:
-                self._current = job.start(self._next)
-            elif job.state.first:
-                ahead = sum(1 for j in self._waiting if j.state.first)
-                self._waiting.insert(ahead, job)
-            else:
-                self._waiting.append(job)
-            return job
-
-    def holding(self, owner: str) -> Job | None:
-        """The run `owner` has waiting or going, if any."""
-        with self._lock:
-            return self._holding(owner)
-
-    def place(self, job: Job) -> int | None:
-        """0 while it trains, 1 for next in line, and so on; None once it has ended."""
-        with self._lock:
-            if job is self._current and not job.state.status.ended:
-                return 0
-            waiting = [j for j in self._waiting if not j.state.status.ended]
-            return waiting.index(job) + 1 if job in waiting else None
-
-    def ahead_of(self, job: Job) -> list[RunState]:
-        """The runs that will train before `job`: the one going, then those waiting ahead of it."""
-        place = self.place(job)
-        if not place:
-            return []
-        current = self._current
-        going = [current.snapshot()] if current is not None and current.snapshot().running else []
-        return going + [j.snapshot() for j in self.waiting()[:place - 1]]
-
-    def _holding(self, owner: str) -> Job | None:
-        for job in [self._current, *self._waiting]:
-            if job is not None and job.state.owner == owner and not job.snapshot().status.ended:
-                return job
-        return None
-
-    def current(self) -> Job | None:
-        """The run going now, else the one that ran last (its results stay on the page)."""
-        return self._current
-
-    def waiting(self) -> list[Job]:
-        """The queued runs, next first."""
-        with self._lock:
-            return [job for job in self._waiting if not job.state.status.ended]
-
-    def _busy(self) -> bool:
-        return self._current is not None and self._current.snapshot().running
-
-    def _next(self, ended: Job) -> None:
-        """A run has ended: start the next one still waiting."""
-        with self._lock:
-            while self._waiting and not self._busy():
-                job = self._waiting.popleft()
-                if not job.state.status.ended:
-                    self._current = job.start(self._next)
-
-
-JOBS = JobQueue()  # one per server process
-
-
-def current_job() -> Job | None:
-    return JOBS.current()
 
 
 def new_run(config: TrainConfig, folder: Path | None = None) -> Job:

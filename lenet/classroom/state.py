@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
+from ..files import current_class
 from ..messages import Message
 from ..train import BatchReport, EvalResult, TrainConfig
 from .trainer import FineTuning, Frame, Probe
@@ -60,6 +61,7 @@ class RunState:
     first: bool = False  # the teacher's: it goes ahead of every student's run waiting
     hidden: tuple[float | None, int] | None = None  # a board design's score on the class's drawings, and their count
     ended: float | None = None  # time.time() when its last word came
+    class_code: str | None = field(default_factory=current_class)  # whose run it is; None: a server without classes
 
     @property
     def running(self) -> bool:

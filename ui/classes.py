@@ -1,0 +1,62 @@
+"""Which class a session belongs to, as the sidebar says it, and the one control that changes it:
+the teacher of every class moving their own session. A student's class comes from their link
+(`class=7b`, ui/lesson.py) and nothing on their page changes it.
+
+Every folder the pages use follows the session's class: lenet.files.runs_dir() asks `asking()`.
+"""
+from __future__ import annotations
+
+import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+from lenet.files import class_codes, follow_class, is_class_code
+from ui import lesson
+from ui.i18n import Text
+from ui.teacher import teaches_every_class
+
+__all__ = ["asking", "refuse", "sidebar"]
+
+
+def asking() -> str | None:
+    """The class of the session whose page, fragment or callback is running; None in any other
+    thread (a run's own threads were given their folders when it was made)."""
+    return lesson.session_class() if get_script_run_ctx(suppress_warning=True) is not None else None
+
+
+follow_class(asking)
+
+
+def refuse(t: Text) -> None:
+    """A link whose class code isn't one opens nothing: guessing a class would mix two classes'
+    drawings. The page says so and stops."""
+    problem = lesson.refused(lesson.current())
+    if problem is not None:
+        st.error(t("classes.bad_link", **problem.values), icon=":material/link_off:")
+        st.stop()
+
+
+def sidebar(t: Text) -> None:
+    """The session's class, and for the teacher of every class a way to another one."""
+    code = lesson.session_class()
+    st.caption(t("classes.in", code=code) if code else t("classes.none"))
+    if not teaches_every_class():
+        return
+    with st.expander(t("classes.move")), st.form("move-class", border=False):
+        known = class_codes()
+        st.selectbox(t("classes.known"), ["", *known], key="class_known", format_func=lambda c: c or "–")
+        st.text_input(t("classes.new"), key="class_typed", max_chars=24, placeholder="7b")
+        st.form_submit_button(t("classes.go"), on_click=_move)
+        said = st.session_state.pop("_class_said", None)
+        if said is not None:
+            st.error(t("classes.bad_code", value=said))
+
+
+def _move() -> None:
+    """The form's callback: the typed code, else the picked one, else no class."""
+    typed = (st.session_state.get("class_typed") or "").strip().lower()
+    code = typed or st.session_state.get("class_known") or None
+    if code is not None and not is_class_code(code):
+        st.session_state["_class_said"] = typed[:40]
+        return
+    lesson.move_to(code)
+    st.session_state["class_typed"] = ""
