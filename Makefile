@@ -1,12 +1,13 @@
 # make run: start the app.  make test: run the whole test suite.  Each sets itself up.
 # make run ARGS="--server.port 80" passes Streamlit options.
+# make serve-replicas N=2 PORT=8600: N copies behind Debian's nginx at PORT, for a school (docs/deploy.md).
 # make test-fast: the inner loop, under 30 s (no MNIST, no browser, no whole-app AppTest, no process that
 # imports torch: the markers mnist, browser, app and process).  make lint: ruff.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: run test test-fast lint data bench checkpoints screenshots clean
+.PHONY: run serve-replicas nginx test test-fast lint data bench checkpoints screenshots clean
 
 $(VENV)/.app: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,6 +20,16 @@ $(VENV)/.dev: requirements-dev.txt $(VENV)/.app
 
 run: $(VENV)/.app
 	$(PY) -m ui.serve $(ARGS)
+
+N    ?= 2
+PORT ?= 8600
+serve-replicas: $(VENV)/.app nginx
+	$(PY) -m deploy.replicas --replicas $(N) --port $(PORT)
+
+# Debian's nginx, installed if missing (as .ci/run does): only its binary is used, with deploy/nginx.conf.
+nginx:
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -q nginx; else sudo apt-get install -y -q nginx; fi; }
 
 data: $(VENV)/.app
 	$(PY) -m lenet data

@@ -1,6 +1,7 @@
 """A class on one server: the teacher trains, N students draw and look inside, all at once.
 
     python -m bench.classroom [--students 0 10 30 60] [--seconds 60] [--compare OTHER_CHECKOUT]
+    python -m bench.classroom --through nginx --replicas 2 --students 60
 
 Each class size gets a fresh server (`make run`'s, empty runs folder). Every visitor is a Session speaking
 Streamlit's websocket protocol (tests/session.py): the server does all its work, nothing renders. Each tab also
@@ -24,12 +25,16 @@ Reported per class size:
   wall clock with evaluation; and against the app with no students (the first size given).
 --compare PATH also runs the app of another checkout (its own .venv and data, started from PATH), interleaved
 with this one's for each size: rows "baseline" and "current".
+--through nginx runs each class on one server and through nginx in front of --replicas copies (deploy/),
+interleaved. Every visitor loads the page, then opens its socket with the cookies it got, as a browser does;
+"sessions moved" counts those whose page and socket two replicas answered, and nginx's log, keys sent to two.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import base64
+import functools
 import io
 import json
 import math
@@ -39,10 +44,9 @@ import re
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Awaitable, Callable, Coroutine
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,11 +57,12 @@ import torch
 from PIL import Image
 from torchvision.datasets import MNIST
 
+from bench.servers import peak_memory, root_of, served
 from lenet.checkpoints import CHECKPOINT_DIR, load_model
 from lenet.files import data_root
 from lenet.inside.introspect import layer_table
 from lenet.predict import classify
-from tests.servers import ROOT, app_server
+from tests.servers import ROOT
 from tests.session import Run, Session, StreamlitError
 from tests.synth import REPORT, render
 
@@ -76,6 +81,8 @@ class Tally:
     wrong_answers: int = 0
     wrong_tables: int = 0
     tables: int = 0
+    sessions: int = 0
+    moved: int = 0  # sessions whose page and socket were answered by different replicas
     progress: list[tuple[float, float]] = field(default_factory=list)  # (perf_counter, epochs done)
 
     def saw(self, run: Run) -> None:
@@ -150,43 +157,12 @@ async def visit(url: str, until: float, tally: Tally, act: Callable[[Browser], A
     """One browser tab: `act` does what its person does while the page's timers tick."""
     try:
         async with Session(url) as s, asyncio.TaskGroup() as group:  # the tasks end before the socket closes
+            tally.sessions, tally.moved = tally.sessions + 1, tally.moved + (len(set(s.replicas)) > 1)
             browser = Browser(s, tally, until, seen)
             group.create_task(browser.tick())
             group.create_task(act(browser))
     except* (StreamlitError, OSError, KeyError) as broken:  # KeyError: a widget it looks for is not on the page
         tally.errors += [f"{type(e).__name__}: {e}" for e in broken.exceptions]
-
-
-def rss_mb(pid: int) -> float:
-    """Resident memory of the server and every process under it (fork server, training), from /proc."""
-    procs: dict[int, tuple[int, int]] = {}  # pid -> (parent, resident pages)
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:  # the fields after the command's name, which may hold spaces
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:  # it ended meanwhile
-            continue
-        procs[int(stat.parent.name)] = (int(fields[1]), int(fields[21]))
-    family, more = {pid}, {pid}
-    while more:  # a generation at a time: the training process is the fork server's child
-        more = {p for p, (parent, _) in procs.items() if parent in more} - family
-        family |= more
-    return sum(procs[p][1] for p in family if p in procs) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-@contextmanager
-def peak_memory(pid: int, every_s: float = 0.5) -> Iterator[list[float]]:
-    """Yields [peak MB], kept up to date by a thread sampling rss_mb(pid) every `every_s`."""
-    peak, stop = [rss_mb(pid)], threading.Event()
-    def sample() -> None:  # in a thread: reading /proc would stall the sessions' event loop
-        while not stop.wait(every_s):
-            peak[0] = max(peak[0], rss_mb(pid))
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    try:
-        yield peak
-    finally:
-        stop.set()
-        thread.join()
 
 
 def drawings(n: int = 40) -> list[tuple[str, str]]:
@@ -282,6 +258,7 @@ async def lesson(url: str, students: int, seconds: float, warm_s: float, picture
     return tally, joined, end
 
 
+@functools.cache  # one run per checkout: the replicas run this checkout's code too
 def cli_speed(app: Path, epochs: int) -> tuple[float, float]:
     """The default recipe by the CLI of the checkout `app`, alone: (samples/s over epochs 2 and on, wall clock with
     evaluation, as the app's figure is; samples per epoch)."""
@@ -301,26 +278,30 @@ def main() -> None:
     parser.add_argument("--warm", type=float, default=6.0, help="seconds of training before the class joins")
     parser.add_argument("--cli-epochs", type=int, default=3, help="epochs of the CLI's run alone (2 or more)")
     parser.add_argument("--compare", type=Path, help="another checkout: run its app too, interleaved")
+    parser.add_argument("--through", choices=["server", "nginx"], default="server", help="nginx: also via deploy/")
+    parser.add_argument("--replicas", type=int, default=2, help="copies behind nginx (with --through nginx)")
     args = parser.parse_args()
     apps = {"baseline": args.compare.resolve(), "current": ROOT} if args.compare else {"current": ROOT}
+    if args.through == "nginx":
+        apps = {"one server": ROOT, f"nginx, {args.replicas} replicas": (ROOT, args.replicas)}
     pictures, expected = drawings(), expected_table()
     cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                if line.startswith("model name"))
     print(f"Machine: {len(os.sched_getaffinity(0))} cores, {cpu}, torch {torch.__version__}; load average "
           f"{os.getloadavg()[0]:.1f} at the start (anything else running skews every figure, the CLI's most)")
-    clis = {label: cli_speed(app, max(2, args.cli_epochs)) for label, app in apps.items()}
+    clis = {label: cli_speed(root_of(app), max(2, args.cli_epochs)) for label, app in apps.items()}
     for label, (cli, _) in clis.items():
         print(f"CLI alone ({label}): {cli:,.0f} samples/s (python -m lenet train, default recipe)")
     print("\n| app | students | stroke → Prediction p50 | p95 | drawings | errors | wrong answers | wrong tables "
-          "| peak memory | training samples/s | vs the CLI | vs no students |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| peak memory | training samples/s | vs the CLI | vs no students | sessions moved |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     alone: dict[str, float | None] = {}
     for n in args.students:
         for label, app in apps.items():  # interleaved: a drift in the machine hits both alike
-            with tempfile.TemporaryDirectory() as tmp, \
-                    app_server(Path(tmp), app=app) as server, \
-                    peak_memory(server.pid) as peak:
-                tally, *window = asyncio.run(lesson(server.url, n, args.seconds, args.warm, pictures, expected))
+            with tempfile.TemporaryDirectory() as tmp, served(Path(tmp), app) as (url, pids, moved), \
+                    peak_memory(*pids) as peak:
+                tally, *window = asyncio.run(lesson(url, n, args.seconds, args.warm, pictures, expected))
+                logged = moved()  # before nginx's folder goes
             rate = tally.epochs_per_s(*window)
             speed = rate * clis[label][1] if rate else None
             alone.setdefault(label, speed)
@@ -329,8 +310,8 @@ def main() -> None:
             shown, ratio = (f"{speed:,.0f}", f"{speed / cli:.0%}") if speed else ("– (no progress seen)", "–")
             versus = f"{speed / alone[label]:.0%}" if speed and alone[label] else "–"
             print(f"| {label} | {n} | {p50} | {p95} | {len(lat)} | {len(tally.errors)} | {tally.wrong_answers} | "
-                  f"{tally.wrong_tables} of {tally.tables} | {peak[0]:,.0f} MB | {shown} | {ratio} | {versus} |",
-                  flush=True)
+                  f"{tally.wrong_tables} of {tally.tables} | {peak[0]:,.0f} MB | {shown} | {ratio} | {versus} | "
+                  f"{tally.moved} of {tally.sessions}{logged} |", flush=True)
             for line in (tally.errors[:3] + tally.notes[:3]):
                 print(f"  {label}, {n}: {line}")
 

@@ -112,6 +112,8 @@ ENGLISH: dict[str, str] = {
     "finetune.bad_replay": "replay must be from 0 to {limit} MNIST training images, got {value!r}",
     # a training run in the app (lenet/classroom/jobs.py)
     "job.busy": "A training run is already going on this server. Stop it first, or wait for it to finish.",
+    "job.busy_elsewhere": "Replica {replica} of this server is training {run} (class {code}); one run trains at "
+                          "a time on the whole server. Start again when it has finished.",
     "job.busy_class": "Class {code} is training on this server now; one run trains at a time. Start again when "
                       "it has finished.",
     "job.starting": "Starting…",

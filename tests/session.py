@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,11 +67,22 @@ class Session:
         self.states: dict[str, Any] = {}  # widget id -> a WidgetState we keep sending, as a browser does
         self.fragments: dict[str, str] = {}  # widget id -> the fragment it was drawn in
         self.timers: dict[str, float] = {}  # fragment id -> seconds between its automatic reruns (this page's)
+        self.replicas: list[str] = []  # behind deploy/nginx.conf: the replica of the page, then of the socket
         self._ws = None
 
     async def __aenter__(self) -> Session:
+        """Load the page, then open its socket with the cookies the page set, as a browser does
+        (behind nginx, the sticky cookie keeps both on one replica)."""
+        page = await asyncio.to_thread(urllib.request.urlopen, self.ws_url.replace("ws", "http", 1)
+                                       .removesuffix("/_stcore/stream") + "/", timeout=self.timeout_s)
+        with page:
+            page.read()
+        cookies = "; ".join(c.split(";", 1)[0] for c in page.headers.get_all("Set-Cookie") or [])
         self._ws = await websockets.connect(self.ws_url, subprotocols=["streamlit"], max_size=None,
-                                            open_timeout=self.timeout_s, ping_interval=None)
+                                            open_timeout=self.timeout_s, ping_interval=None,
+                                            additional_headers={"Cookie": cookies} if cookies else None)
+        self.replicas = [h for h in (page.headers.get("X-Lenet-Replica"),
+                                     self._ws.response.headers.get("X-Lenet-Replica")) if h]
         return self
 
     async def __aexit__(self, *exc) -> None:

@@ -7,15 +7,25 @@ class sees its own. `JOBS` is the one line of a server process.
 """
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
 from collections import deque
 
 from ..files import current_class
 from ..messages import Message
+from . import replicas
 from .jobs import Job, JobBusy
 from .state import RunState
 
 __all__ = ["JOBS", "JobQueue", "current_job"]
+
+WATCH_S = 1.0  # how often runs waiting for another replica's run look for its end
+
+
+def _elsewhere(held: replicas.Holder) -> JobBusy:
+    """Another replica trains: say which run, for which class, on which replica."""
+    return JobBusy(Message("job.busy_elsewhere", run=held.run, code=held.class_code or "–", replica=held.replica))
 
 
 class JobQueue:
@@ -27,6 +37,7 @@ class JobQueue:
         self._current: Job | None = None  # the run going now, or the last one
         self._last: dict[str | None, Job] = {}  # each class's last run to start (None: no class)
         self._waiting: deque[Job] = deque()
+        self._watching = False  # a thread looks for another replica's run to end
 
     def start(self, job: Job) -> Job:
         with self._lock:
@@ -39,7 +50,7 @@ class JobQueue:
         student's design trains, ahead of every design waiting; JobBusy while a run of the
         teacher's own trains (one at a time, as before designs could queue)."""
         with self._lock:
-            if self._busy() and self._current.state.owner is None:
+            if self._elsewhere() is not None or (self._busy() and self._current.state.owner is None):
                 raise self._refusal(job)
         job.state.first = True
         return self.enqueue(job)
@@ -53,12 +64,14 @@ class JobQueue:
             if mine is not None:
                 raise JobBusy(Message("board.one_each", name=mine.state.name))
             if not self._busy() and not self._waiting:
-                self._begin(job)
-            elif job.state.first:
+                with contextlib.suppress(JobBusy):  # another replica took the lock a moment ago: wait
+                    return self._begin(job)
+            if job.state.first:
                 ahead = sum(1 for j in self._waiting if j.state.first)
                 self._waiting.insert(ahead, job)
             else:
                 self._waiting.append(job)
+            self._watch_elsewhere()
             return job
 
     def holding(self, owner: str) -> Job | None:
@@ -95,19 +108,49 @@ class JobQueue:
         code = current_class()
         with self._lock:
             going = self._current
-            return going if going is not None and going.state.class_code == code else self._last.get(code)
+            here = going if going is not None and going.state.class_code == code else self._last.get(code)
+        there = replicas.remote_run(code)  # behind a proxy: the class's run on another replica
+        if there is None or (here is not None and here.state.started >= there.state.started):
+            return here
+        return there
 
     def _begin(self, job: Job) -> Job:
-        """Start `job` now (the lock is held)."""
+        """Start `job` now (self._lock is held). Behind a proxy it first takes the training lock
+        that every replica shares: JobBusy if another replica took it first."""
+        if job.replica and not job.state.status.ended:
+            held = replicas.take(job.state, job.replica)
+            if held is not None:
+                raise _elsewhere(held)
         self._current = self._last[job.state.class_code] = job.start(self._next)
         return job
 
     def _refusal(self, job: Job) -> JobBusy:
-        """Why `job` can't start now: a run is going, the asker's class's or another's."""
+        """Why `job` can't start now: a run is going here (the asker's class's or another's), or
+        on another replica."""
+        held = self._elsewhere()
+        if held is not None:
+            return _elsewhere(held)
         code = self._current.state.class_code
         if code == job.state.class_code:
             return JobBusy(Message("job.busy"))
         return JobBusy(Message("job.busy_class", code=code or "–"))
+
+    def _elsewhere(self) -> replicas.Holder | None:
+        """Who trains on another replica now, if anyone (None on a lone server)."""
+        if not replicas.replica():
+            return None
+        held = replicas.holder()
+        return held if held is not None and held.replica != replicas.replica() else None
+
+    def _watch(self) -> None:
+        """While runs wait here for another replica's run, look for its end every second."""
+        while True:
+            time.sleep(WATCH_S)
+            with self._lock:
+                if not any(not j.state.status.ended for j in self._waiting):
+                    self._watching = False
+                    return
+            self._next(None)
 
     def waiting(self) -> list[Job]:
         """The queued runs, next first."""
@@ -115,15 +158,28 @@ class JobQueue:
             return [job for job in self._waiting if not job.state.status.ended]
 
     def _busy(self) -> bool:
-        return self._current is not None and self._current.snapshot().running
+        here = self._current is not None and self._current.snapshot().running
+        return here or self._elsewhere() is not None
 
-    def _next(self, ended: Job) -> None:
-        """A run has ended: start the next one still waiting."""
+    def _next(self, ended: Job | None) -> None:
+        """A run has ended (here, or on another replica: None): start the next one still waiting."""
+        if ended is not None and ended.replica:
+            replicas.release(ended.state.name, ended.replica)
         with self._lock:
             while self._waiting and not self._busy():
-                job = self._waiting.popleft()
-                if not job.state.status.ended:
+                job = self._waiting[0]
+                try:
                     self._begin(job)
+                except JobBusy:  # another replica took the lock first: wait for its run
+                    break
+                self._waiting.popleft()
+            self._watch_elsewhere()
+
+    def _watch_elsewhere(self) -> None:
+        """Runs wait here while another replica trains: a thread starts them when it has ended."""
+        if self._waiting and self._elsewhere() is not None and not self._watching:
+            self._watching = True
+            threading.Thread(target=self._watch, daemon=True, name="jobs-watch").start()
 
 
 JOBS = JobQueue()  # one per server process

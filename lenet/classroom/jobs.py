@@ -17,6 +17,7 @@ once, so a Start costs a fork, not a fresh interpreter. What runs there is train
 """
 from __future__ import annotations
 
+import contextlib
 import pickle
 import threading
 import time
@@ -33,6 +34,7 @@ from ..models import build_model
 from ..train import TrainConfig
 from .finetune import EPOCHS as FINETUNE_EPOCHS
 from .finetune import REPLAY, plan
+from .replicas import Publisher, replica
 from .runs import continue_config, run_name
 from .serving import context, pages_counter, shared_mnist, training_nice
 from .state import Film, RunState, Status
@@ -76,6 +78,8 @@ class Job:
         self._stop: Any = None  # a multiprocessing Event, set by stop()
         self._process: Any = None
         self._ended = threading.Event()  # the last word has come
+        self.replica = replica()  # behind a proxy, this replica's name; None for a lone server
+        self._publish = Publisher(self, self.replica) if self.replica else None  # every replica shows it
 
     def start(self, on_end: Callable[[Job], None] = lambda job: None) -> Job:
         ctx = context()
@@ -92,6 +96,7 @@ class Job:
                                     args=(send, self._stop, pages_counter(), order, shared_mnist()))
         self._process.start()
         send.close()  # the child holds the only writer: its exit ends our reads
+        self._published(force=True)
         threading.Thread(target=self._listen, args=(receive, on_end), daemon=True,
                          name=f"job-{self.state.name}").start()
         return self
@@ -124,6 +129,11 @@ class Job:
         with self._lock:
             return self._weights is not None
 
+    def live_weights(self) -> dict | None:
+        """The latest live weights the process sent (CPU tensors, never changed: each send is new)."""
+        with self._lock:
+            return self._weights
+
     def live_model(self) -> nn.Module | None:
         """A new model of its own with the weights as they are now (sent about once a second), in eval mode."""
         with self._lock:
@@ -141,6 +151,7 @@ class Job:
         try:
             while not ended:
                 ended = self._apply(pickle.loads(receive.recv_bytes()))
+                self._published(force=ended)
             self._end()  # join() returns now, not when the process has finished exiting
         except (EOFError, OSError):
             pass
@@ -151,8 +162,15 @@ class Job:
             with self._lock:
                 self.state.status = Status.FAILED
                 self.state.message = Message("job.died", code=self._process.exitcode)
+            self._published(force=True)
             self._end()
         on_end(self)
+
+    def _published(self, force: bool) -> None:
+        """Behind a proxy, let the other replicas see the run as it is now (replicas.Publisher)."""
+        if self._publish is not None:
+            with contextlib.suppress(OSError):  # a full shared disk costs the other replicas' view, not the run
+                self._publish(force)
 
     def _end(self) -> None:
         """The last word has come: `after` sees the final state, then join() returns."""

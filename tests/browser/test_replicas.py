@@ -1,0 +1,97 @@
+"""Two replicas of the app behind Debian's nginx, as `make serve-replicas N=2` starts them, in real
+browsers: the teacher trains on one replica; a student whose session lands on the other sees the
+live charts move and draws with the live model; a second teacher there cannot start a second run;
+and nginx's log shows that no session moved between replicas."""
+from __future__ import annotations
+
+import urllib.request
+
+import pytest
+
+from deploy.replicas import free_ports, nginx_path, replicas_by_key, serving
+from tests.browser.conftest import TEACHER_KEY
+from tests.browser.helpers import (
+    TRAINING_MS,
+    WAIT_MS,
+    act,
+    chart_points,
+    draw_digit,
+    go,
+    open_page,
+    pick_model,
+    settle,
+    shot,
+    sign_in,
+    visible_text,
+)
+from tests.browser.test_class import says_its_own_answer, teacher_starts_a_long_run
+
+pytestmark = pytest.mark.skipif(nginx_path() is None,
+                                reason="needs Debian's nginx: `sudo apt-get install nginx` (.ci/run installs it)")
+
+
+def sticky_keys(served) -> dict[str, str]:
+    """A sticky cookie for each replica: keys tried until nginx has sent one to each."""
+    found: dict[str, str] = {}
+    by_address = {url.removeprefix("http://"): name for name, url in served.replicas.items()}
+    for i in range(200):
+        request = urllib.request.Request(f"{served.url}/_stcore/health", headers={"Cookie": f"lenet_replica=k{i}"})
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            found.setdefault(by_address[answer.headers["X-Lenet-Replica"]], f"k{i}")
+        if len(found) == len(served.replicas):
+            return found
+    raise AssertionError(f"nginx sent 200 keys to {sorted(found)} only")
+
+
+def on(new_page, served, key: str):
+    """A browser whose session lands on the replica that `key` sticks to."""
+    page = new_page(1280, 720)
+    page.context.add_cookies([{"name": "lenet_replica", "value": key, "url": served.url}])
+    return page
+
+
+def test_a_run_on_one_replica_is_live_on_the_other(tmp_path, new_page):
+    runs = tmp_path / "runs"
+    env = {"LENET_RUNS": str(runs), "LENET_TEACHER_KEY": TEACHER_KEY}
+    with serving(2, free_ports(2), env=env, quiet=True) as served:
+        keys = sticky_keys(served)
+        teacher, student, second = on(new_page, served, keys["r1"]), on(new_page, served, keys["r2"]), \
+            on(new_page, served, keys["r2"])
+        open_page(student, f"{served.url}/train", "Train")
+        teacher_starts_a_long_run(teacher, served.url)  # on r1
+
+        # a student on r2 sees the live charts move
+        student.wait_for_function("() => { const p = document.querySelector('.js-plotly-plot');"
+                                  " return p && p.data && p.data[0] && p.data[0].x.length > 0; }", timeout=TRAINING_MS)
+        before = chart_points(student)
+        student.wait_for_function(f"() => document.querySelector('.js-plotly-plot').data[0].x.length > {before}",
+                                  timeout=TRAINING_MS)
+        student.get_by_text("Only the teacher can stop this run.").wait_for(timeout=WAIT_MS)
+        shot(student, "replicas-student-train")
+
+        # a second teacher on r2 cannot start a second run, and is told who trains
+        open_page(second, f"{served.url}/train", "Train")
+        sign_in(second, TEACHER_KEY)
+        act(second, lambda: second.get_by_role("button", name="Start training").click())
+        second.get_by_text("Replica r1 of this server is training", exact=False).wait_for(timeout=WAIT_MS)
+        assert len(list(runs.glob("*.pt"))) <= 1  # the teacher's run only
+
+        # the student on r2 draws with the live model, once its first epoch is saved
+        go(student, "Draw")
+        student.get_by_text("A model is training now: pick live: lenet5 in training ·", exact=False).filter(
+            has_text="%").wait_for(timeout=TRAINING_MS)
+        settle(student)
+        pick_model(student, "live:")
+        draw_digit(student, "1", expect=None)
+        says_its_own_answer(student)
+        assert "live: lenet5 in training" in visible_text(student)
+
+        # a Stop pressed on r1 ends the run that r2 shows
+        act(teacher, lambda: teacher.locator('[data-testid="stMain"]').get_by_role("button", name="Stop").click())
+        teacher.get_by_text("Stopped; epoch", exact=False).first.wait_for(timeout=WAIT_MS)
+        go(second, "Train")
+        second.get_by_text("Stopped; epoch", exact=False).first.wait_for(timeout=WAIT_MS)
+        seen = replicas_by_key(served.prefix)
+    address = {name: url.removeprefix("http://") for name, url in served.replicas.items()}
+    assert seen[keys["r1"]] == {address["r1"]} and seen[keys["r2"]] == {address["r2"]}
+    assert all(len(upstreams) == 1 for upstreams in seen.values()), seen  # no session moved
