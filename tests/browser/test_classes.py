@@ -82,6 +82,9 @@ def test_two_class_links_keep_two_classes_apart(tmp_path, new_page):
         sign_in(teacher, TEACHER_KEY)
         go(teacher, "Class")
         teacher.get_by_text("at most 5,000 drawings (5 now)").wait_for(timeout=WAIT_MS)
+        teacher.locator('[data-testid="stMetric"]').filter(has_text="Drawings").filter(has_text="5").wait_for(
+            timeout=WAIT_MS)  # the live collection has been read: 7b's 5, not 7a's
+        settle(teacher)
         shot(teacher, "class-two-classes")
         teacher.locator('[data-testid="stSidebar"]').get_by_text("Teacher: go to another class").click()
         teacher.get_by_label("or a new class code").fill("7a")

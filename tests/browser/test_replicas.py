@@ -9,6 +9,7 @@ import urllib.request
 import pytest
 
 from deploy.replicas import free_ports, nginx_path, replicas_by_key, serving
+from lenet.classroom.runs import saved_runs
 from tests.browser.conftest import TEACHER_KEY
 from tests.browser.helpers import (
     TRAINING_MS,
@@ -23,6 +24,7 @@ from tests.browser.helpers import (
     shot,
     sign_in,
     visible_text,
+    wait_for_picked,
 )
 from tests.browser.test_class import says_its_own_answer, teacher_starts_a_long_run
 
@@ -86,11 +88,14 @@ def test_a_run_on_one_replica_is_live_on_the_other(tmp_path, new_page):
         says_its_own_answer(student)
         assert "live: lenet5 in training" in visible_text(student)
 
-        # a Stop pressed on r1 ends the run that r2 shows
+        # a Stop pressed on r1 ends the run that r2 shows, and r2 lists its saved file from the shared folder
         act(teacher, lambda: teacher.locator('[data-testid="stMain"]').get_by_role("button", name="Stop").click())
         teacher.get_by_text("Stopped; epoch", exact=False).first.wait_for(timeout=WAIT_MS)
         go(second, "Train")
         second.get_by_text("Stopped; epoch", exact=False).first.wait_for(timeout=WAIT_MS)
+        saved = saved_runs(runs)[0]
+        wait_for_picked(student, f"run {saved.stem}")  # "live" followed the run to its checkpoint, on r2
+        settle(student)
         seen = replicas_by_key(served.prefix)
     address = {name: url.removeprefix("http://") for name, url in served.replicas.items()}
     assert seen[keys["r1"]] == {address["r1"]} and seen[keys["r2"]] == {address["r2"]}
