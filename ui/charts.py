@@ -144,6 +144,21 @@ def confusion(t: Text, matrix: np.ndarray, title: str | None = None) -> go.Figur
                        left=80, bottom=60)
 
 
+def clickable_confusion(t: Text, matrix: np.ndarray, title: str) -> go.Figure:
+    """The confusion matrix with a cell that can be clicked: a transparent square marker over each
+    cell (a heatmap's cells can't be selected), carrying (true, predicted) as its customdata and
+    the cell's hover text."""
+    fig = confusion(t, matrix, title)
+    fig.update_traces(hoverinfo="skip", hovertemplate=None)
+    cells = [(true, said) for true in range(10) for said in range(10)]  # point i is cell (i // 10, i % 10)
+    fig.add_trace(go.Scatter(x=[c[1] for c in cells], y=[c[0] for c in cells], mode="markers",
+                             marker=dict(symbol="square", size=26, color="rgba(0,0,0,0.01)"),
+                             customdata=[[*c, int(matrix[c])] for c in cells], showlegend=False,
+                             hovertemplate=t("chart.confusion_hover").replace("%{z}", "%{customdata[2]}")
+                             + "<extra></extra>"))
+    return fig.update_layout(clickmode="event+select", dragmode=False)
+
+
 def per_class(t: Text, accuracy: list[float], title: str | None = None) -> go.Figure:
     fig = go.Figure(go.Bar(x=list(range(10)), y=[100 * a for a in accuracy], marker_color=BLUE,
                            text=[f"{100 * a:.1f}" for a in accuracy], textposition="outside"))

@@ -1,14 +1,17 @@
-"""The teacher's corrections on the Class page: find drawings (by the digit they are labelled, the
-digit the model reads, or a filter), relabel one, leave one out, undo the last. Each correction is
-a line in lenet/classroom/moderation.py's append-only log: nothing is lost by a mis-click."""
+"""The teacher's corrections on the Class page: find drawings (a confusion cell clicked, the digit
+they are labelled, the digit the model reads, or a filter), relabel one, leave one out, undo the
+last. Each correction is a line in lenet/classroom/moderation.py's append-only log: nothing is
+lost by a mis-click."""
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 from torch import nn
 
 from lenet.classroom import collection, moderation
+from ui import charts
 from ui.classroom import answers
 from ui.drawing import enlarge
 from ui.i18n import Text
@@ -36,12 +39,27 @@ def _picked(drawings: collection.Drawings, said, truth: str, read: str, show: st
     return keep
 
 
+def _cell_chosen() -> None:
+    """A confusion cell was clicked: pick its true and predicted digit in the two menus."""
+    points = st.session_state["moderate_cell"]["selection"]["points"]
+    if points:
+        true, read, _ = points[0]["customdata"]
+        st.session_state["moderate_truth"], st.session_state["moderate_read"] = str(true), str(read)
+
+
 def moderate(t: Text, model: nn.Module, folder: Path) -> None:
-    """The corrections section: filters, the matching drawings with their controls, and Undo."""
+    """The corrections section: a confusion matrix to click, filters, the matching drawings with
+    their controls, and Undo."""
     st.subheader(t("moderate.title"))
     st.caption(t("moderate.caption"))
     drawings = collection.read(folder)
     said = answers(model, drawings.images)
+    matrix = np.zeros((10, 10), np.int64)
+    np.add.at(matrix, (drawings.labels, said), 1)
+    left, _ = st.columns([2, 3])
+    left.plotly_chart(charts.clickable_confusion(t, matrix, t("moderate.click")), key="moderate_cell",
+                      on_select=_cell_chosen, selection_mode="points", width="stretch",
+                      config={"displayModeBar": False})
     a, b, c = st.columns(3)
     digits = [ANY, *map(str, range(10))]
     truth = a.selectbox(t("moderate.labelled"), digits, key="moderate_truth", format_func=lambda d: _any(t, d))
