@@ -93,23 +93,24 @@ def serving(replicas: int, port: int, env: dict[str, str] | None = None, quiet: 
         started = []
         for i, p in enumerate(ports, 1):
             environ = os.environ | (env or {}) | {"LENET_REPLICA": f"r{i}"}
-            started.append(stack.enter_context(_process(
+            started.append(stack.enter_context(running(
                 [sys.executable, "-m", "ui.serve", "--server.headless", "true", "--server.port", str(p),
                  "--server.address", "127.0.0.1"], environ, out)))
         replica_urls = {f"r{i}": f"http://127.0.0.1:{p}" for i, p in enumerate(ports, 1)}
         for proc, url in zip(started, replica_urls.values(), strict=True):
-            _wait_until_up(url, proc)
-        front = stack.enter_context(_process([binary, "-p", str(prefix), "-c", str(prefix / "nginx.conf"),
+            wait_until_up(url, proc)
+        front = stack.enter_context(running([binary, "-p", str(prefix), "-c", str(prefix / "nginx.conf"),
                                               "-g", "daemon off;"], os.environ, out))
         url = f"http://127.0.0.1:{port}"
-        _wait_until_up(url, front)
+        wait_until_up(url, front)
         yield Served(url, replica_urls, prefix, (*started, front))
     shutil.rmtree(prefix, ignore_errors=True)
 
 
 @contextmanager
-def _process(command: list[str], env: dict[str, str], out) -> Iterator[subprocess.Popen]:
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
+def running(command: list[str], env: dict[str, str], out, cwd: Path = ROOT) -> Iterator[subprocess.Popen]:
+    """A process that is stopped (terminated, killed after 30 s) when the block ends, whatever happens."""
+    proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=out)
     try:
         yield proc
     finally:
@@ -132,7 +133,9 @@ def replicas_by_key(prefix: Path) -> dict[str, set[str]]:
     return seen
 
 
-def _wait_until_up(url: str, proc: subprocess.Popen) -> None:
+def wait_until_up(url: str, proc: subprocess.Popen) -> None:
+    """Return once the app (or nginx) at `url` answers /_stcore/health; RuntimeError if `proc` ends
+    first or START_S pass."""
     deadline = time.monotonic() + START_S
     while time.monotonic() < deadline and proc.poll() is None:
         try:
@@ -140,7 +143,7 @@ def _wait_until_up(url: str, proc: subprocess.Popen) -> None:
                 return
         except OSError:
             time.sleep(0.2)
-    raise RuntimeError(f"{' '.join(proc.args[:3])} did not start (exit code {proc.poll()}); its output is above")
+    raise RuntimeError(f"{' '.join(proc.args[:3])} did not start (exit code {proc.poll()})")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -78,3 +79,17 @@ def at_once(work, threads: int = 4) -> list:
     if errors:
         raise errors[0]
     return results
+
+
+HANG_S = 300.0  # a guard against a hang, far beyond what any wait here takes on any machine: never a timing target
+
+
+def eventually(condition, every_s: float = 0.1) -> bool:
+    """Wait until `condition()` holds (what another process or thread does shows up in its own
+    time); False only if it never does, within HANG_S. Tests assert what it waited for, not when."""
+    deadline = time.monotonic() + HANG_S
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(every_s)
+    return True

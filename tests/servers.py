@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from deploy.replicas import running, wait_until_up
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = {  # the two ways to start the app: `make run`, and what Streamlit's own hosting runs
     "make run": [sys.executable, "-m", "ui.serve"],
     "streamlit run app.py": [sys.executable, "-m", "streamlit", "run", "app.py"],
 }
-START_S = 120  # a fresh server answers /_stcore/health within this, even on a busy machine
 
 
 @dataclass(frozen=True)
@@ -41,38 +39,21 @@ def app_server(runs: Path, command: str = "make run", env: dict[str, str] | None
     """A fresh app server whose saved runs go to `runs` (so its first visitor is really the
     first), with no teacher key unless `env` sets one. `app` is the checkout it runs, with its own
     .venv (a bench's baseline is another checkout). Raises RuntimeError, with its output, if it
-    does not answer within START_S."""
+    does not answer within START_S (deploy/replicas.py)."""
     port = free_port()
     environ = {k: v for k, v in os.environ.items() if k != "LENET_TEACHER_KEY"} | {"LENET_RUNS": str(runs)}
     log = Path(tempfile.mkstemp(prefix="lenet-server-", suffix=".log")[1])
-    with open(log, "w") as out:
-        python, *rest = COMMANDS[command]
-        python = str(app / ".venv" / "bin" / "python") if app != ROOT else python
-        proc = subprocess.Popen([python, *rest, "--server.headless", "true", "--server.port", str(port),
-                                 "--server.address", "127.0.0.1"], cwd=app, env=environ | (env or {}),
-                                stdout=out, stderr=subprocess.STDOUT)
+    python, *rest = COMMANDS[command]
+    python = str(app / ".venv" / "bin" / "python") if app != ROOT else python
+    command_line = [python, *rest, "--server.headless", "true", "--server.port", str(port),
+                    "--server.address", "127.0.0.1"]
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(url, proc, log)
-        yield Server(url, proc.pid, log)
+        with open(log, "w") as out, running(command_line, environ | (env or {}), out, cwd=app) as proc:
+            try:
+                wait_until_up(url, proc)
+            except RuntimeError as err:
+                raise RuntimeError(f"the app server: {err}: {log.read_text()[-2000:]}") from None
+            yield Server(url, proc.pid, log)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
         log.unlink(missing_ok=True)
-
-
-def _wait_until_up(url: str, proc: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + START_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            break
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"the app server did not start (exit code {proc.poll()}): {log.read_text()[-2000:]}")

@@ -15,10 +15,11 @@ from lenet.classroom.jobs import Job, JobBusy
 from lenet.classroom.state import RunState, Status
 from lenet.files import class_codes, collection_dir, current_class, in_class, is_class_code, runs_dir, runs_root
 from lenet.train import TrainConfig
-from tests.conftest import ROOT, at_once
+from tests.conftest import at_once
+from tests.test_teacher import sign_in, sign_in_page
 from ui import teacher
 from ui.lesson import Lesson, Problem, query_of, read, refused
-from ui.teacher import ENV, ENV_CLASSES, EVERY, Throttle, class_keys
+from ui.teacher import ENV_CLASSES, EVERY, Throttle, class_keys
 
 
 @pytest.fixture
@@ -154,27 +155,13 @@ def test_class_keys_are_a_json_object_of_class_codes_and_nothing_else():
 
 def class_page(monkeypatch, runs, code: str | None, *, every: str | None = None,
                keys: dict | str | None = None) -> AppTest:
+    """The Train page of class `code`'s link, with the key of every class `every` and the class keys `keys`."""
     monkeypatch.setattr(teacher, "THROTTLE", Throttle())
-    for name, value in ((ENV, every), (ENV_CLASSES, keys if isinstance(keys, str) or keys is None
-                                       else json.dumps(keys))):
-        if value is None:
-            monkeypatch.delenv(name, raising=False)
-        else:
-            monkeypatch.setenv(name, value)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    if code is not None:
-        at.query_params["class"] = code
-    at.run()
-    at.switch_page("pages/train.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def sign_in(at: AppTest, key: str) -> None:
-    next(t for t in at.text_input if t.label == "Teacher key").input(key)
-    next(b for b in at.button if b.label == "Sign in").click()
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
+    if keys is None:
+        monkeypatch.delenv(ENV_CLASSES, raising=False)
+    else:
+        monkeypatch.setenv(ENV_CLASSES, keys if isinstance(keys, str) else json.dumps(keys))
+    return sign_in_page(monkeypatch, every, {"class": code} if code is not None else None)
 
 
 def starts(at: AppTest) -> bool:

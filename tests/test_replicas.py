@@ -17,6 +17,7 @@ from lenet.classroom.jobqueue import JobQueue
 from lenet.classroom.jobs import JobBusy, new_run
 from lenet.classroom.state import RunState, Status
 from lenet.train import TrainConfig
+from tests.conftest import eventually
 from tests.test_jobs import TINY, WAIT_S
 
 
@@ -78,10 +79,8 @@ def test_a_run_on_one_replica_is_seen_stopped_and_refused_on_another(runs, monke
     monkeypatch.setenv(replicas.ENV, "r2")  # from here on, this process is the other replica
     assert replicas.remote_run(None) is not None and JobQueue().current() is not None
     other = JobQueue()
-    deadline = time.monotonic() + WAIT_S
-    while not (other.current().snapshot().probes and other.current().has_live_model()):
-        assert time.monotonic() < deadline, other.current().snapshot()
-        time.sleep(0.2)
+    assert eventually(lambda: other.current().snapshot().probes and other.current().has_live_model()), \
+        other.current().snapshot()  # the live points and weights reached r2
     seen = other.current()
     assert isinstance(seen, replicas.RemoteJob) and seen.snapshot().name == job.state.name
     assert seen.snapshot().status is Status.RUNNING and seen.live_model() is not None
@@ -95,10 +94,7 @@ def test_a_run_on_one_replica_is_seen_stopped_and_refused_on_another(runs, monke
     assert len(theirs.batches) == len(mine.batches) and theirs.probes == mine.probes  # the last word was published
     ours = job.live_model().state_dict()
     assert all(torch.equal(ours[k], v) for k, v in seen.live_model().state_dict().items())
-    deadline = time.monotonic() + WAIT_S
-    while replicas.holder() is not None:  # r1's queue gives the lock back once the run has ended
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    assert eventually(lambda: replicas.holder() is None)  # r1's queue gives the lock back once the run has ended
     again = other.start(new_run(TINY, runs))  # r2 may train now
     assert again.join(WAIT_S) and again.snapshot().status is Status.FINISHED
     monkeypatch.setenv(replicas.ENV, "r1")

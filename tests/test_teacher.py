@@ -68,12 +68,16 @@ def test_the_throttle_counts_every_failure_from_many_threads():
     assert gate.failed("shared") == 801
 
 
-def sign_in_page(monkeypatch, key: str | None) -> AppTest:
+def sign_in_page(monkeypatch, key: str | None, query: dict[str, str] | None = None) -> AppTest:
+    """The Train page with the teacher key `key` set (None: none), opened by a link with `query`."""
     if key is None:
         monkeypatch.delenv(ENV, raising=False)
     else:
         monkeypatch.setenv(ENV, key)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    for name, value in (query or {}).items():
+        at.query_params[name] = value
+    at.run()
     at.switch_page("pages/train.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from lenet.files import is_class_code
-from ui.i18n import text
+from ui.i18n import Text, text
 from ui.lesson import session_class
 
 ENV = "LENET_TEACHER_KEY"
@@ -103,9 +103,17 @@ def teacher_key() -> str | None:
     return _configured(ENV, "teacher_key")
 
 
+class KeysProblem(ValueError):
+    """LENET_TEACHER_KEYS doesn't read: `key` and `values` say why, in any language; str() in English."""
+
+    def __init__(self, key: str, **values: str) -> None:
+        self.key, self.values = key, {"env": ENV_CLASSES, **values}
+        super().__init__(Text("en")(self.key, **self.values))
+
+
 def class_keys(raw: str | None) -> dict[str, str]:
-    """LENET_TEACHER_KEYS's text as {class code: key}; {} for none. Raises ValueError, saying what
-    is wrong, for anything but a JSON object of class codes to non-empty texts."""
+    """LENET_TEACHER_KEYS's text as {class code: key}; {} for none. Raises KeysProblem for anything
+    but a JSON object of class codes to non-empty texts."""
     if not raw:
         return {}
     try:
@@ -113,22 +121,22 @@ def class_keys(raw: str | None) -> dict[str, str]:
     except ValueError:
         keys = None
     if not isinstance(keys, dict) or not all(isinstance(k, str) and isinstance(v, str) and v for k, v in keys.items()):
-        raise ValueError(f'{ENV_CLASSES} must be a JSON object of class codes to keys, e.g. {{"7a": "some words"}}')
+        raise KeysProblem("teacher.keys_not_object")
     bad = [code for code in keys if not is_class_code(code)]
     if bad:
-        raise ValueError(f"{ENV_CLASSES}: {bad[0]!r} is not a class code (1 to 24 lower-case letters, digits or '-')")
+        raise KeysProblem("teacher.keys_bad_code", code=repr(bad[0][:40]))
     return keys
 
 
-def keys_for(code: str | None) -> tuple[list[tuple[str, str]], str | None]:
+def keys_for(code: str | None) -> tuple[list[tuple[str, str]], KeysProblem | None]:
     """The keys that make a teacher of class `code`, each with what it opens (EVERY class, or
     `code`), and what is wrong with LENET_TEACHER_KEYS if it doesn't read: then no class key opens
     anything, and the app is not open either (a broken key list must never mean "no keys")."""
     every = teacher_key()
     try:
         own, problem = class_keys(os.environ.get(ENV_CLASSES) or _configured_table()).get(code or ""), None
-    except ValueError as err:
-        own, problem = None, str(err)
+    except KeysProblem as err:
+        own, problem = None, err
     return [(key, scope) for key, scope in ((every, EVERY), (own, code)) if key], problem
 
 
@@ -176,9 +184,14 @@ def keyed() -> bool:
     return bool(keys) or broken is not None
 
 
-def control() -> Control:
+def _signed_in() -> bool:
+    """This session entered a key that opens its class: the key of every class, or its own."""
     scope = st.session_state.get("_teacher")
-    return control_for(keyed(), scope is not None and scope in (EVERY, session_class()))
+    return scope is not None and scope in (EVERY, session_class())
+
+
+def control() -> Control:
+    return control_for(keyed(), _signed_in())
 
 
 def teaches_every_class() -> bool:
@@ -211,10 +224,10 @@ def key_box() -> None:
     t = text()
     keys, broken = keys_for(session_class())
     if broken is not None:  # a school's LENET_TEACHER_KEYS that doesn't read: said, never guessed
-        st.sidebar.error(broken)
+        st.sidebar.error(t(broken.key, **broken.values))
     if not keys:
         return
-    if control().allowed:
+    if _signed_in():
         st.sidebar.caption(t("teacher.signed_in"))
         return
     with st.sidebar.expander(t("teacher.box")), st.form("teacher", border=False):

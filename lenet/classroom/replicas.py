@@ -187,7 +187,8 @@ class RemoteJob:
 
     @property
     def state(self) -> RunState:
-        return self.snapshot()
+        """The run as last published, without its film (what JOBS compares: its start, its class)."""
+        return _load(_run_file(self.code, "run")).state
 
     def snapshot(self) -> RunState:
         published: Published = _load(_run_file(self.code, "run"))

@@ -52,6 +52,18 @@ def says_its_own_answer(student) -> None:
     assert prediction(student) == str(int(np.argmax(bars))), (prediction(student), bars)
 
 
+def draws_with_the_live_model(student) -> None:
+    """On Draw: once the picker says a model is training and its first epoch is saved (its accuracy
+    shown), pick "live", draw a 1, and get the live model's own answer."""
+    student.get_by_text("A model is training now: pick live: lenet5 in training ·", exact=False).filter(
+        has_text="%").wait_for(timeout=TRAINING_MS)
+    settle(student)
+    pick_model(student, "live:")
+    draw_digit(student, "1", expect=None)
+    says_its_own_answer(student)
+    assert "live: lenet5 in training" in visible_text(student)
+
+
 def test_a_class_the_teacher_trains_while_students_draw(class_server, new_page):
     """Two students can't start or stop the run; they draw with the live model while it trains (its
     answer checked against its own probabilities, never against the digit drawn: it may not have
@@ -65,14 +77,8 @@ def test_a_class_the_teacher_trains_while_students_draw(class_server, new_page):
         student.get_by_text("The teacher controls training", exact=False).wait_for(timeout=WAIT_MS)
         go(student, "Draw")
     teacher_starts_a_long_run(teacher, url)
-    for student in students:  # the picker says so once the first epoch is saved (its accuracy shown)
-        student.get_by_text("A model is training now: pick live: lenet5 in training ·", exact=False).filter(
-            has_text="%").wait_for(timeout=TRAINING_MS)
-        settle(student)
-        pick_model(student, "live:")
-        draw_digit(student, "1", expect=None)
-        says_its_own_answer(student)
-        assert "live: lenet5 in training" in visible_text(student)
+    for student in students:
+        draws_with_the_live_model(student)
     watcher = students[0]
     go(watcher, "Train")
     watcher.get_by_text("Only the teacher can stop this run.").wait_for(timeout=WAIT_MS)

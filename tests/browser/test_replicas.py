@@ -16,17 +16,14 @@ from tests.browser.helpers import (
     WAIT_MS,
     act,
     chart_points,
-    draw_digit,
     go,
     open_page,
-    pick_model,
     settle,
     shot,
     sign_in,
-    visible_text,
     wait_for_picked,
 )
-from tests.browser.test_class import says_its_own_answer, teacher_starts_a_long_run
+from tests.browser.test_class import draws_with_the_live_model, teacher_starts_a_long_run
 
 pytestmark = pytest.mark.skipif(nginx_path() is None,
                                 reason="needs Debian's nginx: `sudo apt-get install nginx` (.ci/run installs it)")
@@ -80,13 +77,7 @@ def test_a_run_on_one_replica_is_live_on_the_other(tmp_path, new_page):
 
         # the student on r2 draws with the live model, once its first epoch is saved
         go(student, "Draw")
-        student.get_by_text("A model is training now: pick live: lenet5 in training ·", exact=False).filter(
-            has_text="%").wait_for(timeout=TRAINING_MS)
-        settle(student)
-        pick_model(student, "live:")
-        draw_digit(student, "1", expect=None)
-        says_its_own_answer(student)
-        assert "live: lenet5 in training" in visible_text(student)
+        draws_with_the_live_model(student)
 
         # a Stop pressed on r1 ends the run that r2 shows, and r2 lists its saved file from the shared folder
         act(teacher, lambda: teacher.locator('[data-testid="stMain"]').get_by_role("button", name="Stop").click())
