@@ -20,6 +20,7 @@ from lenet.train import BatchReport
 from ui.i18n import Text
 
 FONT = dict(size=15)
+CONFUSION_HEIGHT = 460  # px: a confusion matrix's square cells, and the Class page's grid beside it
 LAYOUT = dict(margin=dict(l=10, r=10, t=50, b=10), height=320, font=FONT, title_font=dict(size=18),
               legend=dict(orientation="h", y=-0.28))
 DIGITS = dict(tickmode="array", tickvals=list(range(10)), ticktext=[str(d) for d in range(10)])  # all ten, always
@@ -140,8 +141,8 @@ def confusion(t: Text, matrix: np.ndarray, title: str | None = None) -> go.Figur
                                hovertemplate=t("chart.confusion_hover") + "<extra></extra>"))
     fig.update_xaxes(title=t("chart.predicted"), side="bottom", **DIGITS)
     fig.update_yaxes(title=t("chart.true"), autorange="reversed", scaleanchor="x", **DIGITS)
-    return _fixed_axes(fig.update_layout(title=title or t("chart.confusion_title"), **(LAYOUT | {"height": 460})),
-                       left=80, bottom=60)
+    fig.update_layout(title=title or t("chart.confusion_title"), **(LAYOUT | {"height": CONFUSION_HEIGHT}))
+    return _fixed_axes(fig, left=80, bottom=60)
 
 
 def clickable_confusion(t: Text, matrix: np.ndarray, title: str) -> go.Figure:
@@ -149,7 +150,7 @@ def clickable_confusion(t: Text, matrix: np.ndarray, title: str) -> go.Figure:
     cell (a heatmap's cells can't be selected), carrying (true, predicted) as its customdata and
     the cell's hover text."""
     fig = confusion(t, matrix, title)
-    fig.update_traces(hoverinfo="skip", hovertemplate=None)
+    fig.update_traces(hoverinfo="skip", hovertemplate=None, showscale=False)  # each cell prints its count
     cells = [(true, said) for true in range(10) for said in range(10)]  # point i is cell (i // 10, i % 10)
     fig.add_trace(go.Scatter(x=[c[1] for c in cells], y=[c[0] for c in cells], mode="markers",
                              marker=dict(symbol="square", size=26, color="rgba(0,0,0,0.01)"),

@@ -57,7 +57,9 @@ def live_collection(t: Text, model: nn.Module, choice: Choice) -> None:
         left.plotly_chart(charts.confusion(t, matrix, t("class.confusion", n=len(chosen))), width="stretch",
                           key="class-confusion", config={"staticPlot": True})
         newest = chosen[:GRID]
-        with grid:
+        # as tall as the chart beside it, scrolling inside: a new drawing grows the grid, never the
+        # page, so the corrections below don't move under the teacher's pointer
+        with grid.container(height=charts.CONFUSION_HEIGHT, border=False):
             st.markdown(t("class.newest", n=len(newest)))
             st.image([enlarge(image, 56) for image in drawings.images[:GRID]], width=56,
                      caption=[t("class.read_right" if s == i.label else "class.read_wrong", drawn=i.label, read=int(s))

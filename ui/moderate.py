@@ -56,15 +56,14 @@ def moderate(t: Text, model: nn.Module, folder: Path) -> None:
     said = answers(model, drawings.images)
     matrix = np.zeros((10, 10), np.int64)
     np.add.at(matrix, (drawings.labels, said), 1)
-    left, _ = st.columns([2, 3])
+    left, right = st.columns(2)  # half the page: cells big enough to hit on a projector
     left.plotly_chart(charts.clickable_confusion(t, matrix, t("moderate.click")), key="moderate_cell",
                       on_select=_cell_chosen, selection_mode="points", width="stretch",
                       config={"displayModeBar": False})
-    a, b, c = st.columns(3)
     digits = [ANY, *map(str, range(10))]
-    truth = a.selectbox(t("moderate.labelled"), digits, key="moderate_truth", format_func=lambda d: _any(t, d))
-    read = b.selectbox(t("moderate.read"), digits, key="moderate_read", format_func=lambda d: _any(t, d))
-    show = c.radio(t("moderate.show"), FILTERS, key="moderate_show", format_func=lambda f: t("moderate." + f))
+    truth = right.selectbox(t("moderate.labelled"), digits, key="moderate_truth", format_func=lambda d: _any(t, d))
+    read = right.selectbox(t("moderate.read"), digits, key="moderate_read", format_func=lambda d: _any(t, d))
+    show = right.radio(t("moderate.show"), FILTERS, key="moderate_show", format_func=lambda f: t("moderate." + f))
     picked = _picked(drawings, said, truth, read, show)
     st.markdown(t("moderate.found", n=len(picked), shown=min(len(picked), SHOWN)))
     for row in range(0, min(len(picked), SHOWN), 6):

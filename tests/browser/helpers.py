@@ -131,6 +131,18 @@ def canvas_ready(page) -> None:
         return still; }""", polling=200, timeout=WAIT_MS)
 
 
+def in_middle(locator) -> dict:
+    """Scroll `locator` to the middle of the window and give its box, for the mouse to point in. Not
+    Playwright's scroll_into_view_if_needed: that leaves an element already barely in view where it
+    is, which may be under Streamlit's header (fixed at the top, and it takes the pointer's events)."""
+    locator.evaluate("e => e.scrollIntoView({block: 'center', inline: 'center'})")
+    box = locator.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    covered = locator.page.evaluate(f"() => !!document.elementFromPoint({x}, {y})?.closest('[data-testid=stHeader]')")
+    assert not covered, "Streamlit's header covers the element"
+    return box
+
+
 def stroke(page, points: list[tuple[float, float]]) -> None:
     """Draw one mouse stroke through canvas-relative points (0..1 of its size), and wait for the
     run it causes (the canvas sends its picture on mouse-up)."""

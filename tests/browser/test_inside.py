@@ -10,6 +10,7 @@ from tests.browser.helpers import (
     clear,
     draw_digit,
     go,
+    in_middle,
     mark,
     open_page,
     pick_model,
@@ -92,7 +93,7 @@ def stepper(page, name: str, views: dict[str, float]) -> None:
     settle(page)
     assert (slider_value(page, "Row"), slider_value(page, "Column")) == (before[0], before[1] + 1)
     chart = page.locator('[data-testid="stPlotlyChart"]').filter(has_text="click a cell")
-    box = chart.locator(".nsewdrag").first.bounding_box()  # plotly's plot area: row 20, column 9 of 28×28
+    box = in_middle(chart.locator(".nsewdrag").first)  # plotly's plot area: row 20, column 9 of 28×28
     start = time.perf_counter()
     page.mouse.click(box["x"] + 9.5 * box["width"] / 28, box["y"] + 20.5 * box["height"] / 28)
     slider_becomes(page, "Row", 20)

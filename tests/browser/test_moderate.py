@@ -8,7 +8,7 @@ from lenet.checkpoints import CHECKPOINT_DIR, load_model
 from lenet.classroom import collection, moderation
 from lenet.data import load_mnist, pixels
 from tests.browser.conftest import TEACHER_KEY
-from tests.browser.helpers import WAIT_MS, act, go, open_page, settle, shot, sign_in
+from tests.browser.helpers import WAIT_MS, act, go, in_middle, open_page, settle, shot, sign_in
 from tests.servers import app_server
 from ui.classroom import answers
 
@@ -77,9 +77,7 @@ def click_cell(page, true: int, read: int) -> None:
     """Click the confusion cell (true, read) of "Check the class's labels", as a person does: point
     at it with the mouse (its hover label shows), then click (point true × 10 + read of the chart's
     clickable layer)."""
-    cell = page.locator(".st-key-moderate_cell .scatterlayer .point").nth(true * 10 + read)
-    cell.scroll_into_view_if_needed()
-    box = cell.bounding_box()
+    box = in_middle(page.locator(".st-key-moderate_cell .scatterlayer .point").nth(true * 10 + read))
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.mouse.move(x, y)  # a person points first: plotly clicks the point that its hover found
     page.locator(".st-key-moderate_cell .hoverlayer .hovertext").filter(
