@@ -53,8 +53,16 @@ def test_of_replicas_taking_the_lock_at_once_exactly_one_gets_it(runs):
     assert replicas.holder().replica == winners[0]
 
 
+def _takes_and_dies(runs: str) -> None:
+    os.environ["LENET_RUNS"] = runs
+    assert replicas.take(state("a"), "r1") is None  # then the process ends, and its lock's heartbeat with it
+
+
 def test_the_lock_is_given_back_only_by_its_holder_and_a_dead_replicas_lock_lapses(runs):
-    assert replicas.take(state("a"), "r1") is None
+    r1 = mp.get_context("spawn").Process(target=_takes_and_dies, args=(str(runs),))
+    r1.start()
+    r1.join(60)
+    assert r1.exitcode == 0
     held = replicas.take(state("b", owner="student"), "r2")
     assert (held.replica, held.run, held.teacher) == ("r1", "a", True)
     replicas.release("a", "r2")  # not r2's to give back
@@ -68,6 +76,17 @@ def test_the_lock_is_given_back_only_by_its_holder_and_a_dead_replicas_lock_laps
     replicas.release("b", "r2")
     assert replicas.holder() is None and not lock.exists()
     assert [p.name for p in (runs / ".training").iterdir()] == []  # nothing left aside
+
+
+def test_a_live_replicas_lock_stays_fresh_though_its_run_has_no_news(runs, monkeypatch):
+    monkeypatch.setattr(replicas, "STALE_S", 3.0)
+    monkeypatch.setattr(replicas, "BEAT_S", 0.1)
+    assert replicas.take(state("slow"), "r1") is None
+    time.sleep(2 * replicas.STALE_S)  # nothing published: a long evaluation on a loaded server
+    assert replicas.holder().replica == "r1"
+    assert replicas.take(state("b"), "r2").run == "slow"
+    replicas.release("slow", "r1")
+    assert replicas.holder() is None
 
 
 @pytest.mark.mnist

@@ -40,6 +40,7 @@ ENV = "LENET_REPLICA"
 PUBLISH_EVERY_S = 0.5  # the live charts redraw every 0.8 s: a point is never more than one redraw late
 FILM_EVERY_S = 3.0  # frames are big (26 KB each, up to 240): the film is rewritten less often
 STALE_S = 30.0  # a lock its replica hasn't refreshed for this long belongs to a replica that died
+BEAT_S = 5.0  # how often a live replica refreshes its lock, whether or not its run has news
 NO_CLASS = "_"  # the file name of the runs of no class (a class code never starts with "_")
 
 
@@ -79,6 +80,7 @@ def take(state: RunState, name: str) -> Holder | None:
         for _ in range(2):
             try:
                 os.link(aside, lock)
+                threading.Thread(target=_keep, args=(mine.run, name), daemon=True, name="lenet-lock").start()
                 return None
             except FileExistsError:
                 found = holder()
@@ -108,11 +110,21 @@ def release(run: str, name: str) -> None:
         (_folder() / "lock").unlink(missing_ok=True)
 
 
-def _refresh(run: str, name: str) -> None:
+def _refresh(run: str, name: str) -> bool:
+    """Touch the lock if replica `name` holds it for `run`; False once it doesn't."""
     found = holder()
-    if found is not None and found.replica == name and found.run == run:
-        with contextlib.suppress(OSError):
-            os.utime(_folder() / "lock")
+    if found is None or found.replica != name or found.run != run:
+        return False
+    with contextlib.suppress(OSError):
+        os.utime(_folder() / "lock")
+    return True
+
+
+def _keep(run: str, name: str) -> None:
+    """Keep the lock fresh while this process lives and holds it: a run busy for a long time
+    without news (a slow evaluation on a loaded server) must not look like a replica that died."""
+    while _refresh(run, name):
+        time.sleep(BEAT_S)
 
 
 # ---- publishing: the run's own replica --------------------------------------------------------
