@@ -10,8 +10,8 @@ nothing and does none of this. Everything lives in runs_root()/.training/:
     <class>.film      its film (the frames), rewritten every few seconds
     stop-<run>        a Stop pressed on another replica, for the run's own replica to obey
 
-The run's own replica publishes (`Publisher`, called by its Job after each message) and keeps
-the lock fresh; the others read (`RemoteJob`, what JOBS.current() hands out there). A replica
+The run's own replica publishes (`Publisher`, called by its Job after each message), and a
+thread keeps its lock fresh (`_keep`); the others read (`RemoteJob`, what JOBS.current() hands out there). A replica
 that dies leaves a lock nobody refreshes: after STALE_S it no longer counts. These files are
 pickles, trusted as the rest of LENET_RUNS is: only the replicas write there.
 """
