@@ -11,9 +11,9 @@ nothing and does none of this. Everything lives in runs_root()/.training/:
     stop-<run>        a Stop pressed on another replica, for the run's own replica to obey
 
 The run's own replica publishes (`Publisher`, called by its Job after each message), and a
-thread keeps its lock fresh (`_keep`); the others read (`RemoteJob`, what JOBS.current() hands out there). A replica
-that dies leaves a lock nobody refreshes: after STALE_S it no longer counts. These files are
-pickles, trusted as the rest of LENET_RUNS is: only the replicas write there.
+thread keeps its lock fresh (`_keep`); the others read (`RemoteJob`, what JOBS.current() hands
+out there). A replica that dies leaves a lock nobody refreshes: after STALE_S it no longer
+counts. These files are pickles, trusted as the rest of LENET_RUNS is: only the replicas write there.
 """
 from __future__ import annotations
 
@@ -138,7 +138,7 @@ class Published:
 
 class Publisher:
     """Writes its Job's run where the other replicas read it, at most every PUBLISH_EVERY_S (and
-    always at its start and end), refreshes the lock, and obeys a Stop pressed elsewhere."""
+    always at its start and end), and obeys a Stop pressed elsewhere (the lock is `_keep`'s)."""
 
     def __init__(self, job: Any, name: str) -> None:
         self.job, self.replica = job, name  # a lenet.classroom.jobs.Job, on replica `name`
@@ -156,7 +156,6 @@ class Publisher:
         if force or now - self.filmed >= FILM_EVERY_S:
             write_atomic(_run_file(snap.class_code, "film"), pickle.dumps((snap.name, frames)))
             self.filmed = now
-        _refresh(snap.name, self.replica)
         stop = _folder() / f"stop-{snap.name}"
         if stop.exists():
             by = stop.read_text() or None
