@@ -39,7 +39,7 @@ def samples_per_s(data, every: int | None) -> tuple[float, int, int]:
             sent.append(data_)
 
     with tempfile.TemporaryDirectory() as tmp:
-        order = Order(TrainConfig(), Path(tmp) / "run.pt")
+        order = Order(config=TrainConfig(), path=Path(tmp) / "run.pt")
         hook = LiveHook(send, threading.Event(), _NoPages, order, [], frame_every=every, govern=False)
         result = train(order.config, data, hook)
     return result.history[-1]["samples_per_s"], len(sent), sum(map(len, sent))

@@ -52,7 +52,7 @@ def epoch(data, setup: str, images: int | None) -> float:
     """Samples/s of the default recipe on the first `images` images, trained the way `setup` says."""
     torch.set_num_threads(1 if setup == "1 thread" else os.cpu_count() or 1)
     with tempfile.TemporaryDirectory() as tmp:  # the app's own hook, its messages dropped
-        order = Order(TrainConfig(limit=images), Path(tmp) / "run.pt")
+        order = Order(config=TrainConfig(limit=images), path=Path(tmp) / "run.pt")
         hook = LiveHook(lambda message: None, threading.Event(), _NoPages, order, [], govern=setup == "governor")
         result = train(order.config, data, hook)
     return result.history[-1]["samples_per_s"]

@@ -103,7 +103,7 @@ def serving(replicas: int, port: int, env: dict[str, str] | None = None, quiet: 
                                               "-g", "daemon off;"], os.environ, out))
         url = f"http://127.0.0.1:{port}"
         wait_until_up(url, front)
-        yield Served(url, replica_urls, prefix, (*started, front))
+        yield Served(url=url, replicas=replica_urls, prefix=prefix, processes=(*started, front))
     shutil.rmtree(prefix, ignore_errors=True)
 
 

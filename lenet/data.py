@@ -63,7 +63,7 @@ class Split:
         return len(self.y)
 
     def head(self, n: int | None) -> Split:
-        return self if n is None else Split(self.x[:n], self.y[:n])
+        return self if n is None else Split(x=self.x[:n], y=self.y[:n])
 
 
 @dataclass
@@ -206,9 +206,9 @@ def load_mnist(
     order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
     keep, held = order[val_size:].sort().values, order[:val_size].sort().values
     return Mnist(
-        train=Split(x[keep], y[keep]) if val_size else Split(x, y),
-        test=Split(normalise(test.data), test.targets),
-        val=Split(x[held], y[held]) if val_size else None,
+        train=Split(x=x[keep], y=y[keep]) if val_size else Split(x=x, y=y),
+        test=Split(x=normalise(test.data), y=test.targets),
+        val=Split(x=x[held], y=y[held]) if val_size else None,
     )
 
 
@@ -249,7 +249,7 @@ class Batches:
 
     def __post_init__(self) -> None:
         self.gen = torch.Generator().manual_seed(self.seed)
-        self.split = Split(self.split.x.to(self.device), self.split.y.to(self.device))
+        self.split = Split(x=self.split.x.to(self.device), y=self.split.y.to(self.device))
 
     def __len__(self) -> int:
         return math.ceil(len(self.split) / self.size)

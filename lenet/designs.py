@@ -104,9 +104,9 @@ def parse(text: str) -> tuple[Layer, ...]:
 def _layer(token: str) -> Layer:
     if m := _TOKENS["conv"].fullmatch(token):
         channels, kernel, padding, stride = m.groups()
-        return Conv(int(channels), int(kernel), int(padding or 0), int(stride or 1))
+        return Conv(channels=int(channels), kernel=int(kernel), padding=int(padding or 0), stride=int(stride or 1))
     if m := _TOKENS["pool"].fullmatch(token):
-        return Pool("max" if m[1] == "m" else "avg", int(m[2]))
+        return Pool(kind="max" if m[1] == "m" else "avg", size=int(m[2]))
     if m := _TOKENS["dense"].fullmatch(token):
         return Dense(int(m[1]))
     raise DesignError(Message("design.syntax", token=token[:20]))
@@ -214,7 +214,8 @@ def _stage(layer: Layer, shape: tuple[int, ...], seen: dict[str, int], act: str)
             return [], Message("design.window", layer=name, f=layer.size, n=side)
         out = int(output_size(side, layer.size, 0, layer.size))
         kind = POOLS[layer.kind].__name__
-        return [LayerRow(f"features.{name}", kind, shape, (channels, out, out), 0, layer.size, layer.size, 0)], None
+        return [LayerRow(name=f"features.{name}", kind=kind, in_shape=shape, out_shape=(channels, out, out), params=0,
+                         kernel=layer.size, stride=layer.size, padding=0)], None
     seen["conv"] += 1
     return _conv(layer, shape, seen, act)
 
@@ -227,26 +228,29 @@ def _conv(layer: Conv, shape: tuple[int, ...], seen: dict[str, int], act: str) -
         return [], Message(key, layer=name, f=layer.kernel, n=side, m=side + 2 * padding)
     if seen["conv"] == 1 and padding:  # the image is padded with blank paper, not with zeros
         padded = (shape[0], side + 2 * padding, side + 2 * padding)
-        rows.append(LayerRow("features.pad", "ConstantPad2d", shape, padded, 0))
+        rows.append(LayerRow(name="features.pad", kind="ConstantPad2d", in_shape=shape, out_shape=padded, params=0))
         shape, side, padding = padded, side + 2 * padding, 0
     out = int(output_size(side, layer.kernel, padding, layer.stride))
     per_output = shape[0] * layer.kernel ** 2
-    row = LayerRow(f"features.{name}", "Conv2d", shape, (layer.channels, out, out), layer.channels * (per_output + 1),
-                   layer.kernel, layer.stride, padding, layer.channels * out * out * per_output)
+    row = LayerRow(name=f"features.{name}", kind="Conv2d", in_shape=shape, out_shape=(layer.channels, out, out),
+                   params=layer.channels * (per_output + 1), kernel=layer.kernel, stride=layer.stride, padding=padding,
+                   multiply_adds=layer.channels * out * out * per_output)
     return rows + [row, _activation(row, seen, act, "features")], None
 
 
 def _flatten(shape: tuple[int, ...]) -> LayerRow:
-    return LayerRow("flatten", "Flatten", shape, (math.prod(shape),), 0)
+    return LayerRow(name="flatten", kind="Flatten", in_shape=shape, out_shape=(math.prod(shape),), params=0)
 
 
 def _linear(name: str, n_in: int, n_out: int) -> LayerRow:
-    return LayerRow(f"classifier.{name}", "Linear", (n_in,), (n_out,), n_in * n_out + n_out, multiply_adds=n_in * n_out)
+    return LayerRow(name=f"classifier.{name}", kind="Linear", in_shape=(n_in,), out_shape=(n_out,),
+                    params=n_in * n_out + n_out, multiply_adds=n_in * n_out)
 
 
 def _activation(row: LayerRow, seen: dict[str, int], act: str, block: str) -> LayerRow:
     seen["act"] += 1
-    return LayerRow(f"{block}.act{seen['act']}", act, row.out_shape, row.out_shape, 0)
+    return LayerRow(name=f"{block}.act{seen['act']}", kind=act, in_shape=row.out_shape, out_shape=row.out_shape,
+                    params=0)
 
 
 class Designed(nn.Module):

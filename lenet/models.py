@@ -105,13 +105,15 @@ class ModelSpec:
 
 
 MODELS: dict[str, ModelSpec] = {
-    "lenet5": ModelSpec(LeNet5, {"activation": "relu", "pool": "max"}, "LeNet-5, modern: ReLU and max-pooling",
-                        {"activation": tuple(ACTIVATIONS), "pool": tuple(POOLS)}),
-    "lenet5-classic": ModelSpec(LeNet5, {"activation": "tanh", "pool": "avg", "c5_conv": True},
-                                "LeNet-5 as in LeCun 1998: tanh, average pooling, C5 as a convolution",
-                                {"activation": tuple(ACTIVATIONS), "pool": tuple(POOLS)}),
-    "mlp": ModelSpec(MLP, {"activation": "relu"}, "MLP 784-250-200-10 with ReLU"),
-    "design": ModelSpec(Designed, {"activation": "relu", "spec": LENET5}, "your own design (lenet/designs.py)"),
+    "lenet5": ModelSpec(builder=LeNet5, defaults={"activation": "relu", "pool": "max"},
+                        about="LeNet-5, modern: ReLU and max-pooling",
+                        options={"activation": tuple(ACTIVATIONS), "pool": tuple(POOLS)}),
+    "lenet5-classic": ModelSpec(builder=LeNet5, defaults={"activation": "tanh", "pool": "avg", "c5_conv": True},
+                                about="LeNet-5 as in LeCun 1998: tanh, average pooling, C5 as a convolution",
+                                options={"activation": tuple(ACTIVATIONS), "pool": tuple(POOLS)}),
+    "mlp": ModelSpec(builder=MLP, defaults={"activation": "relu"}, about="MLP 784-250-200-10 with ReLU"),
+    "design": ModelSpec(builder=Designed, defaults={"activation": "relu", "spec": LENET5},
+                        about="your own design (lenet/designs.py)"),
 }
 
 

@@ -51,4 +51,4 @@ def classify(model: nn.Module, image: ImageLike | Preprocessed | torch.Tensor) -
         logits = model(x.reshape(1, 1, FIELD, FIELD).to(device))  # (1, 10)
     probs = F.softmax(logits, dim=1)[0].cpu()
     digit = int(probs.argmax())
-    return Prediction(digit, float(probs[digit]), probs.tolist(), steps)
+    return Prediction(digit=digit, confidence=float(probs[digit]), probs=probs.tolist(), steps=steps)

@@ -57,7 +57,8 @@ def to_mnist(image: ImageLike) -> Preprocessed:
     cropped = ink[box]  # (h, w)
     fitted = _fit(cropped)  # longer side 20
     centred = _centre(fitted)  # (28, 28)
-    return Preprocessed(_to_tensor(centred), _u8(ink), _u8(cropped), _u8(_boxed(fitted)), _u8(centred))
+    return Preprocessed(tensor=_to_tensor(centred), ink=_u8(ink), cropped=_u8(cropped), fitted=_u8(_boxed(fitted)),
+                        centred=_u8(centred))
 
 
 def naive_resize(image: ImageLike) -> Preprocessed:
@@ -67,7 +68,7 @@ def naive_resize(image: ImageLike) -> Preprocessed:
     if not ink.any():
         raise NoDigitError(NO_DIGIT)
     small = np.array(as_image(ink).resize((FIELD, FIELD), Image.Resampling.BOX))
-    return Preprocessed(_to_tensor(small), _u8(ink), _u8(ink), _u8(small), _u8(small))
+    return Preprocessed(tensor=_to_tensor(small), ink=_u8(ink), cropped=_u8(ink), fitted=_u8(small), centred=_u8(small))
 
 
 def _ink_box(ink: np.ndarray) -> tuple[slice, slice] | None:

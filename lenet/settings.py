@@ -92,5 +92,5 @@ def settings_of(cls: type) -> tuple[Setting, ...]:
     for f in fields(cls):
         if "setting" in f.metadata:
             kind = next(t for t in typing.get_args(hints[f.name]) or (hints[f.name],) if t is not type(None))
-            found.append(Setting(f.name, kind, f.default, **f.metadata["setting"]))
+            found.append(Setting(name=f.name, kind=kind, default=f.default, **f.metadata["setting"]))
     return tuple(found)

@@ -122,8 +122,9 @@ class Progress:
     def report(self) -> BatchReport:
         """The last batch, for a progress line or a chart (reading it waits for the device)."""
         now = time.perf_counter()
-        return BatchReport(self.epoch, self.batch, self.batches, float(self.loss), self.running_accuracy,
-                           self.seen / (now - self.epoch_started), now - self.started)
+        return BatchReport(epoch=self.epoch, batch=self.batch, batches=self.batches, loss=float(self.loss),
+                           accuracy=self.running_accuracy, samples_per_s=self.seen / (now - self.epoch_started),
+                           elapsed_s=now - self.started)
 
 
 class Hook:
@@ -163,7 +164,7 @@ def train(cfg: TrainConfig, data: Mnist, hook: Hook | None = None, resume: dict 
     hook = hook or Hook()
     plain, run, opt, sched = _setup(cfg, data, resume)
     device = next(plain.parameters()).device
-    batches = Batches(data.train.head(cfg.limit), cfg.batch_size, device, augment=cfg.augment,
+    batches = Batches(split=data.train.head(cfg.limit), size=cfg.batch_size, device=device, augment=cfg.augment,
                       seed=cfg.seed + run.first_epoch - 1)  # a continued run shuffles anew
     result = TrainResult(model=plain, device=str(device))
     with _frozen(plain, learning_parameters(plain, cfg.layers)):
@@ -233,7 +234,8 @@ def _setup(cfg: TrainConfig, data: Mnist, resume: dict | None) -> tuple[nn.Modul
     eval_split, eval_set = ("val", data.val) if data.val is not None else ("test", data.test)
     samples = len(data.train.head(cfg.limit))
     done = 0 if resume is None else len(resume["history"])  # epochs already trained
-    run = Progress(cfg, model, eval_split, eval_set, samples, math.ceil(samples / cfg.batch_size), done + 1)
+    run = Progress(cfg=cfg, model=model, eval_split=eval_split, eval_set=eval_set, samples=samples,
+                   batches=math.ceil(samples / cfg.batch_size), first_epoch=done + 1)
     opt = _optimizer(cfg, learning_parameters(plain, cfg.layers), device)
     if resume is not None and resume.get("optimizer") and _same_layers(resume, cfg.layers):
         opt.load_state_dict(resume["optimizer"])
@@ -255,9 +257,10 @@ def _count(run: Progress, loss: torch.Tensor, logits: torch.Tensor, yb: torch.Te
 
 def _epoch_report(run: Progress, ev: EvalResult, opt: torch.optim.Optimizer) -> EpochReport:
     epoch_s = run.epoch_ended - run.epoch_started  # the training steps only, not the evaluation
-    return EpochReport(run.epoch, float(run.loss_sum) / run.samples, float(run.correct) / run.samples,
-                       run.eval_split, ev.loss, ev.accuracy, time.perf_counter() - run.started, run.train_s,
-                       run.samples / epoch_s, evaluation=ev, optimizer=opt.state_dict())
+    return EpochReport(epoch=run.epoch, train_loss=float(run.loss_sum) / run.samples,
+                       train_accuracy=float(run.correct) / run.samples, eval_split=run.eval_split, eval_loss=ev.loss,
+                       eval_accuracy=ev.accuracy, elapsed_s=time.perf_counter() - run.started, train_s=run.train_s,
+                       samples_per_s=run.samples / epoch_s, evaluation=ev, optimizer=opt.state_dict())
 
 
 @contextmanager

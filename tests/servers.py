@@ -54,6 +54,6 @@ def app_server(runs: Path, command: str = "make run", env: dict[str, str] | None
                 wait_until_up(url, proc)
             except RuntimeError as err:
                 raise RuntimeError(f"the app server: {err}: {log.read_text()[-2000:]}") from None
-            yield Server(url, proc.pid, log)
+            yield Server(url=url, pid=proc.pid, log=log)
     finally:
         log.unlink(missing_ok=True)

@@ -86,7 +86,7 @@ def render(digit: np.ndarray, label: int, index: int, rng: np.random.Generator,
         Image.fromarray((np.clip(gray, 0, 1) * 255).astype(np.uint8)).convert("RGB").save(
             buf, "JPEG", quality=int(rng.integers(60, 92)))
         image = Image.open(io.BytesIO(buf.getvalue()))
-    return Drawing(image, label, style, stroke, size, index)
+    return Drawing(image=image, label=label, style=style, stroke=stroke, size=size, index=index)
 
 
 def drawings(images: np.ndarray, labels: np.ndarray, indices: range, n: int, seed: int) -> list[Drawing]:

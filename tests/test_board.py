@@ -30,17 +30,18 @@ def runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def entry(name: str, accuracy: float, params: int, wall_s: float = 10.0) -> Entry:
-    return Entry(name, "Nick", "f84", "relu", params, params, 1.0, wall_s, accuracy, None, 0)
+    return Entry(name=name, nickname="Nick", design="f84", activation="relu", params=params, multiply_adds=params,
+                 train_s=1.0, wall_s=wall_s, test_accuracy=accuracy, class_accuracy=None, class_count=0)
 
 
 def test_the_budget_defaults_to_the_issue_s_and_keeps_what_the_teacher_saved(runs):
     assert read_budget() == Budget(images=6000, epochs=2, seed=0, open=True)
     save_budget(Budget(images=1000, epochs=1, seed=7, open=False))
-    assert read_budget() == Budget(1000, 1, 7, False)
+    assert read_budget() == Budget(images=1000, epochs=1, seed=7, open=False)
     with pytest.raises(ValueError) as err:
         save_budget(Budget(images=50))
     assert err.value.args[0].key == "board.bad_budget" and "100 to 60000" in str(err.value)
-    assert read_budget() == Budget(1000, 1, 7, False)  # the bad one was not saved
+    assert read_budget() == Budget(images=1000, epochs=1, seed=7, open=False)  # the bad one was not saved
     (board.board_dir() / "budget.json").write_text("{not json")
     assert read_budget() == Budget()  # a damaged file: the default, not an error
 
@@ -99,10 +100,10 @@ def test_entries_read_back_skip_damaged_files_and_go_with_their_checkpoints(runs
 def test_the_estimate_counts_the_runs_ahead_at_the_pace_of_the_last_designs():
     entries = [entry(f"2026120{i}", 0.9, 1, wall_s) for i, wall_s in enumerate([30, 10, 12, 11, 9, 13])]
     budget = Budget(images=6000, epochs=2)
-    design = RunState(budget.config("f84", "relu"), "mine", Path("."))
+    design = RunState(config=budget.config("f84", "relu"), name="mine", folder=Path("."))
     assert eta_s([], design, [], budget) is None  # nothing finished yet: no guess
     assert eta_s([], design, entries, budget) == pytest.approx(11.0)  # the median of the last five
-    long = RunState(TrainConfig(epochs=1), "teacher", Path("."))  # 60,000 images once: 5× a design
+    long = RunState(config=TrainConfig(epochs=1), name="teacher", folder=Path("."))  # 60,000 images once: 5× a design
     assert eta_s([long, design], design, entries, budget) == pytest.approx(11.0 * 5 + 22.0)
 
 
@@ -115,7 +116,7 @@ class Idle(Job):
 
 
 def job(owner: str | None, first: bool = False) -> Job:
-    return Idle(RunState(TrainConfig(), f"run-{owner}", Path("."), owner=owner, first=first))
+    return Idle(RunState(config=TrainConfig(), name=f"run-{owner}", folder=Path("."), owner=owner, first=first))
 
 
 def test_the_teacher_goes_first_and_each_student_waits_with_one_design():

@@ -114,8 +114,10 @@ def test_the_board_and_try_it_speak_the_page_s_language(lang, tmp_path, monkeypa
     """A board with one design, read in both languages: every text found in the tables, the
     picker shows the design, and the board's numbers are the entry's."""
     monkeypatch.setenv("LENET_RUNS", str(tmp_path))
-    entry = Entry("20261202-120000-design-c6k5p2-m2-c16k5-m2-f120-f84-relu-SwiftOtter42", "SwiftOtter42", LENET5,
-                  "relu", check(LENET5).params, check(LENET5).multiply_adds, 4.2, 5.0, 0.9876, 0.75, 20)
+    entry = Entry(name="20261202-120000-design-c6k5p2-m2-c16k5-m2-f120-f84-relu-SwiftOtter42", nickname="SwiftOtter42",
+                  design=LENET5, activation="relu", params=check(LENET5).params,
+                  multiply_adds=check(LENET5).multiply_adds, train_s=4.2, wall_s=5.0, test_accuracy=0.9876,
+                  class_accuracy=0.75, class_count=20)
     write_entry(entry)
     shutil.copy(CHECKPOINT_DIR / "lenet5.pt", entry.checkpoint())
     at = build_page(lang)
@@ -142,8 +144,9 @@ def test_explain_reads_a_design_from_the_board_in_every_view(spec, tmp_path, mon
     with no LeNet-5 sizes assumed (3×3 filters; a design that doesn't start conv → pool)."""
     monkeypatch.setenv("LENET_RUNS", str(tmp_path))
     config = TrainConfig(design=spec)
-    entry = Entry(f"20261202-120000-design-{spec}-relu-Nick11", "Nick11", spec, "relu", check(spec).params,
-                  check(spec).multiply_adds, 1.0, 2.0, 0.5, None, 0)
+    entry = Entry(name=f"20261202-120000-design-{spec}-relu-Nick11", nickname="Nick11", design=spec, activation="relu",
+                  params=check(spec).params, multiply_adds=check(spec).multiply_adds, train_s=1.0, wall_s=2.0,
+                  test_accuracy=0.5, class_accuracy=None, class_count=0)
     record = {"epoch": 1, "eval_accuracy": 0.5, "eval_loss": 1.0, "eval_split": "test"}
     save_epoch(entry.checkpoint(), config, build_model("design", spec=spec), [record])
     write_entry(entry)

@@ -100,7 +100,7 @@ class Idle(Job):
 
 
 def idle(name: str) -> Idle:
-    return Idle(RunState(TrainConfig(epochs=1), name, runs_dir()))
+    return Idle(RunState(config=TrainConfig(epochs=1), name=name, folder=runs_dir()))
 
 
 def test_a_class_sees_its_own_run_and_is_told_when_another_class_trains(runs):
@@ -141,7 +141,7 @@ def test_a_link_carries_the_class_and_a_bad_code_refuses_the_link():
     assert query_of(lesson) == {"lang": "zh", "class": "7b"}
     assert read(query_of(lesson)) == lesson
     bad = read({"class": "7b/../7a"})
-    assert bad.class_code is None and refused(bad) == Problem("class", {"value": "7b/../7a"})
+    assert bad.class_code is None and refused(bad) == Problem(key="class", values={"value": "7b/../7a"})
     assert query_of(Lesson()) == {}
 
 

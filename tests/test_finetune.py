@@ -129,7 +129,7 @@ def slanted_class(tmp_path_factory, mnist):
         collection.save(folder, image, label, canvas=canvas)
     fresh = slanted_drawings(mnist, 600, seed=99)
     x = normalise(torch.from_numpy(np.stack([image for _, image, _ in fresh])))
-    return folder, Split(x, torch.tensor([label for _, _, label in fresh]))
+    return folder, Split(x=x, y=torch.tensor([label for _, _, label in fresh]))
 
 
 @pytest.mark.mnist
@@ -172,7 +172,7 @@ def tuned(class_folder, mnist):
               f"({r.train_count} learnt from, {r.held_count} held out, {r.replay} MNIST replayed, {r.seconds:.1f} s)")
     fresh = slanted_drawings(mnist, 600, seed=98, tilt=False)  # more of the class's hand, never collected
     x = normalise(torch.from_numpy(np.stack([image for _, image, _ in fresh])))
-    fresh = Split(x, torch.tensor([label for _, _, label in fresh]))
+    fresh = Split(x=x, y=torch.tensor([label for _, _, label in fresh]))
     return {"runs": runs, "digest": digest, "shipped": shipped, "weights": weights, "scores": shipped_scores,
             "fresh": fresh}
 

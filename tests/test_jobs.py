@@ -33,22 +33,25 @@ WAIT_S = 300  # a bound on every wait for a run: far beyond what it takes, on an
 
 
 def state(epochs: int = 2) -> RunState:
-    return RunState(replace(TINY, epochs=epochs), "run", CHECKPOINT_DIR)
+    return RunState(config=replace(TINY, epochs=epochs), name="run", folder=CHECKPOINT_DIR)
 
 
 def test_the_state_follows_the_messages_one_kind_at_a_time(tmp_path):
     job = Job(state())
     report = BatchReport(epoch=1, batch=5, batches=10, loss=0.5, accuracy=0.8, samples_per_s=100.0, elapsed_s=2.0)
-    ev = EvalResult(0.1, 0.9, torch.zeros(10, 10, dtype=torch.long), torch.zeros(3), torch.zeros(3))
-    frame = Frame(0, 0.0, np.zeros((6, 1, 5, 5), np.float32), {})
+    ev = EvalResult(loss=0.1, accuracy=0.9, confusion=torch.zeros(10, 10, dtype=torch.long), predicted=torch.zeros(3),
+                    confidence=torch.zeros(3))
+    frame = Frame(samples=0, progress=0.0, filters=np.zeros((6, 1, 5, 5), np.float32), maps={})
     said = Message("data.loading")
     for message in (Said(said), Began(), Stepped(report), Weights({"w": torch.ones(1)}),
-                    Probed(Probe(0.5, 0.8, 0.9, 0.1), ev), Filmed(frame),
-                    EpochEnded({"epoch": 1, "eval_accuracy": 0.9}, ev, tmp_path / "run.pt")):
+                    Probed(point=Probe(progress=0.5, train_accuracy=0.8, eval_accuracy=0.9, eval_loss=0.1),
+                           evaluation=ev), Filmed(frame),
+                    EpochEnded(record={"epoch": 1, "eval_accuracy": 0.9}, evaluation=ev, path=tmp_path / "run.pt")):
         assert job._apply(message) is False
     snap = job.snapshot()
     assert snap.status is Status.RUNNING and snap.message.key == "job.training"
-    assert snap.batches == [report] and snap.probes == [Probe(0.5, 0.8, 0.9, 0.1)] and snap.live is ev
+    probe = Probe(progress=0.5, train_accuracy=0.8, eval_accuracy=0.9, eval_loss=0.1)
+    assert snap.batches == [report] and snap.probes == [probe] and snap.live is ev
     assert snap.frames == [frame] and snap.epochs == [{"epoch": 1, "eval_accuracy": 0.9}]
     assert snap.checkpoint == tmp_path / "run.pt" and job.has_live_model()
     assert snap.done == pytest.approx(0.25) and snap.eta_s == pytest.approx(6.0)  # 5 of 20 batches in 2 s
@@ -70,14 +73,15 @@ def test_stopping_says_who_and_what_was_kept(tmp_path):
     job._apply(Stopped())
     assert job.snapshot().status is Status.STOPPED and job.snapshot().message.key == "job.stopped_nothing"
     again = Job(state())
-    again._apply(EpochEnded({"epoch": 1}, None, tmp_path / "kept.pt"))
+    again._apply(EpochEnded(record={"epoch": 1}, evaluation=None, path=tmp_path / "kept.pt"))
     again._apply(Stopped())
     assert again.snapshot().message == "Stopped; epoch 1 is saved as kept."
 
 
 def test_a_long_run_keeps_an_evenly_spaced_film_and_the_newest_frame():
     job = Job(state())
-    sent = [Frame(500 * i, i / 120, np.zeros((6, 1, 5, 5), np.float32), {}) for i in range(1000)]
+    sent = [Frame(samples=500 * i, progress=i / 120, filters=np.zeros((6, 1, 5, 5), np.float32), maps={})
+            for i in range(1000)]
     for frame in sent:
         job._apply(Filmed(frame))
     film = job.snapshot().frames

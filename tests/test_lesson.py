@@ -33,20 +33,20 @@ def test_a_link_sets_the_recipe_the_model_the_language_and_what_is_hidden():
 
 
 @pytest.mark.parametrize("params, problem", [
-    ({"lr": "fast"}, Problem("value", {"name": "lr", "value": "fast", "setting": "lr"})),
-    ({"lr": "99"}, Problem("value", {"name": "lr", "value": "99", "setting": "lr"})),
-    ({"lr": "nan"}, Problem("value", {"name": "lr", "value": "nan", "setting": "lr"})),
-    ({"epochs": "2.5"}, Problem("value", {"name": "epochs", "value": "2.5", "setting": "epochs"})),
-    ({"model": "resnet"}, Problem("value", {"name": "model", "value": "resnet", "setting": "model"})),
-    ({"augment": "maybe"}, Problem("value", {"name": "augment", "value": "maybe", "setting": "augment"})),
-    ({"checkpoint": "../../etc/passwd"}, Problem("checkpoint", {"value": "../../etc/passwd"})),
-    ({"hide": "everything"}, Problem("hide", {"value": "everything"})),
-    ({"lang": "fr"}, Problem("lang", {"value": "fr"})),
-    ({"view": "3d"}, Problem("view", {"value": "3d"})),
-    ({"digit": "100"}, Problem("digit", {"value": "100"})),
-    ({"digit": "-1"}, Problem("digit", {"value": "-1"})),
-    ({"colour": "red"}, Problem("unknown", {"name": "colour"})),
-    ({"model": "mlp", "pool": "avg"}, Problem("option", {"name": "pool", "value": "avg", "model": "mlp"})),
+    ({"lr": "fast"}, Problem(key="value", values={"name": "lr", "value": "fast", "setting": "lr"})),
+    ({"lr": "99"}, Problem(key="value", values={"name": "lr", "value": "99", "setting": "lr"})),
+    ({"lr": "nan"}, Problem(key="value", values={"name": "lr", "value": "nan", "setting": "lr"})),
+    ({"epochs": "2.5"}, Problem(key="value", values={"name": "epochs", "value": "2.5", "setting": "epochs"})),
+    ({"model": "resnet"}, Problem(key="value", values={"name": "model", "value": "resnet", "setting": "model"})),
+    ({"augment": "maybe"}, Problem(key="value", values={"name": "augment", "value": "maybe", "setting": "augment"})),
+    ({"checkpoint": "../../etc/passwd"}, Problem(key="checkpoint", values={"value": "../../etc/passwd"})),
+    ({"hide": "everything"}, Problem(key="hide", values={"value": "everything"})),
+    ({"lang": "fr"}, Problem(key="lang", values={"value": "fr"})),
+    ({"view": "3d"}, Problem(key="view", values={"value": "3d"})),
+    ({"digit": "100"}, Problem(key="digit", values={"value": "100"})),
+    ({"digit": "-1"}, Problem(key="digit", values={"value": "-1"})),
+    ({"colour": "red"}, Problem(key="unknown", values={"name": "colour"})),
+    ({"model": "mlp", "pool": "avg"}, Problem(key="option", values={"name": "pool", "value": "avg", "model": "mlp"})),
 ])
 def test_a_bad_value_is_left_out_with_a_note_saying_which(params, problem):
     lesson = read(params, SHIPPED)
@@ -57,7 +57,7 @@ def test_a_bad_value_is_left_out_with_a_note_saying_which(params, problem):
 
 def test_a_long_note_is_cut_and_says_so():
     lesson = read({"note": "x" * 1000})
-    assert len(lesson.note) == 300 and lesson.problems == (Problem("note", {"n": 300}),)
+    assert len(lesson.note) == 300 and lesson.problems == (Problem(key="note", values={"n": 300}),)
 
 
 def test_any_query_at_all_gives_a_lesson_and_never_raises():
@@ -136,7 +136,7 @@ def test_a_design_build_cannot_open_is_left_out_saying_why(design):
     lesson = read({"design": design, "activation": "tanh"})
     why = check(design).problem
     assert why is not None and lesson.design is None
-    assert lesson.problems == (Problem("design", {"value": design, "why": why}),)
+    assert lesson.problems == (Problem(key="design", values={"value": design, "why": why}),)
     assert lesson.recipe == {"activation": "tanh"}  # the rest of the link still holds
 
 

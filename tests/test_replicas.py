@@ -28,7 +28,7 @@ def runs(tmp_path, monkeypatch):
 
 
 def state(name: str, owner: str | None = None) -> RunState:
-    return RunState(TrainConfig(epochs=1), name, replicas.runs_root(), owner=owner)
+    return RunState(config=TrainConfig(epochs=1), name=name, folder=replicas.runs_root(), owner=owner)
 
 
 def _racer(runs: str, name: str, start, results) -> None:

@@ -23,7 +23,7 @@ def small(mnist: Mnist, n: int = 3000) -> Mnist:
 def digits_data(digits) -> Mnist:
     """The 100 shipped MNIST test digits as a tiny dataset, for fast-tier runs of the loop."""
     images, labels = digits
-    split = Split(normalise(torch.from_numpy(images)), torch.from_numpy(labels.astype(np.int64)))
+    split = Split(x=normalise(torch.from_numpy(images)), y=torch.from_numpy(labels.astype(np.int64)))
     return Mnist(train=split, test=split)
 
 

@@ -30,7 +30,7 @@ class Pages:
 
 def run_with_hook(data: Mnist, cfg: TrainConfig, tmp_path, stop=None, **options) -> tuple[list, object]:
     sent: list = []
-    order = Order(cfg, tmp_path / "run.pt")
+    order = Order(config=cfg, path=tmp_path / "run.pt")
     hook = LiveHook(sent.append, stop or threading.Event(), Pages(), order, [], govern=False, **options)
     return sent, train(cfg, data, hook)
 

@@ -145,7 +145,7 @@ def conv_block(t: Text, i: int) -> tuple[Conv, Pool | None]:
         cells[4], t("build.pool"), POOL_CHOICES, format_func=lambda kind: t(f"build.pool_kind.{kind}")))
     size = _shown("pool", f"conv{i}.pool_size", DEFAULTS["pool_size"],
                   _menu(cells[5], t("build.pool_size"), _window("pool"), disabled=pool == "none"))
-    return Conv(int(channels), **chosen), (None if pool == "none" else Pool(pool, size))
+    return Conv(int(channels), **chosen), (None if pool == "none" else Pool(kind=pool, size=size))
 
 
 def design_controls(t: Text) -> tuple[str, str]:

@@ -88,7 +88,7 @@ def read(params: Mapping[str, str], checkpoints: Collection[str] = ()) -> Lesson
     for name, raw in params.items():
         value = str(raw).strip()
         if name not in KNOWN:
-            problems.append(Problem("unknown", {"name": name}))
+            problems.append(Problem(key="unknown", values={"name": name}))
         elif name in RECIPE:
             spec = RECIPE[name]
             parsed, problem = _setting_value(spec, value)
@@ -101,29 +101,29 @@ def read(params: Mapping[str, str], checkpoints: Collection[str] = ()) -> Lesson
             if value in allowed:
                 found[name] = value
             else:
-                problems.append(Problem(name, {"value": value}))
+                problems.append(Problem(key=name, values={"value": value}))
         elif name == "hide":
             wanted = [h for h in (part.strip() for part in value.split(",")) if h]
             every = {h for names in HIDEABLE.values() for h in names}
-            problems += [Problem("hide", {"value": h}) for h in wanted if h not in every]
+            problems += [Problem(key="hide", values={"value": h}) for h in wanted if h not in every]
             found["hide"] = frozenset(h for h in wanted if h in every)
         elif name == "note":
             if len(value) > NOTE_CHARS:
-                problems.append(Problem("note", {"n": NOTE_CHARS}))
+                problems.append(Problem(key="note", values={"n": NOTE_CHARS}))
             found["note"] = value[:NOTE_CHARS]
         elif name == "digit":
             number = parse_number(value, int)
             if number is not None and number < SAMPLE_SIZE:
                 found["digit"] = number
             else:
-                problems.append(Problem("digit", {"value": value}))
+                problems.append(Problem(key="digit", values={"value": value}))
         elif name == "design":
             spec, problem = _design(value)
             problems += [problem] if problem else []
             found["design"] = spec
         elif name == "class":
             found["class_code"] = class_of(params)
-            problems += [] if found["class_code"] else [Problem("class", {"value": value[:40]})]
+            problems += [] if found["class_code"] else [Problem(key="class", values={"value": value[:40]})]
     _check_model_options(found["recipe"], problems)
     return Lesson(**found, problems=tuple(problems))
 
@@ -155,9 +155,9 @@ def _setting_value(spec: Setting, text: str) -> tuple[Any, Problem | None]:
             if value is None:
                 raise ValueError(text)
     except (KeyError, ValueError):
-        return None, Problem("value", {"name": name, "value": text, "setting": spec.name})
+        return None, Problem(key="value", values={"name": name, "value": text, "setting": spec.name})
     if spec.problem(value) is not None:
-        return None, Problem("value", {"name": name, "value": text, "setting": spec.name})
+        return None, Problem(key="value", values={"name": name, "value": text, "setting": spec.name})
     return value, None
 
 
@@ -166,7 +166,7 @@ def _design(text: str) -> tuple[str | None, Problem | None]:
     page can say which layer fails and why (in the lesson's language)."""
     walk = check(text)
     if walk.problem is not None:
-        return None, Problem("design", {"value": text, "why": walk.problem})
+        return None, Problem(key="design", values={"value": text, "why": walk.problem})
     return text_of(parse(text)), None
 
 
@@ -191,7 +191,7 @@ def _check_model_options(recipe: dict[str, Any], problems: list[Problem]) -> Non
         try:
             resolve_options(model, **{option: recipe[option]})
         except ValueError:
-            problems.append(Problem("option", {"name": option, "value": recipe.pop(option), "model": model}))
+            problems.append(Problem(key="option", values={"name": option, "value": recipe.pop(option), "model": model}))
 
 
 def link(base: str, lesson: Lesson) -> str:

@@ -63,15 +63,16 @@ def choices() -> list[Choice]:
         for path in paths:
             info = _describe(str(path), _mtime(path))
             if info is not None:
-                found.append(Choice(str(path), path.stem, info[0], info[1], run))
-    found += [Choice(str(e.checkpoint()), e.name, "design", e.test_accuracy, True, (e.nickname, e.design))
+                found.append(Choice(key=str(path), name=path.stem, model=info[0], accuracy=info[1], run=run))
+    found += [Choice(key=str(e.checkpoint()), name=e.name, model="design", accuracy=e.test_accuracy, run=True,
+                     board=(e.nickname, e.design))
               for e in ranked(read_board())]
     job = current_job()
     if job is not None:
         snap = job.snapshot()
         if snap.running and job.has_live_model() and snap.owner is None:  # not a class design: see tryit
             last = snap.epochs[-1]["eval_accuracy"] if snap.epochs else None
-            found.append(Choice(LIVE, LIVE, snap.config.model, last))
+            found.append(Choice(key=LIVE, name=LIVE, model=snap.config.model, accuracy=last))
     return found
 
 

@@ -167,10 +167,10 @@ def key_matches(entered: str, key: str) -> bool:
 def control_for(key_set: bool, is_teacher: bool) -> Control:
     """The plain rule behind the page: who controls training, in words a class can read."""
     if not key_set:
-        return Control(True, "teacher.open")
+        return Control(allowed=True, line="teacher.open")
     if is_teacher:
-        return Control(True, "teacher.you")
-    return Control(False, "teacher.not_you")
+        return Control(allowed=True, line="teacher.you")
+    return Control(allowed=False, line="teacher.not_you")
 
 
 def session_id() -> str:

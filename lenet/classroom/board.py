@@ -219,7 +219,7 @@ def try_design(design: str, activation: str | None, nickname: str, owner: str, *
     if nickname_problem(nickname) is not None:
         raise ValueError(nickname_problem(nickname))
     config = budget.config(design, activation)
-    state = RunState(config, f"{run_name(config)}-{nickname}", folder, owner=owner, first=teacher)
+    state = RunState(config=config, name=f"{run_name(config)}-{nickname}", folder=folder, owner=owner, first=teacher)
     job = Job(state, hidden=collection_dir(), cap=MAX_ENTRIES, after=lambda s: record(s, nickname),
               max_wait_s=DESIGN_WAIT_S, threads=1)
     return jobs.enqueue(job) if wait else jobs.start(job)
@@ -231,9 +231,11 @@ def record(state: RunState, nickname: str) -> Entry | None:
         return None
     last, found = state.epochs[-1], check(state.config.design or "", state.config.activation or "relu")
     hidden, wall_s = state.hidden or (None, 0), (state.ended or time.time()) - state.started
-    entry = Entry(state.name, nickname, state.config.design or "", state.config.activation or "relu", found.params,
-                  found.multiply_adds, round(last["elapsed_s"], 2), round(wall_s, 2), last["eval_accuracy"], hidden[0],
-                  hidden[1], state.owner or "")
+    entry = Entry(name=state.name, nickname=nickname, design=state.config.design or "",
+                  activation=state.config.activation or "relu", params=found.params,
+                  multiply_adds=found.multiply_adds, train_s=round(last["elapsed_s"], 2), wall_s=round(wall_s, 2),
+                  test_accuracy=last["eval_accuracy"], class_accuracy=hidden[0], class_count=hidden[1],
+                  owner=state.owner or "")
     write_entry(entry, state.folder)
     return entry
 

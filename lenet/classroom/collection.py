@@ -121,7 +121,7 @@ def read(folder: Path) -> Drawings:
             continue
         good.append(item)
     stack = np.stack(pictures) if pictures else np.zeros((0, 28, 28), np.uint8)
-    return Drawings(good, stack, damaged, relabelled, excluded)
+    return Drawings(items=good, images=stack, damaged=damaged, relabelled=relabelled, excluded=excluded)
 
 
 def _moderate(folder: Path, ids: list[str]) -> tuple[list[tuple[str, Item | None]], int, int]:
@@ -165,7 +165,8 @@ def save(folder: Path, image: np.ndarray, label: int, *, canvas: np.ndarray | No
     png = _png(image)
     canvas_png = None if canvas is None else _png(canvas)
     saved = datetime.now(UTC).isoformat(timespec="seconds")
-    item = Item(f"{time.time_ns()}-{secrets.token_hex(4)}", label, predicted, model, saved, folder)
+    item = Item(id=f"{time.time_ns()}-{secrets.token_hex(4)}", label=label, predicted=predicted, model=model,
+                saved=saved, folder=folder)
     record = json.dumps({"label": label, "predicted": predicted, "model": model, "saved": saved}).encode()
     with _lock:
         folder.mkdir(parents=True, exist_ok=True)
@@ -310,7 +311,7 @@ def _read(folder: Path, id_: str) -> Item | None:
     label, predicted, model, saved = (record[k] for k in FIELDS)
     valid = (_is_digit(label) and (predicted is None or _is_digit(predicted))
              and (model is None or isinstance(model, str)) and isinstance(saved, str))
-    return Item(id_, label, predicted, model, saved, folder) if valid else None
+    return Item(id=id_, label=label, predicted=predicted, model=model, saved=saved, folder=folder) if valid else None
 
 
 def _is_digit(value: object) -> bool:

@@ -83,7 +83,7 @@ def repeats(drawings: int, replay: int) -> int:
 def class_split(items: list[Item], images: np.ndarray) -> Split:
     """Drawings as model inputs: their images (N, 28, 28) uint8 -> x (N, 1, 28, 28) normalised like
     MNIST, and their labels y (N,) int64."""
-    return Split(normalise(torch.from_numpy(images)), torch.from_numpy(collection.labels(items)))
+    return Split(x=normalise(torch.from_numpy(images)), y=torch.from_numpy(collection.labels(items)))
 
 
 def mixed_data(drawings: Split, mnist: Mnist, replay: int, seed: int) -> Mnist:
@@ -95,7 +95,7 @@ def mixed_data(drawings: Split, mnist: Mnist, replay: int, seed: int) -> Mnist:
     pick = torch.randperm(len(mnist.train), generator=torch.Generator().manual_seed(seed))[:replay]
     x = torch.cat([drawings.x.repeat(n, 1, 1, 1), mnist.train.x[pick]])  # (n·D + replay, 1, 28, 28)
     y = torch.cat([drawings.y.repeat(n), mnist.train.y[pick]])
-    return Mnist(train=Split(x, y), test=mnist.test)  # train() shuffles every epoch
+    return Mnist(train=Split(x=x, y=y), test=mnist.test)  # train() shuffles every epoch
 
 
 def scores(model: nn.Module, held: Split, test: Split) -> Scores:
@@ -105,7 +105,7 @@ def scores(model: nn.Module, held: Split, test: Split) -> Scores:
         raise ValueError(TRAINING_MODE)
     mnist_accuracy = evaluate(model, test).accuracy  # its .eval() changes nothing on an eval model
     class_accuracy = evaluate(model, held).accuracy if len(held) else None
-    return Scores(mnist_accuracy, class_accuracy, len(held))
+    return Scores(mnist_accuracy=mnist_accuracy, class_accuracy=class_accuracy, class_count=len(held))
 
 
 def recipe(layers: str = "all", epochs: int = EPOCHS, seed: int = 0) -> TrainConfig:
@@ -155,7 +155,8 @@ def plan(source: str | Path, folder: Path, layers: str = "all", epochs: int = EP
     config.validate()
     image = dict(zip((i.id for i in drawings.items), drawings.images, strict=True))
     learn, judge = (class_split(part, _stack([image[i.id] for i in part])) for part in (train_items, held))
-    return Plan(config, model, ckpt, learn, judge, drawings.damaged, drawings.relabelled, drawings.excluded)
+    return Plan(config=config, model=model, checkpoint=ckpt, learn=learn, held=judge, damaged=drawings.damaged,
+                relabelled=drawings.relabelled, excluded=drawings.excluded)
 
 
 def _stack(images: list[np.ndarray]) -> np.ndarray:
@@ -183,9 +184,11 @@ def finetune(source: str | Path, folder: Path, mnist: Mnist, *, layers: str = "a
     resume = {k: v for k, v in ready.checkpoint.items() if k != "optimizer"}  # its weights; fresh moments
     result = train(ready.config, data, hook, resume)
     tuned = result.model.cpu().eval()
-    return FineTuneResult(tuned, before, scores(tuned, ready.held, mnist.test), ready.config, result.history,
-                          len(ready.learn), len(ready.held), replay, ready.damaged, str(source), result.stopped,
-                          list(ready.checkpoint["history"]), ready.relabelled, ready.excluded)
+    return FineTuneResult(model=tuned, before=before, after=scores(tuned, ready.held, mnist.test), config=ready.config,
+                          history=result.history, train_count=len(ready.learn), held_count=len(ready.held),
+                          replay=replay, damaged=ready.damaged, source=str(source), stopped=result.stopped,
+                          source_history=list(ready.checkpoint["history"]), relabelled=ready.relabelled,
+                          excluded=ready.excluded)
 
 
 def checkpoint_of(result: FineTuneResult) -> dict[str, Any]:

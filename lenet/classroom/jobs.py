@@ -90,8 +90,9 @@ class Job:
                 return self
             self.state.status, self.state.started = Status.LOADING, time.time()
         resume = pickle.dumps(self.resume) if self.resume is not None else None
-        order = Order(self.state.config, self.state.folder / f"{self.state.name}.pt", resume, self.state.tuning,
-                      training_nice(), self.hidden, self.cap, self.max_wait_s, self.threads)
+        order = Order(config=self.state.config, path=self.state.folder / f"{self.state.name}.pt", resume=resume,
+                      tuning=self.state.tuning, nice=training_nice(), hidden=self.hidden, cap=self.cap,
+                      max_wait_s=self.max_wait_s, threads=self.threads)
         self._process = ctx.Process(target=run_order, name=f"train-{self.state.name}", daemon=True,
                                     args=(send, self._stop, pages_counter(), order, shared_mnist()))
         self._process.start()
@@ -229,14 +230,15 @@ def new_run(config: TrainConfig, folder: Path | None = None) -> Job:
     """A fresh run of `config`, saved in `folder` (default: lenet.files.runs_dir()). Raises
     ValueError for a bad setting, before anything starts."""
     config.validate()
-    return Job(RunState(config, run_name(config), Path(folder or runs_dir())))
+    return Job(RunState(config=config, name=run_name(config), folder=Path(folder or runs_dir())))
 
 
 def continued_run(path: Path, epochs: int) -> Job:
     """A saved run continued for `epochs` more epochs, into the same file. Raises CheckpointError
     for an unreadable file, ValueError for one that can't be continued."""
     config, ckpt = continue_config(path, epochs)
-    state = RunState(config, Path(path).stem, Path(path).parent, first_epoch=len(ckpt["history"]) + 1,
+    state = RunState(config=config, name=Path(path).stem, folder=Path(path).parent,
+                     first_epoch=len(ckpt["history"]) + 1,
                      epochs=list(ckpt["history"]))
     return Job(state, ckpt)
 
@@ -248,7 +250,8 @@ def finetune_run(source: str | Path, folder: Path, *, layers: str = "all", epoch
     unusable source."""
     ready = plan(source, folder, layers, epochs)
     history = list(ready.checkpoint["history"])
-    tuning = FineTuning(Path(source), Path(folder), replay)
-    state = RunState(ready.config, run_name(ready.config, tunes=Path(source).stem), Path(runs or runs_dir()),
+    tuning = FineTuning(source=Path(source), folder=Path(folder), replay=replay)
+    state = RunState(config=ready.config, name=run_name(ready.config, tunes=Path(source).stem),
+                     folder=Path(runs or runs_dir()),
                      first_epoch=len(history) + 1, tuning=tuning, epochs=history)
     return Job(state, {k: v for k, v in ready.checkpoint.items() if k != "optimizer"})

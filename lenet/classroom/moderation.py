@@ -45,7 +45,7 @@ class Moderated:
 
 def _append(folder: Path, record: dict) -> Edit:
     at = datetime.now(UTC).isoformat(timespec="seconds")
-    edit = Edit(record["action"], record.get("id"), record.get("label"), at)
+    edit = Edit(action=record["action"], id=record.get("id"), label=record.get("label"), at=at)
     line = json.dumps({k: v for k, v in {**record, "at": at}.items() if v is not None}) + "\n"
     folder.mkdir(parents=True, exist_ok=True)
     if _torn(folder / LOG):  # a crash left half a line: start a new one, so this one reads whole
@@ -102,7 +102,8 @@ def edits(folder: Path) -> list[Edit]:
     for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         try:
             record = json.loads(line)
-            edit = Edit(record["action"], record.get("id"), record.get("label"), str(record.get("at", "")))
+            edit = Edit(action=record["action"], id=record.get("id"), label=record.get("label"),
+                        at=str(record.get("at", "")))
         except (ValueError, KeyError, TypeError):
             continue
         if edit.action in ACTIONS and (edit.action == "undo" or isinstance(edit.id, str)):
@@ -126,4 +127,4 @@ def moderated(folder: Path) -> Moderated:
             labels[edit.id] = edit.label
         else:
             deleted.add(edit.id)
-    return Moderated(labels, frozenset(deleted), standing[-1] if standing else None)
+    return Moderated(labels=labels, deleted=frozenset(deleted), latest=standing[-1] if standing else None)

@@ -73,7 +73,8 @@ def take(state: RunState, name: str) -> Holder | None:
     """Take the lock for `state`'s run, as replica `name`: None when taken, else who holds it. The
     file appears whole or not at all (written aside, then hard-linked into place, which fails if
     it exists)."""
-    mine = Holder(name, state.name, state.class_code, state.owner is None, time.time())
+    mine = Holder(replica=name, run=state.name, class_code=state.class_code, teacher=state.owner is None,
+                  since=time.time())
     lock = _folder() / "lock"
     aside = write_atomic(_folder() / f".lock-{mine.replica}-{os.getpid()}", json.dumps(asdict(mine)).encode())
     try:
@@ -152,7 +153,7 @@ class Publisher:
         snap = self.job.snapshot()
         frames, snap = snap.frames, replace(snap, frames=[])
         write_atomic(_run_file(snap.class_code, "run"),
-                     pickle.dumps(Published(self.replica, snap, self.job.live_weights())))
+                     pickle.dumps(Published(replica=self.replica, state=snap, weights=self.job.live_weights())))
         if force or now - self.filmed >= FILM_EVERY_S:
             write_atomic(_run_file(snap.class_code, "film"), pickle.dumps((snap.name, frames)))
             self.filmed = now

@@ -189,12 +189,13 @@ class LiveHook(Hook):
         saved = save_epoch(self.order.path, self.order.config, run.model, self.history, report.optimizer)
         prune_runs(saved.parent, cap=self.order.cap, keep=saved)
         self._weights(run.model)
-        self.send(EpochEnded(self.history[-1], report.evaluation, saved))
+        self.send(EpochEnded(record=self.history[-1], evaluation=report.evaluation, path=saved))
 
     def _probe(self, run: Progress) -> None:
         ev = evaluate(run.model, run.eval_set.head(PROBE_SIZE))
         run.model.train()  # evaluate() left it in eval mode
-        self.send(Probed(Probe(run.epochs_done, run.running_accuracy, ev.accuracy, ev.loss), ev))
+        self.send(Probed(point=Probe(progress=run.epochs_done, train_accuracy=run.running_accuracy,
+                                     eval_accuracy=ev.accuracy, eval_loss=ev.loss), evaluation=ev))
         self.probed = time.perf_counter()
 
     def _film(self, run: Progress) -> None:
@@ -204,8 +205,9 @@ class LiveHook(Hook):
         # conv1 and conv2 only: the layers after conv2 would double the cost. numpy arrays,
         # because they pickle for the trip to the server ~10× faster than tensors.
         maps = feature_maps(run.model, run.eval_set.x[:1], ("features.conv1", "features.conv2"))
-        self.send(Filmed(Frame(run.samples_done, run.epochs_done,
-                               filters(run.model)["conv1"].numpy(), {k: m.numpy() for k, m in maps.items()})))
+        self.send(Filmed(Frame(samples=run.samples_done, progress=run.epochs_done,
+                               filters=filters(run.model)["conv1"].numpy(),
+                               maps={k: m.numpy() for k, m in maps.items()})))
 
     def _weights(self, model: nn.Module) -> None:
         # on the CPU, copied: the server loads them whatever device trained them
@@ -270,5 +272,6 @@ def hidden_score(model: nn.Module, folder: Path) -> Scored:
     process's own model: evaluate() switches it to eval mode)."""
     drawings = collection.read(folder)
     if not drawings.items:
-        return Scored(None, 0)
-    return Scored(evaluate(model, class_split(drawings.items, drawings.images)).accuracy, len(drawings.items))
+        return Scored(accuracy=None, count=0)
+    return Scored(accuracy=evaluate(model, class_split(drawings.items, drawings.images)).accuracy,
+                  count=len(drawings.items))

@@ -206,8 +206,8 @@ def attack(model: nn.Module, x: torch.Tensor, eps: float, target: int | None = N
         moved, smallest = _targeted_within(model, x, target, eps)
     with torch.no_grad():
         probs = F.softmax(model(torch.cat([x, moved])), dim=1).cpu()  # (2, 10)
-    return Attacked(to_pixels(x)[0, 0].cpu(), to_pixels(moved)[0, 0].cpu(), eps, probs[0].tolist(),
-                    probs[1].tolist(), target, smallest)
+    return Attacked(original=to_pixels(x)[0, 0].cpu(), attacked=to_pixels(moved)[0, 0].cpu(), eps=eps,
+                    before=probs[0].tolist(), after=probs[1].tolist(), target=target, smallest=smallest)
 
 
 def accuracy_curve(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epsilons: tuple[float, ...] = EPSILONS,

@@ -98,7 +98,7 @@ def occlusion(model: nn.Module, x: torch.Tensor, patch: int = 6, stride: int = 2
         hidden = F.softmax(model(copies), dim=1)[:, target]  # (P·P,)
     cover = masks.float()
     heat = ((probs[target] - hidden)[:, None, None] * cover).sum(0) / cover.sum(0)  # (28, 28)
-    return Attribution(heat.cpu(), target, float(probs[target]))
+    return Attribution(map=heat.cpu(), target=target, prob=float(probs[target]))
 
 
 def saliency(model: nn.Module, x: torch.Tensor, target: int | None = None) -> Attribution:
@@ -113,7 +113,7 @@ def saliency(model: nn.Module, x: torch.Tensor, target: int | None = None) -> At
     with torch.enable_grad():
         logit = model(pixels)[0, target]
         (grad,) = torch.autograd.grad(logit, pixels)  # (1, 1, 28, 28)
-    return Attribution(_unit(grad.abs()[0, 0]), target, float(probs[target]))
+    return Attribution(map=_unit(grad.abs()[0, 0]), target=target, prob=float(probs[target]))
 
 
 def grad_cam(model: nn.Module, x: torch.Tensor, target: int | None = None) -> Attribution:
@@ -142,7 +142,7 @@ def grad_cam(model: nn.Module, x: torch.Tensor, target: int | None = None) -> At
         (grad,) = torch.autograd.grad(y[0, target], maps)  # (1, 16, 10, 10)
     weights = grad.mean(dim=(2, 3), keepdim=True)  # (1, 16, 1, 1): how much each channel matters
     cam = F.relu((weights * maps.detach()).sum(1, keepdim=True))  # (1, 1, 10, 10)
-    return Attribution(_unit(_place(cam)[0, 0]), target, float(probs[target]))
+    return Attribution(map=_unit(_place(cam)[0, 0]), target=target, prob=float(probs[target]))
 
 
 def _place(cam: torch.Tensor) -> torch.Tensor:
@@ -208,7 +208,7 @@ VARIANTS: tuple[tuple[Message, Callable[[np.ndarray], np.ndarray]], ...] = (  # 
 
 def _read(model: nn.Module, name: str, image: np.ndarray) -> Variant:
     answer = classify(model, normalise(torch.from_numpy(image)[None]))  # (1, 1, 28, 28)
-    return Variant(name, image, answer.digit, answer.confidence)
+    return Variant(name=name, image=image, digit=answer.digit, confidence=answer.confidence)
 
 
 def robustness(model: nn.Module, centred: np.ndarray) -> list[Variant]:

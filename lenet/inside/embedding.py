@@ -97,7 +97,7 @@ def fit_projection(features: torch.Tensor) -> Projection:
     components = components * components.gather(1, peak).sign()
     variance = s**2
     share = (variance[:2] / variance.sum()).tolist()
-    return Projection(mean, components.contiguous(), (share[0], share[1]))
+    return Projection(mean=mean, components=components.contiguous(), explained=(share[0], share[1]))
 
 
 def _subset(labels: torch.Tensor, n: int, seed: int) -> torch.Tensor:
@@ -131,7 +131,7 @@ def sample_features(model: nn.Module, images: np.ndarray | torch.Tensor, labels:
     features = penultimate(model, _inputs(images[indices.numpy()]))  # (n, D)
     with torch.no_grad():
         predicted = last_linear(model)[1](features.to(next(model.parameters()).device)).argmax(dim=1).cpu()
-    return Sampled(indices, labels[indices], features, predicted)
+    return Sampled(indices=indices, labels=labels[indices], features=features, predicted=predicted)
 
 
 def digit_map(model: nn.Module, images: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor,
@@ -147,8 +147,8 @@ def digit_map(model: nn.Module, images: np.ndarray | torch.Tensor, labels: np.nd
     s = sample_features(model, images, labels, n, seed)
     projection = fit_projection(s.features)
     points = projection.project(s.features).numpy()  # (n, 2)
-    return DigitMap(points, s.labels.numpy(), s.indices.numpy(), s.predicted.numpy(), projection,
-                    knn_accuracy(points, s.labels.numpy()))
+    return DigitMap(points=points, labels=s.labels.numpy(), indices=s.indices.numpy(), predicted=s.predicted.numpy(),
+                    projection=projection, knn=knn_accuracy(points, s.labels.numpy()))
 
 
 def place(model: nn.Module, projection: Projection, x: torch.Tensor) -> tuple[float, float]:

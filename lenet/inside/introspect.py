@@ -89,7 +89,7 @@ def trace(model: nn.Module, x: torch.Tensor, until: str | None = None) -> list[S
     x = x.to(next(model.parameters()).device)
     for name, layer in _leaves(model):
         y = layer(x)
-        steps.append(Step(name, layer, x, y))
+        steps.append(Step(name=name, layer=layer, input=x, output=y))
         if name == until:
             break
         x = y
@@ -105,9 +105,10 @@ def _row(step: Step) -> LayerRow:
     kernel = stride = padding = None
     if isinstance(layer, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
         kernel, stride, padding = _first(layer.kernel_size), _first(layer.stride), _first(layer.padding)
-    return LayerRow(step.name, type(layer).__name__, tuple(step.input.shape[1:]), tuple(step.output.shape[1:]),
-                    sum(p.numel() for p in layer.parameters(recurse=False)), kernel, stride, padding,
-                    _multiply_adds(layer, step.output))
+    return LayerRow(name=step.name, kind=type(layer).__name__, in_shape=tuple(step.input.shape[1:]),
+                    out_shape=tuple(step.output.shape[1:]),
+                    params=sum(p.numel() for p in layer.parameters(recurse=False)), kernel=kernel, stride=stride,
+                    padding=padding, multiply_adds=_multiply_adds(layer, step.output))
 
 
 def _multiply_adds(layer: nn.Module, out: torch.Tensor) -> int:

@@ -95,12 +95,13 @@ def calibrate(model: nn.Module, fit: Split, held: Split) -> Calibration:
     sure, near = _measures(model, means, precision, held.x)  # (M,) each: the held-out digits, measured once
     sure_ref, near_ref = sure.sort().values, near.sort().values
     threshold = float(torch.quantile(_score(sure_ref, near_ref, sure, near), PASS, interpolation="higher"))
-    return Calibration(means, precision, sure_ref, near_ref, threshold + 1e-12)  # `PASS` of them lie below
+    return Calibration(means=means, precision=precision, sure=sure_ref, near=near_ref,
+                       threshold=threshold + 1e-12)  # `PASS` of them lie below
 
 
 def held_out(data: Mnist) -> tuple[Split, Split]:
     """MNIST test digits: (the even-numbered, to calibrate on; the odd-numbered, to measure on)."""
-    return Split(data.test.x[0::2], data.test.y[0::2]), Split(data.test.x[1::2], data.test.y[1::2])
+    return Split(x=data.test.x[0::2], y=data.test.y[0::2]), Split(x=data.test.x[1::2], y=data.test.y[1::2])
 
 
 def calibration_for(model: nn.Module, data: Mnist, fit_digits: int = FIT_DIGITS) -> Calibration:
@@ -111,4 +112,4 @@ def calibration_for(model: nn.Module, data: Mnist, fit_digits: int = FIT_DIGITS)
 def judge(cal: Calibration, model: nn.Module, x: torch.Tensor) -> list[Verdict]:
     """A verdict for each normalised input x (B, 1, 28, 28), or one (1, 28, 28) or (28, 28)."""
     scores = off_scores(cal, model, x.reshape(-1, 1, 28, 28))
-    return [Verdict(float(s), bool(s < cal.threshold)) for s in scores]
+    return [Verdict(score=float(s), digit_like=bool(s < cal.threshold)) for s in scores]

@@ -134,4 +134,5 @@ def softmax_steps(model: nn.Module, x: torch.Tensor, label: int) -> Softmax:
     total = float(exps.sum())
     probs = exps / total
     loss = math.log(total) - float(shifted[label])  # = −log probs[label], and finite when that rounds to 0
-    return Softmax(logits.tolist(), exps.tolist(), total, probs.tolist(), label, loss)
+    return Softmax(logits=logits.tolist(), exps=exps.tolist(), total=total, probs=probs.tolist(), label=label,
+                   loss=loss)

@@ -97,8 +97,8 @@ def tsne_map(model: nn.Module, images: np.ndarray | torch.Tensor, labels: np.nda
     embedding = _fit(s.features.double().numpy(), progress or (lambda share: None))
     points = np.array(embedding, dtype=np.float64)  # (n, 2), a copy the map is drawn from
     points.flags.writeable = False
-    return TsneMap(points, s.labels.numpy(), s.indices.numpy(), s.predicted.numpy(),
-                   knn_accuracy(points, s.labels.numpy()), s.features.shape[1], embedding)
+    return TsneMap(points=points, labels=s.labels.numpy(), indices=s.indices.numpy(), predicted=s.predicted.numpy(),
+                   knn=knn_accuracy(points, s.labels.numpy()), width=s.features.shape[1], embedding=embedding)
 
 
 def place_tsne(model: nn.Module, tmap: TsneMap, x: torch.Tensor) -> tuple[float, float]:

@@ -29,7 +29,9 @@ def seed(runs) -> None:
         name = f"{run}-{nickname}"
         (folder / "board").mkdir()
         shutil.copy(CHECKPOINT_DIR / "lenet5.pt", folder / "board" / f"{name}.pt")
-        write_entry(Entry(name, nickname, "c6k5-m2-f84", "relu", 1000, 10_000, 1.0, 2.0, 0.9, None, 0),
+        write_entry(Entry(name=name, nickname=nickname, design="c6k5-m2-f84", activation="relu", params=1000,
+                          multiply_adds=10_000, train_s=1.0, wall_s=2.0, test_accuracy=0.9, class_accuracy=None,
+                          class_count=0),
                     folder / "board")
         for i in range(drawings):
             collection.save(folder / "class", pixels(test.x[i:i + 1])[0], int(test.y[i]))
