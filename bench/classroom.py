@@ -58,8 +58,8 @@ from PIL import Image
 from torchvision.datasets import MNIST
 
 from bench.servers import peak_memory, root_of, served
-from lenet.checkpoints import CHECKPOINT_DIR, load_model
-from lenet.files import data_root
+from lenet.checkpoints import load_model
+from lenet.files import CHECKPOINT_DIR, data_root
 from lenet.inside.introspect import layer_table
 from lenet.predict import classify
 from tests.servers import ROOT

@@ -18,10 +18,10 @@ import numpy as np
 import torch
 from torchvision.datasets import MNIST
 
-from lenet.checkpoints import CHECKPOINT_DIR, load_model
+from lenet.checkpoints import load_model
 from lenet.classroom.tuning import keep_freed_memory
 from lenet.data import ensure_mnist
-from lenet.files import data_root
+from lenet.files import CHECKPOINT_DIR, data_root
 from lenet.predict import classify
 from lenet.preprocess import NoDigitError
 from tests.synth import REPORT, SIZES, STROKES, STYLES, TUNE, drawings, render

@@ -21,8 +21,9 @@ from pathlib import Path
 import torch
 
 from lenet.classroom.trainer import Filmed, LiveHook, Order
+from lenet.config import TrainConfig
 from lenet.data import load_mnist
-from lenet.train import TrainConfig, train
+from lenet.train import train
 
 
 class _NoPages:

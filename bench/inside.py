@@ -17,8 +17,9 @@ from collections.abc import Callable
 
 import torch
 
-from lenet.checkpoints import CHECKPOINT_DIR, load_model
+from lenet.checkpoints import load_model
 from lenet.data import load_mnist, normalise, pixels, sample_digits
+from lenet.files import CHECKPOINT_DIR
 from lenet.inside.attribution import corner_case, grad_cam, occlusion, robustness, saliency
 from lenet.inside.embedding import digit_map
 

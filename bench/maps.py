@@ -21,8 +21,9 @@ from collections.abc import Callable
 import plotly.io
 import torch
 
-from lenet.checkpoints import CHECKPOINT_DIR, load_model
+from lenet.checkpoints import load_model
 from lenet.data import load_mnist
+from lenet.files import CHECKPOINT_DIR
 from lenet.inside import tsne
 from lenet.inside.embedding import digit_map, knn_accuracy, place, sample_features
 from ui import charts

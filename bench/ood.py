@@ -17,8 +17,9 @@ import time
 import numpy as np
 import torch
 
-from lenet.checkpoints import CHECKPOINT_DIR, load_model
+from lenet.checkpoints import load_model
 from lenet.data import load_mnist, normalise
+from lenet.files import CHECKPOINT_DIR
 from lenet.inside import nondigits
 from lenet.inside.embedding import last_linear, penultimate
 from lenet.inside.ood import PASS, _measures, calibration_for, held_out, off_scores

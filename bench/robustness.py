@@ -15,10 +15,12 @@ import time
 
 import torch
 
-from lenet.checkpoints import CHECKPOINT_DIR, load_model
+from lenet.checkpoints import load_model
+from lenet.config import TrainConfig
 from lenet.data import Split, load_mnist
-from lenet.inside.adversarial import CURVE_DIGITS, accuracy_curve, attack
-from lenet.train import TrainConfig, train
+from lenet.files import CHECKPOINT_DIR
+from lenet.inside.adversarial import CURVE_DIGITS, accuracy_curve, attack, hardened
+from lenet.train import train
 
 SHOWN = (0.0, 0.1, 0.2, 0.3)
 
@@ -74,7 +76,8 @@ def main() -> None:
     print(f"| run | {header} | training s |\n|---" + "|---" * (2 * len(SHOWN)) + "|")
     for eps in (0.0, *map(float, args.adversarial.split(","))):
         start = time.perf_counter()
-        result = train(TrainConfig(epochs=args.epochs, adversarial=eps), data)
+        config = TrainConfig(epochs=args.epochs, adversarial=eps)
+        result = train(config, data, hardened(None, config))
         seconds = time.perf_counter() - start
         name = "plain" if eps == 0 else f"adversarial ε={eps:g}"
         print(row(name, result.model, data.test, args.pgd_digits, f" {seconds:.0f} |"))

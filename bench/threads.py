@@ -26,8 +26,9 @@ from pathlib import Path
 import torch
 
 from lenet.classroom.trainer import LiveHook, Order
+from lenet.config import TrainConfig
 from lenet.data import load_mnist
-from lenet.train import TrainConfig, train
+from lenet.train import train
 
 SETUPS = ("2 threads", "1 thread", "governor")
 IMAGES = {"free machine": None, "one core busy": 25_600}  # None: the whole training set

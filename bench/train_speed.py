@@ -23,9 +23,10 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision import datasets, transforms
 
+from lenet.config import TrainConfig
 from lenet.data import MEAN, STD, load_mnist
 from lenet.files import data_root
-from lenet.train import TrainConfig, train
+from lenet.train import train
 
 
 def tutorial_lenet() -> nn.Module:

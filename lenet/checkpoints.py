@@ -17,12 +17,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from .files import CHECKPOINT_DIR, write_atomic
+from .files import write_atomic
 from .messages import Message
 from .models import MODELS, build_model, resolve_options
 
-__all__ = ["CHECKPOINT_DIR", "FORMAT", "CheckpointError", "accuracy_of", "load_checkpoint", "load_model",
-           "make_checkpoint", "save_checkpoint", "save_epoch"]
+__all__ = ["FORMAT", "CheckpointError", "accuracy_of", "load_checkpoint", "load_model", "make_checkpoint",
+           "save_checkpoint", "save_epoch"]
 
 FORMAT = "lenet-lab/2"
 OLD_FORMATS = ("lenet-lab/1",)  # still loaded, upgraded by _upgrade

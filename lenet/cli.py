@@ -9,22 +9,22 @@ from typing import Any
 
 import torch
 
-from .checkpoints import CHECKPOINT_DIR, CheckpointError, load_model, save_epoch
+from .checkpoints import CheckpointError, load_model, save_epoch
 from .classroom.runs import run_name
 from .classroom.tuning import keep_freed_memory
+from .config import TrainConfig, pick_device
 from .data import DataError, ensure_mnist, load_mnist
-from .designs import LENET5
 from .export import export_pytorch
-from .files import runs_dir, write_atomic
+from .files import CHECKPOINT_DIR, runs_dir, write_atomic
 from .ink import ImageError, load_image
-from .inside.adversarial import ATTACKS, EPSILONS, accuracy_curve
+from .inside.adversarial import ATTACKS, EPSILONS, accuracy_curve, hardened
 from .inside.introspect import layer_table
 from .inside.ood import Calibration, calibration_for, judge
-from .models import ACTIVATIONS, MODELS, POOLS, build_model
+from .models import ACTIVATIONS, LENET5, MODELS, POOLS, build_model
 from .predict import classify
 from .preprocess import NoDigitError
 from .settings import Setting, settings_of
-from .train import EpochReport, Hook, Progress, TrainConfig, evaluate, pick_device, train
+from .train import EpochReport, Hook, Progress, evaluate, train
 
 DEFAULT_CHECKPOINT = CHECKPOINT_DIR / "lenet5.pt"
 
@@ -136,16 +136,16 @@ class Printer(Hook):
         self.cfg, self.out, self.quiet = cfg, out, quiet
         self.history: list[dict] = []
 
-    def after_batch(self, run: Progress) -> None:
-        if self.quiet or (run.batch % self.REPORT_EVERY and run.batch != run.batches):
+    def after_batch(self, progress: Progress) -> None:
+        if self.quiet or (progress.batch % self.REPORT_EVERY and progress.batch != progress.batches):
             return
-        r = run.report()
+        r = progress.report()
         print(f"  epoch {r.epoch}/{self.cfg.epochs}  batch {r.batch:>4}/{r.batches}  loss {r.loss:.4f}  "
               f"acc {r.accuracy:6.2%}  {r.samples_per_s:,.0f} samples/s", flush=True)
 
-    def after_epoch(self, run: Progress, r: EpochReport) -> None:
+    def after_epoch(self, progress: Progress, r: EpochReport) -> None:
         self.history.append(r.to_dict())
-        save_epoch(self.out, self.cfg, run.model, self.history, r.optimizer)
+        save_epoch(self.out, self.cfg, progress.model, self.history, r.optimizer)
         if self.quiet:
             print(json.dumps(self.history[-1]), flush=True)
             return
@@ -166,7 +166,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     _say(f"Training {cfg.model} on {pick_device(cfg.device)} for {cfg.epochs} epoch(s)…", quiet)
     printer = Printer(cfg, out, quiet)
     try:
-        train(cfg, data, printer)
+        train(cfg, data, hardened(printer, cfg))
     except KeyboardInterrupt:
         kept = f"The last completed epoch is saved in {out}." if printer.history else "Nothing saved."
         _say(f"Interrupted. {kept}", quiet=True)

@@ -26,14 +26,12 @@ from torch import nn
 
 from .data import BACKGROUND
 from .messages import Message
+from .models import ACTIVATIONS, LENET5, POOLS
 from .shapes import LayerRow, output_size
 
-__all__ = ["ACTIVATIONS", "LENET5", "LIMITS", "POOLS", "PRESETS", "Conv", "Dense", "DesignError", "Designed", "Pool",
-           "Walk", "check", "parse", "text_of", "walk"]
+__all__ = ["LIMITS", "PRESETS", "Conv", "Dense", "DesignError", "Designed", "Pool", "Walk", "check", "parse", "text_of",
+           "walk"]
 
-ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
-POOLS = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
-LENET5 = "c6k5p2-m2-c16k5-m2-f120-f84"
 PRESETS = {  # name -> (design, activation): ready to edit on the Build page
     "lenet5": (LENET5, "relu"),                                  # LeNet-5, modern
     "lenet5-1998": ("c6k5p2-a2-c16k5-a2-c120k5-f84", "tanh"),    # LeCun 1998: average pooling, C5 a convolution

@@ -68,6 +68,8 @@ ENGLISH: dict[str, str] = {
     "device.unknown": "device must be {choices}, got {value!r}",
     "device.unavailable": "device {value!r} is not available on this machine; use --device auto",
     "train.bad_layers": "layers that learn must be {choices}, got {value!r}",
+    "train.adversarial_hook": "adversarial training needs a hook that hardens each batch: train with "
+                              "lenet.inside.adversarial.hardened(hook, config)",
     "train.no_features": "{model} has no feature layers to keep, so it can't learn in its classifier only: let "
                          "all layers learn",
     # the robustness strip (lenet/inside/attribution.py)

@@ -1,10 +1,12 @@
-"""LeNet-5 (modern and LeCun-1998 style) and an MLP, built by name from one registry.
+"""LeNet-5 (modern and LeCun-1998 style) and an MLP, built by name from one registry, with the
+activations and poolings every model here, and every design (designs.py), is made of.
 
 These are the models a student reads. The faster kernels that training uses live in fast.py.
 """
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,13 +14,15 @@ import torch
 from torch import nn
 
 from .data import BACKGROUND
-from .designs import ACTIVATIONS, LENET5, POOLS, Designed
 from .messages import Message
 
-__all__ = ["ACTIVATIONS", "LAYERS", "MLP", "MODELS", "POOLS", "LeNet5", "ModelSpec", "build_model",
+__all__ = ["ACTIVATIONS", "LAYERS", "LENET5", "MLP", "MODELS", "POOLS", "LeNet5", "ModelSpec", "build_model",
            "learning_parameters", "resolve_options"]
 
+ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
+POOLS = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
 LAYERS = ("all", "classifier")  # which layers learn: every one, or the classifier only (fine-tuning)
+LENET5 = "c6k5p2-m2-c16k5-m2-f120-f84"  # LeNet5 below, written as a design (designs.py): the same layers, names
 
 
 class LeNet5(nn.Module):
@@ -96,9 +100,17 @@ class MLP(nn.Module):
         return self.classifier(x)  # (B, 10)
 
 
+def _designed(spec: str = LENET5, activation: str = "relu") -> nn.Module:
+    """Your own network, built from its text (designs.py). Imported when a design is built, not
+    above: designs.py builds on this file's ACTIVATIONS and POOLS."""
+    from .designs import Designed
+
+    return Designed(spec, activation)
+
+
 @dataclass(frozen=True)
 class ModelSpec:
-    builder: type[nn.Module]
+    builder: Callable[..., nn.Module]
     defaults: dict[str, Any]
     about: str
     options: dict[str, tuple] = field(default_factory=lambda: {"activation": tuple(ACTIVATIONS)})
@@ -112,7 +124,7 @@ MODELS: dict[str, ModelSpec] = {
                                 about="LeNet-5 as in LeCun 1998: tanh, average pooling, C5 as a convolution",
                                 options={"activation": tuple(ACTIVATIONS), "pool": tuple(POOLS)}),
     "mlp": ModelSpec(builder=MLP, defaults={"activation": "relu"}, about="MLP 784-250-200-10 with ReLU"),
-    "design": ModelSpec(builder=Designed, defaults={"activation": "relu", "spec": LENET5},
+    "design": ModelSpec(builder=_designed, defaults={"activation": "relu", "spec": LENET5},
                         about="your own design (lenet/designs.py)"),
 }
 

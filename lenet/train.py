@@ -18,14 +18,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import DEVICES, KERNELS, OPTIMIZERS, SCHEDULES, TrainConfig, pick_device
+from .config import TrainConfig, pick_device
 from .data import Batches, Mnist, Split
 from .fast import accelerate
-from .inside.adversarial import harden
-from .models import LAYERS, build_model, learning_parameters
+from .messages import Message
+from .models import build_model, learning_parameters
 
-__all__ = ["DEVICES", "KERNELS", "LAYERS", "OPTIMIZERS", "SCHEDULES", "BatchReport", "EpochReport", "EvalResult",
-           "Hook", "Progress", "TrainConfig", "TrainResult", "evaluate", "learning_parameters", "pick_device", "train",
+__all__ = ["BatchReport", "EpochReport", "EvalResult", "Hook", "Progress", "TrainResult", "evaluate", "train",
            "train_one_epoch"]
 
 @dataclass
@@ -130,16 +129,22 @@ class Progress:
 class Hook:
     """What a run does around the loop. Each method is called between batches, when the weights are
     consistent; override the ones you need. The command line's hook prints and saves; the app's
-    (lenet/classroom/trainer.py) sends the live charts to the server and honours Stop."""
+    (lenet/classroom/trainer.py) sends the live charts to the server and honours Stop; hardening
+    (lenet/inside/adversarial.py) changes the batch the model learns from."""
 
-    def before_batch(self, run: Progress) -> bool:
+    def before_batch(self, progress: Progress) -> bool:
         """Before every batch; return False to stop training here."""
         return True
 
-    def after_batch(self, run: Progress) -> None:
+    def batch(self, progress: Progress, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The images (B, 1, 28, 28) the model learns from in this step, for labels y (B,): as
+        they come, unless a hook changes them."""
+        return x
+
+    def after_batch(self, progress: Progress) -> None:
         """After every optimiser step."""
 
-    def after_epoch(self, run: Progress, report: EpochReport) -> None:
+    def after_epoch(self, progress: Progress, report: EpochReport) -> None:
         """After each epoch's evaluation of the whole eval split: save a checkpoint here."""
 
 
@@ -160,44 +165,46 @@ def train(cfg: TrainConfig, data: Mnist, hook: Hook | None = None, resume: dict 
         resume: a saved run (a checkpoint dict) to continue for cfg.epochs more epochs, from its
             weights and, if saved, its optimiser state; the schedule starts a new cycle.
     With cfg.layers "classifier" only model.classifier learns: model.features keeps its weights.
+    cfg.adversarial needs a hook that hardens the batch (lenet.inside.adversarial.hardened(hook, cfg)).
     """
     hook = hook or Hook()
-    plain, run, opt, sched = _setup(cfg, data, resume)
+    if cfg.adversarial and type(hook).batch is Hook.batch:  # the setting would do nothing: say so, never ignore it
+        raise ValueError(Message("train.adversarial_hook"))
+    plain, progress, opt, sched = _setup(cfg, data, resume)
     device = next(plain.parameters()).device
     batches = Batches(split=data.train.head(cfg.limit), size=cfg.batch_size, device=device, augment=cfg.augment,
-                      seed=cfg.seed + run.first_epoch - 1)  # a continued run shuffles anew
+                      seed=cfg.seed + progress.first_epoch - 1)  # a continued run shuffles anew
     result = TrainResult(model=plain, device=str(device))
     with _frozen(plain, learning_parameters(plain, cfg.layers)):
-        for epoch in range(run.first_epoch, run.first_epoch + cfg.epochs):
-            if not train_one_epoch(run, epoch, batches, opt, sched, hook):
+        for epoch in range(progress.first_epoch, progress.first_epoch + cfg.epochs):
+            if not train_one_epoch(progress, epoch, batches, opt, sched, hook):
                 result.stopped = True
                 break
-            report = _epoch_report(run, evaluate(run.model, run.eval_set), opt)
+            report = _epoch_report(progress, evaluate(progress.model, progress.eval_set), opt)
             result.history.append(report.to_dict())
-            hook.after_epoch(run, report)
+            hook.after_epoch(progress, report)
     return result
 
 
-def train_one_epoch(run: Progress, epoch: int, batches: Batches, opt: torch.optim.Optimizer,
+def train_one_epoch(progress: Progress, epoch: int, batches: Batches, opt: torch.optim.Optimizer,
                     sched: torch.optim.lr_scheduler.LRScheduler, hook: Hook) -> bool:
     """One pass over the training images, in a fresh order; False if the hook stopped it."""
-    run.model.train()
-    _begin_epoch(run, epoch, batches.device)
+    progress.model.train()
+    _begin_epoch(progress, epoch, batches.device)
     for xb, yb in batches:  # (B, 1, 28, 28), (B,)
-        if not hook.before_batch(run):
+        if not hook.before_batch(progress):
             return False
-        if run.cfg.adversarial:  # half the batch becomes FGSM examples against the model as it is now
-            xb = harden(run.model, xb, yb, run.cfg.adversarial)
-        logits = run.model(xb)  # (B, 10)
-        loss = F.cross_entropy(logits, yb, label_smoothing=run.cfg.label_smoothing)
+        xb = hook.batch(progress, xb, yb)  # as it comes, or hardened against the model as it is now
+        logits = progress.model(xb)  # (B, 10)
+        loss = F.cross_entropy(logits, yb, label_smoothing=progress.cfg.label_smoothing)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         sched.step()
-        _count(run, loss.detach(), logits.detach(), yb)
-        hook.after_batch(run)
-    run.epoch_ended = time.perf_counter()
-    run.train_s += run.epoch_ended - run.epoch_started
+        _count(progress, loss.detach(), logits.detach(), yb)
+        hook.after_batch(progress)
+    progress.epoch_ended = time.perf_counter()
+    progress.train_s += progress.epoch_ended - progress.epoch_started
     return True
 
 
@@ -234,33 +241,34 @@ def _setup(cfg: TrainConfig, data: Mnist, resume: dict | None) -> tuple[nn.Modul
     eval_split, eval_set = ("val", data.val) if data.val is not None else ("test", data.test)
     samples = len(data.train.head(cfg.limit))
     done = 0 if resume is None else len(resume["history"])  # epochs already trained
-    run = Progress(cfg=cfg, model=model, eval_split=eval_split, eval_set=eval_set, samples=samples,
+    progress = Progress(cfg=cfg, model=model, eval_split=eval_split, eval_set=eval_set, samples=samples,
                    batches=math.ceil(samples / cfg.batch_size), first_epoch=done + 1)
     opt = _optimizer(cfg, learning_parameters(plain, cfg.layers), device)
     if resume is not None and resume.get("optimizer") and _same_layers(resume, cfg.layers):
         opt.load_state_dict(resume["optimizer"])
-    return plain, run, opt, _schedule(cfg, opt, cfg.epochs * run.batches)
+    return plain, progress, opt, _schedule(cfg, opt, cfg.epochs * progress.batches)
 
 
-def _begin_epoch(run: Progress, epoch: int, device: torch.device) -> None:
-    run.epoch, run.batch, run.epoch_started = epoch, 0, time.perf_counter()
-    run.loss_sum = torch.zeros((), device=device)  # kept on the device: no wait for it every batch
-    run.correct = torch.zeros((), device=device, dtype=torch.long)
+def _begin_epoch(progress: Progress, epoch: int, device: torch.device) -> None:
+    progress.epoch, progress.batch, progress.epoch_started = epoch, 0, time.perf_counter()
+    progress.loss_sum = torch.zeros((), device=device)  # kept on the device: no wait for it every batch
+    progress.correct = torch.zeros((), device=device, dtype=torch.long)
 
 
-def _count(run: Progress, loss: torch.Tensor, logits: torch.Tensor, yb: torch.Tensor) -> None:
-    run.batch += 1
-    run.loss = loss
-    run.loss_sum += loss * len(yb)
-    run.correct += (logits.argmax(1) == yb).sum()
+def _count(progress: Progress, loss: torch.Tensor, logits: torch.Tensor, yb: torch.Tensor) -> None:
+    progress.batch += 1
+    progress.loss = loss
+    progress.loss_sum += loss * len(yb)
+    progress.correct += (logits.argmax(1) == yb).sum()
 
 
-def _epoch_report(run: Progress, ev: EvalResult, opt: torch.optim.Optimizer) -> EpochReport:
-    epoch_s = run.epoch_ended - run.epoch_started  # the training steps only, not the evaluation
-    return EpochReport(epoch=run.epoch, train_loss=float(run.loss_sum) / run.samples,
-                       train_accuracy=float(run.correct) / run.samples, eval_split=run.eval_split, eval_loss=ev.loss,
-                       eval_accuracy=ev.accuracy, elapsed_s=time.perf_counter() - run.started, train_s=run.train_s,
-                       samples_per_s=run.samples / epoch_s, evaluation=ev, optimizer=opt.state_dict())
+def _epoch_report(progress: Progress, ev: EvalResult, opt: torch.optim.Optimizer) -> EpochReport:
+    epoch_s = progress.epoch_ended - progress.epoch_started  # the training steps only, not the evaluation
+    return EpochReport(epoch=progress.epoch, train_loss=float(progress.loss_sum) / progress.samples,
+                       train_accuracy=float(progress.correct) / progress.samples, eval_split=progress.eval_split,
+                       eval_loss=ev.loss, eval_accuracy=ev.accuracy, elapsed_s=time.perf_counter() - progress.started,
+                       train_s=progress.train_s, samples_per_s=progress.samples / epoch_s, evaluation=ev,
+                       optimizer=opt.state_dict())
 
 
 @contextmanager

@@ -3,12 +3,13 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from lenet.classroom.serving import serving
+from lenet.ink import ImageError
 from lenet.predict import classify
-from lenet.preprocess import naive_resize
+from lenet.preprocess import NoDigitError, naive_resize
 from ui import charts, lesson, router
 from ui.collect import confirm_or_correct
 from ui.doubt import say_verdict, verdict, warm
-from ui.drawing import TOOLBAR_ABOVE_CANVAS, ImageError, NoDigitError, Sources, read_canvas, read_upload, strokes, tile
+from ui.drawing import TOOLBAR_ABOVE_CANVAS, Sources, read_canvas, read_upload, strokes, tile
 from ui.fool import attack_view
 from ui.i18n import text
 from ui.models import all_models, selected

@@ -13,11 +13,10 @@ from lenet.inside.introspect import (
     has_feature_maps,
     layer_table,
     lenet_walk,
-    output_size,
     sides,
-    size_formula,
 )
 from lenet.predict import classify
+from lenet.shapes import output_size, size_formula
 from ui import charts, lesson, router
 from ui.doubt import doubt_view
 from ui.drawing import enlarge

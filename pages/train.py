@@ -9,9 +9,9 @@ from lenet.classroom.jobs import JobBusy, continued_run, new_run
 from lenet.classroom.runs import delete_run, max_runs, saved_runs
 from lenet.classroom.serving import mnist, warm_up
 from lenet.classroom.state import RunState, Status
+from lenet.config import pick_device
 from lenet.data import pixels
 from lenet.files import ROOT, runs_dir
-from lenet.train import pick_device
 from ui import charts, learning, lesson, router
 from ui.drawing import enlarge
 from ui.form import recipe_form

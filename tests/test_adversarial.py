@@ -5,26 +5,33 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from lenet.checkpoints import CHECKPOINT_DIR, load_model
+from lenet.checkpoints import load_model
+from lenet.config import TrainConfig
 from lenet.data import MEAN, STD, normalise
+from lenet.files import CHECKPOINT_DIR
 from lenet.inside.adversarial import (
     EPSILONS,
     accuracy_curve,
     attack,
     fgsm,
     harden,
+    hardened,
     smallest_flip,
     targeted,
     to_pixels,
 )
+from lenet.messages import message_of
 from lenet.models import build_model
+from lenet.train import Hook, train
 from tests.conftest import at_once
 from tests.test_cli import lenet
+from tests.test_train import Recorder, digits_data
 
 LOW, HIGH = (0 - MEAN) / STD, (1 - MEAN) / STD  # black and white, normalised
 LIMIT = 1000
@@ -158,3 +165,25 @@ def test_robustness_refuses_bad_arguments_with_a_reason():
                        (["--attack", "cw"], "invalid choice")):
         done = lenet("robustness", path, *args, check=False)
         assert done.returncode == 2 and says in done.stderr, done.stderr
+
+
+def test_adversarial_training_comes_from_its_hook_and_is_never_silently_ignored(digits):
+    """train() knows nothing of attacks: Adversarial ε is the Hardened hook's. A recipe with ε and a
+    hook that doesn't harden is refused, never trained plain; hardened() trains exactly the batches
+    `harden` makes, and the hook it wraps still hears every batch and epoch."""
+    data, cfg = digits_data(digits), TrainConfig(epochs=1, batch_size=20, adversarial=0.2, seed=3)
+    with pytest.raises(ValueError) as refused:
+        train(cfg, data, Recorder())
+    assert message_of(refused.value).key == "train.adversarial_hook"
+
+    class ByHand(Hook):
+        def batch(self, progress, x, y):
+            return harden(progress.model, x, y, 0.2)
+
+    recorder = Recorder()
+    runs = {"hardened": train(cfg, data, hardened(recorder, cfg)), "by hand": train(cfg, data, ByHand()),
+            "plain": train(replace(cfg, adversarial=0.0), data)}
+    assert len(recorder.batches) == 5 and len(recorder.epochs) == 1
+    weights = {name: run.model.state_dict()["features.conv1.weight"] for name, run in runs.items()}
+    assert torch.equal(weights["hardened"], weights["by hand"])
+    assert not torch.equal(weights["hardened"], weights["plain"])

@@ -2,10 +2,11 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lenet.checkpoints import CHECKPOINT_DIR, load_model
+from lenet.checkpoints import load_model
 from lenet.classroom import collection
 from lenet.classroom.jobqueue import JOBS
 from lenet.classroom.state import Status
+from lenet.files import CHECKPOINT_DIR
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.app

@@ -9,8 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lenet.checkpoints import CHECKPOINT_DIR, load_model
+from lenet.checkpoints import load_model
 from lenet.data import BACKGROUND, normalise
+from lenet.files import CHECKPOINT_DIR
 from lenet.inside.attribution import (
     FILL,
     MID_GREY,

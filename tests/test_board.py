@@ -15,9 +15,9 @@ from lenet.classroom.board import Budget, Entry, eta_s, pareto, ranked, read_boa
 from lenet.classroom.jobqueue import JobQueue
 from lenet.classroom.jobs import Job, JobBusy
 from lenet.classroom.state import RunState, Status
+from lenet.config import TrainConfig
 from lenet.data import normalise
 from lenet.designs import check
-from lenet.train import TrainConfig
 
 WAIT_S = 300  # a bound on every wait for a run: far beyond what it takes, on any machine
 

@@ -5,12 +5,13 @@ import shutil
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lenet.checkpoints import CHECKPOINT_DIR, save_epoch
+from lenet.checkpoints import save_epoch
 from lenet.classroom.board import Entry, read_board, write_entry
-from lenet.designs import LENET5, PRESETS, check
+from lenet.config import TrainConfig
+from lenet.designs import PRESETS, check
+from lenet.files import CHECKPOINT_DIR
 from lenet.inside.introspect import sides
-from lenet.models import build_model
-from lenet.train import TrainConfig
+from lenet.models import LENET5, build_model
 from tests.conftest import ROOT
 from ui.i18n import Text
 

@@ -5,7 +5,6 @@ import pytest
 import torch
 
 from lenet.checkpoints import (
-    CHECKPOINT_DIR,
     FORMAT,
     CheckpointError,
     accuracy_of,
@@ -14,6 +13,7 @@ from lenet.checkpoints import (
     make_checkpoint,
     save_checkpoint,
 )
+from lenet.files import CHECKPOINT_DIR
 from lenet.models import build_model
 
 

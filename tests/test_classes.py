@@ -13,8 +13,8 @@ from lenet.classroom import collection, moderation
 from lenet.classroom.jobqueue import JobQueue
 from lenet.classroom.jobs import Job, JobBusy
 from lenet.classroom.state import RunState, Status
+from lenet.config import TrainConfig
 from lenet.files import class_codes, collection_dir, current_class, in_class, is_class_code, runs_dir, runs_root
-from lenet.train import TrainConfig
 from tests.conftest import at_once
 from tests.test_teacher import sign_in, sign_in_page
 from ui import teacher

@@ -111,8 +111,8 @@ def test_export_onnx_and_torchscript_match_pytorch(trained, tmp_path, capsys):
 def test_a_cli_run_is_named_and_ordered_as_the_apps_are(tmp_path, monkeypatch, capsys):
     """One naming rule and one order for both: a run the CLI saves lands first in the picker's list,
     after a run the app saved earlier (the CLI's runs used to sort after every app run)."""
-    from lenet.checkpoints import CHECKPOINT_DIR
     from lenet.classroom.runs import STAMP, saved_runs
+    from lenet.files import CHECKPOINT_DIR
     earlier = tmp_path / "20200101-000000-lenet5-relu.pt"
     shutil.copy(CHECKPOINT_DIR / "lenet5.pt", earlier)
     monkeypatch.setenv("LENET_RUNS", str(tmp_path))  # read when the run is named, not at import

@@ -6,13 +6,16 @@ import random
 import pytest
 import torch
 
-from lenet.checkpoints import CHECKPOINT_DIR, load_model, save_epoch
+from lenet.checkpoints import load_model, save_epoch
 from lenet.cli import main
+from lenet.config import TrainConfig
 from lenet.data import normalise
-from lenet.designs import LENET5, LIMITS, Designed, DesignError, check, parse, text_of
+from lenet.designs import LIMITS, Designed, DesignError, check, parse, text_of
+from lenet.files import CHECKPOINT_DIR
 from lenet.inside.introspect import layer_table
 from lenet.messages import ENGLISH, Message
-from lenet.train import Hook, TrainConfig, train
+from lenet.models import LENET5
+from lenet.train import Hook, train
 from tests.test_train import digits_data
 
 
@@ -113,8 +116,8 @@ def test_a_designed_run_is_saved_and_loads_as_its_design(digits, tmp_path):
     assert cfg.model == "design"
 
     class Saver(Hook):
-        def after_epoch(self, run, report) -> None:
-            self.path = save_epoch(tmp_path / "run.pt", cfg, run.model, [report.to_dict()], report.optimizer)
+        def after_epoch(self, progress, report) -> None:
+            self.path = save_epoch(tmp_path / "run.pt", cfg, progress.model, [report.to_dict()], report.optimizer)
 
     saver = Saver()
     result = train(cfg, data, saver)

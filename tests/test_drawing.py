@@ -6,9 +6,12 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from lenet.checkpoints import CHECKPOINT_DIR, load_model
+from lenet.checkpoints import load_model
+from lenet.files import CHECKPOINT_DIR
+from lenet.ink import ImageError
 from lenet.predict import classify
-from ui.drawing import ImageError, NoDigitError, Sources, read_canvas, read_upload, tile
+from lenet.preprocess import NoDigitError
+from ui.drawing import Sources, read_canvas, read_upload, tile
 
 
 def test_whichever_came_last_is_read():

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from lenet.checkpoints import CHECKPOINT_DIR, load_model
+from lenet.checkpoints import load_model
 from lenet.data import normalise, pixels
+from lenet.files import CHECKPOINT_DIR
 from lenet.inside.embedding import (
     digit_map,
     fit_projection,

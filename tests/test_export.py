@@ -10,11 +10,12 @@ import zipfile
 import pytest
 import torch
 
-from lenet.checkpoints import CHECKPOINT_DIR, load_model, make_checkpoint, save_checkpoint
+from lenet.checkpoints import load_model, make_checkpoint, save_checkpoint
 from lenet.cli import main
 from lenet.data import normalise, pixels
 from lenet.designs import Designed
 from lenet.export import pytorch_zip
+from lenet.files import CHECKPOINT_DIR
 
 SHIPPED = ["lenet5", "lenet5-classic", "mlp"]
 

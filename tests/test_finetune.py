@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from lenet.checkpoints import CHECKPOINT_DIR, load_checkpoint, load_model
+from lenet.checkpoints import load_checkpoint, load_model
 from lenet.classroom import collection
 from lenet.classroom.finetune import (
     FineTuneError,
@@ -23,10 +23,12 @@ from lenet.classroom.finetune import (
     save_finetuned,
     scores,
 )
+from lenet.config import TrainConfig
 from lenet.data import Split, normalise, pixels
+from lenet.files import CHECKPOINT_DIR
 from lenet.predict import classify
 from lenet.preprocess import to_mnist
-from lenet.train import TrainConfig, evaluate
+from lenet.train import evaluate
 from tests.synth import SIZES, STROKES, canvas_of, render
 from tests.test_train import digits_data
 

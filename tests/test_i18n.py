@@ -9,9 +9,9 @@ import sys
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from lenet.config import TrainConfig
 from lenet.messages import ENGLISH, Message
 from lenet.settings import settings_of
-from lenet.train import TrainConfig
 from tests.conftest import ROOT
 from ui.i18n import LANGUAGES, MISSING, Text, placeholders, table
 

@@ -6,22 +6,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lenet.checkpoints import CHECKPOINT_DIR, load_model
+from lenet.checkpoints import load_model
 from lenet.data import normalise
-from lenet.inside.introspect import (
-    describe,
-    feature_maps,
-    filters,
-    flatten_size,
-    layer_table,
-    lenet_walk,
-    output_size,
-    sides,
-    size_formula,
-    trace,
-)
+from lenet.files import CHECKPOINT_DIR
+from lenet.inside.introspect import describe, feature_maps, filters, flatten_size, layer_table, lenet_walk, sides, trace
 from lenet.models import MODELS, build_model
 from lenet.predict import classify
+from lenet.shapes import output_size, size_formula
 from tests.conftest import at_once
 
 

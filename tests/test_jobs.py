@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from lenet.checkpoints import CHECKPOINT_DIR, load_checkpoint, load_model
+from lenet.checkpoints import load_checkpoint, load_model
 from lenet.classroom import collection
 from lenet.classroom.jobqueue import JobQueue
 from lenet.classroom.jobs import Job, JobBusy, continued_run, finetune_run, new_run
@@ -25,8 +25,10 @@ from lenet.classroom.trainer import (
     Stopped,
     Weights,
 )
+from lenet.config import TrainConfig
+from lenet.files import CHECKPOINT_DIR
 from lenet.messages import Message
-from lenet.train import BatchReport, EvalResult, TrainConfig
+from lenet.train import BatchReport, EvalResult
 
 TINY = TrainConfig(epochs=1, limit=2000)
 WAIT_S = 300  # a bound on every wait for a run: far beyond what it takes, on any machine

@@ -10,8 +10,8 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from lenet.config import TrainConfig
 from lenet.designs import check
-from lenet.train import TrainConfig
 from tests.conftest import ROOT
 from ui.lesson import HIDEABLE, KNOWN, Lesson, Problem, link, plain, query_of, read
 

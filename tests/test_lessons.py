@@ -10,13 +10,15 @@ import numpy as np
 import pytest
 import torch
 
-from lenet.checkpoints import CHECKPOINT_DIR, load_model
+from lenet.checkpoints import load_model
+from lenet.config import TrainConfig
 from lenet.data import normalise, sample_digits
-from lenet.designs import LENET5, check
+from lenet.designs import check
+from lenet.files import CHECKPOINT_DIR
 from lenet.inside.introspect import feature_maps
 from lenet.inside.stepper import step
-from lenet.models import MODELS, build_model
-from lenet.train import TrainConfig, train
+from lenet.models import LENET5, MODELS, build_model
+from lenet.train import train
 from tests.conftest import ROOT
 from ui.lesson import read
 
@@ -208,12 +210,13 @@ def test_the_doubt_lesson_shows_how_sure_the_model_is_of_non_digits_and_which_ar
 def test_adversarial_training_holds_up_better_under_attack(mnist):
     """The hardened lesson: one epoch with Adversarial ε 0.1 against the same recipe without it,
     both attacked with FGSM on 1,000 test digits (measured: docs/performance.md)."""
-    from lenet.inside.adversarial import accuracy_curve
+    from lenet.inside.adversarial import accuracy_curve, hardened
 
     lesson = recipe_of("hardened")
     assert lesson.adversarial == 0.1
     test = mnist.test.head(1000)
-    curves = {name: accuracy_curve(train(config, mnist).model.eval(), test.x, test.y, (0.0, 0.1, 0.2))
+    curves = {name: accuracy_curve(train(config, mnist, hardened(None, config)).model.eval(), test.x, test.y,
+                                   (0.0, 0.1, 0.2))
               for name, config in (("hardened", lesson), ("plain", replace(lesson, **LESSONS["hardened"][1])))}
     assert curves["hardened"][0] > 0.98 and curves["plain"][0] > 0.98, curves  # both still read digits
     assert curves["hardened"][1] > curves["plain"][1] + 0.03, curves

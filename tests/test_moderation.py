@@ -9,9 +9,10 @@ import zipfile
 import pytest
 import torch
 
-from lenet.checkpoints import CHECKPOINT_DIR, load_model
+from lenet.checkpoints import load_model
 from lenet.classroom import collection, moderation
 from lenet.classroom.finetune import plan
+from lenet.files import CHECKPOINT_DIR
 from tests.conftest import at_once
 
 

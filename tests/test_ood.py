@@ -10,8 +10,9 @@ import pytest
 import torch
 from PIL import Image
 
-from lenet.checkpoints import CHECKPOINT_DIR, load_model
+from lenet.checkpoints import load_model
 from lenet.data import normalise
+from lenet.files import CHECKPOINT_DIR
 from lenet.inside import nondigits
 from lenet.inside.ood import PASS, _typicality, calibration_for, held_out, judge, off_scores
 from tests.conftest import at_once

@@ -4,8 +4,9 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from lenet.checkpoints import CHECKPOINT_DIR, load_model
+from lenet.checkpoints import load_model
 from lenet.data import normalise
+from lenet.files import CHECKPOINT_DIR
 from lenet.models import build_model
 from lenet.predict import classify
 from lenet.preprocess import NoDigitError, to_mnist

@@ -16,7 +16,7 @@ from lenet.classroom import replicas
 from lenet.classroom.jobqueue import JobQueue
 from lenet.classroom.jobs import JobBusy, new_run
 from lenet.classroom.state import RunState, Status
-from lenet.train import TrainConfig
+from lenet.config import TrainConfig
 from tests.conftest import eventually
 from tests.test_jobs import TINY, WAIT_S
 

@@ -5,7 +5,7 @@ import time
 import pytest
 
 from lenet.classroom.runs import STAMP, delete_run, max_runs, prune_runs, run_name, saved_runs
-from lenet.train import TrainConfig
+from lenet.config import TrainConfig
 
 
 def test_a_run_is_named_by_when_it_started_and_what_it_is():

@@ -10,8 +10,8 @@ import pyarrow as pa
 import pytest
 import torch
 
-from lenet.checkpoints import CHECKPOINT_DIR, load_model
-from lenet.files import data_root
+from lenet.checkpoints import load_model
+from lenet.files import CHECKPOINT_DIR, data_root
 from lenet.inside.introspect import layer_table
 from lenet.predict import classify
 from tests.conftest import at_once

@@ -4,8 +4,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lenet.cli import build_parser, main
+from lenet.config import TrainConfig
 from lenet.settings import settings_of
-from lenet.train import TrainConfig
 from tests.conftest import ROOT
 
 SETTINGS = settings_of(TrainConfig)

@@ -3,8 +3,8 @@ import re
 
 import pytest
 
-from lenet.checkpoints import CHECKPOINT_DIR, load_model
-from lenet.files import data_root
+from lenet.checkpoints import load_model
+from lenet.files import CHECKPOINT_DIR, data_root
 from lenet.predict import classify
 from lenet.preprocess import NoDigitError
 from lenet.train import evaluate

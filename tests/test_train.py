@@ -7,11 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from lenet.checkpoints import CHECKPOINT_DIR, load_checkpoint, make_checkpoint, save_epoch
+from lenet.checkpoints import load_checkpoint, make_checkpoint, save_epoch
 from lenet.classroom.runs import continue_config
+from lenet.config import TrainConfig, pick_device
 from lenet.data import BACKGROUND, Mnist, Split, augment, normalise
+from lenet.files import CHECKPOINT_DIR
 from lenet.models import build_model
-from lenet.train import Hook, TrainConfig, evaluate, pick_device, train
+from lenet.train import Hook, evaluate, train
 
 TIMING = ("elapsed_s", "train_s", "samples_per_s")
 
@@ -33,14 +35,14 @@ class Recorder(Hook):
     def __init__(self, stop_at: int | None = None) -> None:
         self.batches, self.epochs, self.stop_at, self.before = [], [], stop_at, 0
 
-    def before_batch(self, run) -> bool:
+    def before_batch(self, progress) -> bool:
         self.before += 1
-        return self.stop_at is None or run.batch < self.stop_at
+        return self.stop_at is None or progress.batch < self.stop_at
 
-    def after_batch(self, run) -> None:
-        self.batches.append(run.report())
+    def after_batch(self, progress) -> None:
+        self.batches.append(progress.report())
 
-    def after_epoch(self, run, report) -> None:
+    def after_epoch(self, progress, report) -> None:
         self.epochs.append(report)
 
 
@@ -117,8 +119,8 @@ def test_a_saved_run_continues_with_its_weights_and_optimizer_state(digits, tmp_
     cfg = TrainConfig(epochs=1, batch_size=16, seed=3)
 
     class Saver(Hook):
-        def after_epoch(self, run, report) -> None:
-            self.path = save_epoch(tmp_path / "run.pt", cfg, run.model, [report.to_dict()], report.optimizer)
+        def after_epoch(self, progress, report) -> None:
+            self.path = save_epoch(tmp_path / "run.pt", cfg, progress.model, [report.to_dict()], report.optimizer)
     saver = Saver()
     train(cfg, data, saver)
     more, ckpt = continue_config(saver.path, epochs=2)

@@ -17,10 +17,11 @@ from lenet.classroom.trainer import (
     Weights,
     wait_for_pages,
 )
+from lenet.config import TrainConfig
 from lenet.data import Mnist
 from lenet.inside.introspect import feature_maps
 from lenet.models import build_model
-from lenet.train import TrainConfig, train
+from lenet.train import train
 
 
 class Pages:

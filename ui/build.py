@@ -15,7 +15,8 @@ from typing import Any
 
 import streamlit as st
 
-from lenet.designs import ACTIVATIONS, LIMITS, PRESETS, Conv, Dense, DesignError, Layer, Pool, parse, text_of
+from lenet.designs import LIMITS, PRESETS, Conv, Dense, DesignError, Layer, Pool, parse, text_of
+from lenet.models import ACTIVATIONS
 from lenet.shapes import LayerRow
 from ui import lesson
 from ui.i18n import Text

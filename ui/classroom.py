@@ -14,7 +14,7 @@ from lenet.classroom.serving import serving
 from lenet.data import normalise
 from lenet.files import collection_dir
 from lenet.messages import Message
-from lenet.train import LAYERS
+from lenet.models import LAYERS
 from ui import charts
 from ui.drawing import enlarge
 from ui.i18n import Text

@@ -6,11 +6,10 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from lenet.ink import ImageError, load_image
+from lenet.ink import load_image
 from lenet.preprocess import NoDigitError, Preprocessed, to_mnist
 
-__all__ = ["TOOLBAR_ABOVE_CANVAS", "ImageError", "NoDigitError", "Sources", "enlarge", "read_canvas", "read_upload",
-           "strokes", "tile"]
+__all__ = ["TOOLBAR_ABOVE_CANVAS", "Sources", "enlarge", "read_canvas", "read_upload", "strokes", "tile"]
 
 # The canvas component keeps its toolbar (undo, redo, clear) invisible until hovered, resting over
 # the top right of the drawing area, where it swallowed the first stroke of a digit drawn there.

@@ -15,8 +15,8 @@ from typing import Any
 
 import streamlit as st
 
+from lenet.config import TrainConfig
 from lenet.settings import Setting, settings_of
-from lenet.train import TrainConfig
 from ui.i18n import Text
 
 KEY = "recipe.{}"  # the session-state key of each setting's widget

@@ -20,9 +20,9 @@ from typing import Any
 
 import streamlit as st
 
+from lenet.config import TrainConfig
 from lenet.messages import ENGLISH, Message, message_of
 from lenet.settings import Setting, settings_of
-from lenet.train import TrainConfig
 
 __all__ = ["LANGUAGES", "MISSING", "Text", "keys", "placeholders", "table", "text"]
 

@@ -25,12 +25,12 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
+from lenet.config import TrainConfig
 from lenet.data import SAMPLE_SIZE
 from lenet.designs import check, parse, text_of
 from lenet.files import is_class_code
 from lenet.models import resolve_options
 from lenet.settings import Setting
-from lenet.train import TrainConfig
 from ui.form import form_settings
 from ui.i18n import LANGUAGES
 from ui.inside import VIEWS

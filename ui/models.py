@@ -7,11 +7,12 @@ from pathlib import Path
 import streamlit as st
 from torch import nn
 
-from lenet.checkpoints import CHECKPOINT_DIR, CheckpointError, accuracy_of, load_checkpoint, load_model
+from lenet.checkpoints import CheckpointError, accuracy_of, load_checkpoint, load_model
 from lenet.classroom.board import ranked, read_board
 from lenet.classroom.jobqueue import current_job
 from lenet.classroom.runs import saved_runs
 from lenet.export import pytorch_zip
+from lenet.files import CHECKPOINT_DIR
 from ui.i18n import Text, text
 
 LIVE = "live"

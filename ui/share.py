@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lenet.train import TrainConfig
+from lenet.config import TrainConfig
 from ui import lesson
 from ui.form import current_recipe
 from ui.i18n import Text

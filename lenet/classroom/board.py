@@ -23,13 +23,14 @@ import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from ..config import TrainConfig
 from ..designs import check
 from ..files import collection_dir, runs_dir, write_atomic
 from ..messages import Message
-from ..train import TrainConfig
 from .jobqueue import JOBS, JobQueue
-from .jobs import Job, RunState, Status
+from .jobs import Job
 from .runs import run_name
+from .state import RunState, Status
 
 __all__ = ["BUDGET_LIMITS", "MAX_ENTRIES", "Budget", "Entry", "board_dir", "clear_board", "eta_s", "new_nickname",
            "nickname_problem", "pareto", "ranked", "read_board", "read_budget", "record", "remove_entry", "save_budget",

@@ -18,9 +18,10 @@ import torch
 from torch import nn
 
 from ..checkpoints import load_model, make_checkpoint, save_checkpoint
+from ..config import TrainConfig
 from ..data import Mnist, Split, normalise
 from ..messages import Message
-from ..train import Hook, TrainConfig, evaluate, train
+from ..train import Hook, evaluate, train
 from . import collection
 from .collection import HELD_OUT, Item
 

@@ -28,10 +28,10 @@ from typing import Any
 
 from torch import nn
 
+from ..config import TrainConfig
 from ..files import runs_dir
 from ..messages import Message
 from ..models import build_model
-from ..train import TrainConfig
 from .finetune import EPOCHS as FINETUNE_EPOCHS
 from .finetune import REPLAY, plan
 from .replicas import Publisher, replica
@@ -57,7 +57,7 @@ from .trainer import (
     run_order,
 )
 
-__all__ = ["Job", "JobBusy", "RunState", "Status", "continued_run", "finetune_run", "new_run"]
+__all__ = ["Job", "JobBusy", "continued_run", "finetune_run", "new_run"]
 
 class JobBusy(RuntimeError):
     """A training run is already going; only one trains at a time."""

@@ -15,9 +15,9 @@ from dataclasses import fields, replace
 from pathlib import Path
 
 from ..checkpoints import load_checkpoint
+from ..config import TrainConfig
 from ..files import runs_dir
 from ..messages import Message
-from ..train import TrainConfig
 
 __all__ = ["continue_config", "delete_run", "max_runs", "prune_runs", "run_name", "saved_runs"]
 

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
+from ..config import TrainConfig
 from ..files import current_class
 from ..messages import Message
-from ..train import BatchReport, EvalResult, TrainConfig
+from ..train import BatchReport, EvalResult
 from .trainer import FineTuning, Frame, Probe
 
 __all__ = ["MAX_FRAMES", "Film", "RunState", "Status"]

@@ -22,10 +22,12 @@ import torch
 from torch import nn
 
 from ..checkpoints import save_epoch
+from ..config import TrainConfig
 from ..data import Mnist, load_mnist
+from ..inside.adversarial import hardened
 from ..inside.introspect import feature_maps, filters, has_feature_maps
 from ..messages import Message, message_of
-from ..train import BatchReport, EpochReport, EvalResult, Hook, Progress, TrainConfig, evaluate, train
+from ..train import BatchReport, EpochReport, EvalResult, Hook, Progress, evaluate, train
 from . import collection
 from .finetune import checkpoint_of, class_split, finetune, save_finetuned
 from .runs import prune_runs
@@ -164,49 +166,49 @@ class LiveHook(Hook):
         self.probed = self.weighed = -math.inf
         self.filmed: int | None = None  # samples at the last frame
 
-    def before_batch(self, run: Progress) -> bool:
+    def before_batch(self, progress: Progress) -> bool:
         if self.started is not None and self.governor is not None:  # it times the step just done, waits excluded
             self.governor.batch(time.perf_counter() - self.started)
         if time.perf_counter() - self.probed >= PROBE_EVERY_S:
-            self._probe(run)
+            self._probe(progress)
         if self.filmed is None and self.frame_every is not None:
-            self._film(run)  # the filters before the first batch: random, or where a continued run left them
+            self._film(progress)  # the filters before the first batch: random, or where a continued run left them
         wait_for_pages(self.pages, self.stop, self.order.max_wait_s)
         self.started = time.perf_counter()
         return not self.stop.is_set()
 
-    def after_batch(self, run: Progress) -> None:
-        last = run.batch == run.batches
-        if self.frame_every is not None and (run.samples_done - self.filmed >= self.frame_every or last):
-            self._film(run)
-        if run.batch % PROGRESS_EVERY == 0 or last:
-            self.send(Stepped(run.report()))
+    def after_batch(self, progress: Progress) -> None:
+        last = progress.batch == progress.batches
+        if self.frame_every is not None and (progress.samples_done - self.filmed >= self.frame_every or last):
+            self._film(progress)
+        if progress.batch % PROGRESS_EVERY == 0 or last:
+            self.send(Stepped(progress.report()))
             if time.monotonic() - self.weighed >= LIVE_EVERY_S:
-                self._weights(run.model)
+                self._weights(progress.model)
 
-    def after_epoch(self, run: Progress, report: EpochReport) -> None:
+    def after_epoch(self, progress: Progress, report: EpochReport) -> None:
         self.history.append(report.to_dict())
-        saved = save_epoch(self.order.path, self.order.config, run.model, self.history, report.optimizer)
+        saved = save_epoch(self.order.path, self.order.config, progress.model, self.history, report.optimizer)
         prune_runs(saved.parent, cap=self.order.cap, keep=saved)
-        self._weights(run.model)
+        self._weights(progress.model)
         self.send(EpochEnded(record=self.history[-1], evaluation=report.evaluation, path=saved))
 
-    def _probe(self, run: Progress) -> None:
-        ev = evaluate(run.model, run.eval_set.head(PROBE_SIZE))
-        run.model.train()  # evaluate() left it in eval mode
-        self.send(Probed(point=Probe(progress=run.epochs_done, train_accuracy=run.running_accuracy,
+    def _probe(self, progress: Progress) -> None:
+        ev = evaluate(progress.model, progress.eval_set.head(PROBE_SIZE))
+        progress.model.train()  # evaluate() left it in eval mode
+        self.send(Probed(point=Probe(progress=progress.epochs_done, train_accuracy=progress.running_accuracy,
                                      eval_accuracy=ev.accuracy, eval_loss=ev.loss), evaluation=ev))
         self.probed = time.perf_counter()
 
-    def _film(self, run: Progress) -> None:
-        self.filmed = run.samples_done
-        if not has_feature_maps(run.model):
+    def _film(self, progress: Progress) -> None:
+        self.filmed = progress.samples_done
+        if not has_feature_maps(progress.model):
             return
         # conv1 and conv2 only: the layers after conv2 would double the cost. numpy arrays,
         # because they pickle for the trip to the server ~10× faster than tensors.
-        maps = feature_maps(run.model, run.eval_set.x[:1], ("features.conv1", "features.conv2"))
-        self.send(Filmed(Frame(samples=run.samples_done, progress=run.epochs_done,
-                               filters=filters(run.model)["conv1"].numpy(),
+        maps = feature_maps(progress.model, progress.eval_set.x[:1], ("features.conv1", "features.conv2"))
+        self.send(Filmed(Frame(samples=progress.samples_done, progress=progress.epochs_done,
+                               filters=filters(progress.model)["conv1"].numpy(),
                                maps={k: m.numpy() for k, m in maps.items()})))
 
     def _weights(self, model: nn.Module) -> None:
@@ -256,7 +258,7 @@ def _run(order: Order, data: Mnist, send: Callable[[Any], None], stop: Any, page
         if order.threads is not None:
             torch.set_num_threads(order.threads)
         hook = LiveHook(send, stop, pages, order, history, govern=order.threads is None)
-        trained = train(config, data, hook, resume)
+        trained = train(config, data, hardened(hook, config), resume)
         return trained.stopped, trained.model
     hook = LiveHook(send, stop, pages, order, list(resume["history"]))
     tuned = finetune(tuning.source, tuning.folder, data, layers=config.layers, epochs=config.epochs,

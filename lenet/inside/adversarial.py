@@ -19,7 +19,8 @@ attacks written there another way.
 Nothing here changes the model it is given, which one loaded model serves every session and the
 trainer with: each attack runs on its own copy, its weights frozen (`_own`), and takes
 torch.autograd.grad with respect to its own copy of the pixels only. The model must already be in
-eval mode. (`harden` is the exception: it is the training loop's, on the loop's own model.)
+eval mode. (`harden` is the exception: it is the training loop's, on the loop's own model, given to
+the loop by the `Hardened` hook.)
 """
 from __future__ import annotations
 
@@ -30,10 +31,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..config import TrainConfig
 from ..data import MEAN, STD
+from ..train import EpochReport, Hook, Progress
 
-__all__ = ["ATTACKS", "CURVE_DIGITS", "EPSILONS", "FLIP_GRID", "Attacked", "accuracy_curve", "attack", "fgsm",
-           "from_pixels", "harden", "smallest_flip", "targeted", "to_pixels"]
+__all__ = ["ATTACKS", "CURVE_DIGITS", "EPSILONS", "FLIP_GRID", "Attacked", "Hardened", "accuracy_curve", "attack",
+           "fgsm", "from_pixels", "harden", "hardened", "smallest_flip", "targeted", "to_pixels"]
 
 EPSILONS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)  # the curve's ε, as in the PyTorch FGSM tutorial
 CURVE_DIGITS = 1000  # the app's curve: the first 1,000 MNIST test digits, the same for every model
@@ -140,6 +143,31 @@ def harden(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float) -> to
     pixels = to_pixels(x[:half].detach())
     moved = (pixels + eps * _gradient(model, pixels, y[:half]).sign()).clamp(0, 1)
     return torch.cat([from_pixels(moved), x[half:]])
+
+
+class Hardened(Hook):
+    """Adversarial training as a hook: every batch the loop learns from is `harden`ed by ε, and
+    everything else is the wrapped hook's (printing, saving, the app's live charts)."""
+
+    def __init__(self, inner: Hook, eps: float) -> None:
+        self.inner, self.eps = inner, eps
+
+    def before_batch(self, progress: Progress) -> bool:
+        return self.inner.before_batch(progress)
+
+    def batch(self, progress: Progress, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return harden(progress.model, self.inner.batch(progress, x, y), y, self.eps)
+
+    def after_batch(self, progress: Progress) -> None:
+        self.inner.after_batch(progress)
+
+    def after_epoch(self, progress: Progress, report: EpochReport) -> None:
+        self.inner.after_epoch(progress, report)
+
+
+def hardened(hook: Hook | None, cfg: TrainConfig) -> Hook | None:
+    """The hook to train `cfg` with: `hook` itself, or, with cfg.adversarial > 0, `hook` hardened by it."""
+    return Hardened(hook or Hook(), cfg.adversarial) if cfg.adversarial else hook
 
 
 def _on_grid(model: nn.Module, x: torch.Tensor, target: int, steps: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -14,8 +14,8 @@ from torch import nn
 
 from ..shapes import LayerRow, output_size, size_formula
 
-__all__ = ["MAP_LAYERS", "LayerRow", "Step", "describe", "feature_maps", "filters", "flatten_size", "has_feature_maps",
-           "layer_table", "lenet_walk", "output_size", "size_formula", "sides", "strongest", "trace"]
+__all__ = ["MAP_LAYERS", "Step", "describe", "feature_maps", "filters", "flatten_size", "has_feature_maps",
+           "layer_table", "lenet_walk", "sides", "strongest", "trace"]
 
 MAP_LAYERS = ("features.conv1", "features.pool1", "features.conv2", "features.pool2")
 

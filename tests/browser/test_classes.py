@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import shutil
 
-from lenet.checkpoints import CHECKPOINT_DIR
 from lenet.classroom import collection
 from lenet.classroom.board import Entry, write_entry
 from lenet.data import load_mnist, pixels
+from lenet.files import CHECKPOINT_DIR
 from tests.browser.conftest import TEACHER_KEY
 from tests.browser.helpers import WAIT_MS, act, draw_digit, go, open_page, picker, settle, shot, sign_in, visible_text
 from tests.servers import app_server

@@ -7,8 +7,9 @@ import pytest
 import torch
 from playwright.sync_api import expect
 
-from lenet.checkpoints import CHECKPOINT_DIR, load_model
+from lenet.checkpoints import load_model
 from lenet.data import load_mnist
+from lenet.files import CHECKPOINT_DIR
 from lenet.inside.adversarial import CURVE_DIGITS, accuracy_curve
 from tests.browser.helpers import WAIT_MS, act, clear, draw_digit, go, open_page, prediction, settle, shot, stroke
 
