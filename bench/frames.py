@@ -20,7 +20,8 @@ from pathlib import Path
 
 import torch
 
-from lenet.classroom.trainer import Filmed, LiveHook, Order
+from lenet.classroom.protocol import Filmed, Order
+from lenet.classroom.trainer import LiveHook
 from lenet.config import TrainConfig
 from lenet.data import load_mnist
 from lenet.train import train

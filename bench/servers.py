@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from deploy.replicas import free_ports, replicas_by_key, serving
+from deploy.replicas import behind_nginx, free_ports, replicas_by_key
 from tests.servers import app_server
 
 __all__ = ["moved_keys", "peak_memory", "root_of", "rss_mb", "served"]
@@ -29,7 +29,7 @@ def served(tmp: Path, app: App) -> Iterator[tuple[str, tuple[int, ...], Callable
         with app_server(tmp, app=app) as server:
             yield server.url, (server.pid,), lambda: ""
         return
-    with serving(app[1], free_ports(app[1]), env={"LENET_RUNS": str(tmp)}, quiet=True) as front:
+    with behind_nginx(app[1], free_ports(app[1]), env={"LENET_RUNS": str(tmp)}, quiet=True) as front:
         yield front.url, tuple(p.pid for p in front.processes), lambda: f"; nginx's log: {moved_keys(front.prefix)}"
 
 

@@ -5,7 +5,7 @@
 Replica i listens on 127.0.0.1:PORT+i, named ri (LENET_REPLICA), all sharing one LENET_RUNS, so
 they list the same saved runs, collections and boards and share the live run
 (lenet/classroom/replicas.py). nginx serves them at PORT with sticky sessions (deploy/nginx.conf).
-Ctrl-C, or any of them stopping, takes all of them down. `serving()` is the same as a context
+Ctrl-C, or any of them stopping, takes all of them down. `behind_nginx()` is the same as a context
 manager, for the tests and bench/classroom.py.
 """
 from __future__ import annotations
@@ -79,7 +79,7 @@ def render(port: int, ports: list[int], prefix: Path) -> str:
 
 
 @contextmanager
-def serving(replicas: int, port: int, env: dict[str, str] | None = None, quiet: bool = False) -> Iterator[Served]:
+def behind_nginx(replicas: int, port: int, env: dict[str, str] | None = None, quiet: bool = False) -> Iterator[Served]:
     """Start `replicas` app servers and nginx in front of them; stop them all afterwards, whatever
     happens. `env` is added to the replicas' environment (LENET_RUNS, a teacher key)."""
     if replicas < 1:
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--replicas must be at least 1, and --port a port with room for the replicas after it")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # `kill` stops them all, as Ctrl-C does
     try:
-        with serving(args.replicas, args.port) as served:
+        with behind_nginx(args.replicas, args.port) as served:
             print(f"LeNet Lab: {served.url} ({args.replicas} replicas: "
                   f"{', '.join(served.replicas.values())}). Ctrl-C stops them all.", flush=True)
             while all(p.poll() is None for p in served.processes):

@@ -2,7 +2,7 @@
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from lenet.classroom.serving import serving
+from lenet.classroom.serving import pages_first
 from lenet.ink import ImageError
 from lenet.predict import classify
 from lenet.preprocess import NoDigitError, naive_resize
@@ -52,7 +52,7 @@ def draw_and_read() -> None:
     pad, chart = st.columns([1, 1.2], gap="large")
     with pad:
         canvas, upload = canvas_and_upload()
-    with serving():  # the trainer waits while this drawing is read
+    with pages_first():  # the trainer waits while this drawing is read
         drawing, raw, source, problem = read_input(canvas, upload)
         with answer:
             reading = show_answer(model, choice, drawing, source, problem, chart)
@@ -61,7 +61,7 @@ def draw_and_read() -> None:
         with question.container():  # beside the canvas: the canvas never moves for it
             confirm_or_correct(t, drawing, raw, reading.digit, choice.name)
     if drawing is not None:
-        with serving(), seen.container():
+        with pages_first(), seen.container():
             show_steps(model, drawing, raw)
     if drawing is not None and not lesson.hidden("why"):
         with why.container():

@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from lenet.classroom.serving import serving
+from lenet.classroom.serving import pages_first
 from lenet.data import normalise, sample_digits
 from lenet.inside.introspect import (
     describe,
@@ -129,7 +129,7 @@ def look_inside(model, choice, x: torch.Tensor, predicted: int, about: dict[str,
     if view == "maps":
         feature_maps_view(t, model, x, about)
     elif view == "stepper":
-        with serving():
+        with pages_first():
             maps = feature_maps(model, x)
         convolution_stepper(t, model, x, maps)
     elif view == "softmax":

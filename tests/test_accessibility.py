@@ -13,7 +13,7 @@ import numpy as np
 import plotly.colors
 import pytest
 
-from lenet.classroom.trainer import Probe
+from lenet.classroom.protocol import Probe
 from lenet.train import BatchReport
 from ui import charts
 from ui.i18n import Text

@@ -11,8 +11,7 @@ from lenet.checkpoints import load_checkpoint, load_model
 from lenet.classroom import collection
 from lenet.classroom.jobqueue import JobQueue
 from lenet.classroom.jobs import Job, JobBusy, continued_run, finetune_run, new_run
-from lenet.classroom.state import MAX_FRAMES, RunState, Status
-from lenet.classroom.trainer import (
+from lenet.classroom.protocol import (
     Began,
     EpochEnded,
     Filmed,
@@ -25,6 +24,7 @@ from lenet.classroom.trainer import (
     Stopped,
     Weights,
 )
+from lenet.classroom.state import MAX_FRAMES, RunState, Status
 from lenet.config import TrainConfig
 from lenet.files import CHECKPOINT_DIR
 from lenet.messages import Message

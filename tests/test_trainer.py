@@ -6,17 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from lenet.classroom.trainer import (
-    FRAME_EVERY,
-    EpochEnded,
-    Filmed,
-    LiveHook,
-    Order,
-    Probed,
-    Stepped,
-    Weights,
-    wait_for_pages,
-)
+from lenet.classroom.protocol import EpochEnded, Filmed, Order, Probed, Stepped, Weights
+from lenet.classroom.trainer import FRAME_EVERY, LiveHook, wait_for_pages
 from lenet.config import TrainConfig
 from lenet.data import Mnist
 from lenet.inside.introspect import feature_maps

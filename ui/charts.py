@@ -15,7 +15,7 @@ import numpy as np
 import plotly.express as px
 import plotly.graph_objects as go
 
-from lenet.classroom.trainer import Probe
+from lenet.classroom.protocol import Probe
 from lenet.train import BatchReport
 from ui.i18n import Text
 

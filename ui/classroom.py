@@ -10,7 +10,7 @@ from torch import nn
 from lenet.classroom import collection
 from lenet.classroom.finetune import EPOCHS, REPLAY
 from lenet.classroom.jobs import Job
-from lenet.classroom.serving import serving
+from lenet.classroom.serving import pages_first
 from lenet.data import normalise
 from lenet.files import collection_dir
 from lenet.messages import Message
@@ -31,7 +31,7 @@ def answers(model: nn.Module, images: np.ndarray) -> np.ndarray:
     if not len(images):
         return np.zeros(0, np.int64)
     x = normalise(torch.from_numpy(images))  # (N, 1, 28, 28)
-    with torch.no_grad(), serving():
+    with torch.no_grad(), pages_first():
         return torch.cat([model(part).argmax(1) for part in x.split(512)]).numpy()
 
 

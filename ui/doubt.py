@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from lenet.classroom.jobqueue import current_job
-from lenet.classroom.serving import mnist, serving
+from lenet.classroom.serving import mnist, pages_first
 from lenet.data import normalise, pixels, sample_digits
 from lenet.inside import nondigits
 from lenet.inside.ood import Calibration, Verdict, calibrate, calibration_for, held_out, judge
@@ -47,13 +47,13 @@ def warm(model: nn.Module, choice: Choice) -> None:
     0.9 s for lenet5, once per checkpoint per server). Not the live model: it changes as it trains."""
     saved = saved_as(choice)
     if saved is not None:
-        with serving():
+        with pages_first():
             _saved(*saved, model)
 
 
 def verdict(model: nn.Module, choice: Choice, x: torch.Tensor) -> Verdict:
     """The flag for one normalised input x (1, 1, 28, 28), read with the picked model."""
-    with serving():
+    with pages_first():
         return judge(calibration(model, choice), model, x)[0]
 
 
@@ -78,7 +78,7 @@ def lesson_inputs() -> list[tuple[str, np.ndarray]]:
 def doubt_view(t: Text, model: nn.Module, choice: Choice, x: torch.Tensor) -> None:
     """The lesson: the input on Explain first, then each fixed input, its answer, and the flag."""
     inputs = [("yours", None), *lesson_inputs()]
-    with serving():
+    with pages_first():
         cal = calibration(model, choice)
         images = [np.asarray(im) for _, im in inputs[1:]]
         batch = torch.cat([x.reshape(1, 1, 28, 28).cpu(), normalise(torch.from_numpy(np.stack(images)))])

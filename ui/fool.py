@@ -9,7 +9,7 @@ import streamlit as st
 import torch
 from torch import nn
 
-from lenet.classroom.serving import mnist, serving
+from lenet.classroom.serving import mnist, pages_first
 from lenet.inside.adversarial import CURVE_DIGITS, EPSILONS, Attacked, accuracy_curve, attack
 from ui.charts import DASHES, LAYOUT, LINES, SYMBOLS
 from ui.drawing import tile
@@ -38,7 +38,7 @@ def attack_view(t: Text, model: nn.Module, x: torch.Tensor, key: str) -> None:
     left, right = st.columns([3, 1])
     eps = left.slider(t("fool.eps"), 0.0, EPS_MAX, EPS_START, EPS_STEP, key=f"{key}_eps", help=t("fool.eps_help"))
     target = right.selectbox(t("fool.target"), range(10), index=8, key=f"{key}_target") if kind == "targeted" else None
-    with serving():
+    with pages_first():
         a = attack(model, x, eps, target)
     perturbation, gain = _amplified(a)
     before, after = int(np.argmax(a.before)), int(np.argmax(a.after))
@@ -64,7 +64,7 @@ def attack_view(t: Text, model: nn.Module, x: torch.Tensor, key: str) -> None:
 def _curve(path: str, mtime: float) -> list[float]:
     """Accuracy against EPSILONS under FGSM on the first CURVE_DIGITS test digits, once per checkpoint file."""
     test = mnist().test.head(CURVE_DIGITS)
-    with serving():
+    with pages_first():
         return accuracy_curve(load_saved(path), test.x, test.y)
 
 

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lenet.classroom.serving import mnist, serving
+from lenet.classroom.serving import mnist, pages_first
 from lenet.data import BACKGROUND, pixels
 from lenet.inside.embedding import digit_map, place
 from lenet.inside.introspect import feature_maps, filters
@@ -29,7 +29,7 @@ TSNE_MAPS: MapCache[TsneMap] = MapCache(size=8)  # t-SNE maps by checkpoint (pat
 
 def feature_maps_view(t: Text, model: nn.Module, x: torch.Tensor, about: dict[str, str]) -> None:
     """The four feature maps of this input, and the learned filters."""
-    with serving():  # training waits while this page computes
+    with pages_first():  # training waits while this page computes
         maps = feature_maps(model, x)  # the shared model is only read
     order = t("inside.order_max" if about["pool"] == "max" else "inside.order_avg")
     st.caption(t("inside.maps_caption", order=order))
@@ -84,7 +84,7 @@ def convolution_stepper(t: Text, model: nn.Module, x: torch.Tensor, maps: dict[s
         d.button(t("inside.step"), on_click=_advance, args=(shape,), help=t("inside.step_help"), key="step_next")
         if e.toggle(t("inside.play"), key="step_play") != playing:
             st.rerun()  # start or stop the timer: it is set when the fragment is defined
-        with serving():
+        with pages_first():
             win = step(model, x, layer, st.session_state.step_channel, st.session_state.step_row,
                        st.session_state.step_col)
         _show_window(t, win, maps[layer][win.channel].numpy(), padded)
@@ -202,7 +202,7 @@ def digit_map_view(t: Text, model: nn.Module, saved: tuple[str, float] | None, x
     as a star. `saved` names a checkpoint file (path, mtime) so its maps are computed once; None
     for the live model. After the first computation, placing the star takes milliseconds."""
     method = _method(t, saved)
-    with serving():
+    with pages_first():
         if method == "tsne":
             shown = _tsne(t, model, saved)
             star, explained, caption = place_tsne(model, shown, x), None, t("inside.tsne_caption", width=shown.width)

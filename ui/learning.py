@@ -7,8 +7,8 @@ from pathlib import Path
 import streamlit as st
 import torch
 
-from lenet.classroom.serving import mnist, serving
-from lenet.classroom.trainer import Frame
+from lenet.classroom.protocol import Frame
+from lenet.classroom.serving import mnist, pages_first
 from lenet.data import pixels
 from lenet.inside.introspect import strongest
 from ui import charts
@@ -54,7 +54,7 @@ def film(t: Text, frames: list[Frame]) -> None:
 @st.cache_data(show_spinner=False, max_entries=8)
 def _strongest(path: str, mtime: float) -> tuple[torch.Tensor, torch.Tensor]:
     model = load_saved(path)
-    with serving():
+    with pages_first():
         return strongest(model, mnist().test.x[:SEARCHED], "conv2", TOP_K)
 
 

@@ -13,7 +13,7 @@ import threading
 
 import streamlit as st
 
-from lenet.classroom.serving import serving
+from lenet.classroom.serving import pages_first
 from ui import build, classes, lesson, serve, share
 from ui.i18n import LANGUAGES, Text, text
 from ui.models import LIVE, choices, picker, watch
@@ -66,7 +66,7 @@ def run() -> None:
     share.notes(t)
     _inside.page = True
     try:
-        with serving():  # training waits between batches while a page is being drawn
+        with pages_first():  # training waits between batches while a page is being drawn
             page.run()
     finally:
         _inside.page = False

@@ -5,7 +5,7 @@ purpose (importing lenet changes nothing about the process):
 - glibc keeps freed memory for reuse (lenet.classroom.tuning.keep_freed_memory: prediction latency);
 - training runs in its own process (lenet/classroom/jobs.py) and uses every core, as the CLI does,
   but that process is niced, and it waits between batches while any page is being served
-  (lenet.classroom.serving.serving): predictions come first;
+  (lenet.classroom.serving.pages_first): predictions come first;
 - the training fork server and MNIST are warmed up before the first visitor asks.
 Plain `streamlit run app.py` gets the same: the router calls `prepare()` on its first page run.
 """

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 from torch import nn
 
-from lenet.classroom.serving import serving
+from lenet.classroom.serving import pages_first
 from lenet.inside.attribution import corner_case, occlusion, robustness, saliency
 from lenet.preprocess import Preprocessed
 from ui import charts
@@ -15,7 +15,7 @@ from ui.i18n import Text
 
 def why_this_answer(t: Text, model: nn.Module, drawing: Preprocessed) -> None:
     """Occlusion and gradient maps over the drawing, then the robustness strip."""
-    with serving():
+    with pages_first():
         hidden = occlusion(model, drawing.tensor)
         gradient = saliency(model, drawing.tensor)
         variants = robustness(model, drawing.centred)

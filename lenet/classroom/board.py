@@ -39,7 +39,7 @@ __all__ = ["BUDGET_LIMITS", "MAX_ENTRIES", "Budget", "Entry", "board_dir", "clea
 TRAIN_IMAGES = 60_000  # MNIST's training split: a run with no image limit
 MAX_ENTRIES = 120  # designs kept on the board (their checkpoints too): four classes' worth
 # A design's run waits for pages before each batch at most this long (the teacher's runs, 0.5 s:
-# trainer.MAX_WAIT_S). Its batches are short, and with a class drawing there is nearly always a
+# protocol.MAX_WAIT_S). Its batches are short, and with a class drawing there is nearly always a
 # page being served: at 0.5 s a batch, every design took 20 s or more however small
 # (bench/designs.py). It trains niced and on one thread (a short run can't afford the thread
 # governor's trials, and a small net gains little from a second thread), so pages still come first.
@@ -221,7 +221,7 @@ def try_design(design: str, activation: str | None, nickname: str, owner: str, *
         raise ValueError(nickname_problem(nickname))
     config = budget.config(design, activation)
     state = RunState(config=config, name=f"{run_name(config)}-{nickname}", folder=folder, owner=owner, first=teacher)
-    job = Job(state, hidden=collection_dir(), cap=MAX_ENTRIES, after=lambda s: record(s, nickname),
+    job = Job(state, score_on=collection_dir(), cap=MAX_ENTRIES, after=lambda s: record(s, nickname),
               max_wait_s=DESIGN_WAIT_S, threads=1)
     return jobs.enqueue(job) if wait else jobs.start(job)
 
@@ -231,11 +231,11 @@ def record(state: RunState, nickname: str) -> Entry | None:
     if state.status is not Status.FINISHED or not state.epochs:
         return None
     last, found = state.epochs[-1], check(state.config.design or "", state.config.activation or "relu")
-    hidden, wall_s = state.hidden or (None, 0), (state.ended or time.time()) - state.started
+    score, wall_s = state.class_score or (None, 0), (state.ended or time.time()) - state.started
     entry = Entry(name=state.name, nickname=nickname, design=state.config.design or "",
                   activation=state.config.activation or "relu", params=found.params,
                   multiply_adds=found.multiply_adds, train_s=round(last["elapsed_s"], 2), wall_s=round(wall_s, 2),
-                  test_accuracy=last["eval_accuracy"], class_accuracy=hidden[0], class_count=hidden[1],
+                  test_accuracy=last["eval_accuracy"], class_accuracy=score[0], class_count=score[1],
                   owner=state.owner or "")
     write_entry(entry, state.folder)
     return entry

@@ -16,7 +16,7 @@ from ..files import current_class
 from ..messages import Message
 from . import replicas
 from .jobs import Job, JobBusy
-from .state import RunState
+from .state import RunState, RunView
 
 __all__ = ["JOBS", "JobQueue", "current_job"]
 
@@ -102,7 +102,7 @@ class JobQueue:
                 return job
         return None
 
-    def current(self) -> Job | None:
+    def current(self) -> RunView | None:
         """The run going now if it is the asking class's (lenet.files.current_class()), else the
         class's last run (its results stay on the page); another class's run is never shown."""
         code = current_class()
@@ -185,5 +185,5 @@ class JobQueue:
 JOBS = JobQueue()  # one per server process
 
 
-def current_job() -> Job | None:
+def current_job() -> RunView | None:
     return JOBS.current()

@@ -13,7 +13,8 @@ and with more pools than cores libgomp stops spinning between parallel regions: 
 thread in the server ran at ~55% of the CLI's speed (8.2 vs 4.5 ms a step on 2 cores). A
 child process owns its pool alone, has its own GIL (the charts' plotly work doesn't stall it),
 and is niced as a whole. It starts from a fork server that imported torch and torchvision
-once, so a Start costs a fork, not a fresh interpreter. What runs there is trainer.py.
+once, so a Start costs a fork, not a fresh interpreter. What runs there is trainer.py, and what it
+sends back are protocol.py's events.
 """
 from __future__ import annotations
 
@@ -31,14 +32,9 @@ from torch import nn
 from ..config import TrainConfig
 from ..files import runs_dir
 from ..messages import Message
-from ..models import build_model
 from .finetune import EPOCHS as FINETUNE_EPOCHS
 from .finetune import REPLAY, plan
-from .replicas import Publisher, replica
-from .runs import continue_config, run_name
-from .serving import context, pages_counter, shared_mnist, training_nice
-from .state import Film, RunState, Status
-from .trainer import (
+from .protocol import (
     MAX_WAIT_S,
     Began,
     EpochEnded,
@@ -54,8 +50,12 @@ from .trainer import (
     Stepped,
     Stopped,
     Weights,
-    run_order,
 )
+from .replicas import Publisher, replica
+from .runs import continue_config, run_name
+from .serving import context, pages_counter, shared_mnist, training_nice
+from .state import Film, RunState, Status, live_model
+from .trainer import run_order
 
 __all__ = ["Job", "JobBusy", "continued_run", "finetune_run", "new_run"]
 
@@ -64,13 +64,13 @@ class JobBusy(RuntimeError):
 
 
 class Job:
-    """One run on the server's side: its state, its process, and the thread that reads its messages."""
+    """One run on the server's side: its state, its process, and the thread that reads its events."""
 
-    def __init__(self, state: RunState, resume: dict | None = None, hidden: Path | None = None,
+    def __init__(self, state: RunState, resume: dict | None = None, score_on: Path | None = None,
                  cap: int | None = None, after: Callable[[RunState], None] | None = None,
                  max_wait_s: float = MAX_WAIT_S, threads: int | None = None) -> None:
         self.state, self.resume = state, resume  # resume: a run continued, or the model fine-tuned
-        self.hidden, self.cap, self.max_wait_s, self.threads = hidden, cap, max_wait_s, threads  # see trainer.Order
+        self.score_on, self.cap, self.max_wait_s, self.threads = score_on, cap, max_wait_s, threads  # see Order
         self.after = after  # called with its final state when it has ended, before join() returns
         self._lock = threading.Lock()
         self._weights: dict | None = None  # the latest live weights the process sent
@@ -91,7 +91,7 @@ class Job:
             self.state.status, self.state.started = Status.LOADING, time.time()
         resume = pickle.dumps(self.resume) if self.resume is not None else None
         order = Order(config=self.state.config, path=self.state.folder / f"{self.state.name}.pt", resume=resume,
-                      tuning=self.state.tuning, nice=training_nice(), hidden=self.hidden, cap=self.cap,
+                      tuning=self.state.tuning, nice=training_nice(), score_on=self.score_on, cap=self.cap,
                       max_wait_s=self.max_wait_s, threads=self.threads)
         self._process = ctx.Process(target=run_order, name=f"train-{self.state.name}", daemon=True,
                                     args=(send, self._stop, pages_counter(), order, shared_mnist()))
@@ -139,15 +139,10 @@ class Job:
         """A new model of its own with the weights as they are now (sent about once a second), in eval mode."""
         with self._lock:
             weights = self._weights
-        if weights is None:
-            return None
-        config = self.state.config
-        model = build_model(config.model, **config.model_options())
-        model.load_state_dict(weights)
-        return model.eval()
+        return live_model(self.state.config, weights)
 
     def _listen(self, receive: Any, on_end: Callable[[Job], None]) -> None:
-        """Apply each message as it comes; if the process dies without a last word, say so."""
+        """Apply each event as it comes; if the process dies without a last word, say so."""
         ended = False
         try:
             while not ended:
@@ -181,11 +176,11 @@ class Job:
         finally:
             self._ended.set()
 
-    def _apply(self, message: Any) -> bool:
-        """One message from the training process (trainer.py); True for its last."""
+    def _apply(self, event: Any) -> bool:
+        """One event from the training process (protocol.py); True for its last."""
         with self._lock:
             s = self.state
-            match message:
+            match event:
                 case Said(line):
                     s.message = line
                 case Began():
@@ -206,17 +201,17 @@ class Job:
                 case FineTuned(report):
                     s.finetune = report
                 case Scored(accuracy, count):
-                    s.hidden = (accuracy, count)
+                    s.class_score = (accuracy, count)
                 case Finished() | Stopped() | Failed():
-                    s.status, s.message = _ending(message, s)
+                    s.status, s.message = _ending(event, s)
                     s.ended = time.time()
                     return True
         return False
 
 
-def _ending(message: Finished | Stopped | Failed, state: RunState) -> tuple[Status, Message]:
+def _ending(event: Finished | Stopped | Failed, state: RunState) -> tuple[Status, Message]:
     """A run's last status, and the line that says it."""
-    match message:
+    match event:
         case Finished(path):
             return Status.FINISHED, Message("job.finished", name=Path(path).stem)
         case Failed(said):

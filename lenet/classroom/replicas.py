@@ -31,8 +31,7 @@ from typing import Any
 from torch import nn
 
 from ..files import runs_root, write_atomic
-from ..models import build_model
-from .state import RunState
+from .state import RunState, live_model
 
 __all__ = ["Holder", "Publisher", "RemoteJob", "holder", "release", "remote_run", "replica", "take"]
 
@@ -214,12 +213,7 @@ class RemoteJob:
     def live_model(self) -> nn.Module | None:
         """A new model of its own with the weights last published, in eval mode."""
         published: Published = _load(_run_file(self.code, "run"))
-        if published.weights is None:
-            return None
-        config = published.state.config
-        model = build_model(config.model, **config.model_options())
-        model.load_state_dict(published.weights)
-        return model.eval()
+        return live_model(published.state.config, published.weights)
 
     def stop(self, by: str | None = None) -> None:
         """Ask the run's own replica to stop it (it looks at every publish, twice a second)."""

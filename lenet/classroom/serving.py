@@ -1,9 +1,9 @@
 """What the pages of a class server share with the training process: the count of pages being
 served (training waits for them), MNIST in shared memory, and the warm-up before the first visitor.
 
-Pages come first: a page run wraps its work in `serving()`, a counter the trainer reads through
+Pages come first: a page run wraps its work in `pages_first()`, a counter the trainer reads through
 shared memory, and the trainer waits between two batches while any page is being served (at
-most trainer.MAX_WAIT_S), so a class drawing on the same server is answered first.
+most protocol.MAX_WAIT_S), so a class drawing on the same server is answered first.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import torch
 
 from ..data import RAW_MD5, Mnist, load_mnist, raw_dir
 
-__all__ = ["context", "mnist", "pages_counter", "serving", "set_training_nice", "shared_mnist", "training_nice",
+__all__ = ["context", "mnist", "pages_counter", "pages_first", "set_training_nice", "shared_mnist", "training_nice",
            "warm_up"]
 
 PRELOAD = ["lenet.classroom.trainer", "torchvision.datasets"]  # what the fork server imports once (~2.5 s)
@@ -52,7 +52,7 @@ def pages_counter() -> Any:
 
 
 @contextmanager
-def serving() -> Iterator[None]:
+def pages_first() -> Iterator[None]:
     """Wrap a page's work (a prediction, a page run): training waits until it is done."""
     global _pages
     shared = pages_counter()

@@ -1,19 +1,24 @@
-"""A training run as the pages see it: its status, and everything its charts and reports show,
-kept by its Job (jobs.py) from the training process's messages and handed out as a copy."""
+"""A training run as the pages see it: its status, and everything its charts and reports show
+(RunState), kept by its Job (jobs.py) from the training process's events and handed out as a copy;
+and RunView, what every page reads a run through, wherever it trains."""
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
+from typing import Protocol
+
+from torch import nn
 
 from ..config import TrainConfig
 from ..files import current_class
 from ..messages import Message
+from ..models import build_model
 from ..train import BatchReport, EvalResult
-from .trainer import FineTuning, Frame, Probe
+from .protocol import FineTuning, Frame, Probe
 
-__all__ = ["MAX_FRAMES", "Film", "RunState", "Status"]
+__all__ = ["MAX_FRAMES", "Film", "RunState", "RunView", "Status", "live_model"]
 
 MAX_FRAMES = 240  # kept per run; past that every other one goes, and then every other new one (26 KB each)
 
@@ -60,7 +65,7 @@ class RunState:
     finetune: dict | None = None  # a finished fine-tune's report: counts, scores before and after
     owner: str | None = None  # the session that asked for it, where one student may queue one run
     first: bool = False  # the teacher's: it goes ahead of every student's run waiting
-    hidden: tuple[float | None, int] | None = None  # a board design's score on the class's drawings, and their count
+    class_score: tuple[float | None, int] | None = None  # the board's hidden test: accuracy, drawings
     ended: float | None = None  # time.time() when its last word came
     class_code: str | None = field(default_factory=current_class)  # whose run it is; None: a server without classes
 
@@ -89,6 +94,40 @@ class RunState:
         if not self.batches or self.status is not Status.RUNNING or self.done == 0:
             return None
         return self.batches[-1].elapsed_s * (1 - self.done) / self.done
+
+
+class RunView(Protocol):
+    """A run as every page reads it, wherever it trains: a Job of this server (jobs.py) or, behind
+    replicas, a RemoteJob of another replica's (replicas.py). JOBS.current() hands out either."""
+
+    @property
+    def state(self) -> RunState:
+        """The run as it is now, not copied: read its name, class, start and owner only."""
+
+    def snapshot(self) -> RunState:
+        """A copy of the run as it is now, for a page to show."""
+
+    def has_live_model(self) -> bool:
+        """Whether weights of the model being trained have come yet."""
+
+    def live_model(self) -> nn.Module | None:
+        """A model of the caller's own with the latest live weights, in eval mode; None before any."""
+
+    def stop(self, by: str | None = None) -> None:
+        """Ask the run to stop before its next batch; `by` is the session that asked."""
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait (at most `timeout` s) until the run has ended; whether it has."""
+
+
+def live_model(config: TrainConfig, weights: dict | None) -> nn.Module | None:
+    """A new model of `config`'s with `weights` (a run's live weights, on the CPU), in eval mode: its
+    caller's own, so it never changes under a page; None before the run has sent any."""
+    if weights is None:
+        return None
+    model = build_model(config.model, **config.model_options())
+    model.load_state_dict(weights)
+    return model.eval()
 
 
 class Film:

@@ -1,11 +1,10 @@
-"""The training process: what runs in the child that a Start forks, and every message it sends back.
+"""The training process: what runs in the child that a Start forks.
 
 The child trains with lenet.train.train and a `LiveHook`, which is everything the app adds to the
 textbook loop: it lets pages go first, honours Stop, probes a fixed test slice about once a
 second, films conv1's filters and one digit's feature maps, sends the live weights, and saves
-each epoch. The server (lenet/classroom/jobs.py) reads the messages, one small dataclass per kind,
-and keeps the run's state from them. They travel as plain pickles: tensors as bytes, not as
-shared-memory handles.
+each epoch. What it is asked to run (an Order) and every event it sends back are protocol.py's;
+the server (lenet/classroom/jobs.py) keeps the run's state from the events.
 """
 from __future__ import annotations
 
@@ -13,145 +12,48 @@ import math
 import pickle
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from ..checkpoints import save_epoch
-from ..config import TrainConfig
 from ..data import Mnist, load_mnist
 from ..inside.adversarial import hardened
 from ..inside.introspect import feature_maps, filters, has_feature_maps
 from ..messages import Message, message_of
-from ..train import BatchReport, EpochReport, EvalResult, Hook, Progress, evaluate, train
+from ..train import EpochReport, Hook, Progress, evaluate, train
 from . import collection
 from .finetune import checkpoint_of, class_split, finetune, save_finetuned
+from .protocol import (
+    MAX_WAIT_S,
+    Began,
+    EpochEnded,
+    Failed,
+    Filmed,
+    FineTuned,
+    Finished,
+    Frame,
+    Order,
+    Probe,
+    Probed,
+    Said,
+    Scored,
+    Stepped,
+    Stopped,
+    Weights,
+)
 from .runs import prune_runs
 from .tuning import ThreadGovernor, lower_thread_priority
 
-__all__ = ["Began", "EpochEnded", "Failed", "FineTuned", "FineTuning", "Finished", "Frame", "LiveHook", "Order",
-           "Probe", "Probed", "Said", "Scored", "Stepped", "Stopped", "Weights", "run_order"]
+__all__ = ["LiveHook", "class_score", "run_order", "wait_for_pages"]
 
 PROGRESS_EVERY = 5  # batches between progress points: the live charts want a point every few batches
 PROBE_EVERY_S = 1.0  # how often the fixed test slice is probed
 PROBE_SIZE = 1000  # the slice: the first 1,000 eval images, the same every time
 LIVE_EVERY_S = 1.0  # how often the live model's weights are sent for the Draw page
 FRAME_EVERY = 500  # training samples between two frames of the film
-MAX_WAIT_S = 0.5  # the longest the trainer waits for pages before one more batch: it never starves
-
-
-@dataclass(frozen=True)
-class Probe:
-    """One live point: the model on the fixed test slice, between two batches."""
-    progress: float  # epochs done, fractional
-    train_accuracy: float | None  # over this epoch's batches so far; None before the first
-    eval_accuracy: float
-    eval_loss: float
-
-
-@dataclass(frozen=True, eq=False)  # eq=False: frames are compared by identity, not array by array
-class Frame:
-    """The conv1 filters, and the feature maps of one fixed digit, at one moment of training."""
-    samples: int  # training samples seen so far in this run
-    progress: float  # epochs done, fractional
-    filters: np.ndarray  # conv1's kernels (6, 1, 5, 5), float32
-    maps: dict[str, np.ndarray]  # conv1 (6, 28, 28) and conv2 (16, 10, 10) for the fixed digit
-
-
-@dataclass(frozen=True)
-class FineTuning:
-    """What a fine-tuning run tunes (lenet/classroom/finetune.py), instead of training afresh."""
-    source: Path  # the checkpoint fine-tuned; only read
-    folder: Path  # the class collection
-    replay: int  # MNIST training images mixed in
-
-
-# ---- the messages, child to server: one kind each ----------------------------------------------
-
-@dataclass(frozen=True)
-class Said:
-    message: Message  # a line while MNIST loads
-
-
-@dataclass(frozen=True)
-class Began:
-    """Training has begun."""
-
-
-@dataclass(frozen=True)
-class Stepped:
-    report: BatchReport  # every PROGRESS_EVERY batches, and each epoch's last
-
-
-@dataclass(frozen=True)
-class Weights:
-    state: dict[str, torch.Tensor]  # the live model's weights, on the CPU
-
-
-@dataclass(frozen=True)
-class Probed:
-    point: Probe
-    evaluation: EvalResult  # the slice's confusion matrix and predictions
-
-
-@dataclass(frozen=True)
-class Filmed:
-    frame: Frame
-
-
-@dataclass(frozen=True)
-class EpochEnded:
-    record: dict  # EpochReport.to_dict()
-    evaluation: EvalResult  # on the whole eval split
-    path: Path  # where the epoch is saved
-
-
-@dataclass(frozen=True)
-class FineTuned:
-    report: dict  # counts, and the scores before and after (checkpoint_of(...)["finetune"])
-
-
-@dataclass(frozen=True)
-class Scored:
-    """A design's "hidden test": its accuracy on the class's drawings, which it never trained on."""
-    accuracy: float | None  # None: the class has no drawings yet
-    count: int
-
-
-@dataclass(frozen=True)
-class Finished:
-    path: Path
-
-
-@dataclass(frozen=True)
-class Stopped:
-    """Stop was pressed; every finished epoch is saved."""
-
-
-@dataclass(frozen=True)
-class Failed:
-    message: Message
-
-
-ENDINGS = (Finished, Stopped, Failed)  # the last message of every run
-
-
-@dataclass(frozen=True)
-class Order:
-    """What the child is asked to run."""
-    config: TrainConfig
-    path: Path  # its checkpoint, written after every epoch
-    resume: bytes | None = None  # a pickled checkpoint dict: a run continued, or the model fine-tuned
-    tuning: FineTuning | None = None
-    nice: int = 0  # how far the child steps back for the server's threads
-    hidden: Path | None = None  # a class collection to score the finished model on (a board design)
-    cap: int | None = None  # runs kept in its folder; None: lenet.classroom.runs.max_runs()
-    max_wait_s: float = MAX_WAIT_S  # the longest it waits for pages before each batch
-    threads: int | None = None  # a fixed number of threads; None: the ThreadGovernor measures and picks
 
 
 class LiveHook(Hook):
@@ -230,8 +132,8 @@ def run_order(pipe: Any, stop: Any, pages: Any, order: Order, shared: Mnist | No
     fine-tune with a LiveHook, and end with Finished, Stopped or Failed, whatever happens."""
     lower_thread_priority(order.nice)  # before torch starts its OpenMP threads: they inherit it
 
-    def send(message: Any) -> None:
-        pipe.send_bytes(pickle.dumps(message))
+    def send(event: Any) -> None:
+        pipe.send_bytes(pickle.dumps(event))
 
     try:
         data = shared or load_mnist(progress=lambda line: send(Said(line)))
@@ -240,8 +142,8 @@ def run_order(pipe: Any, stop: Any, pages: Any, order: Order, shared: Mnist | No
             return
         send(Began())
         stopped, model = _run(order, data, send, stop, pages)
-        if not stopped and order.hidden is not None:
-            send(hidden_score(model, order.hidden))
+        if not stopped and order.score_on is not None:
+            send(class_score(model, order.score_on))
         send(Stopped() if stopped else Finished(order.path))
     except Exception as err:  # shown on the page; the server keeps running
         send(Failed(Message("job.failed", error=message_of(err) or str(err))))
@@ -269,7 +171,7 @@ def _run(order: Order, data: Mnist, send: Callable[[Any], None], stop: Any, page
     return tuned.stopped, tuned.model
 
 
-def hidden_score(model: nn.Module, folder: Path) -> Scored:
+def class_score(model: nn.Module, folder: Path) -> Scored:
     """The model's accuracy on every readable drawing of the class collection in `folder` (this
     process's own model: evaluate() switches it to eval mode)."""
     drawings = collection.read(folder)

@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-from deploy.replicas import free_ports, nginx_path, replicas_by_key, serving
+from deploy.replicas import behind_nginx, free_ports, nginx_path, replicas_by_key
 from lenet.classroom.runs import saved_runs
 from tests.browser.conftest import TEACHER_KEY
 from tests.browser.helpers import (
@@ -52,7 +52,7 @@ def on(new_page, served, key: str):
 def test_a_run_on_one_replica_is_live_on_the_other(tmp_path, new_page):
     runs = tmp_path / "runs"
     env = {"LENET_RUNS": str(runs), "LENET_TEACHER_KEY": TEACHER_KEY}
-    with serving(2, free_ports(2), env=env, quiet=True) as served:
+    with behind_nginx(2, free_ports(2), env=env, quiet=True) as served:
         keys = sticky_keys(served)
         teacher, student, second = on(new_page, served, keys["r1"]), on(new_page, served, keys["r2"]), \
             on(new_page, served, keys["r2"])
