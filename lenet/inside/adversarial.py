@@ -61,7 +61,8 @@ def _check(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         raise ValueError("attacks need a model in eval mode: call .eval() on your own copy first")
     if x.dim() != 4 or x.shape[1:] != (1, 28, 28):
         raise ValueError(f"attacks take normalised digits (N, 1, 28, 28), got {tuple(x.shape)}")
-    return x.detach().float().to(next(model.parameters()).device)
+    weights = next(model.parameters())
+    return x.detach().to(weights.device, weights.dtype)  # float32 as a rule; a float64 copy gets float64 digits
 
 
 def _own(model: nn.Module) -> nn.Module:
