@@ -19,7 +19,7 @@ $(VENV)/.dev: requirements-dev.txt $(VENV)/.app
 	touch $@
 
 run: $(VENV)/.app
-	$(PY) -m ui.serve $(ARGS)
+	$(PY) -m deploy.serve $(ARGS)
 
 N    ?= 2
 PORT ?= 8600

@@ -6,6 +6,6 @@ this file is that script), and needs none of the app: without the guard every St
 ~2 s for the child to import Streamlit and draw the router into nowhere.
 """
 if __name__ == "__main__":
-    from ui import router
+    from ui.common import router
 
     router.run()

@@ -6,7 +6,7 @@ map keeps the classes apart (5-NN accuracy, held-out half; and in the D numbers 
 
 Each first computation runs `--rounds` times from scratch (nothing is cached between them) and
 the table gives the median. Placing: the median over `--drawings` different digits (MNIST
-training digits, never on the map). The chart: charts.digit_map plus plotly's JSON, what the
+training digits, never on the map). The chart: figures.digit_map plus plotly's JSON, what the
 server does before the browser draws. `--jobs` times lenet5's t-SNE with each openTSNE thread
 count, then with openTSNE's own iteration counts (twice the app's).
 Target: placing plus the chart under 1 s, once the map is made.
@@ -26,8 +26,8 @@ from lenet.data import load_mnist
 from lenet.files import CHECKPOINT_DIR
 from lenet.inside import tsne
 from lenet.inside.embedding import digit_map, knn_accuracy, place, sample_features
-from ui import charts
-from ui.i18n import Text
+from ui.common import figures
+from ui.common.i18n import Text
 
 N = 2000  # ui/inside.py's MAP_DIGITS
 TARGET_S = 1.0  # placing plus the chart, once the map is made
@@ -54,7 +54,7 @@ def row(name: str, test, drawings: torch.Tensor, rounds: int) -> dict[str, float
     tsne_place = [seconds(lambda x=x: tsne.place_tsne(model, tmap, x))[0] for x in drawings.split(1)]
     star = tsne.place_tsne(model, tmap, drawings[:1])
     t = Text("en")
-    chart = [seconds(lambda: plotly.io.to_json(charts.digit_map(t, tmap.points, tmap.labels, tmap.indices,
+    chart = [seconds(lambda: plotly.io.to_json(figures.digit_map(t, tmap.points, tmap.labels, tmap.indices,
                                                                  tmap.predicted, None, star, 7), validate=False))[0]
              for _ in range(5)]
     features = sample_features(model, test.x, test.y, N).features.numpy()  # (N, D): the same digits, unflattened

@@ -94,7 +94,7 @@ def behind_nginx(replicas: int, port: int, env: dict[str, str] | None = None, qu
         for i, p in enumerate(ports, 1):
             environ = os.environ | (env or {}) | {"LENET_REPLICA": f"r{i}"}
             started.append(stack.enter_context(running(
-                [sys.executable, "-m", "ui.serve", "--server.headless", "true", "--server.port", str(p),
+                [sys.executable, "-m", "deploy.serve", "--server.headless", "true", "--server.port", str(p),
                  "--server.address", "127.0.0.1"], environ, out)))
         replica_urls = {f"r{i}": f"http://127.0.0.1:{p}" for i, p in enumerate(ports, 1)}
         for proc, url in zip(started, replica_urls.values(), strict=True):

@@ -1,65 +1,21 @@
-"""Start the app: `python -m ui.serve [streamlit options]`, which is what `make run` does.
+"""Start the app: `python -m deploy.serve [streamlit options]`, which is what `make run` does.
 
-It is `streamlit run app.py` plus the process tuning a classroom server wants, applied here on
-purpose (importing lenet changes nothing about the process):
-- glibc keeps freed memory for reuse (lenet.classroom.tuning.keep_freed_memory: prediction latency);
-- training runs in its own process (lenet/classroom/jobs.py) and uses every core, as the CLI does,
-  but that process is niced, and it waits between batches while any page is being served
-  (lenet.classroom.serving.pages_first): predictions come first;
-- the training fork server and MNIST are warmed up before the first visitor asks.
-Plain `streamlit run app.py` gets the same: the router calls `prepare()` on its first page run.
+It is `streamlit run app.py` after the server process is prepared for a class (ui/common/startup.py:
+the training process niced, glibc's freed memory kept, the fork server and MNIST warmed up).
 """
 import sys
-import threading
-from pathlib import Path
 
-APP = Path(__file__).resolve().parents[1] / "app.py"
-TRAINING_NICE = 10  # the training process steps back; page runs and predictions go first
+from lenet.files import ROOT
 
-_prepared = False
-_lock = threading.Lock()
-
-
-def tune() -> None:
-    """Everything the server process changes about itself, in one place."""
-    from lenet.classroom import serving, tuning
-
-    tuning.keep_freed_memory()
-    serving.set_training_nice(TRAINING_NICE)
-
-
-def warm() -> None:
-    """Import what the first visitors would otherwise wait for, and read MNIST in the background.
-
-    Also a fix, not only speed: thirty sessions arriving at once would import pandas (which
-    Streamlit imports lazily, for tables) from thirty threads at once, and some of them saw it
-    half-initialised ("partially initialized module 'pandas'")."""
-    import pandas  # noqa: F401
-    import pyarrow  # noqa: F401
-
-    import ui.charts  # noqa: F401  (torch, plotly)
-    import ui.models  # noqa: F401
-    from lenet.classroom.serving import warm_up
-
-    warm_up()
-
-
-def prepare() -> None:
-    """tune() and warm(), once per process: by the launcher before Streamlit starts, or by the
-    router on the first page run under plain `streamlit run app.py`."""
-    global _prepared
-    with _lock:
-        if _prepared:
-            return
-        tune()
-        warm()
-        _prepared = True
+APP = ROOT / "app.py"
 
 
 def main() -> None:
     # Streamlit is imported here, not at the top: multiprocessing re-runs the parent's main module
     # in each child it starts, and the fork server, started from here, needs no Streamlit.
     from streamlit.web import cli
+
+    from ui.common.startup import prepare
 
     prepare()
     sys.argv = ["streamlit", "run", str(APP), *sys.argv[1:]]

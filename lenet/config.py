@@ -12,9 +12,9 @@ import torch
 from .designs import DesignError, parse, text_of
 from .messages import Message
 from .models import ACTIVATIONS, LAYERS, MODELS, POOLS, build_model, learning_parameters, resolve_options
-from .settings import setting, settings_of
+from .settings import Setting, setting, settings_of
 
-__all__ = ["DEVICES", "KERNELS", "OPTIMIZERS", "SCHEDULES", "TrainConfig", "pick_device"]
+__all__ = ["DEVICES", "KERNELS", "OPTIMIZERS", "SCHEDULES", "TrainConfig", "pick_device", "recipe_settings"]
 
 OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULES = ("onecycle", "constant")
@@ -98,3 +98,9 @@ def pick_device(name: str = "auto") -> torch.device:
     if not has[name]:
         raise ValueError(Message("device.unavailable", value=name))
     return torch.device(name)
+
+
+def recipe_settings() -> list[Setting]:
+    """The settings a person sets, in field order: the Train page's form and a lesson link offer
+    these (the rest, such as the device, are the command line's)."""
+    return [s for s in settings_of(TrainConfig) if s.form]

@@ -3,15 +3,17 @@ before anything is trained."""
 import streamlit as st
 
 from lenet.designs import check
-from ui import build, leaderboard, lesson, router, tryit
-from ui.i18n import text
+from ui.build import leaderboard, menus, tryit
+from ui.common import lesson, router
+from ui.common.i18n import text
+from ui.common.layers import table_rows
 
 router.enter()
 t = text()
 st.title(t("build.title"))
 st.caption(t("build.intro"))
-build.preset_menu(t)
-spec, activation = build.design_controls(t)
+menus.preset_menu(t)
+spec, activation = menus.design_controls(t)
 st.markdown(t("build.design_is"))
 st.code(spec or "—", language=None)
 found = check(spec, activation)
@@ -22,7 +24,7 @@ left.metric(t("build.params"), f"{found.params:,}" if found.problem is None else
 right.metric(t("build.work"), f"{found.multiply_adds:,}" if found.problem is None else "—",
              help=t("build.work_help"))
 if found.rows:
-    st.table(build.table_rows(t, found.rows, work=True))  # as far as the design goes, if it stops
+    st.table(table_rows(t, found.rows, work=True))  # as far as the design goes, if it stops
 if not lesson.hidden("tryit"):
     tryit.try_it(t, spec, activation, possible=found.problem is None)
 if not lesson.hidden("board"):

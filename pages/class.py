@@ -7,12 +7,15 @@ from lenet.classroom.collection import MAX_ITEMS, clear, export_zip, items
 from lenet.classroom.jobqueue import JOBS
 from lenet.classroom.jobs import JobBusy, finetune_run
 from lenet.files import collection_dir
-from ui import lesson, router
-from ui.classroom import EXPORT_NAME, finetune_report, live_collection, recipe_of
-from ui.i18n import text
-from ui.models import LIVE, selected
-from ui.moderate import moderate
-from ui.teacher import control
+from ui.classroom.collection import live_collection
+from ui.classroom.finetune import finetune_report, recipe_of
+from ui.classroom.moderate import moderate
+from ui.common import lesson, router
+from ui.common.i18n import text
+from ui.common.picker import LIVE, selected
+from ui.common.teacher import control
+
+EXPORT_NAME = "lenet-lab-class-drawings.zip"
 
 router.enter()
 t = text()

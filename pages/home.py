@@ -1,8 +1,8 @@
 """The overview page."""
 import streamlit as st
 
-from ui import router
-from ui.i18n import text
+from ui.common import router
+from ui.common.i18n import text
 
 router.enter()
 t = text()

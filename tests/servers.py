@@ -15,7 +15,7 @@ from deploy.replicas import running, wait_until_up
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = {  # the two ways to start the app: `make run`, and what Streamlit's own hosting runs
-    "make run": [sys.executable, "-m", "ui.serve"],
+    "make run": [sys.executable, "-m", "deploy.serve"],
     "streamlit run app.py": [sys.executable, "-m", "streamlit", "run", "app.py"],
 }
 

@@ -15,8 +15,8 @@ import pytest
 
 from lenet.classroom.protocol import Probe
 from lenet.train import BatchReport
-from ui import charts
-from ui.i18n import Text
+from ui.common import figures
+from ui.common.i18n import Text
 
 MACHADO = {  # severity 1.0, from the paper's table
     "protanopia": [[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216], [-0.003882, -0.048116, 1.051998]],
@@ -54,12 +54,12 @@ def closest(colours: tuple[str, ...], vision: str | None) -> float:
 
 @pytest.mark.parametrize("vision", [None, *MACHADO])
 def test_line_colours_stay_apart_for_every_common_colour_vision(vision):
-    assert closest(charts.LINES, vision) >= APART, vision
+    assert closest(figures.LINES, vision) >= APART, vision
 
 
 def test_the_check_would_catch_a_palette_that_fails():
     """Plotly's default colours, which the app used before: red and green merge for deuteranopes."""
-    default = tuple(plotly.colors.qualitative.Plotly[:len(charts.LINES)])
+    default = tuple(plotly.colors.qualitative.Plotly[:len(figures.LINES)])
     assert closest(default, None) >= APART  # fine for typical vision...
     assert min(closest(default, v) for v in MACHADO) < APART  # ...not for everyone
 
@@ -81,21 +81,21 @@ def test_lines_on_one_chart_differ_by_more_than_colour():
     history = [{"epoch": 1, "eval_loss": 0.1, "eval_accuracy": 0.98}]
     probes = [Probe(progress=0.5, train_accuracy=0.8, eval_accuracy=0.9, eval_loss=0.3)]
     runs = {f"run {i}": [{"epoch": e, "eval_accuracy": 0.9 + e / 100} for e in (1, 2, 3)] for i in range(7)}
-    for fig in (charts.loss_curve(T, batches, probes, history, (1, 1)),
-                charts.accuracy_curve(T, batches, probes, history, (1, 1)),
-                charts.compare(T, runs, "eval_accuracy")):
+    for fig in (figures.loss_curve(T, batches, probes, history, (1, 1)),
+                figures.accuracy_curve(T, batches, probes, history, (1, 1)),
+                figures.compare(T, runs, "eval_accuracy")):
         kinds = [looks(trace) for trace in fig.data]
         assert len(set(kinds)) == len(kinds), kinds
 
 
 def test_every_probability_bar_and_confusion_cell_carries_its_number():
     probs = [0.001, 0.0, 0.02, 0.9, 0.05, 0.009, 0.004, 0.006, 0.005, 0.005]
-    bar = charts.probabilities(T, probs).data[0]
+    bar = figures.probabilities(T, probs).data[0]
     assert list(bar.text) == ["<1%", "0%", "2%", "90%", "5%", "1%", "<1%", "1%", "<1%", "<1%"]
     assert [s for s in bar.marker.pattern.shape] == ["", "", "", "/", "", "", "", "", "", ""]  # the answer: hatched too
-    per = charts.per_class(T, [0.99, 0.5, *[0.9] * 8]).data[0]
+    per = figures.per_class(T, [0.99, 0.5, *[0.9] * 8]).data[0]
     assert list(per.text) == ["99.0", "50.0", *["90.0"] * 8]
-    heat = charts.confusion(T, np.arange(100).reshape(10, 10)).data[0]
+    heat = figures.confusion(T, np.arange(100).reshape(10, 10)).data[0]
     assert heat.texttemplate == "%{z}" and np.array(heat.z).shape == (10, 10)  # plotly writes each cell's count
 
 
@@ -103,7 +103,7 @@ def test_each_digit_on_the_map_has_its_own_marker_and_its_number():
     rng = np.random.default_rng(0)
     labels = np.repeat(np.arange(10), 20)
     points = rng.normal(size=(200, 2)) + labels[:, None]
-    fig = charts.digit_map(T, points, labels, np.arange(200), labels, (0.3, 0.2), star=(0.0, 0.0), star_digit=3)
+    fig = figures.digit_map(T, points, labels, np.arange(200), labels, (0.3, 0.2), star=(0.0, 0.0), star_digit=3)
     digits = [trace for trace in fig.data if trace.name in {str(d) for d in range(10)}]
     assert len({trace.marker.symbol for trace in digits}) == 10
     assert sorted(a.text for a in fig.layout.annotations) == sorted(f"<b>{d}</b>" for d in range(10))

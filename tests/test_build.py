@@ -13,7 +13,7 @@ from lenet.files import CHECKPOINT_DIR
 from lenet.inside.introspect import sides
 from lenet.models import LENET5, build_model
 from tests.conftest import ROOT
-from ui.i18n import Text
+from ui.common.i18n import Text
 
 pytestmark = pytest.mark.app
 

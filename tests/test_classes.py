@@ -17,9 +17,9 @@ from lenet.config import TrainConfig
 from lenet.files import class_codes, collection_dir, current_class, in_class, is_class_code, runs_dir, runs_root
 from tests.conftest import at_once
 from tests.test_teacher import sign_in, sign_in_page
-from ui import teacher
-from ui.lesson import Lesson, Problem, query_of, read, refused
-from ui.teacher import ENV_CLASSES, EVERY, Throttle, class_keys
+from ui.common import teacher
+from ui.common.links import Lesson, Problem, query_of, read, refused
+from ui.common.teacher import ENV_CLASSES, EVERY, Throttle, class_keys
 
 
 @pytest.fixture

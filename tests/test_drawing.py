@@ -11,7 +11,8 @@ from lenet.files import CHECKPOINT_DIR
 from lenet.ink import ImageError
 from lenet.predict import classify
 from lenet.preprocess import NoDigitError
-from ui.drawing import Sources, read_canvas, read_upload, tile
+from ui.common.images import tile
+from ui.draw.sources import Sources, read_canvas, read_upload
 
 
 def test_whichever_came_last_is_read():

@@ -13,7 +13,7 @@ from lenet.config import TrainConfig
 from lenet.messages import ENGLISH, Message
 from lenet.settings import settings_of
 from tests.conftest import ROOT
-from ui.i18n import LANGUAGES, MISSING, Text, placeholders, table
+from ui.common.i18n import LANGUAGES, MISSING, Text, placeholders, table
 
 CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")  # Chinese characters and full-width punctuation
 PAGES = ["pages/home.py", "pages/train.py", "pages/draw.py", "pages/explain.py", "pages/build.py", "pages/class.py"]

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from lenet.config import TrainConfig
 from lenet.designs import check
 from tests.conftest import ROOT
-from ui.lesson import HIDEABLE, KNOWN, Lesson, Problem, link, plain, query_of, read
+from ui.common.links import HIDEABLE, KNOWN, Lesson, Problem, link, plain, query_of, read
 
 SHIPPED = ("lenet5", "lenet5-classic", "mlp")
 

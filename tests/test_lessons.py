@@ -20,7 +20,7 @@ from lenet.inside.stepper import step
 from lenet.models import LENET5, MODELS, build_model
 from lenet.train import train
 from tests.conftest import ROOT
-from ui.lesson import read
+from ui.common.links import read
 
 pytestmark = pytest.mark.mnist
 BASE = "http://localhost:8501"
@@ -183,7 +183,7 @@ def test_the_doubt_lesson_shows_how_sure_the_model_is_of_non_digits_and_which_ar
 
     from lenet.inside.ood import calibration_for, judge
     from lenet.predict import classify
-    from ui.doubt import lesson_inputs
+    from ui.inside.doubt import lesson_inputs
 
     query = dict(parse_qsl(urlsplit(LESSONS["doubt"][0]).query))
     assert read(query).problems == () and read(query).view == "doubt"

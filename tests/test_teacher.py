@@ -6,9 +6,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT, at_once
-from ui import teacher
-from ui.i18n import Text
-from ui.teacher import ENV, FIELD, Throttle, control_for, key_matches
+from ui.common import teacher
+from ui.common.i18n import Text
+from ui.common.teacher import ENV, FIELD, Throttle, control_for, key_matches
 
 
 class Clock:

@@ -68,7 +68,7 @@ def pages_first() -> Iterator[None]:
 
 
 def set_training_nice(nice: int) -> None:
-    """Nice every training process started from now on by `nice` (the launcher, ui/serve.py,
+    """Nice every training process started from now on by `nice` (the launcher, ui/common/startup.py,
     uses 10 so that the server's own threads get the CPU first)."""
     global _nice
     _nice = nice

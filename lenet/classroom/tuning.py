@@ -1,4 +1,4 @@
-"""Process tuning, applied on purpose: by the launcher (ui/serve.py) and the CLI, never on import.
+"""Process tuning, applied on purpose: by the launcher (ui/common/startup.py) and the CLI, never on import.
 
 Importing lenet changes nothing about the process. These functions do, when called.
 """

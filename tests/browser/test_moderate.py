@@ -11,7 +11,7 @@ from lenet.files import CHECKPOINT_DIR
 from tests.browser.conftest import TEACHER_KEY
 from tests.browser.helpers import WAIT_MS, act, go, in_middle, open_page, settle, shot, sign_in
 from tests.servers import app_server
-from ui.classroom import answers
+from ui.classroom.collection import answers
 
 DRAWINGS = 12
 

@@ -20,9 +20,9 @@ from lenet.classroom.board import (
     remove_entry,
     save_budget,
 )
-from ui.charts import BLUE, LAYOUT, VERMILLION
-from ui.i18n import Text
-from ui.teacher import control, session_id
+from ui.common.figures import BLUE, LAYOUT, STILL, VERMILLION
+from ui.common.i18n import Text
+from ui.common.teacher import control, session_id
 
 REFRESH_S, STUDENT_REFRESH_S = 5.0, 30.0  # how often a board looks for designs that finished
 
@@ -32,7 +32,7 @@ def board(t: Text) -> None:
     few seconds on the projector (the teacher's page, or at home), every half minute on a
     student's, which also redraws them when their own design finishes. Thirty boards redrawn
     every few seconds cost the server what a class's drawings need (bench/designs.py). The
-    sidebar's picker leaves the board out of its watch (see ui/models._shown)."""
+    sidebar's picker leaves the board out of its watch (see ui/common/picker._shown)."""
     st.subheader(t("board.title"))
     teacher = control().allowed
     st.fragment(run_every=REFRESH_S if teacher else STUDENT_REFRESH_S)(ranking)(t)
@@ -48,7 +48,7 @@ def ranking(t: Text) -> None:
         return
     front = pareto(entries)
     st.table(rows(t, entries, front))
-    st.plotly_chart(scatter(t, entries, front), width="stretch", key="board-scatter", config={"staticPlot": True})
+    st.plotly_chart(scatter(t, entries, front), width="stretch", key="board-scatter", config=STILL)
     use_design(t, entries)
 
 
@@ -60,9 +60,9 @@ def rows(t: Text, entries: list[Entry], front: set[str]) -> list[dict[str, Any]]
     table = []
     for rank, e in enumerate(entries, 1):
         name = e.nickname + (t("board.you") if e.owner == me else "") + (" ★" if e.name in front else "")
-        hidden = "–" if e.class_accuracy is None else f"{e.class_accuracy:.1%} ({e.class_count})"
+        on_class = "–" if e.class_accuracy is None else f"{e.class_accuracy:.1%} ({e.class_count})"
         values = (rank, name, f"{e.design} · {e.activation}", f"{e.params:,}", f"{e.multiply_adds:,}",
-                  t("words.seconds", s=e.train_s), f"{e.test_accuracy:.2%}", hidden)
+                  t("words.seconds", s=e.train_s), f"{e.test_accuracy:.2%}", on_class)
         table.append(dict(zip(columns, values, strict=True)))
     return table
 

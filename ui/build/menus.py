@@ -1,15 +1,15 @@
-"""The Build page's controls: a design as menus, one block per convolution (with the pooling
+"""The Build page's menus: a design as menus, one block per convolution (with the pooling
 after it) and one per fully connected layer, plus the activation.
 
 Every widget keeps its value in st.session_state["build.<name>"], so a preset or a typed design
 sets them all at once (in a callback, before the widgets are drawn). The menus can show designs
 of the form (convolution [pooling])… then fully connected layers; any other design can still be
 typed, and is shown as text alone. A lesson link can open the page on its own design, and hide
-any of the menus (ui/lesson.py's HIDEABLE["build"]): a hidden one keeps the value the link set.
+any of the menus (ui/common/links.py's HIDEABLE["build"]): a hidden one keeps the value the link set.
+The router keeps their values while another page is shown (ui/common/router.py's KEPT).
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -17,14 +17,14 @@ import streamlit as st
 
 from lenet.designs import LIMITS, PRESETS, Conv, Dense, DesignError, Layer, Pool, parse, text_of
 from lenet.models import ACTIVATIONS
-from lenet.shapes import LayerRow
-from ui import lesson
-from ui.i18n import Text
+from ui.common import lesson
+from ui.common.i18n import Text
+
+__all__ = ["KEY", "blocks_of", "design_controls", "load", "preset_menu"]
 
 KEY = "build.{}"
 POOL_CHOICES = ("none", "max", "avg")
 DEFAULTS = {"channels": 16, "kernel": 5, "padding": 0, "stride": 1, "pool": "max", "pool_size": 2}  # a new block
-MENUS = re.compile(r"build\.(preset|activation|typed|convs|fcs|conv[0-9]+\.[a-z_]+|fc[0-9]+\.units)")  # the menus' keys
 
 
 def _set(name: str, value: Any) -> None:
@@ -47,15 +47,6 @@ def _shown(control: str, name: str, default: Any, draw: Callable[[str], Any]) ->
     not drawn, and its value is the one already in session_state (the link's, a preset's)."""
     key = _key(name, default)
     return _get(name) if lesson.hidden(control) else draw(key)
-
-
-def keep() -> None:
-    """Keep the menus' values while another page is shown (call on every run, before the page).
-    Streamlit deletes a widget's value at the end of any run that did not draw it, so the menus
-    came back at their defaults (and a lesson's design half lost); a value the session set itself
-    is kept, so each is set again to itself, as Streamlit's docs advise."""
-    for key in [k for k in st.session_state if MENUS.fullmatch(k)]:
-        st.session_state[key] = st.session_state[key]
 
 
 def blocks_of(layers: tuple[Layer, ...]) -> tuple[list[tuple[Conv, Pool | None]], list[Dense]] | None:
@@ -170,15 +161,3 @@ def design_controls(t: Text) -> tuple[str, str]:
         with cells[i - 1]:
             layers.append(Dense(int(_shown("units", f"fc{i}.units", 64, _number(t("build.units", i=i), "units")))))
     return (text_of(tuple(layers)) if layers else ""), activation
-
-
-def table_rows(t: Text, rows: list[LayerRow], work: bool = False) -> list[dict[str, Any]]:
-    """A layer table as Explain shows it (and, with `work`, each layer's multiply-adds), with its total."""
-    shape = lambda s: " × ".join(map(str, s))  # noqa: E731
-    columns = [t("explain.col_layer"), t("explain.col_type"), t("explain.col_formula"), t("explain.col_shape"),
-               t("explain.col_params")] + ([t("build.col_work")] if work else [])
-    table = [dict(zip(columns, (r.name, r.kind, t.msg(r.formula) if r.formula else "—", shape(r.out_shape), r.params,
-                                *([r.multiply_adds] if work else [])), strict=True)) for r in rows]
-    total = (t("explain.total"), "", "", "", sum(r.params for r in rows)) + (
-        (sum(r.multiply_adds for r in rows),) if work else ())
-    return table + [dict(zip(columns, total, strict=True))]

@@ -17,9 +17,9 @@ from lenet.classroom.jobqueue import JOBS
 from lenet.classroom.jobs import Job, JobBusy
 from lenet.classroom.state import RunState, Status
 from lenet.messages import Message
-from ui import charts, learning
-from ui.i18n import Text
-from ui.teacher import control, keyed, session_id
+from ui.common.curves import curves
+from ui.common.i18n import Text
+from ui.common.teacher import control, keyed, session_id
 
 JOB = "board.job"  # the session's design run
 NICKNAME = "board.nickname"
@@ -70,7 +70,7 @@ def my_run(t: Text) -> None:
     else:
         st.warning(t.msg(snap.message))
     if snap.batches:
-        curves(t, snap)
+        curves(t, snap, key="board")  # the student's own run, as the Train page draws it
     seen, now = st.session_state.get("_seen_design"), (snap.name, _phase(snap))
     st.session_state["_seen_design"] = now
     if seen is not None and seen[0] == now[0] and seen[1] != now[1]:
@@ -91,9 +91,3 @@ def waiting(t: Text, job: Job, snap: RunState) -> None:
     if out.button(t("board.leave"), key="board.leave"):
         job.stop(by=session_id())
         st.rerun()
-
-
-def curves(t: Text, snap: RunState) -> None:
-    """The student's own run: accuracy and loss, as the Train page draws them."""
-    learning.curves(t, snap.batches, snap.probes, snap.epochs, (snap.first_epoch, snap.last_epoch),
-                    charts.split_of(snap.epochs), snap.running, key="board")

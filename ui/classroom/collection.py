@@ -1,5 +1,5 @@
-"""The Class page's parts: the class's drawings as the picked model reads them, live; the
-fine-tuning recipe; and the report of a fine-tuning run, before against after."""
+"""The Class page's collection: the class's drawings as the picked model reads them, live (the
+counts, the confusion matrix, the newest drawings), and `answers`, the model's reading of each."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,19 +8,17 @@ import torch
 from torch import nn
 
 from lenet.classroom import collection
-from lenet.classroom.finetune import EPOCHS, REPLAY
-from lenet.classroom.jobs import Job
 from lenet.classroom.serving import pages_first
 from lenet.data import normalise
 from lenet.files import collection_dir
 from lenet.messages import Message
-from lenet.models import LAYERS
-from ui import charts
-from ui.drawing import enlarge
-from ui.i18n import Text
-from ui.models import Choice
+from ui.common.figures import CONFUSION_HEIGHT, STILL, confusion
+from ui.common.i18n import Text
+from ui.common.images import enlarge
+from ui.common.picker import Choice
 
-EXPORT_NAME = "lenet-lab-class-drawings.zip"
+__all__ = ["answers", "live_collection"]
+
 GRID = 48  # the newest drawings shown
 REFRESH_S = 3.0  # how often the page looks for new drawings
 
@@ -54,58 +52,15 @@ def live_collection(t: Text, model: nn.Module, choice: Choice) -> None:
         matrix = np.zeros((10, 10), np.int64)
         np.add.at(matrix, (truth, said), 1)
         left, grid = st.columns([2, 3])
-        left.plotly_chart(charts.confusion(t, matrix, t("class.confusion", n=len(chosen))), width="stretch",
-                          key="class-confusion", config={"staticPlot": True})
+        left.plotly_chart(confusion(t, matrix, t("class.confusion", n=len(chosen))), width="stretch",
+                          key="class-confusion", config=STILL)
         newest = chosen[:GRID]
         # as tall as the chart beside it, scrolling inside: a new drawing grows the grid, never the
         # page, so the corrections below don't move under the teacher's pointer
-        with grid.container(height=charts.CONFUSION_HEIGHT, border=False):
+        with grid.container(height=CONFUSION_HEIGHT, border=False):
             st.markdown(t("class.newest", n=len(newest)))
             st.image([enlarge(image, 56) for image in drawings.images[:GRID]], width=56,
                      caption=[t("class.read_right" if s == i.label else "class.read_wrong", drawn=i.label, read=int(s))
                               for i, s in zip(newest, said[:GRID], strict=True)])
 
     view()
-
-
-def recipe_of(t: Text) -> tuple[str, int, int]:
-    """The teacher's choices for fine-tuning: which layers learn, epochs, MNIST images replayed."""
-    a, b, c = st.columns([2, 1, 1])
-    layers = a.radio(t("class.layers"), list(LAYERS), horizontal=True, key="ft_layers",
-                     format_func=lambda v: t("class.layers_" + v), help=t("class.layers_help"))
-    epochs = b.number_input(t("class.epochs"), 1, 10, EPOCHS, key="ft_epochs")
-    replay = c.number_input(t("class.replay"), 0, 60_000, REPLAY, step=500, key="ft_replay",
-                            help=t("class.replay_help"))
-    return layers, int(epochs), int(replay)
-
-
-def finetune_report(t: Text, job: Job | None) -> None:
-    """Before and after, side by side, once a fine-tuning run has finished."""
-    snap = job.snapshot() if job is not None else None
-    if snap is None or snap.finetune is None:
-        return
-    if snap.running:
-        st.info(t("class.finetune_running"))
-        return
-    report = snap.finetune
-    before, after = report["before"], report["after"]
-    st.markdown(t("class.report", name=snap.name, train=report["train_count"], held=report["held_count"],
-                  replay=report["replay"], layers=t("class.layers_" + report["layers"])))
-    rows = [(t("class.row_mnist"), before["mnist_accuracy"], after["mnist_accuracy"]),
-            (t("class.row_class", n=before["class_count"]), before["class_accuracy"], after["class_accuracy"])]
-    st.table([{t("class.col_on"): on, t("class.col_before"): _share(b), t("class.col_after"): _share(a),
-               t("class.col_change"): _change(b, a)} for on, b, a in rows])
-    if report.get("damaged"):
-        st.caption(t("class.report_damaged", n=report["damaged"]))
-    if report.get("relabelled") or report.get("excluded"):
-        st.caption(t("class.report_moderated", relabelled=report.get("relabelled", 0),
-                     excluded=report.get("excluded", 0)))
-    st.caption(t("class.report_caption", name=snap.name))
-
-
-def _share(value: float | None) -> str:
-    return "–" if value is None else f"{value:.2%}"
-
-
-def _change(before: float | None, after: float | None) -> str:
-    return "–" if before is None or after is None else f"{100 * (after - before):+.2f} pp"

@@ -11,10 +11,10 @@ import streamlit as st
 from torch import nn
 
 from lenet.classroom import collection, moderation
-from ui import charts
-from ui.classroom import answers
-from ui.drawing import enlarge
-from ui.i18n import Text
+from ui.classroom.collection import answers
+from ui.common.figures import clickable_confusion
+from ui.common.i18n import Text
+from ui.common.images import enlarge
 
 SHOWN = 24  # drawings listed at once: a projector's screenful
 FILTERS = ("newest", "corrected", "disagrees")  # every drawing; a student corrected the model; the model reads another
@@ -57,7 +57,7 @@ def moderate(t: Text, model: nn.Module, folder: Path) -> None:
     matrix = np.zeros((10, 10), np.int64)
     np.add.at(matrix, (drawings.labels, said), 1)
     left, right = st.columns(2)  # half the page: cells big enough to hit on a projector
-    left.plotly_chart(charts.clickable_confusion(t, matrix, t("moderate.click")), key="moderate_cell",
+    left.plotly_chart(clickable_confusion(t, matrix, t("moderate.click")), key="moderate_cell",
                       on_select=_cell_chosen, selection_mode="points", width="stretch",
                       config={"displayModeBar": False})
     digits = [ANY, *map(str, range(10))]

@@ -1,6 +1,6 @@
 """Which class a session belongs to, as the sidebar says it, and the one control that changes it:
 the teacher of every class moving their own session. A student's class comes from their link
-(`class=7b`, ui/lesson.py) and nothing on their page changes it.
+(`class=7b`, read by lesson.py) and nothing on their page changes it.
 
 Every folder the pages use follows the session's class: lenet.files.runs_dir() asks `asking()`.
 """
@@ -10,36 +10,45 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from lenet.files import class_codes, follow_class, is_class_code
-from ui import lesson
-from ui.i18n import Text
-from ui.teacher import teaches_every_class
+from ui.common.i18n import Text
+from ui.common.links import Problem
 
-__all__ = ["asking", "refuse", "sidebar"]
+__all__ = ["asking", "move_to", "refuse", "session_class", "sidebar"]
+
+
+def session_class() -> str | None:
+    """The class of the session whose page is running: its link's, or where its teacher moved it."""
+    return st.session_state.get("_class")
+
+
+def move_to(code: str | None) -> None:
+    """Put this session in class `code`: its link's, on its first run, or a teacher's move (students
+    have no widget for it). Its links and its address say the new class from then on."""
+    st.session_state["_class"] = code
 
 
 def asking() -> str | None:
     """The class of the session whose page, fragment or callback is running; None in any other
     thread (a run's own threads were given their folders when it was made)."""
-    return lesson.session_class() if get_script_run_ctx(suppress_warning=True) is not None else None
+    return session_class() if get_script_run_ctx(suppress_warning=True) is not None else None
 
 
 follow_class(asking)
 
 
-def refuse(t: Text) -> None:
+def refuse(t: Text, problem: Problem | None) -> None:
     """A link whose class code isn't one opens nothing: guessing a class would mix two classes'
     drawings. The page says so and stops."""
-    problem = lesson.refused(lesson.current())
     if problem is not None:
         st.error(t("classes.bad_link", **problem.values), icon=":material/link_off:")
         st.stop()
 
 
-def sidebar(t: Text) -> None:
-    """The session's class, and for the teacher of every class a way to another one."""
-    code = lesson.session_class()
+def sidebar(t: Text, can_move: bool) -> None:
+    """The session's class, and for the teacher of every class (`can_move`) a way to another one."""
+    code = session_class()
     st.caption(t("classes.in", code=code) if code else t("classes.none"))
-    if not teaches_every_class():
+    if not can_move:
         return
     with st.expander(t("classes.move")), st.form("move-class", border=False):
         known = class_codes()
@@ -58,5 +67,5 @@ def _move() -> None:
     if code is not None and not is_class_code(code):
         st.session_state["_class_said"] = typed[:40]
         return
-    lesson.move_to(code)
+    move_to(code)
     st.session_state["class_typed"] = ""

@@ -1,4 +1,4 @@
-"""Plotly figures and small HTML tables for the pages. Plain functions of plain data: no Streamlit in here.
+"""Plotly figures for the pages, and their palette. Plain functions of plain data: no Streamlit in here.
 
 Made to be read on a projector: 15 px text, every digit labelled on every digit axis, epoch
 axes in whole epochs, and loss axes that start at 0. Every text comes from the session's
@@ -9,15 +9,13 @@ bar and cell carries its number, and the predicted digit's bar is hatched as wel
 """
 from __future__ import annotations
 
-import html
-
 import numpy as np
 import plotly.express as px
 import plotly.graph_objects as go
 
 from lenet.classroom.protocol import Probe
 from lenet.train import BatchReport
-from ui.i18n import Text
+from ui.common.i18n import Text
 
 FONT = dict(size=15)
 CONFUSION_HEIGHT = 460  # px: a confusion matrix's square cells, and the Class page's grid beside it
@@ -33,6 +31,7 @@ SYMBOLS = ("circle", "square", "diamond", "triangle-up", "triangle-down", "cross
 # Paul Tol's "muted" scheme and its pale grey: ten colours for the ten digits (with a marker each too).
 TEN = ("#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "#CC6677", "#882255", "#AA4499", "#BBBBBB")
 METRICS = ("eval_accuracy", "eval_loss", "train_accuracy", "train_loss")  # what Compare runs can offer
+STILL = {"staticPlot": True}  # a chart drawn again every second or so is a still picture: no hover, half the time
 
 
 def smooth(values: list[float], weight: float = 0.9) -> list[float]:
@@ -188,24 +187,6 @@ def _percent(p: float) -> str:
     return f"{whole}%" if whole >= 1 or p == 0 else "<1%"
 
 
-def mosaic(stack: np.ndarray, columns: int = 8, cell: int = 84, gap: int = 4) -> np.ndarray:
-    """A grid of 2-D maps (N, H, W) as one uint8 picture: each map scaled to its own 0..255
-    range and blown up to `cell` px with square pixels, on a white background.
-    (One image instead of N plotly panels: the Explain page stays quick.)"""
-    n, h, w = stack.shape
-    columns = min(columns, n)
-    rows = -(-n // columns)
-    k = max(1, cell // max(h, w))
-    out = np.full((rows * (h * k + gap) - gap, columns * (w * k + gap) - gap), 255, np.uint8)
-    for i, m in enumerate(stack):
-        lo, hi = float(m.min()), float(m.max())
-        scaled = np.zeros_like(m, dtype=np.float32) if hi - lo < 1e-12 else (m - lo) / (hi - lo)
-        tile = np.kron((scaled * 255).astype(np.uint8), np.ones((k, k), np.uint8))
-        r, c = divmod(i, columns)
-        out[r * (h * k + gap):r * (h * k + gap) + h * k, c * (w * k + gap):c * (w * k + gap) + w * k] = tile
-    return out
-
-
 def pixel_values(t: Text, image: np.ndarray) -> go.Figure:
     """The 28×28 input as numbers: every pixel's 0-255 value written on it."""
     fig = px.imshow(image, text_auto=True, color_continuous_scale="gray", aspect="equal")
@@ -218,42 +199,6 @@ def pixel_values(t: Text, image: np.ndarray) -> go.Figure:
 def split_of(epochs: list[dict]) -> str:
     """"test", or "val" for a run that held out a validation split."""
     return epochs[0].get("eval_split", "test") if epochs else "test"
-
-
-# ---- seeing inside: the stepper, attribution overlays, the digit map ---------------------------
-
-def numbers(grids: list[tuple[str, np.ndarray]], fmt: str = "+.2f") -> str:
-    """Small grids side by side as an HTML table each, every cell with its number written on it:
-    a window of the input, the kernel, their products. Red is positive, blue negative, white
-    zero, each grid scaled to its own largest magnitude; the sign is written too, so nothing is
-    told by colour alone. HTML, not a chart: the stepper redraws these on every step, and three
-    plotly heatmaps of 25 labelled cells took the browser longer than the rest of the view."""
-    tables = "".join(f"<figure><figcaption>{html.escape(title)}</figcaption><table>{_rows(grid, fmt)}</table></figure>"
-                     for title, grid in grids)
-    return f"<style>{NUMBERS_CSS}</style><div class='lenet-numbers'>{tables}</div>"
-
-
-NUMBERS_CSS = """
-.lenet-numbers {display: flex; flex-wrap: wrap; gap: 1.5rem; font-size: 15px; font-variant-numeric: tabular-nums}
-.lenet-numbers figure {margin: 0}
-.lenet-numbers figcaption {font-weight: 600; margin-bottom: .3rem}
-.lenet-numbers table {border-collapse: collapse}
-.lenet-numbers td {width: 3.6em; height: 2.2em; text-align: center; border: 1px solid #ddd; padding: 0}
-"""
-
-
-def _rows(grid: np.ndarray, fmt: str) -> str:
-    bound = float(np.abs(grid).max()) or 1.0
-    return "".join("<tr>" + "".join(_cell(float(v), bound, fmt) for v in row) + "</tr>" for row in grid)
-
-
-def _cell(value: float, bound: float, fmt: str) -> str:
-    """One number on its colour: red for positive, blue for negative, paler towards zero."""
-    t = min(1.0, abs(value) / bound)
-    r, g, b = (255, 255 - round(155 * t), 255 - round(170 * t)) if value > 0 else \
-              (255 - round(190 * t), 255 - round(120 * t), 255)
-    ink = "#fff" if t > 0.7 else "#111"
-    return f"<td style='background:rgb({r},{g},{b});color:{ink}'>{value:{fmt}}</td>"
 
 
 def pickable_map(t: Text, values: np.ndarray, title: str, pick: tuple[int, int], size: int = 340) -> go.Figure:
@@ -272,45 +217,6 @@ def pickable_map(t: Text, values: np.ndarray, title: str, pick: tuple[int, int],
     fig.update_yaxes(range=[h - 0.5, -0.5], showticklabels=False, showgrid=False, zeroline=False)
     return fig.update_layout(title=title, width=size, height=size, margin=dict(l=10, r=10, t=45, b=10), font=FONT,
                              clickmode="event+select", dragmode=False, plot_bgcolor="white")
-
-
-def window_on(values: np.ndarray, top: int, left: int, size: int, cell: int = 10) -> np.ndarray:
-    """A map (H, W) as a grey picture, scaled to its own range, with a vermillion square around
-    the window an output number reads: (H·cell, W·cell, 3) uint8. A picture, not a chart: the
-    stepper redraws it on every step, and an image is the quickest thing a browser shows."""
-    lo, hi = float(values.min()), float(values.max())
-    grey = np.zeros_like(values, dtype=np.float32) if hi - lo < 1e-12 else (values - lo) / (hi - lo)
-    out = np.repeat(np.kron((grey * 255).astype(np.uint8), np.ones((cell, cell), np.uint8))[..., None], 3, axis=2)
-    y0, x0, y1, x1 = top * cell, left * cell, (top + size) * cell - 1, (left + size) * cell - 1
-    edge = np.array(_rgb(VERMILLION), np.uint8)
-    for i in range(2):  # a 2 px outline, inside the window
-        out[y0 + i, x0:x1 + 1] = out[y1 - i, x0:x1 + 1] = edge
-        out[y0:y1 + 1, x0 + i] = out[y0:y1 + 1, x1 - i] = edge
-    return out
-
-
-def _rgb(hex_colour: str) -> tuple[int, int, int]:
-    return tuple(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
-
-
-# Plasma, sampled at 256 levels: dark blue-purple to yellow, evenly bright from step to step and
-# readable with any common colour-vision deficiency (unlike red-to-yellow, which deuteranopes
-# see as one colour).
-_HEAT = np.stack([np.interp(np.linspace(0, 1, 256), np.linspace(0, 1, len(px.colors.sequential.Plasma)),
-                            [_rgb(c)[k] for c in px.colors.sequential.Plasma]) for k in range(3)], axis=1)
-
-
-def heat_overlay(image: np.ndarray, heat: np.ndarray, size: int = 196) -> np.ndarray:
-    """A 28×28 uint8 drawing in grey with `heat` (28×28, ≥ 0) laid over it in plasma colours:
-    the stronger the heat, the brighter and the more it covers. Returns (size, size, 3) uint8,
-    square pixels."""
-    peak = float(heat.max())
-    h = np.clip(heat / peak, 0, 1) if peak > 0 else np.zeros_like(heat, dtype=float)
-    grey = np.repeat(image[..., None].astype(float) * 0.6, 3, axis=2)
-    hot = _HEAT[np.round(h * 255).astype(int)]  # (28, 28, 3)
-    mixed = grey * (1 - h[..., None]) + hot * h[..., None]
-    k = max(1, size // image.shape[0])
-    return np.kron(mixed.astype(np.uint8), np.ones((k, k, 1), np.uint8))
 
 
 def digit_map(t: Text, points: np.ndarray, labels: np.ndarray, indices: np.ndarray, predicted: np.ndarray,

@@ -1,4 +1,5 @@
-"""Lesson links: an address that opens LeNet Lab set up for today's lesson.
+"""Lesson links: an address that opens LeNet Lab set up for today's lesson. This is their grammar,
+plain functions of plain data (the session's lesson, read from its link, is lesson.py's).
 
     http://teacher:8501/train?activation=sigmoid&optimizer=sgd&lr=0.05&hide=picker,lang&lang=zh&note=...
 
@@ -11,33 +12,28 @@ design it opens with (`design=c6k3p1-m2-c16k3-m2-f120-f84`, with `activation=` a
 and the class (`class=7b`: its own drawings, runs and board, see lenet/files.py). A link is
 the only way a student's session gets a class: no widget of theirs changes it.
 
-Streamlit clears the query when the page changes, so `start()` reads it once, into the session,
-on the first run. A bad value is ignored, with a note on the page saying so; it never raises.
-`read()` and `link()` are plain functions of plain data, for the tests and the share button.
+A bad value is ignored, with a Problem saying which and why; `read()` never raises.
 """
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-import streamlit as st
-
-from lenet.config import TrainConfig
+from lenet.config import TrainConfig, recipe_settings
 from lenet.data import SAMPLE_SIZE
 from lenet.designs import check, parse, text_of
 from lenet.files import is_class_code
 from lenet.models import resolve_options
 from lenet.settings import Setting
-from ui.form import form_settings
-from ui.i18n import LANGUAGES
-from ui.inside import VIEWS
+from ui.common.i18n import LANGUAGES
 
-__all__ = ["HIDEABLE", "Lesson", "Problem", "design", "digit", "hidden", "hidden_settings", "keep_in_address", "link",
-           "move_to", "parse_number", "query_of", "read", "recipe", "refused", "session_class", "start", "view"]
+__all__ = ["HIDEABLE", "KNOWN", "NOTE_CHARS", "RECIPE", "VIEWS", "Lesson", "Problem", "class_of", "link",
+           "parse_number", "plain", "query_of", "read", "refused"]
 
+VIEWS = ("maps", "stepper", "softmax", "map", "fool", "doubt")  # Explain's looks inside, in the order offered
 URL_NAMES = {"batch_size": "batch", "limit": "images"}  # short names in a link; the rest go by their own
 NOTE_CHARS = 300  # a note is a line or two on the projector, not a page
 
@@ -46,7 +42,7 @@ def _url_name(spec: Setting) -> str:
     return URL_NAMES.get(spec.name, spec.name)
 
 
-RECIPE = {_url_name(s): s for s in form_settings()}  # a link's recipe keys, and the setting each sets
+RECIPE = {_url_name(s): s for s in recipe_settings()}  # a link's recipe keys, and the setting each sets
 HIDEABLE: dict[str, tuple[str, ...]] = {  # the controls a link can hide, by where they are
     "all": ("menu", "picker", "lang", "share"),  # the sidebar: the pages, the model, the language, sharing
     "train": (*RECIPE, "saved", "compare"),  # each recipe setting, saved runs, compare runs
@@ -238,76 +234,3 @@ def _as_text(value: Any) -> str:
 def plain(note: str) -> str:
     """A note as plain text inside markdown: a link's note shows what it says, never formatting or links."""
     return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~])", r"\\\1", note)
-
-
-# ---- the session's lesson (Streamlit) -------------------------------------------------------
-
-def start(checkpoints: Callable[[], Mapping[str, str]]) -> Lesson:
-    """On a session's first run, read the link it was opened with and set the pages up from it;
-    on every later run, the lesson read then. `checkpoints()` maps names a link may use to the
-    model picker's keys: the class's own runs, so it is asked once the class is known."""
-    if "_lesson" in st.session_state:
-        return st.session_state["_lesson"]
-    params = st.query_params.to_dict()
-    st.session_state["_class"] = class_of(params)
-    checkpoints = checkpoints()
-    lesson = read(params, checkpoints)
-    st.session_state["_lesson"] = lesson
-    if lesson.lang:
-        st.session_state["lang"] = lesson.lang
-    if lesson.checkpoint:
-        st.session_state["model_key"] = st.session_state["model_picker"] = checkpoints[lesson.checkpoint]
-    return lesson  # the recipe and Explain's digit are the widgets' own values: see ui/form.py
-
-
-def keep_in_address() -> None:
-    """Write the lesson back into the address bar when a page change has cleared it, so that a
-    reload (F5) or a bookmark opens the lesson again rather than a bare page: a reload is a new
-    session, and it reads only what the address says."""
-    query = query_of(current())
-    if query and st.query_params.to_dict() != query:
-        st.query_params.from_dict(query)
-
-
-def current() -> Lesson:
-    return st.session_state.get("_lesson") or Lesson()
-
-
-def session_class() -> str | None:
-    """The class of the session whose page is running: its link's, or where its teacher moved it."""
-    return st.session_state.get("_class")
-
-
-def move_to(code: str | None) -> None:
-    """Put this session in class `code` (a teacher's action: students have no widget for it);
-    its links and its address say the new class from now on."""
-    st.session_state["_class"] = code
-    st.session_state["_lesson"] = replace(current(), class_code=code)
-
-
-def hidden(control: str) -> bool:
-    """Whether the lesson link hid this control."""
-    return control in current().hide
-
-
-def hidden_settings() -> set[str]:
-    """The TrainConfig fields whose controls are hidden: they keep the link's values."""
-    return {spec.name for name, spec in RECIPE.items() if name in current().hide}
-
-
-def recipe() -> TrainConfig:
-    """The Train form's starting recipe: the defaults, with what the link set."""
-    return TrainConfig(**current().recipe)
-
-
-def view() -> str | None:
-    return current().view
-
-
-def digit() -> int:
-    return current().digit or 0
-
-
-def design() -> str | None:
-    """The design the Build page opens with, when the link gave one."""
-    return current().design

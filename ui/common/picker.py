@@ -1,4 +1,5 @@
-"""The model picker every page shares, and cached model loading."""
+"""The model picker every page shares (in the sidebar): the shipped checkpoints, the saved runs, the
+class's board and the live model, and the one a session picked."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,15 +8,16 @@ from pathlib import Path
 import streamlit as st
 from torch import nn
 
-from lenet.checkpoints import CheckpointError, accuracy_of, load_checkpoint, load_model
 from lenet.classroom.board import ranked, read_board
 from lenet.classroom.jobqueue import current_job
 from lenet.classroom.runs import saved_runs
-from lenet.export import pytorch_zip
 from lenet.files import CHECKPOINT_DIR
-from ui.i18n import Text, text
+from ui.common.checkpoints import describe, load_saved, mtime
+from ui.common.i18n import Text, text
 
-LIVE = "live"
+__all__ = ["DEFAULT", "LIVE", "Choice", "all_models", "choices", "picker", "saved_as", "selected", "watch"]
+
+LIVE = "live"  # the picker's key for the model being trained right now
 DEFAULT = str(CHECKPOINT_DIR / "lenet5.pt")
 PICKER_EVERY_S = 3.0  # how often an open session's picker looks for a new live model or run
 
@@ -40,29 +42,13 @@ class Choice:
         return name + (f" · {self.accuracy:.2%}" if self.accuracy is not None else t("picker.no_accuracy"))
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
-def _describe(path: str, mtime: float) -> tuple[str, float | None, dict] | None:
-    """(model name, accuracy, config) of a checkpoint file; None if it can't be used."""
-    try:
-        ckpt = load_checkpoint(path)
-    except CheckpointError:
-        return None
-    return ckpt["model"], accuracy_of(ckpt), ckpt["config"]
-
-
-@st.cache_resource(show_spinner=False, max_entries=16)
-def _load(path: str, mtime: float) -> nn.Module:
-    """Shared by every session: eval mode, only ever run under no_grad, never modified."""
-    return load_model(path)[0]
-
-
 def choices() -> list[Choice]:
     """Shipped checkpoints, then the user's saved runs (newest first), the class's board (best
     first), then the live model."""
     found = []
     for paths, run in ((sorted(CHECKPOINT_DIR.glob("*.pt")), False), (saved_runs(), True)):
         for path in paths:
-            info = _describe(str(path), _mtime(path))
+            info = describe(path)
             if info is not None:
                 found.append(Choice(key=str(path), name=path.stem, model=info[0], accuracy=info[1], run=run))
     found += [Choice(key=str(e.checkpoint()), name=e.name, model="design", accuracy=e.test_accuracy, run=True,
@@ -75,13 +61,6 @@ def choices() -> list[Choice]:
             last = snap.epochs[-1]["eval_accuracy"] if snap.epochs else None
             found.append(Choice(key=LIVE, name=LIVE, model=snap.config.model, accuracy=last))
     return found
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except FileNotFoundError:  # deleted a moment ago, by another session
-        return 0.0
 
 
 def _follow(key: str, keys: list[str]) -> str | None:
@@ -147,31 +126,15 @@ def selected() -> tuple[nn.Module | None, Choice | None]:
             if key == LIVE:
                 model = current_job().live_model()
                 return (model, choice) if model is not None else (None, None)
-            return _load(key, _mtime(Path(key))), choice
+            return load_saved(key), choice
     return None, None
 
 
 def all_models() -> list[tuple[Choice, nn.Module]]:
     """Every saved checkpoint's model, for the Draw page's side-by-side view."""
-    return [(c, _load(c.key, _mtime(Path(c.key)))) for c in choices() if c.key != LIVE]
+    return [(c, load_saved(c.key)) for c in choices() if c.key != LIVE]
 
 
 def saved_as(choice: Choice) -> tuple[str, float] | None:
     """(path, mtime) naming a saved model's file, for caches keyed on it; None for the live model."""
-    return None if choice.key == LIVE else (choice.key, _mtime(Path(choice.key)))
-
-
-def load_saved(path: str) -> nn.Module:
-    """A saved model by path, from the shared cache: read-only, like every model here."""
-    return _load(path, _mtime(Path(path)))
-
-
-def exported(choice: Choice) -> bytes:
-    """A saved model as a zip of plain PyTorch (lenet/export.py), made once per version of its file."""
-    return _zipped(choice.key, _mtime(Path(choice.key)), choice.name)
-
-
-@st.cache_data(max_entries=8, show_spinner=False)
-def _zipped(path: str, mtime: float, name: str) -> bytes:
-    model, ckpt = load_model(path)  # a copy loaded for it, never the model the sessions share
-    return pytorch_zip(model, ckpt, f"{name}-pytorch")
+    return None if choice.key == LIVE else (choice.key, mtime(Path(choice.key)))

@@ -9,15 +9,21 @@ which, when a page is run without the router, runs the router around it instead.
 """
 from __future__ import annotations
 
+import re
 import threading
 
 import streamlit as st
 
 from lenet.classroom.serving import pages_first
-from ui import build, classes, lesson, serve, share
-from ui.i18n import LANGUAGES, Text, text
-from ui.models import LIVE, choices, picker, watch
-from ui.teacher import key_box
+from ui.common import classes, lesson, share
+from ui.common.i18n import LANGUAGES, Text, text
+from ui.common.links import refused
+from ui.common.picker import LIVE, choices, picker, watch
+from ui.common.startup import prepare
+from ui.common.teacher import key_box, teaches_every_class
+
+# Build's menus (ui/build/menus.py's KEY): their values are the session's while another page is shown
+KEPT = re.compile(r"build\.(preset|activation|typed|convs|fcs|conv[0-9]+\.[a-z_]+|fc[0-9]+\.units)")
 
 
 def pages(t: Text) -> list[st.Page]:
@@ -41,13 +47,13 @@ _inside = threading.local()  # each script run has its own thread: is a page run
 def run() -> None:
     """Draw the frame shared by every page, then the page the URL asks for."""
     st.set_page_config(page_title="LeNet Lab", page_icon=":material/draw:", layout="wide")
-    serve.prepare()  # what `make run` did before Streamlit started; once, under plain `streamlit run` too
+    prepare()  # what `make run` did before Streamlit started; once, under plain `streamlit run` too
     lesson.start(lambda: {c.name: c.key for c in reversed(choices()) if c.key != LIVE})  # the link, on the first run
     st.session_state.setdefault("lang", _browser_language())
     t = text()
-    classes.refuse(t)
+    classes.refuse(t, refused(lesson.current()))
     lesson.keep_in_address()
-    build.keep()  # Build's menus, while another page is shown
+    keep_across_pages()
     entries = pages(t)
     page = st.navigation(entries, position="hidden")
     with st.sidebar:
@@ -61,7 +67,7 @@ def run() -> None:
             language_switch(t)
         if not lesson.hidden("share"):
             share.button(t, page.url_path or "home")
-        classes.sidebar(t)
+        classes.sidebar(t, can_move=teaches_every_class())
     key_box()
     share.notes(t)
     _inside.page = True
@@ -70,6 +76,15 @@ def run() -> None:
             page.run()
     finally:
         _inside.page = False
+
+
+def keep_across_pages() -> None:
+    """Keep Build's menus while another page is shown (on every run, before the page).
+    Streamlit deletes a widget's value at the end of any run that did not draw it, so the menus
+    came back at their defaults (and a lesson's design half lost); a value the session set itself
+    is kept, so each is set again to itself, as Streamlit's docs advise."""
+    for key in [k for k in st.session_state if KEPT.fullmatch(k)]:
+        st.session_state[key] = st.session_state[key]
 
 
 def language_switch(t: Text) -> None:

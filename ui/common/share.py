@@ -5,10 +5,11 @@ from __future__ import annotations
 import streamlit as st
 
 from lenet.config import TrainConfig
-from ui import lesson
-from ui.form import current_recipe
-from ui.i18n import Text
-from ui.models import LIVE, selected
+from ui.common import lesson
+from ui.common.i18n import Text
+from ui.common.links import HIDEABLE, NOTE_CHARS, RECIPE, Lesson, Problem, link, plain
+from ui.common.picker import LIVE, selected
+from ui.common.recipe import current_recipe
 
 
 def button(t: Text, place: str) -> None:
@@ -16,26 +17,26 @@ def button(t: Text, place: str) -> None:
     (on Train), Explain's view and digit, the language, and the controls ticked to hide."""
     with st.popover(t("share.button"), icon=":material/share:", width="stretch"):
         st.caption(t("share.caption"))
-        controls = (*lesson.HIDEABLE["all"], *lesson.HIDEABLE.get(place, ()))
+        controls = (*HIDEABLE["all"], *HIDEABLE.get(place, ()))
         st.markdown(t("share.hide"))
         hide = frozenset(c for c in controls if st.checkbox(_control(t, c), key=f"share-hide-{c}"))
-        note = st.text_input(t("share.note"), max_chars=lesson.NOTE_CHARS, key="share-note",
+        note = st.text_input(t("share.note"), max_chars=NOTE_CHARS, key="share-note",
                              placeholder=t("share.note_placeholder"))
-        st.code(lesson.link(_base(place), _setup(place, hide, note)), language=None, wrap_lines=True)
+        st.code(link(_base(place), _setup(place, hide, note)), language=None, wrap_lines=True)
         st.caption(t("share.copy"))
 
 
 def _control(t: Text, name: str) -> str:
-    spec = lesson.RECIPE.get(name)
+    spec = RECIPE.get(name)
     return t.label(spec.name) if spec is not None else t("share.control." + name)
 
 
-def _setup(place: str, hide: frozenset[str], note: str) -> lesson.Lesson:
+def _setup(place: str, hide: frozenset[str], note: str) -> Lesson:
     """This session's setup as a Lesson: what a link needs to open it again."""
     now = lesson.current()
     _, choice = selected()
     recipe = current_recipe(lesson.recipe()) if place == "train" else now.recipe
-    return lesson.Lesson(
+    return Lesson(
         checkpoint=choice.name if choice is not None and choice.key != LIVE else None,
         recipe={k: v for k, v in recipe.items() if v != getattr(TrainConfig(), k)},
         hide=hide, lang=st.session_state.get("lang"), note=note.strip(),
@@ -53,7 +54,7 @@ def notes(t: Text) -> None:
     """The lesson's note, and what the link asked for that could not be done."""
     now = lesson.current()
     if now.note:
-        st.info(lesson.plain(now.note), icon=":material/school:")
+        st.info(plain(now.note), icon=":material/school:")
     if now.problems and not st.session_state.get("_notes_read"):
         with st.container(border=True):
             st.markdown(t("lesson.ignored"))
@@ -64,10 +65,10 @@ def notes(t: Text) -> None:
                 st.rerun()
 
 
-def _problem(t: Text, problem: lesson.Problem) -> str:
+def _problem(t: Text, problem: Problem) -> str:
     values = dict(problem.values)
     if "setting" in values:  # a recipe value: say which setting, in this language, and what it allows
-        spec = next(s for s in lesson.RECIPE.values() if s.name == values["setting"])
+        spec = next(s for s in RECIPE.values() if s.name == values["setting"])
         values |= {"label": t.label(spec.name), "limits": t.limits(spec)}
     # t.msg: a value lenet said (a design's reason) in this language; any other value as it is
-    return t(f"lesson.problem.{problem.key}", **{k: lesson.plain(t.msg(v)) for k, v in values.items()})
+    return t(f"lesson.problem.{problem.key}", **{k: plain(t.msg(v)) for k, v in values.items()})

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import streamlit as st
 
 from lenet.files import is_class_code
-from ui.i18n import Text, text
-from ui.lesson import session_class
+from ui.common.classes import session_class
+from ui.common.i18n import Text, text
 
 ENV = "LENET_TEACHER_KEY"
 ENV_CLASSES = "LENET_TEACHER_KEYS"  # class code -> key, as a JSON object

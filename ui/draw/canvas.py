@@ -1,15 +1,32 @@
-"""The logic behind the Draw page, as plain functions (the canvas itself can't run in AppTest)."""
+"""The Draw page's pad: the canvas, Clear and the upload, and reading whichever of drawing and
+upload changed last into an MNIST-style input. The canvas's state lives in the session:
+
+    canvas_version  bumped by Clear, which empties the same canvas (its initial drawing changes)
+    canvas_json     the strokes it last sent; canvas_initial, what a new mount starts from
+    canvas_stale    the strokes it held when Clear was pressed, ignored until it sends its empty picture
+    canvas_drawing  the canvas's last reading; drawing, the last reading of either (Explain shows it)
+    sources         which of drawing and upload changed last (Sources)
+
+What it holds is read by sources.py's plain functions.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from PIL import Image
+import streamlit as st
+from streamlit_drawable_canvas import st_canvas
 
-from lenet.ink import load_image
-from lenet.preprocess import NoDigitError, Preprocessed, to_mnist
+from lenet.ink import ImageError
+from lenet.preprocess import NoDigitError, Preprocessed
+from ui.common import lesson
+from ui.common.i18n import Text
+from ui.draw.sources import Sources, read_canvas, read_upload, strokes
 
-__all__ = ["TOOLBAR_ABOVE_CANVAS", "Sources", "enlarge", "read_canvas", "read_upload", "strokes", "tile"]
+__all__ = ["PEN", "TOOLBAR_ABOVE_CANVAS", "Read", "clear", "mount", "pad", "read"]
+
+PEN = 18  # the pen's width when the slider is hidden
 
 # The canvas component keeps its toolbar (undo, redo, clear) invisible until hovered, resting over
 # the top right of the drawing area, where it swallowed the first stroke of a digit drawn there.
@@ -48,66 +65,78 @@ TOOLBAR_ABOVE_CANVAS = """<script>
 </script>"""
 
 
-@dataclass
-class Sources:
-    """What the Draw page read last, so that whichever of drawing and upload changed last is
-    what gets predicted."""
-    strokes: int = 0  # objects on the canvas when last seen
-    upload: str | None = None  # the upload's file id when last seen
-    latest: str | None = None  # "drawing", "upload", or None: nothing to read
-
-    def update(self, strokes: int, upload: str | None) -> str | None:
-        """Record what the page sees now; returns the source to read."""
-        if upload is not None and upload != self.upload:
-            self.latest = "upload"  # a new file
-        elif strokes and strokes != self.strokes:
-            self.latest = "drawing"  # a new stroke, or an undo
-        elif self.latest == "upload" and upload is None:
-            self.latest = "drawing" if strokes else None  # the file was removed
-        elif self.latest == "drawing" and not strokes:
-            self.latest = "upload" if upload else None  # the canvas was cleared
-        self.strokes, self.upload = strokes, upload
-        return self.latest
+@dataclass(frozen=True)
+class Read:
+    """What the pad holds now, read."""
+    drawing: Preprocessed | None  # the MNIST-style input; None before anything is drawn or uploaded
+    raw: np.ndarray | None  # the canvas's RGBA, when the drawing is the canvas's
+    source: str | None  # where it came from, in words
+    problem: str | None  # an upload that could not be read, and why
 
 
-def strokes(json_data: dict | None) -> int:
-    """How many strokes the canvas holds, from its JSON."""
-    return len((json_data or {}).get("objects") or [])
+def mount() -> None:
+    """Before the pad is drawn, on every page run: the session's canvas state, and the script that
+    keeps the canvas's toolbar above it. Coming back to the page mounts a new canvas: it starts
+    from the strokes it last sent."""
+    st.session_state.setdefault("canvas_version", 0)
+    st.session_state.setdefault("sources", Sources())
+    st.session_state["canvas_initial"] = st.session_state.get("canvas_json")
+    st.html(TOOLBAR_ABOVE_CANVAS, unsafe_allow_javascript=True)
 
 
-def read_canvas(image_data: np.ndarray | None) -> Preprocessed | None:
-    """The canvas's RGBA array as an MNIST-style input, or None for an empty canvas."""
-    if image_data is None:
-        return None
+def clear() -> None:
+    """Clear's callback. The canvas keeps its key: a new key made Streamlit keep the old canvas
+    beside the new one whenever the run that drew the new one was cut short (seen with one core
+    busy). A changed initial drawing empties the same canvas instead, and it sends back its empty
+    picture; until then it still reports the old strokes, which read() ignores."""
+    st.session_state.canvas_version += 1
+    st.session_state["canvas_stale"] = st.session_state.get("canvas_json")
+    for key in ("canvas_json", "canvas_initial", "canvas_drawing", "drawing"):
+        st.session_state.pop(key, None)
+
+
+def pad(t: Text) -> tuple[Any, Any]:
+    """The pen, the canvas, Clear and the upload: (the canvas's result, the uploaded file or None)."""
+    pen = PEN if lesson.hidden("pen") else st.slider(t("draw.pen"), 6, 40, PEN, key="pen")
+    canvas = st_canvas(stroke_width=pen, stroke_color="#FFFFFF", background_color="#000000", width=280,
+                       height=280, drawing_mode="freedraw", return_image_data=True,
+                       initial_drawing=st.session_state.get("canvas_initial")
+                       or {"objects": [], "cleared": st.session_state.canvas_version}, key="canvas")
+    # A callback, not `if st.button(): clear(); st.rerun()`: the canvas is emptied in the
+    # very run the click causes, whatever other run it is merged with (a timed fragment's, a page's).
+    st.button(t("draw.clear"), icon=":material/ink_eraser:", key="clear", on_click=clear)
+    upload = None if lesson.hidden("upload") else st.file_uploader(t("draw.upload"), type=["png", "jpg", "jpeg"],
+                                                                   key="upload")
+    return canvas, upload
+
+
+def read(t: Text, canvas: Any, upload: Any) -> Read:
+    """Whichever of the drawing and the upload changed last, read."""
+    picture, raw = canvas.json_data, canvas.image_data
+    if st.session_state.get("canvas_stale") is not None and picture == st.session_state["canvas_stale"]:
+        picture, raw = None, None  # Clear was pressed; the canvas hasn't sent its empty picture yet
+    else:
+        st.session_state.pop("canvas_stale", None)
+    n = strokes(picture)
+    if n:
+        st.session_state["canvas_json"] = picture
+    latest = st.session_state.sources.update(n, upload.file_id if upload is not None else None)
+    if latest == "upload":
+        return _uploaded(t, upload)
+    drawing = read_canvas(raw) if raw is not None else st.session_state.get("canvas_drawing") if n else None
+    if drawing is None:
+        return Read(drawing=None, raw=None, source=None, problem=None)
+    st.session_state["canvas_drawing"] = st.session_state["drawing"] = drawing
+    offer_upload = upload is None and not lesson.hidden("upload")
+    source = t("draw.source_drawing") + (t("draw.source_or_upload") if offer_upload else "")
+    return Read(drawing=drawing, raw=raw, source=source, problem=None)
+
+
+def _uploaded(t: Text, upload: Any) -> Read:
     try:
-        return to_mnist(image_data)
-    except NoDigitError:
-        return None
-
-
-def read_upload(data: bytes) -> Preprocessed:
-    """An uploaded file as an MNIST-style input. Raises ImageError or NoDigitError with a
-    message for the user."""
-    return to_mnist(load_image(data))
-
-
-def enlarge(image: np.ndarray, size: int = 140) -> np.ndarray:
-    """Blow a small uint8 image up with square pixels (no blur), so 28×28 stays readable."""
-    h, w = image.shape
-    k = max(1, size // max(h, w))
-    return np.kron(image, np.ones((k, k), np.uint8))
-
-
-def tile(image: np.ndarray, size: int = 160) -> np.ndarray:
-    """The image inside a size×size tile, aspect ratio kept, on black: a thin 1 drawn tall stays
-    a thin 1 in a tile as big as the others, so the four steps line up with their captions.
-    Small images grow with square pixels; large ones shrink smoothly."""
-    h, w = image.shape
-    scale = size / max(h, w)
-    new = (max(1, round(w * scale)), max(1, round(h * scale)))
-    resample = Image.Resampling.NEAREST if scale >= 1 else Image.Resampling.BOX
-    fitted = np.asarray(Image.fromarray(image).resize(new, resample))
-    out = np.zeros((size, size), np.uint8)
-    top, left = (size - new[1]) // 2, (size - new[0]) // 2
-    out[top:top + new[1], left:left + new[0]] = fitted
-    return out
+        drawing = read_upload(upload.getvalue())
+    except (ImageError, NoDigitError) as err:
+        problem = t("draw.cant_read", name=upload.name, error=t.error(err))
+        return Read(drawing=None, raw=None, source=None, problem=problem)
+    st.session_state["drawing"] = drawing  # the Explain page shows this drawing's feature maps
+    return Read(drawing=drawing, raw=None, source=t("draw.source_upload", name=upload.name), problem=None)

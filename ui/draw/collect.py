@@ -10,7 +10,7 @@ import streamlit as st
 from lenet.classroom.collection import CollectionError, save
 from lenet.files import collection_dir
 from lenet.preprocess import Preprocessed
-from ui.i18n import Text
+from ui.common.i18n import Text
 
 
 def confirm_or_correct(t: Text, drawing: Preprocessed, raw: np.ndarray, predicted: int, model: str) -> None:

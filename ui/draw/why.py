@@ -8,25 +8,24 @@ from torch import nn
 from lenet.classroom.serving import pages_first
 from lenet.inside.attribution import corner_case, occlusion, robustness, saliency
 from lenet.preprocess import Preprocessed
-from ui import charts
-from ui.drawing import tile
-from ui.i18n import Text
+from ui.common.i18n import Text
+from ui.common.images import heat_overlay, tile
 
 
 def why_this_answer(t: Text, model: nn.Module, drawing: Preprocessed) -> None:
     """Occlusion and gradient maps over the drawing, then the robustness strip."""
     with pages_first():
-        hidden = occlusion(model, drawing.tensor)
+        occluded = occlusion(model, drawing.tensor)
         gradient = saliency(model, drawing.tensor)
         variants = robustness(model, drawing.centred)
         naive, mnist_style = corner_case(model, drawing.centred)
-    st.subheader(t("why.title", digit=hidden.target))
+    st.subheader(t("why.title", digit=occluded.target))
     maps = [(t("why.reads"), tile(drawing.centred, 196)),
-            (t("why.occlusion"), charts.heat_overlay(drawing.centred, hidden.map.numpy())),
-            (t("why.gradient"), charts.heat_overlay(drawing.centred, gradient.map.numpy()))]
+            (t("why.occlusion"), heat_overlay(drawing.centred, occluded.map.numpy())),
+            (t("why.gradient"), heat_overlay(drawing.centred, gradient.map.numpy()))]
     for column, (caption, image) in zip(st.columns(len(maps)), maps, strict=True):
         column.image(image, caption=caption, width=196)
-    st.caption(t("why.caption", digit=hidden.target, p=hidden.prob))
+    st.caption(t("why.caption", digit=occluded.target, p=occluded.prob))
 
     st.subheader(t("why.strip"))
     for row in range(0, len(variants), 6):

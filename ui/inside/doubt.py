@@ -14,9 +14,9 @@ from lenet.data import normalise, pixels, sample_digits
 from lenet.inside import nondigits
 from lenet.inside.ood import Calibration, Verdict, calibrate, calibration_for, held_out, judge
 from lenet.predict import classify
-from ui.drawing import tile
-from ui.i18n import Text
-from ui.models import Choice, saved_as
+from ui.common.i18n import Text
+from ui.common.images import tile
+from ui.common.picker import Choice, saved_as
 
 LIVE_DIGITS = 2000  # a live model is calibrated on fewer digits (0.2 s, not 0.9 s): its weights keep changing
 LIVE_TTL_S = 15.0  # and anew at most this often, so students drawing with it don't each wait for it

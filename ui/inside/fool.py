@@ -11,10 +11,11 @@ from torch import nn
 
 from lenet.classroom.serving import mnist, pages_first
 from lenet.inside.adversarial import CURVE_DIGITS, EPSILONS, Attacked, accuracy_curve, attack
-from ui.charts import DASHES, LAYOUT, LINES, SYMBOLS
-from ui.drawing import tile
-from ui.i18n import Text
-from ui.models import Choice, all_models, load_saved, saved_as
+from ui.common.checkpoints import load_saved
+from ui.common.figures import DASHES, LAYOUT, LINES, SYMBOLS
+from ui.common.i18n import Text
+from ui.common.images import tile
+from ui.common.picker import Choice, all_models, saved_as
 
 EPS_MAX, EPS_STEP, EPS_START = 0.5, 0.01, 0.1
 TILE = 168

@@ -1,10 +1,9 @@
-"""The Train page's recipe form, built from TrainConfig's settings: limits come from lenet/train.py,
+"""The Train page's recipe form, built from TrainConfig's settings: limits come from lenet/config.py,
 the one place they are written; labels and help from the session's language table.
 
-Plain widgets, not an st.form: each keeps its value in st.session_state["recipe.<name>"], so
-"Share this setup" can put the recipe being edited into a link; a lesson link's recipe is each
-widget's starting value.
-A hidden setting (a lesson link's `hide=`) is not drawn and keeps the link's value.
+Plain widgets, not an st.form: each keeps its value under ui/common/recipe.py's KEY, so "Share this
+setup" can put the recipe being edited into a link; a lesson link's recipe is each widget's
+starting value. A hidden setting (a lesson link's `hide=`) is not drawn and keeps the link's value.
 """
 from __future__ import annotations
 
@@ -15,22 +14,36 @@ from typing import Any
 
 import streamlit as st
 
-from lenet.config import TrainConfig
-from lenet.settings import Setting, settings_of
-from ui.i18n import Text
+from lenet.classroom.jobqueue import JOBS
+from lenet.classroom.jobs import JobBusy, new_run
+from lenet.classroom.state import Status
+from lenet.config import TrainConfig, recipe_settings
+from lenet.settings import Setting
+from ui.common import lesson
+from ui.common.i18n import Text
+from ui.common.recipe import KEY, from_widget, to_widget
 
-KEY = "recipe.{}"  # the session-state key of each setting's widget
+__all__ = ["recipe_form", "start_form"]
 
 
-def form_settings() -> list[Setting]:
-    """The settings the Train page offers, in field order."""
-    return [s for s in settings_of(TrainConfig) if s.form]
+def start_form(t: Text) -> None:
+    """The form with the lesson link's recipe, and what a Start does: the run starts now, or goes
+    next in line while a student's design trains."""
+    config = recipe_form(t, lesson.recipe(), hidden=lesson.hidden_settings())
+    if config is None:
+        return
+    try:
+        started = JOBS.start_first(new_run(config))
+        if started.snapshot().status is Status.QUEUED:  # a student's design is training: the teacher's goes next
+            st.info(t("train.next_in_line", name=started.state.name), icon=":material/hourglass_top:")
+    except (JobBusy, ValueError) as err:
+        st.error(t.error(err))
 
 
 def recipe_form(t: Text, defaults: TrainConfig, hidden: Collection[str] = (), columns: int = 4) -> TrainConfig | None:
     """Draw the form. Returns the recipe it describes when Start is pressed (not yet validated:
     the job does that), else None. `defaults` fills each widget the first time it is drawn."""
-    specs = [s for s in form_settings() if s.name not in hidden]
+    specs = [s for s in recipe_settings() if s.name not in hidden]
     values = {}
     with st.container(border=True):
         cells = st.columns(columns)
@@ -39,16 +52,6 @@ def recipe_form(t: Text, defaults: TrainConfig, hidden: Collection[str] = (), co
                 values[spec.name] = _widget(t, spec, getattr(defaults, spec.name))
         start = st.button(t("train.start"), type="primary")
     return replace(defaults, **values) if start else None
-
-
-def current_recipe(defaults: TrainConfig) -> dict[str, Any]:
-    """The recipe as the form shows it now (for a share link): each setting's widget value, or
-    the default for one not drawn yet or hidden."""
-    recipe = {}
-    for spec in form_settings():
-        value = st.session_state.get(KEY.format(spec.name), getattr(defaults, spec.name))
-        recipe[spec.name] = _from_widget(spec, value)
-    return recipe
 
 
 def _widget(t: Text, spec: Setting, default: Any) -> Any:
@@ -69,21 +72,7 @@ def _widget(t: Text, spec: Setting, default: Any) -> Any:
     step = kind(spec.step) if spec.step else kind(1) if kind is int else None
     value = st.number_input(label, kind(spec.low), kind(spec.high), current, key=key, step=step, help=help_,
                             format=_format(spec))
-    return _from_widget(spec, value)
-
-
-def to_widget(spec: Setting, value: Any) -> Any:
-    """A setting's value as its widget holds it. A number input can't show None ("all of
-    them"): it shows the largest value instead."""
-    if spec.kind in (int, float) and not spec.choices and value is None:
-        return spec.kind(spec.high)
-    return spec.kind(value) if spec.kind in (int, float) and value is not None and not spec.choices else value
-
-
-def _from_widget(spec: Setting, value: Any) -> Any:
-    if spec.kind in (int, float) and not spec.choices and spec.optional and value is not None and value >= spec.high:
-        return None
-    return value
+    return from_widget(spec, value)
 
 
 def _format(spec: Setting) -> str | None:

@@ -11,35 +11,20 @@ from lenet.classroom.protocol import Frame
 from lenet.classroom.serving import mnist, pages_first
 from lenet.data import pixels
 from lenet.inside.introspect import strongest
-from ui import charts
-from ui.i18n import Text
-from ui.models import load_saved
+from ui.common.checkpoints import load_saved
+from ui.common.i18n import Text
+from ui.common.images import mosaic
 
 TOP_K, SEARCHED = 6, 2000  # the 6 strongest of the first 2,000 test digits, per channel
-
-
-LIVE = {"staticPlot": True}  # a live chart is a still picture: it is drawn again every second anyway
-
-
-def curves(t: Text, batches: list, probes: list, epochs: list[dict], span: tuple[int, int], split: str, live: bool,
-           key: str = "chart") -> None:
-    """A run's accuracy and loss side by side (Train's, and a student's own design on Build);
-    `key` keeps the two pages' charts apart."""
-    left, right = st.columns(2)
-    config = LIVE if live else None
-    left.plotly_chart(charts.accuracy_curve(t, batches, probes, epochs, span, split), width="stretch",
-                      key=f"{key}-accuracy", config=config)
-    right.plotly_chart(charts.loss_curve(t, batches, probes, epochs, span, split), width="stretch",
-                       key=f"{key}-loss", config=config)
 
 
 def frame(t: Text, shot: Frame, live: bool = False) -> None:
     """One moment of training: the six conv1 filters, and what they and conv2 make of a fixed digit."""
     st.markdown(t("learn.live" if live else "learn.moment", samples=shot.samples, epoch=shot.progress))
     filters, conv1, conv2 = st.columns([1, 2, 2])
-    filters.image(charts.mosaic(shot.filters[:, 0], columns=3, cell=60), caption=t("learn.filters"))
-    conv1.image(charts.mosaic(shot.maps["conv1"], columns=3, cell=84), caption=t("learn.conv1_maps"))
-    conv2.image(charts.mosaic(shot.maps["conv2"], columns=8, cell=40), caption=t("learn.conv2_maps"))
+    filters.image(mosaic(shot.filters[:, 0], columns=3, cell=60), caption=t("learn.filters"))
+    conv1.image(mosaic(shot.maps["conv1"], columns=3, cell=84), caption=t("learn.conv1_maps"))
+    conv2.image(mosaic(shot.maps["conv2"], columns=8, cell=40), caption=t("learn.conv2_maps"))
 
 
 def film(t: Text, frames: list[Frame]) -> None:
@@ -67,5 +52,5 @@ def strongest_digits(t: Text, path: str) -> None:
     st.caption(t("learn.strongest_caption", k=TOP_K, searched=SEARCHED))
     for column, first in zip(st.columns(4), range(0, 16, 4), strict=True):
         chosen = indices[first:first + 4].reshape(-1)  # (4 · TOP_K,)
-        column.image(charts.mosaic(pixels(test.x[chosen]), columns=TOP_K, cell=36),
+        column.image(mosaic(pixels(test.x[chosen]), columns=TOP_K, cell=36),
                      caption=t("learn.channels", first=first, last=first + 3))

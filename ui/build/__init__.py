@@ -1,0 +1,1 @@
+"""The Build page's room (pages/build.py)."""

@@ -1,0 +1,1 @@
+"""The Class page's room (pages/class.py)."""

@@ -1,0 +1,1 @@
+"""The Draw page's room (pages/draw.py)."""

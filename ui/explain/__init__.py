@@ -1,0 +1,1 @@
+"""The Explain page's room (pages/explain.py)."""

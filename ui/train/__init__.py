@@ -1,0 +1,1 @@
+"""The Train page's room (pages/train.py)."""
