@@ -1,4 +1,4 @@
-"""LeNet Lab: the Streamlit entry point. The router (menu, model picker, pages) is ui/router.py.
+"""LeNet Lab: the Streamlit entry point. The router (menu, model picker, pages) is ui/common/router.py.
 
 Streamlit runs this file as __main__. Each training process runs it again as __mp_main__
 (multiprocessing re-runs the parent's main script in a child, and while Streamlit serves a page

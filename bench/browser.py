@@ -14,9 +14,9 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from lenet.files import ROOT
+
 TIMINGS = ROOT / "out" / "browser" / "timings.json"
 
 # (what, how to read it from timings.json, the target, whether lower is better)

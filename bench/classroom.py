@@ -4,7 +4,7 @@
     python -m bench.classroom --through nginx --replicas 2 --students 60
 
 Each class size gets a fresh server (`make run`'s, empty runs folder). Every visitor is a Session speaking
-Streamlit's websocket protocol (tests/session.py): the server does all its work, nothing renders. Each tab also
+Streamlit's websocket protocol (harness/session.py): the server does all its work, nothing renders. Each tab also
 sends what a browser would: an automatic rerun of every timed fragment of its page at that fragment's own interval
 (the set is taken anew after each full run).
 - The teacher opens Train and starts the default recipe for EPOCHS epochs; its timers then run the live charts
@@ -58,16 +58,15 @@ from PIL import Image
 from torchvision.datasets import MNIST
 
 from bench.servers import peak_memory, root_of, served
+from harness.session import Run, Session, StreamlitError
+from harness.synth import REPORT, render
 from lenet.checkpoints import load_model
-from lenet.files import CHECKPOINT_DIR, data_root
+from lenet.files import CHECKPOINT_DIR, ROOT, data_root
 from lenet.inside.introspect import layer_table
 from lenet.predict import classify
-from tests.servers import ROOT
-from tests.session import Run, Session, StreamlitError
-from tests.synth import REPORT, render
 
 EPOCHS = 100  # the teacher's run outlasts the class; it is stopped at the end
-# Explain's layer table headers in English (ui/strings/en.toml explain.col_layer … col_params)
+# Explain's layer table headers in English (ui/common/strings/en.toml explain.col_layer … col_params)
 COLUMNS = ("layer", "type", "output size: (n + 2p − f)/s + 1", "output shape", "parameters")
 PROGRESS = re.compile(r"Epoch (\d+)\b.*?batch (\d+)/(\d+)")  # the Train page's progress line
 Row = tuple[str, ...]

@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from lenet.files import ROOT
 
 
 def run(root: Path, bench: list[str]) -> tuple[str, float]:

@@ -28,11 +28,11 @@ from pathlib import Path
 import torch
 
 from bench.classroom import Browser, Tally, drawings, expected_table, student, visit
+from harness.servers import app_server
 from lenet.classroom import collection
 from lenet.classroom.board import Budget, read_board, save_budget
 from lenet.data import sample_digits
 from lenet.designs import check
-from tests.servers import app_server
 
 KEY = "bench-key"
 CLASS_DRAWINGS = 60  # confirmed drawings in the collection: the designs' hidden test

@@ -2,7 +2,7 @@
 
     python -m bench.drawings [--split report|tune] [--n 2700] [--checkpoint PATH ...]
 
-Drawings are MNIST test digits re-rendered as users give them (tests/synth.py). Preprocessing
+Drawings are MNIST test digits re-rendered as users give them (harness/synth.py). Preprocessing
 choices are tuned on the `tune` split (test indices 0-4999); the figures we report come from
 the `report` split (5000-9999), which tuning never looks at.
 """
@@ -18,13 +18,13 @@ import numpy as np
 import torch
 from torchvision.datasets import MNIST
 
+from harness.synth import REPORT, SIZES, STROKES, STYLES, TUNE, drawings, render
 from lenet.checkpoints import load_model
 from lenet.classroom.tuning import keep_freed_memory
 from lenet.data import ensure_mnist
 from lenet.files import CHECKPOINT_DIR, data_root
 from lenet.predict import classify
 from lenet.preprocess import NoDigitError
-from tests.synth import REPORT, SIZES, STROKES, STYLES, TUNE, drawings, render
 
 
 def accuracy_by_kind(model: torch.nn.Module, split: range, n: int, seed: int) -> dict[str, tuple[int, int]]:

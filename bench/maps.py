@@ -29,7 +29,7 @@ from lenet.inside.embedding import digit_map, knn_accuracy, place, sample_featur
 from ui.common import figures
 from ui.common.i18n import Text
 
-N = 2000  # ui/inside.py's MAP_DIGITS
+N = 2000  # ui/explain/views.py's MAP_DIGITS
 TARGET_S = 1.0  # placing plus the chart, once the map is made
 MODELS = ("lenet5", "mlp", "lenet5-classic")
 

@@ -28,8 +28,9 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from tests.browser.helpers import CHROMIUM, FLAGS, RUN_COUNTER, draw_digit, open_page
-from tests.servers import ROOT, app_server
+from harness.browser import CHROMIUM, FLAGS, RUN_COUNTER, draw_digit, open_page
+from harness.servers import app_server
+from lenet.files import ROOT
 
 PAGES = [("", "LeNet Lab"), ("train", "Train"), ("draw", "Draw"), ("explain", "Explain"), ("class", "Class")]
 TRAINING_MS = 600_000  # the bound on the short run

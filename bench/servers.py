@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from deploy.replicas import behind_nginx, free_ports, replicas_by_key
-from tests.servers import app_server
+from harness.servers import app_server
 
 __all__ = ["moved_keys", "peak_memory", "root_of", "rss_mb", "served"]
 

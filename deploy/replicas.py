@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
-ROOT = Path(__file__).resolve().parents[1]
+from lenet.files import ROOT
+
 CONF = Path(__file__).with_name("nginx.conf")
 START_S = 120  # a replica answers /_stcore/health within this, even on a busy machine
 

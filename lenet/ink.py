@@ -17,10 +17,11 @@ from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
 from .messages import Message
 
-__all__ = ["MAX_PIXELS", "MAX_UPLOAD_BYTES", "ImageError", "ImageLike", "as_image", "ink_map", "load_image",
-           "resize_longest"]
+__all__ = ["MAX_PIXELS", "MAX_UPLOAD_BYTES", "MAX_UPLOAD_MB", "ImageError", "ImageLike", "as_image", "ink_map",
+           "load_image", "resize_longest"]
 
-MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # larger files are refused before decoding
+MAX_UPLOAD_MB = 10  # larger files are refused before decoding (.streamlit/config.toml's maxUploadSize too)
+MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 2**20
 MAX_PIXELS = 40_000_000  # a decoded image larger than this is treated as a decompression bomb
 WORK_SIDE = 512  # larger inputs are shrunk to this first: plenty for a digit, and fast
 BORDER_PARTS = 50  # a band 1/50 of the shorter side wide, all round, is taken to be paper (or canvas)

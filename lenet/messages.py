@@ -2,8 +2,8 @@
 
 A `Message` is the English line itself (a str: the CLI prints it, tests compare it), and it also
 keeps its key and values, so the app can look the key up in its own tables and say the same
-thing in the student's language (ui/strings/). Every text below must have a translation there:
-tests/test_i18n.py checks the keys and placeholders.
+thing in the student's language (ui/common/strings/). Every text below must have a translation there:
+tests/ui/test_i18n.py checks the keys and placeholders.
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ ENGLISH: dict[str, str] = {
     "run.not_a_run": "{name} is not a saved run",
     "run.training_now": "{name} is training right now; stop it first",
     "run.no_recipe": "{name} does not record the recipe it was trained with, so it can't be continued",
-    # models and settings (lenet/models.py, lenet/settings.py)
+    # models and settings (lenet/registry.py, lenet/settings.py)
     "model.unknown": "unknown model {name!r}; choose one of: {choices}",
     "model.no_option": "model {name!r} has no option {option!r}",
     "model.bad_option": "{option} must be one of {choices}, got {value!r}",
@@ -64,7 +64,7 @@ ENGLISH: dict[str, str] = {
     "setting.not_whole": "{name} must be a whole number, got {value!r}",
     "setting.not_number": "{name} must be a number, got {value!r}",
     "setting.out_of_range": "{name} must be from {limits}, got {value}",
-    # training (lenet/train.py)
+    # training (lenet/config.py, lenet/models.py, lenet/train.py, lenet/inside/adversarial.py)
     "device.unknown": "device must be {choices}, got {value!r}",
     "device.unavailable": "device {value!r} is not available on this machine; use --device auto",
     "train.bad_layers": "layers that learn must be {choices}, got {value!r}",

@@ -1,14 +1,12 @@
-"""LeNet-5 (modern and LeCun-1998 style) and an MLP, built by name from one registry, with the
-activations and poolings every model here, and every design (designs.py), is made of.
+"""LeNet-5 (modern and LeCun-1998 style) and an MLP, with the activations and poolings they, and
+every design (designs.py), are made of, and which of their layers learn.
 
-These are the models a student reads. The faster kernels that training uses live in fast.py.
+These are the models a student reads. registry.py builds any of them by name; the faster kernels
+that training uses live in fast.py.
 """
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 from torch import nn
@@ -16,13 +14,11 @@ from torch import nn
 from .data import BACKGROUND
 from .messages import Message
 
-__all__ = ["ACTIVATIONS", "LAYERS", "LENET5", "MLP", "MODELS", "POOLS", "LeNet5", "ModelSpec", "build_model",
-           "learning_parameters", "resolve_options"]
+__all__ = ["ACTIVATIONS", "LAYERS", "MLP", "POOLS", "LeNet5", "learning_parameters"]
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 POOLS = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
 LAYERS = ("all", "classifier")  # which layers learn: every one, or the classifier only (fine-tuning)
-LENET5 = "c6k5p2-m2-c16k5-m2-f120-f84"  # LeNet5 below, written as a design (designs.py): the same layers, names
 
 
 class LeNet5(nn.Module):
@@ -98,69 +94,6 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(x)  # (B, 10)
-
-
-def _designed(spec: str = LENET5, activation: str = "relu") -> nn.Module:
-    """Your own network, built from its text (designs.py). Imported when a design is built, not
-    above: designs.py builds on this file's ACTIVATIONS and POOLS."""
-    from .designs import Designed
-
-    return Designed(spec, activation)
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    builder: Callable[..., nn.Module]
-    defaults: dict[str, Any]
-    about: str
-    options: dict[str, tuple] = field(default_factory=lambda: {"activation": tuple(ACTIVATIONS)})
-
-
-MODELS: dict[str, ModelSpec] = {
-    "lenet5": ModelSpec(builder=LeNet5, defaults={"activation": "relu", "pool": "max"},
-                        about="LeNet-5, modern: ReLU and max-pooling",
-                        options={"activation": tuple(ACTIVATIONS), "pool": tuple(POOLS)}),
-    "lenet5-classic": ModelSpec(builder=LeNet5, defaults={"activation": "tanh", "pool": "avg", "c5_conv": True},
-                                about="LeNet-5 as in LeCun 1998: tanh, average pooling, C5 as a convolution",
-                                options={"activation": tuple(ACTIVATIONS), "pool": tuple(POOLS)}),
-    "mlp": ModelSpec(builder=MLP, defaults={"activation": "relu"}, about="MLP 784-250-200-10 with ReLU"),
-    "design": ModelSpec(builder=_designed, defaults={"activation": "relu", "spec": LENET5},
-                        about="your own design (lenet/designs.py)"),
-}
-
-
-def resolve_options(name: str, **options: Any) -> dict[str, Any]:
-    """The full option dict for model `name`: its defaults, overridden by the non-None `options`.
-
-    Raises ValueError with the allowed choices for an unknown model, option or value.
-    """
-    if name not in MODELS:
-        raise ValueError(Message("model.unknown", name=name, choices=", ".join(MODELS)))
-    spec = MODELS[name]
-    resolved = dict(spec.defaults)
-    for key, value in options.items():
-        if value is None:
-            continue
-        if key not in spec.options and key not in spec.defaults:
-            raise ValueError(Message("model.no_option", name=name, option=key))
-        if key in spec.options and value not in spec.options[key]:
-            raise ValueError(Message("model.bad_option", option=key, choices=", ".join(spec.options[key]), value=value))
-        resolved[key] = value
-    return resolved
-
-
-def build_model(name: str, **options: Any) -> nn.Module:
-    """Build a fresh model by registry name.
-
-    Args:
-        name: lenet5 | lenet5-classic | mlp | design.
-        options: activation=relu|tanh|sigmoid, and pool=max|avg for the LeNets, spec=TEXT for a design
-            (lenet/designs.py); None keeps the default.
-    Returns:
-        The model, in training mode, with randomly initialised weights.
-    """
-    resolved = resolve_options(name, **options)
-    return MODELS[name].builder(**resolved)
 
 
 def learning_parameters(model: nn.Module, layers: str = "all") -> list[nn.Parameter]:

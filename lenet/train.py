@@ -22,7 +22,8 @@ from .config import TrainConfig, pick_device
 from .data import Batches, Mnist, Split
 from .fast import accelerate
 from .messages import Message
-from .models import build_model, learning_parameters
+from .models import learning_parameters
+from .registry import build_model
 
 __all__ = ["BatchReport", "EpochReport", "EvalResult", "Hook", "Progress", "TrainResult", "evaluate", "train",
            "train_one_epoch"]

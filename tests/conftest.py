@@ -6,6 +6,7 @@ the mark themselves.
 """
 from __future__ import annotations
 
+import subprocess
 import sys
 import threading
 import time
@@ -15,9 +16,14 @@ import numpy as np
 import pytest
 import torch
 
-from lenet.data import Mnist, ensure_mnist, load_mnist, sample_digits
+from lenet.classroom import collection
+from lenet.config import TrainConfig
+from lenet.data import Mnist, Split, ensure_mnist, load_mnist, normalise, sample_digits
+from lenet.files import ROOT
+from lenet.train import Hook
 
-ROOT = Path(__file__).resolve().parents[1]
+HANG_S = 300.0  # a guard against a hang, far beyond what any wait here takes on any machine: never a timing target
+TINY = TrainConfig(epochs=1, limit=2000)  # a real run on the real MNIST in a few seconds
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -38,6 +44,20 @@ def digits() -> tuple[np.ndarray, np.ndarray]:
     """The first 100 MNIST test digits (uint8, 100×28×28) and labels: a fixture cut from MNIST,
     shipped in lenet/assets, so the fast tier has real digits without the dataset."""
     return sample_digits()
+
+
+@pytest.fixture
+def runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh LENET_RUNS of the test's own: its saved runs, collections, boards and classes."""
+    monkeypatch.setenv("LENET_RUNS", str(tmp_path))
+    return tmp_path
+
+
+@pytest.fixture
+def confirmed(tmp_path: Path, digits) -> list[collection.Item]:
+    """A class collection in tmp_path: twenty of the shipped test digits, each confirmed as its label."""
+    images, labels = digits
+    return [collection.save(tmp_path, images[i], int(labels[i]), predicted=int(labels[i])) for i in range(20)]
 
 
 @pytest.fixture(autouse=True)
@@ -81,8 +101,6 @@ def at_once(work, threads: int = 4) -> list:
     return results
 
 
-HANG_S = 300.0  # a guard against a hang, far beyond what any wait here takes on any machine: never a timing target
-
 
 def eventually(condition, every_s: float = 0.1) -> bool:
     """Wait until `condition()` holds (what another process or thread does shows up in its own
@@ -93,3 +111,36 @@ def eventually(condition, every_s: float = 0.1) -> bool:
             return False
         time.sleep(every_s)
     return True
+
+
+def digits_data(digits) -> Mnist:
+    """The 100 shipped MNIST test digits as a tiny dataset, for fast-tier runs of the loop."""
+    images, labels = digits
+    split = Split(x=normalise(torch.from_numpy(images)), y=torch.from_numpy(labels.astype(np.int64)))
+    return Mnist(train=split, test=split)
+
+
+class Recorder(Hook):
+    """Keeps every report the loop offers; stops before batch `stop_at` of the first epoch."""
+
+    def __init__(self, stop_at: int | None = None) -> None:
+        self.batches, self.epochs, self.stop_at, self.before = [], [], stop_at, 0
+
+    def before_batch(self, progress) -> bool:
+        self.before += 1
+        return self.stop_at is None or progress.batch < self.stop_at
+
+    def after_batch(self, progress) -> None:
+        self.batches.append(progress.report())
+
+    def after_epoch(self, progress, report) -> None:
+        self.epochs.append(report)
+
+
+def lenet(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """`python -m lenet ARGS` as a user runs it, in a process of its own; it never shows a traceback."""
+    done = subprocess.run([sys.executable, "-m", "lenet", *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert "Traceback" not in done.stderr, done.stderr
+    if check:
+        assert done.returncode == 0, done.stderr
+    return done

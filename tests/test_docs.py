@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from tests.conftest import ROOT
+from lenet.files import ROOT
 
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 LINK = re.compile(r"\]\(([^)\s]+)\)")

@@ -4,6 +4,7 @@ each page's room serves its page alone, every name has one import path, tests mi
 the README's map names every source file."""
 import ast
 import re
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,11 @@ MIRRORS = {"lenet": ("lenet/*.py",), "inside": ("lenet/inside/*.py",), "classroo
            "ui": ("ui/**/*.py", "pages/*.py", "app.py"), "deploy": ("deploy/*.py",)}  # tests/<room>/test_<module>.py
 
 
+@cache
+def tree(path: Path) -> ast.Module:
+    return ast.parse(path.read_text())
+
+
 def sources(*folders: str) -> list[Path]:
     return sorted(p for folder in folders for p in (ROOT / folder).rglob("*.py"))
 
@@ -30,7 +36,7 @@ def imports(path: Path) -> list[tuple[int, str, list[str]]]:
     """Every import in the file, at any depth: (line, the absolute module, the names taken from it)."""
     package = module_of(path) if path.name == "__init__.py" else module_of(path).rpartition(".")[0]
     found = []
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(tree(path)):
         if isinstance(node, ast.Import):
             found += [(node.lineno, alias.name, []) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -49,7 +55,7 @@ def file_of(module: str) -> Path | None:
 def defined(path: Path) -> set[str]:
     """The names a module defines at its top level (not those it imports)."""
     names = set()
-    for node in ast.parse(path.read_text()).body:
+    for node in tree(path).body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             names.add(node.name)
         targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) \
@@ -101,6 +107,28 @@ def test_the_textbook_stands_alone():
         assert reached == [], (name, reached)
 
 
+def test_no_import_runs_in_a_circle():
+    """Imports form layers: one at any depth from a module back to one that imports it is a circle."""
+    graph: dict[str, set[str]] = {}
+    for path in sources("lenet", "ui", "deploy"):
+        edges = graph.setdefault(module_of(path), set())
+        for _, module, names in imports(path):
+            for target in [f"{module}.{n}" for n in names if file_of(f"{module}.{n}")] or [module]:
+                if file_of(target) is not None and not target.endswith("__init__"):
+                    edges.add(module_of(file_of(target)))
+    done: set[str] = set()
+
+    def walk(node: str, trail: list[str]) -> None:
+        assert node not in trail, " -> ".join(trail[trail.index(node):] + [node])
+        if node not in done:
+            for nxt in graph.get(node, ()):
+                walk(nxt, trail + [node])
+            done.add(node)
+
+    for start in graph:
+        walk(start, [])
+
+
 def test_each_page_room_serves_its_page_alone():
     """ui/<room>/ is imported by pages/<page>.py and by its own room; ui/common/ and ui/inside/ by anyone."""
     for path in sources("ui", "pages", "lenet", "deploy") + [ROOT / "app.py"]:
@@ -127,8 +155,7 @@ def test_every_name_has_one_import_path():
             own = defined(target)
             wrong += [f"{path.relative_to(ROOT)}:{line} {module}.{n}" for n in names
                       if n != "*" and n not in own and file_of(f"{module}.{n}") is None]
-        tree = ast.parse(path.read_text())
-        listed = next((node.value for node in tree.body if isinstance(node, ast.Assign)
+        listed = next((node.value for node in tree(path).body if isinstance(node, ast.Assign)
                        and any(getattr(t, "id", None) == "__all__" for t in node.targets)), None)
         if listed is not None:
             wrong += [f"{path.relative_to(ROOT)}: __all__ lists {e.value}" for e in listed.elts
@@ -137,7 +164,7 @@ def test_every_name_has_one_import_path():
 
 
 def dataclasses_defined() -> set[str]:
-    return {node.name for path in sources(*PACKAGES) for node in ast.walk(ast.parse(path.read_text()))
+    return {node.name for path in sources(*PACKAGES) for node in ast.walk(tree(path))
             if isinstance(node, ast.ClassDef) and any(getattr(d, "id", None) == "dataclass"
                                                       or getattr(getattr(d, "func", None), "id", None) == "dataclass"
                                                       for d in node.decorator_list)}
@@ -147,7 +174,7 @@ def test_dataclasses_are_built_with_keywords():
     """Progress(cfg=..., model=...), never Progress(cfg, model, ...): a reader sees which field is which."""
     names, positional = dataclasses_defined(), []
     for path in sources(*PACKAGES):
-        for node in ast.walk(ast.parse(path.read_text())):
+        for node in ast.walk(tree(path)):
             if isinstance(node, ast.Call) and len(node.args) >= 2:
                 name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
                 if name in names:

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from ..config import TrainConfig
+from ..data import TRAIN_SIZE
 from ..designs import check
 from ..files import collection_dir, runs_dir, write_atomic
 from ..messages import Message
@@ -36,7 +37,6 @@ __all__ = ["BUDGET_LIMITS", "MAX_ENTRIES", "Budget", "Entry", "board_dir", "clea
            "nickname_problem", "pareto", "ranked", "read_board", "read_budget", "record", "remove_entry", "save_budget",
            "try_design", "write_entry"]
 
-TRAIN_IMAGES = 60_000  # MNIST's training split: a run with no image limit
 MAX_ENTRIES = 120  # designs kept on the board (their checkpoints too): four classes' worth
 # A design's run waits for pages before each batch at most this long (the teacher's runs, 0.5 s:
 # protocol.MAX_WAIT_S). Its batches are short, and with a class drawing there is nearly always a
@@ -44,7 +44,7 @@ MAX_ENTRIES = 120  # designs kept on the board (their checkpoints too): four cla
 # (bench/designs.py). It trains niced and on one thread (a short run can't afford the thread
 # governor's trials, and a small net gains little from a second thread), so pages still come first.
 DESIGN_WAIT_S = 0.05
-BUDGET_LIMITS = {"images": (100, 60_000), "epochs": (1, 5), "seed": (0, 2**31 - 1)}
+BUDGET_LIMITS = {"images": (100, TRAIN_SIZE), "epochs": (1, 5), "seed": (0, 2**31 - 1)}
 NICKNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{1,23}")  # it also names files: ASCII, no spaces
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,199}")  # an entry's name: a run name and a nickname
 _ADJECTIVES = ("Amber", "Bold", "Brave", "Calm", "Clever", "Cosmic", "Eager", "Fuzzy", "Gentle", "Happy", "Jolly",
@@ -251,6 +251,6 @@ def eta_s(ahead: list[RunState], mine: RunState, entries: list[Entry], budget: B
     per_sample = statistics.median(e.wall_s for e in recent) / (budget.images * budget.epochs)
     total = 0.0
     for state in [*ahead, mine]:
-        samples = (state.config.limit or TRAIN_IMAGES) * state.config.epochs
+        samples = (state.config.limit or TRAIN_SIZE) * state.config.epochs
         total += state.eta_s if state.eta_s is not None else per_sample * samples
     return total

@@ -113,7 +113,7 @@ def recipe(layers: str = "all", epochs: int = EPOCHS, seed: int = 0) -> TrainCon
     """The fine-tuning recipe, for any model (finetune() sets the model from the checkpoint).
 
     Measured on the shipped lenet5 with 320 drawings of a class whose hand slants 25-35°
-    (tests/test_finetune.py), judged on 600 more of that hand: 90.2% right before.
+    (tests/classroom/test_finetune.py), judged on 600 more of that hand: 90.2% right before.
     - A constant, small learning rate: a fresh AdamW moves every weight by ~lr a step whatever
       its gradient, so one-cycle's warm-up buys nothing and its peak costs MNIST accuracy.
       All layers at 5e-4: 90.2 -> 92.3-92.5%, MNIST 99.48 -> 99.39-99.49%. The classifier alone

@@ -14,7 +14,7 @@ from torch import nn
 from ..config import TrainConfig
 from ..files import current_class
 from ..messages import Message
-from ..models import build_model
+from ..registry import build_model
 from ..train import BatchReport, EvalResult
 from .protocol import FineTuning, Frame, Probe
 
@@ -44,7 +44,7 @@ class Status(Enum):
 
 @dataclass
 class RunState:
-    """A run as the pages see it: kept by its Job from the training process's messages, and
+    """A run as the pages see it: kept by its Job from the training process's events, and
     handed out as a copy (Job.snapshot)."""
     config: TrainConfig
     name: str  # the run's name, also its checkpoint's file name

@@ -13,7 +13,7 @@ outputs are normalised tensors (N, 1, 28, 28), as the model reads them.
 
 Why not torchattacks: its Attack calls model.eval() or model.train() on the model it is given, and one
 loaded model serves every session of the app and the trainer, whose mode is not ours to switch. The
-attacks are also the lesson, and each is a few lines. tests/test_adversarial.py checks them against
+attacks are also the lesson, and each is a few lines. tests/inside/test_adversarial.py checks them against
 attacks written there another way.
 
 Nothing here changes the model it is given, which one loaded model serves every session and the

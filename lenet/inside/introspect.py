@@ -82,7 +82,7 @@ def trace(model: nn.Module, x: torch.Tensor, until: str | None = None) -> list[S
     `until` (a dotted name), stop after that layer: the rest isn't needed, so it isn't run.
 
     Every model here is a chain whose layers run in the order they are declared, so this is
-    the model's own forward pass, step by step (tests/test_introspect.py checks that the last
+    the model's own forward pass, step by step (tests/inside/test_introspect.py checks that the last
     output equals model(x) exactly for every registered model).
     """
     steps = []

@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from tests.browser.helpers import CHROMIUM, FLAGS, RUN_COUNTER, SHOTS
-from tests.servers import app_server
+from harness.browser import CHROMIUM, FLAGS, RUN_COUNTER, SHOTS
+from harness.servers import app_server
 
 TEACHER_KEY = "projector-42"
 TIMINGS: dict[str, object] = {}  # what each test measured, for bench/browser.py

@@ -6,14 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lenet.checkpoints import load_model
-from lenet.classroom import collection
-from lenet.classroom.runs import saved_runs
-from lenet.data import load_mnist, pixels
-from lenet.predict import classify
-from lenet.preprocess import to_mnist
-from tests.browser.conftest import TEACHER_KEY
-from tests.browser.helpers import (
+from harness.browser import (
     TRAINING_MS,
     WAIT_MS,
     act,
@@ -22,46 +15,22 @@ from tests.browser.helpers import (
     draw_digit,
     go,
     open_page,
-    pick_model,
     prediction,
-    probabilities,
     settle,
     shot,
     sign_in,
     visible_text,
     wait_for_picked,
 )
-from tests.synth import SIZES, STROKES, render
-
-
-def teacher_starts_a_long_run(teacher, url: str) -> None:
-    open_page(teacher, f"{url}/train", "Train")
-    sign_in(teacher, TEACHER_KEY)
-    assert TEACHER_KEY not in teacher.url and TEACHER_KEY not in visible_text(teacher)
-    teacher.get_by_role("spinbutton", name="Epochs", exact=True).fill("100")  # ends when the teacher stops it
-    teacher.get_by_role("spinbutton", name="Training images", exact=True).fill("10000")  # short epochs
-    act(teacher, lambda: teacher.get_by_role("button", name="Start training").click())
-    teacher.locator('[data-testid="stMain"]').get_by_role("button", name="Stop", exact=True).wait_for(timeout=WAIT_MS)
-
-
-def says_its_own_answer(student) -> None:
-    """The Prediction is the argmax of the probabilities shown beside it: the model's own answer
-    for the picture drawn, whatever that model has learned so far."""
-    bars = probabilities(student)
-    assert bars is not None and len(bars) == 10, bars
-    assert prediction(student) == str(int(np.argmax(bars))), (prediction(student), bars)
-
-
-def draws_with_the_live_model(student) -> None:
-    """On Draw: once the picker says a model is training and its first epoch is saved (its accuracy
-    shown), pick "live", draw a 1, and get the live model's own answer."""
-    student.get_by_text("A model is training now: pick live: lenet5 in training ·", exact=False).filter(
-        has_text="%").wait_for(timeout=TRAINING_MS)
-    settle(student)
-    pick_model(student, "live:")
-    draw_digit(student, "1", expect=None)
-    says_its_own_answer(student)
-    assert "live: lenet5 in training" in visible_text(student)
+from harness.synth import SIZES, STROKES, render
+from lenet.checkpoints import load_model
+from lenet.classroom import collection
+from lenet.classroom.runs import saved_runs
+from lenet.data import load_mnist, pixels
+from lenet.predict import classify
+from lenet.preprocess import to_mnist
+from tests.browser.conftest import TEACHER_KEY
+from tests.browser.steps import draws_with_the_live_model, says_its_own_answer, teacher_starts_a_long_run
 
 
 def test_a_class_the_teacher_trains_while_students_draw(class_server, new_page):
@@ -101,7 +70,7 @@ def test_a_class_the_teacher_trains_while_students_draw(class_server, new_page):
 
 def class_drawings(folder: Path, count: int) -> None:
     """`count` drawings in the class collection as students would have saved them: MNIST training
-    digits redrawn on the app's canvas (tests/synth.py), read by to_mnist, labelled right."""
+    digits redrawn on the app's canvas (harness/synth.py), read by to_mnist, labelled right."""
     train = load_mnist().train
     rng = np.random.default_rng(1)
     picks = rng.choice(len(train), count, replace=False)

@@ -8,8 +8,7 @@ import zlib
 import numpy as np
 from PIL import Image
 
-from lenet.data import sample_digits
-from tests.browser.helpers import (
+from harness.browser import (
     DIGITS,
     WAIT_MS,
     act,
@@ -25,6 +24,7 @@ from tests.browser.helpers import (
     stroke,
     wait_for_prediction,
 )
+from lenet.data import sample_digits
 
 
 def test_drawing_with_the_mouse_predicts_each_digit(server, page, timings):

@@ -7,11 +7,11 @@ import pytest
 import torch
 from playwright.sync_api import expect
 
+from harness.browser import WAIT_MS, act, clear, draw_digit, go, open_page, prediction, settle, shot, stroke
 from lenet.checkpoints import load_model
 from lenet.data import load_mnist
 from lenet.files import CHECKPOINT_DIR
 from lenet.inside.adversarial import CURVE_DIGITS, accuracy_curve
-from tests.browser.helpers import WAIT_MS, act, clear, draw_digit, go, open_page, prediction, settle, shot, stroke
 
 ZIGZAG = [(0.15, 0.2), (0.85, 0.3), (0.15, 0.45), (0.85, 0.55), (0.15, 0.7), (0.85, 0.8)]  # not a digit to any model
 

@@ -4,13 +4,13 @@ the confusion matrix lists exactly that cell's drawings. A server of its own, so
 shared class server's collection is left as the other tests expect it."""
 from __future__ import annotations
 
+from harness.browser import WAIT_MS, act, go, in_middle, open_page, settle, shot, sign_in
+from harness.servers import app_server
 from lenet.checkpoints import load_model
 from lenet.classroom import collection, moderation
 from lenet.data import load_mnist, pixels
 from lenet.files import CHECKPOINT_DIR
 from tests.browser.conftest import TEACHER_KEY
-from tests.browser.helpers import WAIT_MS, act, go, in_middle, open_page, settle, shot, sign_in
-from tests.servers import app_server
 from ui.classroom.collection import answers
 
 DRAWINGS = 12

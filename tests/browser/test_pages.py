@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from tests.browser.helpers import WAIT_MS, canvas_ready, draw_digit, go, menu, open_page, settle, shot
-from tests.servers import COMMANDS, app_server
+from harness.browser import WAIT_MS, canvas_ready, draw_digit, go, menu, open_page, settle, shot
+from harness.servers import COMMANDS, app_server
 
 PAGES = [("", "LeNet Lab"), ("train", "Train"), ("draw", "Draw"), ("explain", "Explain"), ("build", "Build"),
          ("class", "Class")]
@@ -32,7 +32,7 @@ def test_a_first_visit_gets_the_apps_own_menu(command, path, title, new_page, tm
     """The very first visitor of a fresh server, straight to / or /draw, under either command:
     the app's menu and model picker, the right page, and nothing of Streamlit's automatic pages/
     listing (app, draw, explain, home, train) at any moment; a click in the first moment lands
-    on the page clicked. See ui/router.py for why this needs care."""
+    on the page clicked. See ui/common/router.py for why this needs care."""
     with app_server(tmp_path, command) as started:
         page = new_page()
         page.goto(f"{started.url}/{path}")

@@ -9,9 +9,7 @@ import urllib.request
 import pytest
 
 from deploy.replicas import behind_nginx, free_ports, nginx_path, replicas_by_key
-from lenet.classroom.runs import saved_runs
-from tests.browser.conftest import TEACHER_KEY
-from tests.browser.helpers import (
+from harness.browser import (
     TRAINING_MS,
     WAIT_MS,
     act,
@@ -23,7 +21,9 @@ from tests.browser.helpers import (
     sign_in,
     wait_for_picked,
 )
-from tests.browser.test_class import draws_with_the_live_model, teacher_starts_a_long_run
+from lenet.classroom.runs import saved_runs
+from tests.browser.conftest import TEACHER_KEY
+from tests.browser.steps import draws_with_the_live_model, teacher_starts_a_long_run
 
 pytestmark = pytest.mark.skipif(nginx_path() is None,
                                 reason="needs Debian's nginx: `sudo apt-get install nginx` (.ci/run installs it)")

@@ -3,7 +3,7 @@ survives a reload of its page, and Stop ends it."""
 import statistics
 import time
 
-from tests.browser.helpers import (
+from harness.browser import (
     WAIT_MS,
     chart_points,
     clear,

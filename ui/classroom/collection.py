@@ -1,6 +1,9 @@
 """The Class page's collection: the class's drawings as the picked model reads them, live (the
-counts, the confusion matrix, the newest drawings), and `answers`, the model's reading of each."""
+counts, the confusion matrix, the newest drawings), `answers`, the model's reading of each, and
+exporting or clearing them."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import streamlit as st
@@ -17,8 +20,9 @@ from ui.common.i18n import Text
 from ui.common.images import enlarge
 from ui.common.picker import Choice
 
-__all__ = ["answers", "live_collection"]
+__all__ = ["EXPORT_NAME", "answers", "export_and_clear", "live_collection"]
 
+EXPORT_NAME = "lenet-lab-class-drawings.zip"
 GRID = 48  # the newest drawings shown
 REFRESH_S = 3.0  # how often the page looks for new drawings
 
@@ -64,3 +68,19 @@ def live_collection(t: Text, model: nn.Module, choice: Choice) -> None:
                               for i, s in zip(newest, said[:GRID], strict=True)])
 
     view()
+
+
+def export_and_clear(t: Text, folder: Path, count: int, export: bool, clear: bool) -> None:
+    """Download the `count` drawings as a zip (`export`), and delete them all once the teacher ticks
+    that they are sure (`clear`)."""
+    if export:
+        st.subheader(t("class.export"))
+        st.download_button(t("class.download", n=count), data=lambda: collection.export_zip(folder),
+                           file_name=EXPORT_NAME, mime="application/zip", key="export", on_click="ignore")
+    if clear:
+        sure = st.checkbox(t("class.clear_sure", n=count), key="clear_sure")
+        if st.button(t("class.clear"), disabled=not sure, key="clear_all"):
+            gone = collection.clear(folder)
+            st.session_state.pop("clear_sure", None)
+            st.toast(t("class.cleared", n=gone))
+            st.rerun()

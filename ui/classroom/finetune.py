@@ -1,15 +1,38 @@
 """The Class page's fine-tuning: the teacher's recipe (which layers learn, epochs, MNIST replayed),
-and the report of a fine-tuning run, before against after, on MNIST and on the class's drawings."""
+Start, and the report of a fine-tuning run, before against after, on MNIST and on the class's drawings."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import streamlit as st
 
 from lenet.classroom.finetune import EPOCHS, REPLAY
+from lenet.classroom.jobqueue import JOBS
+from lenet.classroom.jobs import JobBusy, finetune_run
 from lenet.classroom.state import RunView
+from lenet.data import TRAIN_SIZE
 from lenet.models import LAYERS
 from ui.common.i18n import Text
+from ui.common.picker import LIVE, Choice
 
-__all__ = ["finetune_report", "recipe_of"]
+__all__ = ["finetune_report", "finetune_section", "recipe_of"]
+
+
+def finetune_section(t: Text, choice: Choice, folder: Path) -> None:
+    """Fine-tune the picked saved model on the class's drawings in `folder`, and the last report."""
+    st.subheader(t("class.finetune", model=choice.name))
+    st.caption(t("class.finetune_caption"))
+    if choice.key == LIVE:
+        st.info(t("class.finetune_live"))
+    else:
+        layers, epochs, replay = recipe_of(t)
+        if st.button(t("class.finetune_start", model=choice.name), type="primary", key="finetune"):
+            try:
+                JOBS.start_first(finetune_run(choice.key, folder, layers=layers, epochs=epochs, replay=replay))
+                st.success(t("class.finetune_started"))
+            except (JobBusy, ValueError) as err:
+                st.error(t.error(err))
+    finetune_report(t, JOBS.current())
 
 
 def recipe_of(t: Text) -> tuple[str, int, int]:
@@ -18,7 +41,7 @@ def recipe_of(t: Text) -> tuple[str, int, int]:
     layers = a.radio(t("class.layers"), list(LAYERS), horizontal=True, key="ft_layers",
                      format_func=lambda v: t("class.layers_" + v), help=t("class.layers_help"))
     epochs = b.number_input(t("class.epochs"), 1, 10, EPOCHS, key="ft_epochs")
-    replay = c.number_input(t("class.replay"), 0, 60_000, REPLAY, step=500, key="ft_replay",
+    replay = c.number_input(t("class.replay"), 0, TRAIN_SIZE, REPLAY, step=500, key="ft_replay",
                             help=t("class.replay_help"))
     return layers, int(epochs), int(replay)
 

@@ -4,9 +4,9 @@
     st.title(t("draw.title"))
     st.error(t.error(err))          # an error lenet raised, in the session's language
 
-The tables are ui/strings/en.toml and ui/strings/zh.toml. English also takes, under "msg.",
+The tables are ui/common/strings/en.toml and ui/common/strings/zh.toml. English also takes, under "msg.",
 what lenet says itself (lenet.messages.ENGLISH) and, under "setting.<name>.", the training
-settings' labels and help (lenet/train.py): those are written once, in lenet, for the CLI,
+settings' labels and help (lenet/config.py): those are written once, in lenet, for the CLI,
 which stays English. zh.toml translates all of it. A key missing from a table shows as
 ⟦key⟧, which the tests look for on every page.
 """

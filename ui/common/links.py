@@ -26,7 +26,7 @@ from lenet.config import TrainConfig, recipe_settings
 from lenet.data import SAMPLE_SIZE
 from lenet.designs import check, parse, text_of
 from lenet.files import is_class_code
-from lenet.models import resolve_options
+from lenet.registry import resolve_options
 from lenet.settings import Setting
 from ui.common.i18n import LANGUAGES
 

@@ -28,7 +28,7 @@ class Choice:
     name: str  # the checkpoint's name, e.g. "lenet5" or a run's "20261201-093000-lenet5-default"
     model: str  # lenet5 | lenet5-classic | mlp
     accuracy: float | None  # on the split it was evaluated on; None before the first epoch
-    run: bool = False  # one of the user's saved runs (not a shipped checkpoint)
+    saved_run: bool = False  # one of the user's saved runs (not a shipped checkpoint)
     board: tuple[str, str] | None = None  # a design on the class's board: its nickname and design
 
     def label(self, t: Text) -> str:
@@ -38,7 +38,7 @@ class Choice:
         elif self.board is not None:
             name = t("picker.board", nickname=self.board[0], design=self.board[1])
         else:
-            name = t("picker.run", name=self.name) if self.run else self.name
+            name = t("picker.run", name=self.name) if self.saved_run else self.name
         return name + (f" · {self.accuracy:.2%}" if self.accuracy is not None else t("picker.no_accuracy"))
 
 
@@ -46,12 +46,13 @@ def choices() -> list[Choice]:
     """Shipped checkpoints, then the user's saved runs (newest first), the class's board (best
     first), then the live model."""
     found = []
-    for paths, run in ((sorted(CHECKPOINT_DIR.glob("*.pt")), False), (saved_runs(), True)):
+    for paths, saved_run in ((sorted(CHECKPOINT_DIR.glob("*.pt")), False), (saved_runs(), True)):
         for path in paths:
             info = describe(path)
             if info is not None:
-                found.append(Choice(key=str(path), name=path.stem, model=info[0], accuracy=info[1], run=run))
-    found += [Choice(key=str(e.checkpoint()), name=e.name, model="design", accuracy=e.test_accuracy, run=True,
+                found.append(Choice(key=str(path), name=path.stem, model=info[0], accuracy=info[1],
+                                    saved_run=saved_run))
+    found += [Choice(key=str(e.checkpoint()), name=e.name, model="design", accuracy=e.test_accuracy, saved_run=True,
                      board=(e.nickname, e.design))
               for e in ranked(read_board())]
     job = current_job()

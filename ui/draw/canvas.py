@@ -18,7 +18,7 @@ import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from lenet.ink import ImageError
+from lenet.ink import MAX_UPLOAD_MB, ImageError
 from lenet.preprocess import NoDigitError, Preprocessed
 from ui.common import lesson
 from ui.common.i18n import Text
@@ -105,9 +105,9 @@ def pad(t: Text) -> tuple[Any, Any]:
     # A callback, not `if st.button(): clear(); st.rerun()`: the canvas is emptied in the
     # very run the click causes, whatever other run it is merged with (a timed fragment's, a page's).
     st.button(t("draw.clear"), icon=":material/ink_eraser:", key="clear", on_click=clear)
-    upload = None if lesson.hidden("upload") else st.file_uploader(t("draw.upload"), type=["png", "jpg", "jpeg"],
-                                                                   key="upload")
-    return canvas, upload
+    if lesson.hidden("upload"):
+        return canvas, None
+    return canvas, st.file_uploader(t("draw.upload", mb=MAX_UPLOAD_MB), type=["png", "jpg", "jpeg"], key="upload")
 
 
 def read(t: Text, canvas: Any, upload: Any) -> Read:

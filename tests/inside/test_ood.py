@@ -1,0 +1,88 @@
+"""The off-distribution score and its digit-like flag, on the real MNIST and the shipped models:
+about 95% of test digits pass, noise is caught, the CLI reports both, and the shared model is
+only read."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from lenet.checkpoints import load_model
+from lenet.data import normalise
+from lenet.files import CHECKPOINT_DIR
+from lenet.inside import nondigits
+from lenet.inside.ood import PASS, _typicality, calibration_for, held_out, judge, off_scores
+from tests.conftest import at_once, lenet
+
+MODELS = ("lenet5", "lenet5-classic", "mlp")
+
+
+def test_typicality_is_the_share_of_reference_values_at_most_each():
+    reference = torch.tensor([0.1, 0.2, 0.2, 0.5], dtype=torch.float64)
+    got = _typicality(reference, torch.tensor([0.0, 0.2, 0.3, 0.9], dtype=torch.float64))
+    assert got.tolist() == [0.0, 0.75, 0.75, 1.0]
+
+
+def test_the_generated_non_digits_are_fixed_by_their_seed_and_shaped_like_mnist():
+    assert np.array_equal(nondigits.noise(3, seed=1), nondigits.noise(3, seed=1))
+    assert np.array_equal(nondigits.strokes(2, seed=4), nondigits.strokes(2, seed=4))
+    for images, n in ((nondigits.letters("aileron"), 26), (nondigits.letters("dejavu-serif", "AB"), 2),
+                      (nondigits.strokes(3), 3), (nondigits.noise(5), 5)):
+        assert images.shape == (n, 28, 28) and images.dtype == np.uint8 and images.max() > 200
+    with pytest.raises(ValueError, match="unknown font"):
+        nondigits.font("comic")
+
+
+@pytest.fixture(scope="module")
+def calibrated(mnist):
+    return {name: (model := load_model(CHECKPOINT_DIR / f"{name}.pt")[0], calibration_for(model, mnist))
+            for name in MODELS}
+
+
+def _caught(name: str, calibrated, images: np.ndarray) -> float:
+    model, cal = calibrated[name]
+    return float((off_scores(cal, model, normalise(torch.from_numpy(images))) >= cal.threshold).double().mean())
+
+
+@pytest.mark.mnist
+@pytest.mark.parametrize("name", MODELS)
+def test_about_95_percent_of_test_digits_pass_and_noise_is_caught(name, calibrated, mnist):
+    model, cal = calibrated[name]
+    even, odd = held_out(mnist)
+    passed = {split: float((off_scores(cal, model, s.x) < cal.threshold).double().mean())
+              for split, s in (("even", even), ("odd", odd), ("test", mnist.test))}
+    assert PASS <= passed["even"] < PASS + 0.005  # calibrated there
+    assert passed["odd"] >= 0.93 and passed["test"] >= 0.93  # measured on digits it wasn't calibrated on
+    noise = _caught(name, calibrated, nondigits.noise(500))
+    assert noise >= 0.9, noise
+    letters = [_caught(name, calibrated, nondigits.letters(font)) for font in nondigits.FONTS]
+    strokes = _caught(name, calibrated, nondigits.strokes(200))
+    print(f"{name}: pass {passed}, noise {noise:.1%}, letters {letters}, strokes {strokes:.1%}")
+    assert min(letters) > 0.3 and strokes > 0.5  # far better than the 5% a digit is flagged at
+
+
+@pytest.mark.mnist
+def test_judging_reads_the_shared_model_without_changing_it(calibrated, mnist):
+    model, cal = calibrated["lenet5"]
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    x = mnist.test.x[:64]
+    alone = judge(cal, model, x)
+    assert all(r == alone for r in at_once(lambda: judge(cal, model, x)))
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items()) and not model.training
+    assert judge(cal, model, x[0, 0]) == alone[:1]  # one (28, 28) input is judged as a batch of one
+
+
+@pytest.mark.process
+@pytest.mark.mnist
+def test_predict_reports_the_score_and_the_flag(tmp_path, mnist):
+    letter, digit = tmp_path / "letter-x.png", tmp_path / "seven.png"
+    Image.fromarray(nondigits.letters("dejavu-serif", "x")[0]).save(letter)
+    Image.fromarray(255 - (mnist.test.x[0, 0] * 0.3081 + 0.1307).mul(255).round().byte().numpy()).save(digit)
+    lines = [json.loads(line) for line in lenet("predict", "--json", str(letter), str(digit)).stdout.splitlines()]
+    assert [a["digit_like"] for a in lines] == [False, True]
+    assert all(0 <= a["ood_score"] <= 1 for a in lines) and lines[0]["ood_score"] > lines[1]["ood_score"]
+    text = lenet("predict", str(letter)).stdout
+    assert "doesn't look like a digit" in text and "off-distribution score" in text

@@ -1,0 +1,46 @@
+"""The folders (lenet/files.py): the data and runs folders from the environment, and each class's own."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from lenet.files import collection_dir, current_class, in_class, is_class_code, runs_dir, runs_root
+from tests.conftest import at_once
+
+
+def test_each_class_has_its_own_folders_and_no_class_keeps_the_old_ones(runs):
+    assert runs_dir() == runs and collection_dir() == runs / "class" and current_class() is None
+    with in_class("7b"):
+        assert runs_dir() == runs / "classes" / "7b" and collection_dir() == runs / "classes" / "7b" / "class"
+        with in_class(None):  # the teacher's own folder, inside a class's work
+            assert runs_dir() == runs
+        assert current_class() == "7b"
+    assert runs_root() == runs == runs_dir()
+    for code in ("7b", "year9-maths", "a", "0" * 24):
+        assert is_class_code(code)
+    for code in ("", "7B", "-7b", "7 b", "../7b", "7b/", "é", "0" * 25):
+        assert not is_class_code(code)
+        with pytest.raises(ValueError, match="not a class code"):
+            with in_class(code):
+                pass
+
+
+def test_threads_of_different_classes_each_see_their_own_folder(runs):
+    codes = iter(["a1", "b2", "c3", None] * 2)
+    lock = threading.Lock()
+
+    def work() -> bool:
+        with lock:
+            code = next(codes)
+        with in_class(code):
+            want = runs / "classes" / code if code else runs
+            seen = set()
+            for _ in range(2000):
+                seen.add(runs_dir())
+                time.sleep(0)
+            return seen == {want}
+
+    assert all(at_once(work, threads=8))

@@ -1,0 +1,121 @@
+"""Who controls training: the rule, the key compared whole, sign-in in the page, wrong keys that
+cost time (per session and across the server), and a typed key that is never kept."""
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from tests.conftest import at_once
+from tests.ui.conftest import sign_in, sign_in_page
+from ui.common import teacher
+from ui.common.i18n import Text
+from ui.common.teacher import ENV, FIELD, Throttle, class_keys, control_for, key_matches
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_rule_says_who_is_in_control():
+    say = Text("en")
+    open_mode = control_for(key_set=False, is_teacher=False)
+    assert open_mode.allowed and ENV in say(open_mode.line, env=open_mode.env)
+    student = control_for(key_set=True, is_teacher=False)
+    line = say(student.line, env=student.env)
+    assert not student.allowed and "teacher key" in line and "watch" in line
+    assert control_for(key_set=True, is_teacher=True).allowed
+
+
+def test_the_key_is_compared_whole():
+    assert key_matches("correct horse", "correct horse")
+    assert not key_matches("correct hors", "correct horse") and not key_matches("", "correct horse")
+
+
+def test_five_wrong_keys_are_free_then_each_try_waits_twice_as_long():
+    clock = Clock()
+    gate = Throttle(clock=clock, server_free=1000)  # this session's own count only
+    for _ in range(5):
+        assert gate.wait_s("a") == 0
+        gate.failed("a")
+    assert gate.wait_s("a") == 2.0 and gate.wait_s("b") == 0  # only this session waits
+    clock.now += 2.0
+    assert gate.wait_s("a") == 0
+    gate.failed("a")
+    assert gate.wait_s("a") == 4.0  # back-off doubles
+    for _ in range(20):
+        gate.failed("a")
+    assert gate.wait_s("a") == 300.0  # but never more than five minutes
+    gate.succeeded("a")
+    assert gate.wait_s("a") == 0
+
+
+def test_twenty_wrong_keys_in_a_minute_across_the_server_slow_every_session():
+    clock = Clock()
+    gate = Throttle(clock=clock)
+    for i in range(20):  # 20 sessions, one wrong key each: none has reached its own five
+        gate.failed(f"guesser-{i}")
+    assert gate.wait_s("a-new-session") == 2.0  # the server as a whole has had too many
+    clock.now += 61  # a minute later the window is clear
+    assert gate.wait_s("a-new-session") == 0
+
+
+def test_the_throttle_counts_every_failure_from_many_threads():
+    gate = Throttle()
+    at_once(lambda: [gate.failed("shared") for _ in range(100)], threads=8)
+    assert gate.failed("shared") == 801
+
+
+@pytest.mark.app
+def test_with_a_key_a_student_sees_no_controls_and_is_told_why(monkeypatch):
+    at = sign_in_page(monkeypatch, "s3cret-key")
+    assert not [b for b in at.button if b.label == "Start training"]
+    assert any("teacher controls training" in i.value for i in at.info)
+    assert "s3cret-key" not in str([m.value for m in at.markdown] + [c.value for c in at.caption])
+
+
+@pytest.mark.app
+def test_the_teacher_signs_in_and_the_typed_key_is_gone_at_once(monkeypatch, caplog):
+    monkeypatch.setattr(teacher, "THROTTLE", Throttle())
+    at = sign_in_page(monkeypatch, "s3cret-key")
+    with caplog.at_level(logging.WARNING, logger="lenet.teacher"):
+        sign_in(at, "wrong-guess")
+    assert any("not the teacher key" in e.value for e in at.error)
+    assert at.session_state[FIELD] == ""  # emptied in the submit's own callback, before the page ran
+    assert "wrong-guess" not in caplog.text and "wrong teacher key" in caplog.text  # logged, without the key
+    assert not [b for b in at.button if b.label == "Start training"]
+    sign_in(at, "s3cret-key")
+    assert [b for b in at.button if b.label == "Start training"]
+    assert any("You are the teacher" in c.value for c in at.caption)
+    assert at.session_state[FIELD] == "" and "s3cret-key" not in repr(at.session_state)
+
+
+@pytest.mark.app
+def test_after_five_wrong_keys_the_page_says_to_wait_and_even_the_right_key_waits(monkeypatch):
+    monkeypatch.setattr(teacher, "THROTTLE", Throttle(clock=Clock()))
+    at = sign_in_page(monkeypatch, "s3cret-key")
+    for _ in range(5):
+        sign_in(at, "guess")
+    assert any("Wait 2 s before the next try" in e.value for e in at.error)
+    sign_in(at, "s3cret-key")  # within the wait: not even checked
+    assert any("Too many wrong keys" in e.value for e in at.error)
+    assert not [b for b in at.button if b.label == "Start training"]
+
+
+@pytest.mark.app
+def test_without_a_key_the_app_is_open(monkeypatch):
+    at = sign_in_page(monkeypatch, None)
+    assert [b for b in at.button if b.label == "Start training"]
+    assert any("Open mode" in c.value for c in at.caption)
+
+
+def test_class_keys_are_a_json_object_of_class_codes_and_nothing_else():
+    assert class_keys(None) == {} and class_keys("") == {}
+    assert class_keys('{"7a": "k-a", "7b": "k-b"}') == {"7a": "k-a", "7b": "k-b"}
+    for raw in ("7a=k", "[1]", '{"7a": 3}', '{"7a": ""}', '{"7 A": "k"}', "{"):
+        with pytest.raises(ValueError, match="LENET_TEACHER_KEYS"):
+            class_keys(raw)
