@@ -228,11 +228,20 @@ def clear(page) -> None:
     canvas_ready(page)
 
 
+BARS = """() => { const p = [...document.querySelectorAll('.js-plotly-plot')]
+    .find(p => p.layout && p.layout.title && String(p.layout.title.text).includes('Probability of each digit'));
+    return p ? [...p.data[0].y] : null; }"""
+
+
 def probabilities(page) -> list[float]:
-    """The ten bars of the Draw page's probability chart, as plotly holds them (percent)."""
-    return page.evaluate("""() => { const p = [...document.querySelectorAll('.js-plotly-plot')]
-        .find(p => p.layout && p.layout.title && String(p.layout.title.text).includes('Probability of each digit'));
-        return p ? [...p.data[0].y] : null; }""")
+    """The ten bars of the Draw page's probability chart once they hold a drawing's answer (percent,
+    summing to 100), as plotly holds them. The Prediction arrives in the same run just before its
+    chart, which plotly then draws in its own time: read too soon, the bars were still the empty
+    chart's zeros beside a Prediction of 7 (seen once on a loaded machine)."""
+    settle(page)
+    page.wait_for_function(f"() => {{ const y = ({BARS})(); return y && y.reduce((a, b) => a + b, 0) > 50; }}",
+                           timeout=WAIT_MS)
+    return page.evaluate(BARS)
 
 
 def canvas_picture(page) -> np.ndarray:
