@@ -20,10 +20,10 @@ __all__ = ["MODELS", "ModelSpec", "build_model", "resolve_options"]
 
 @dataclass(frozen=True)
 class ModelSpec:
-    builder: Callable[..., nn.Module]
-    defaults: dict[str, Any]
-    about: str
-    options: dict[str, tuple] = field(default_factory=lambda: {"activation": tuple(ACTIVATIONS)})
+    builder: Callable[..., nn.Module]  # the nn.Module it builds, called with the resolved options
+    defaults: dict[str, Any]  # its options where a caller gives none
+    about: str  # one line, for `lenet summary`
+    options: dict[str, tuple] = field(default_factory=lambda: {"activation": tuple(ACTIVATIONS)})  # allowed values
 
 
 MODELS: dict[str, ModelSpec] = {

@@ -74,7 +74,7 @@ def test_the_lock_is_given_back_only_by_its_holder_and_a_dead_replicas_lock_laps
 
 
 def test_a_live_replicas_lock_stays_fresh_though_its_run_has_no_news(runs, monkeypatch):
-    monkeypatch.setattr(replicas, "STALE_S", 1.0)  # the heartbeat's thread would have to be starved for this long
+    monkeypatch.setattr(replicas, "STALE_S", 0.5)  # the heartbeat's thread would have to be starved for this long
     monkeypatch.setattr(replicas, "BEAT_S", 0.05)
     assert replicas.take(state("slow"), "r1") is None
     time.sleep(2 * replicas.STALE_S)  # nothing published: a long evaluation on a loaded server
