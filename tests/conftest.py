@@ -6,6 +6,7 @@ the mark themselves.
 """
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -144,3 +145,10 @@ def lenet(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     if check:
         assert done.returncode == 0, done.stderr
     return done
+
+
+class Exploit:
+    """A pickle that runs a command when it is loaded: it makes a file named pwned in the working folder."""
+
+    def __reduce__(self):
+        return (os.system, ("touch pwned",))

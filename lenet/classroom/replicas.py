@@ -13,24 +13,29 @@ nothing and does none of this. Everything lives in runs_root()/.training/:
 The run's own replica publishes (`Publisher`, called by its Job after each message), and a
 thread keeps its lock fresh (`_keep`); the others read (`RemoteJob`, what JOBS.current() hands
 out there). A replica that dies leaves a lock nobody refreshes: after STALE_S it no longer
-counts. These files are pickles, trusted as the rest of LENET_RUNS is: only the replicas write there.
+counts. The run and film files are plain data written by torch.save and read with
+torch.load(weights_only=True) (plain.py), the lock is JSON: nothing read from the shared folder
+ever runs code.
 """
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import math
 import os
-import pickle
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from ..files import runs_root, write_atomic
+from .plain import frames_from_plain, frames_plain, run_from_plain, run_plain
 from .state import RunState, live_model
 
 __all__ = ["Holder", "Publisher", "RemoteJob", "holder", "release", "remote_run", "replica", "take"]
@@ -151,10 +156,11 @@ class Publisher:
         self.published = now
         snap = self.job.snapshot()
         frames, snap = snap.frames, replace(snap, frames=[])
-        write_atomic(_run_file(snap.class_code, "run"),
-                     pickle.dumps(Published(replica=self.replica, state=snap, weights=self.job.live_weights())))
+        run = {"replica": self.replica, "state": run_plain(snap), "weights": self.job.live_weights()}
+        write_atomic(_run_file(snap.class_code, "run"), lambda f: torch.save(run, f))
         if force or now - self.filmed >= FILM_EVERY_S:
-            write_atomic(_run_file(snap.class_code, "film"), pickle.dumps((snap.name, frames)))
+            film = {"name": snap.name, "frames": frames_plain(frames)}
+            write_atomic(_run_file(snap.class_code, "film"), lambda f: torch.save(film, f))
             self.filmed = now
         stop = _folder() / f"stop-{snap.name}"
         if stop.exists():
@@ -169,8 +175,21 @@ _lock = threading.Lock()
 _read: dict[Path, tuple[tuple[int, int], Any]] = {}  # path -> ((mtime_ns, size), what it held): one read per change
 
 
+def _published(data: dict[str, Any]) -> Published:
+    return Published(replica=str(data["replica"]), state=run_from_plain(data["state"]), weights=data["weights"])
+
+
+def _film(data: dict[str, Any]) -> tuple[str, list]:
+    return str(data["name"]), frames_from_plain(data["frames"])
+
+
+READERS: dict[str, Callable[[dict[str, Any]], Any]] = {"run": _published, "film": _film}
+
+
 def _load(path: Path) -> Any:
-    """What `path` holds, unpickled once per change for every session of this replica."""
+    """What `path` holds, read once per change for every session of this replica: torch.load with
+    weights_only (plain data and tensors; a pickle that would run code is refused), then rebuilt.
+    A file that can't be read or rebuilt leaves what was read before."""
     try:
         seen = path.stat()
     except OSError:
@@ -181,8 +200,9 @@ def _load(path: Path) -> Any:
         if cached is not None and cached[0] == stamp:
             return cached[1]
     try:
-        held = pickle.loads(path.read_bytes())
-    except (OSError, EOFError, pickle.UnpicklingError):
+        held = READERS[path.suffix[1:]](torch.load(io.BytesIO(path.read_bytes()), map_location="cpu",
+                                                   weights_only=True))
+    except Exception:  # noqa: BLE001 (any file that isn't ours, damaged, hostile or half-written: refused)
         return cached[1] if cached is not None else None
     with _lock:
         _read[path] = (stamp, held)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import pickle
 import time
 from dataclasses import replace
 
@@ -17,7 +18,7 @@ from lenet.classroom.jobqueue import JobQueue
 from lenet.classroom.jobs import JobBusy, new_run
 from lenet.classroom.state import RunState, Status
 from lenet.config import TrainConfig
-from tests.conftest import HANG_S, TINY, eventually
+from tests.conftest import HANG_S, TINY, Exploit, eventually
 
 
 def state(name: str, owner: str | None = None) -> RunState:
@@ -113,3 +114,17 @@ def test_a_run_on_one_replica_is_seen_stopped_and_refused_on_another(runs, monke
     assert again.join(HANG_S) and again.snapshot().status is Status.FINISHED
     monkeypatch.setenv(replicas.ENV, "r1")
     assert first.current() is not job and first.current().snapshot().name == again.state.name  # r1 sees r2's
+
+
+def test_a_hostile_file_in_the_shared_folder_never_runs_and_is_not_a_run(runs, monkeypatch):
+    """What a replica reads from the shared folder is plain data (torch.load with weights_only): a
+    pickle that would run a command, inside torch's format or bare, is refused, and no run is shown."""
+    monkeypatch.chdir(runs)
+    monkeypatch.setenv(replicas.ENV, "r2")
+    folder = runs / ".training"
+    folder.mkdir()
+    torch.save({"replica": "r1", "state": Exploit(), "weights": None}, folder / f"{replicas.NO_CLASS}.run")
+    assert replicas.remote_run(None) is None
+    (folder / f"{replicas.NO_CLASS}.run").write_bytes(pickle.dumps(Exploit()))
+    assert replicas.remote_run(None) is None
+    assert not (runs / "pwned").exists()
