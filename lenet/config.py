@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from .data import TRAIN_SIZE
-from .designs import DesignError, parse, text_of
+from .designs import DesignError, check, parse, text_of
 from .messages import Message
 from .models import ACTIVATIONS, LAYERS, POOLS, learning_parameters
 from .registry import MODELS, build_model, resolve_options
@@ -61,6 +61,11 @@ class TrainConfig:
     val_size: int = setting(0, "Validation images", "hold out N training images and report on them instead "
                             "of the test set, so tuning never looks at it", low=0, high=TRAIN_SIZE - 1000,
                             form=False)  # at least 1,000 left to train on
+    max_params: int | None = setting(None, "Most parameters", "refuse a design with more parameters than this "
+                                     "(a class budget's limit); none unless asked", low=1, high=10**10, form=False)
+    max_multiply_adds: int | None = setting(None, "Most multiply-adds", "refuse a design that does more "
+                                            "multiply-adds for one digit than this; none unless asked", low=1,
+                                            high=10**12, form=False)
     kernels: str = setting("fast", "Kernels", "fast: lenet/fast.py's fused conv+pool for the LeNets, the same "
                            "function ~1.2× quicker on a CPU (docs/performance.md) · plain: the model's own "
                            "layers", choices=KERNELS, form=False)
@@ -82,6 +87,11 @@ class TrainConfig:
             if problem:
                 raise ValueError(problem)
         resolve_options(self.model, **self.model_options())
+        if self.model == "design":  # over a budget's limits: refused before anything is built
+            found = check(self.design or "", self.activation or "relu", max_params=self.max_params,
+                          max_multiply_adds=self.max_multiply_adds)
+            if found.problem is not None:
+                raise ValueError(found.problem)
         if self.layers != "all" or self.model == "design":  # a design can be impossible: building it says why
             with torch.device("meta"):  # no memory, no draw on the random generator: only its structure is read
                 learning_parameters(build_model(self.model, **self.model_options()), self.layers)

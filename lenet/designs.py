@@ -29,8 +29,8 @@ from .messages import Message
 from .models import ACTIVATIONS, POOLS
 from .shapes import LayerRow, output_size
 
-__all__ = ["LENET5", "LIMITS", "PRESETS", "Conv", "Dense", "DesignError", "Designed", "Pool", "Walk", "check", "parse",
-           "text_of", "walk"]
+__all__ = ["LENET5", "LIMITS", "PRESETS", "Conv", "Dense", "DesignError", "Designed", "Pool", "Walk", "check",
+           "over_budget", "parse", "text_of", "walk"]
 
 LENET5 = "c6k5p2-m2-c16k5-m2-f120-f84"  # models.LeNet5 written as a design: the same layers, the same names
 PRESETS = {  # name -> (design, activation): ready to edit on the Build page
@@ -49,6 +49,8 @@ LIMITS = {  # what a design may ask for (the Build page's menus offer the same)
     "channels": (1, 128), "kernel": (1, 9), "padding": (0, 4), "stride": (1, 3), "pool": (2, 4), "units": (8, 512),
 }
 _NUMBER = "([0-9]+)"  # ASCII digits only: "²".isdigit() is true, and int("²") fails
+DIGITS = 4  # the most digits a design's number may have, checked before int() reads it: Python refuses a
+#             4,300-digit int() with a ValueError, and every limit above has at most 3
 _TOKENS = {
     "conv": re.compile(f"c{_NUMBER}k{_NUMBER}(?:p{_NUMBER})?(?:s{_NUMBER})?"),
     "pool": re.compile(f"([ma]){_NUMBER}"),
@@ -101,6 +103,9 @@ def parse(text: str) -> tuple[Layer, ...]:
 
 
 def _layer(token: str) -> Layer:
+    if any(len(number) > DIGITS for number in re.findall("[0-9]+", token)):
+        raise DesignError(Message("design.long_number", token=token[:20] + ("…" if len(token) > 20 else ""),
+                                  digits=DIGITS))
     if m := _TOKENS["conv"].fullmatch(token):
         channels, kernel, padding, stride = m.groups()
         return Conv(channels=int(channels), kernel=int(kernel), padding=int(padding or 0), stride=int(stride or 1))
@@ -111,14 +116,29 @@ def _layer(token: str) -> Layer:
     raise DesignError(Message("design.syntax", token=token[:20]))
 
 
-def check(text: str, activation: str = "relu") -> Walk:
+def check(text: str, activation: str = "relu", *, max_params: int | None = None,
+          max_multiply_adds: int | None = None) -> Walk:
     """The walk of a design's text, whatever the text: one that isn't a design gets a Walk with
-    no rows and the reason. Never raises (for a page that shows every keystroke's design)."""
+    no rows and the reason. Never raises (for a page that shows every keystroke's design). A
+    design over `max_params` or `max_multiply_adds` (a class budget's) keeps all its rows, and its
+    problem says which limit it breaks."""
     try:
         layers = parse(text)
     except DesignError as err:
         return Walk(problem=err.args[0])
-    return walk(layers, activation)
+    found = walk(layers, activation)
+    if found.problem is None:
+        found.problem = over_budget(found, max_params, max_multiply_adds)
+    return found
+
+
+def over_budget(found: Walk, max_params: int | None, max_multiply_adds: int | None) -> Message | None:
+    """Which limit a whole design breaks: its parameters, then its multiply-adds (None: no limit)."""
+    if max_params is not None and found.params > max_params:
+        return Message("design.too_big", value=found.params, limit=max_params)
+    if max_multiply_adds is not None and found.multiply_adds > max_multiply_adds:
+        return Message("design.too_much_work", value=found.multiply_adds, limit=max_multiply_adds)
+    return None
 
 
 def text_of(layers: tuple[Layer, ...]) -> str:
@@ -132,6 +152,11 @@ class Walk:
     built model. `problem` says why there is no model; the rows then stop before that layer."""
     rows: list[LayerRow] = field(default_factory=list)
     problem: Message | None = None
+
+    @property
+    def whole(self) -> bool:
+        """Every layer was worked out, down to the 10-way output (a design over a budget is whole)."""
+        return bool(self.rows) and self.rows[-1].out_shape == (10,)
 
     @property
     def params(self) -> int:

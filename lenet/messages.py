@@ -57,6 +57,11 @@ ENGLISH: dict[str, str] = {
     "design.window": "{layer}'s {f}×{f} window is larger than its {n}×{n} input: there is no output",
     "design.window_padded": "{layer}'s {f}×{f} window is larger than its {n}×{n} input, even padded to {m}×{m}: "
                             "there is no output",
+    "design.long_number": "“{token}” has a number of more than {digits} digits: no layer needs one that large",
+    "design.too_big": "this design has {value:,} parameters, more than the {limit:,} allowed: make a layer "
+                      "smaller or take one out",
+    "design.too_much_work": "this design does {value:,} multiply-adds for each digit, more than the {limit:,} "
+                            "allowed: use fewer channels, a stride, or pool earlier",
     "setting.unset": "{name} must be set",
     "setting.not_bool": "{name} must be true or false, got {value!r}",
     "setting.not_choice": "{name} must be {limits}, got {value!r}",

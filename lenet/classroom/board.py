@@ -44,7 +44,11 @@ MAX_ENTRIES = 120  # designs kept on the board (their checkpoints too): four cla
 # (bench/designs.py). It trains niced and on one thread (a short run can't afford the thread
 # governor's trials, and a small net gains little from a second thread), so pages still come first.
 DESIGN_WAIT_S = 0.05
-BUDGET_LIMITS = {"images": (100, TRAIN_SIZE), "epochs": (1, 5), "seed": (0, 2**31 - 1)}
+# What the teacher may set, each up to a hard cap: a design of 5M parameters or 100M multiply-adds
+# trains a 6,000-image budget in minutes on a laptop; the grammar's largest (85M parameters) took
+# 3 GB and two minutes for 3,000 images, and ended at chance.
+BUDGET_LIMITS = {"images": (100, TRAIN_SIZE), "epochs": (1, 5), "seed": (0, 2**31 - 1),
+                 "params": (1_000, 5_000_000), "multiply_adds": (10_000, 100_000_000)}
 NICKNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{1,23}")  # it also names files: ASCII, no spaces
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,199}")  # an entry's name: a run name and a nickname
 _ADJECTIVES = ("Amber", "Bold", "Brave", "Calm", "Clever", "Cosmic", "Eager", "Fuzzy", "Gentle", "Happy", "Jolly",
@@ -64,10 +68,13 @@ def board_dir() -> Path:
 
 @dataclass(frozen=True)
 class Budget:
-    """What every design trains with, the same for all, so designs are compared and not luck."""
+    """What every design trains with, the same for all, so designs are compared and not luck, and
+    how large a design may be, so no student's design takes the class's server."""
     images: int = 6_000  # the first N MNIST training images
     epochs: int = 2
     seed: int = 0
+    params: int = 1_000_000  # the most parameters a design may have (LeNet-5: 61,706)
+    multiply_adds: int = 20_000_000  # the most multiply-adds for one digit (LeNet-5: 416,520)
     open: bool = True  # the class takes submissions
 
     def problem(self) -> Message | None:
@@ -81,7 +88,7 @@ class Budget:
         """The recipe a design trains with: the budget's images, epochs and seed, the defaults for
         the rest. Raises ValueError, saying why, for an impossible design."""
         config = TrainConfig(design=design, activation=activation, limit=self.images, epochs=self.epochs,
-                             seed=self.seed)
+                             seed=self.seed, max_params=self.params, max_multiply_adds=self.multiply_adds)
         config.validate()
         return config
 
@@ -220,7 +227,8 @@ def try_design(design: str, activation: str | None, nickname: str, owner: str, *
     if nickname_problem(nickname) is not None:
         raise ValueError(nickname_problem(nickname))
     config = budget.config(design, activation)
-    state = RunState(config=config, name=f"{run_name(config)}-{nickname}", folder=folder, owner=owner, first=teacher)
+    state = RunState(config=config, name=f"{run_name(config)}-{nickname}", folder=folder, owner=owner, first=teacher,
+                     board=True)
     job = Job(state, score_on=collection_dir(), cap=MAX_ENTRIES, after=lambda s: record(s, nickname),
               max_wait_s=DESIGN_WAIT_S, threads=1)
     return jobs.enqueue(job) if wait else jobs.start(job)

@@ -104,11 +104,13 @@ class JobQueue:
 
     def current(self) -> RunView | None:
         """The run going now if it is the asking class's (lenet.files.current_class()), else the
-        class's last run (its results stay on the page); another class's run is never shown."""
+        class's last run (its results stay on the page); another class's run is never shown, nor
+        a design tried for the board (its own student watches it on Build)."""
         code = current_class()
         with self._lock:
             going = self._current
-            here = going if going is not None and going.state.class_code == code else self._last.get(code)
+            ours = going is not None and going.state.class_code == code and not going.state.board
+            here = going if ours else self._last.get(code)
         there = replicas.remote_run(code)  # behind a proxy: the class's run on another replica
         if there is None or (here is not None and here.state.started >= there.state.started):
             return here
@@ -121,7 +123,9 @@ class JobQueue:
             held = replicas.take(job.state, job.replica)
             if held is not None:
                 raise _elsewhere(held)
-        self._current = self._last[job.state.class_code] = job.start(self._next)
+        self._current = job.start(self._next)
+        if not job.state.board:  # a student's design never takes the Train page: the class's last run stays
+            self._last[job.state.class_code] = job
         return job
 
     def _refusal(self, job: Job) -> JobBusy:

@@ -79,7 +79,8 @@ class Job:
         self._process: Any = None
         self._ended = threading.Event()  # the last word has come
         self.replica = replica()  # behind a proxy, this replica's name; None for a lone server
-        self._publish = Publisher(self, self.replica) if self.replica else None  # every replica shows it
+        shown = self.replica and not state.board  # every replica shows it; a board design only its own page
+        self._publish = Publisher(self, self.replica) if shown else None
 
     def start(self, on_end: Callable[[Job], None] = lambda job: None) -> Job:
         ctx = context()

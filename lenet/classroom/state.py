@@ -65,6 +65,7 @@ class RunState:
     finetune: dict | None = None  # a finished fine-tune's report: counts, scores before and after
     owner: str | None = None  # the session that asked for it, where one student may queue one run
     first: bool = False  # the teacher's: it goes ahead of every student's run waiting
+    board: bool = False  # a design tried for the board: its page is Build, never the projector's Train page
     class_score: tuple[float | None, int] | None = None  # the board's hidden test: accuracy, drawings
     ended: float | None = None  # time.time() when its last word came
     class_code: str | None = field(default_factory=current_class)  # whose run it is; None: a server without classes

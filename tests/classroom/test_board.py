@@ -26,7 +26,8 @@ def entry(name: str, accuracy: float, params: int, wall_s: float = 10.0) -> Entr
 
 
 def test_the_budget_defaults_to_the_issue_s_and_keeps_what_the_teacher_saved(runs):
-    assert read_budget() == Budget(images=6000, epochs=2, seed=0, open=True)
+    assert read_budget() == Budget(images=6000, epochs=2, seed=0, params=1_000_000, multiply_adds=20_000_000,
+                                   open=True)
     save_budget(Budget(images=1000, epochs=1, seed=7, open=False))
     assert read_budget() == Budget(images=1000, epochs=1, seed=7, open=False)
     with pytest.raises(ValueError) as err:
@@ -35,6 +36,26 @@ def test_the_budget_defaults_to_the_issue_s_and_keeps_what_the_teacher_saved(run
     assert read_budget() == Budget(images=1000, epochs=1, seed=7, open=False)  # the bad one was not saved
     (board.board_dir() / "budget.json").write_text("{not json")
     assert read_budget() == Budget()  # a damaged file: the default, not an error
+
+
+def test_a_budget_saved_before_it_had_limits_reads_with_the_default_limits(runs):
+    board.board_dir().mkdir(parents=True)
+    (board.board_dir() / "budget.json").write_text('{"images": 1000, "epochs": 1, "seed": 3, "open": true}')
+    assert read_budget() == Budget(images=1000, epochs=1, seed=3)
+    with pytest.raises(ValueError) as err:
+        save_budget(Budget(params=50_000_000))  # past the hard cap: the teacher may raise it only so far
+    assert err.value.args[0].key == "board.bad_budget" and err.value.args[0].values["name"] == "params"
+
+
+def test_a_design_over_the_budget_is_refused_and_never_queued(runs):
+    # failed at 95003f1: the grammar's largest design was queued, trained for minutes and took 3 GB
+    queue = JobQueue()
+    with pytest.raises(ValueError) as err:
+        board.try_design("c128k3p1-c128k3p1-c128k3p1-f512-f512-f512", "relu", "BigNet1", "s1", teacher=False,
+                         jobs=queue)
+    assert err.value.args[0].key == "design.too_big" and not queue.waiting() and queue.current() is None
+    save_budget(Budget(params=5_000_000, multiply_adds=100_000_000))  # the teacher raised it to the hard cap
+    assert Budget(params=5_000_000).config("c32k5p2-m2-f512", "relu").max_params == 5_000_000
 
 
 def test_a_design_trains_with_the_budget_and_nothing_else(runs):

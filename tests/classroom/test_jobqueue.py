@@ -119,3 +119,18 @@ def test_the_teacher_s_start_waits_only_for_a_student_s_design():
         alone.start_first(job(None))  # the teacher's own run trains: one at a time, as before
     assert err.value.args[0].key == "job.busy"
     assert design.state.status is Status.RUNNING
+
+
+def test_a_design_tried_for_the_board_never_takes_the_train_page(runs):
+    # failed at 95003f1: a student's design became the projector's "finished run"
+    queue = JobQueue()
+    teachers = queue.start(idle("teachers"))
+    teachers.end()
+    design = Idle(RunState(config=TrainConfig(epochs=1), name="design", folder=runs_dir(), board=True))
+    queue.start(design)
+    assert queue.current() is teachers  # while the design trains
+    design.end()
+    assert queue.current() is teachers  # and once it has finished
+    fresh = JobQueue()
+    fresh.start(Idle(RunState(config=TrainConfig(epochs=1), name="only", folder=runs_dir(), board=True))).end()
+    assert fresh.current() is None  # no run of the class's own: the page has none to show

@@ -147,3 +147,37 @@ def test_summary_of_an_impossible_design_says_why_in_one_line(capsys, spec):
     assert main(["summary", "--design", spec]) == 2
     out = capsys.readouterr()
     assert out.out == "" and out.err.count("\n") == 1 and str(check(spec).problem) in out.err
+
+
+GIANT = "c128k3p1-c128k3p1-c128k3p1-f512-f512-f512"  # 52M parameters: the grammar allows it, a class can't train it
+
+
+def test_a_number_of_thousands_of_digits_is_a_reason_not_a_traceback():
+    # failed at 95003f1: int() of a 5,000-digit string raised ValueError through check()
+    for text in ("c" + "9" * 5000 + "k5", "f" + "1" * 5, "m" + "0" * 4300, "c6k5p" + "2" * 10):
+        found = check(text)
+        assert found.problem is not None and found.problem.key == "design.long_number" and not found.rows
+        assert len(str(found.problem)) < 200  # the token is cut short in the message
+
+
+def test_a_budget_s_limits_are_a_reason_like_any_other_with_every_row_kept():
+    # failed at 95003f1: check() had no limits, and the 52M-parameter design was offered Try it
+    free = check(GIANT)
+    assert free.problem is None and free.params == 52_207_626
+    capped = check(GIANT, max_params=1_000_000, max_multiply_adds=20_000_000)
+    assert capped.problem.key == "design.too_big" and capped.problem.values == {"value": 52_207_626,
+                                                                                "limit": 1_000_000}
+    assert capped.whole and capped.params == free.params  # the table still shows the whole design
+    work = check("c64k3p1-c64k3p1-m4-f8", max_params=1_000_000, max_multiply_adds=20_000_000)
+    assert work.problem.key == "design.too_much_work" and work.problem.values["value"] == work.multiply_adds
+    assert check(LENET5, max_params=61_706, max_multiply_adds=416_520).problem is None  # at the limit is allowed
+
+
+def test_a_recipe_refuses_a_design_over_its_limits_and_has_none_unless_asked():
+    TrainConfig(design=GIANT).validate()  # the command line trains what it is given
+    with pytest.raises(ValueError) as raised:
+        TrainConfig(design=GIANT, max_params=1_000_000).validate()
+    assert raised.value.args[0].key == "design.too_big"
+    with pytest.raises(SystemExit) as code:  # before MNIST is read: one line, exit 2
+        main(["train", "--design", GIANT, "--max-params", "1000000", "--epochs", "1"])
+    assert code.value.code == 2

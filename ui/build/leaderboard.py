@@ -107,9 +107,9 @@ def teacher_tools(t: Text) -> None:
     with st.expander(t("board.teacher_tools"), icon=":material/school:"):
         budget = read_budget()
         with st.form("board.budget_form", border=False):
-            cells = st.columns(3)
+            cells = [*st.columns(3), *st.columns(3)]  # images, epochs, seed; the two limits below them
             values = {name: cell.number_input(t(f"board.budget_{name}"), *BUDGET_LIMITS[name], getattr(budget, name))
-                      for cell, name in zip(cells, BUDGET_LIMITS, strict=True)}
+                      for cell, name in zip(cells, BUDGET_LIMITS, strict=False)}
             opened = st.checkbox(t("board.open"), budget.open)
             if st.form_submit_button(t("board.save_budget")):
                 save_budget(Budget(**{k: int(v) for k, v in values.items()}, open=opened))

@@ -34,7 +34,8 @@ def try_it(t: Text, design: str, activation: str, possible: bool) -> None:
     budget, who = read_budget(), control()
     teacher = who.allowed
     st.subheader(t("board.try_title"))
-    st.caption(t("board.budget_line", images=budget.images, epochs=budget.epochs, seed=budget.seed))
+    st.caption(t("board.budget_line", images=budget.images, epochs=budget.epochs, seed=budget.seed,
+                 params=budget.params, multiply_adds=budget.multiply_adds))
     if not budget.open:
         st.info(t("board.closed_teacher") if teacher else t.msg(Message("board.closed")), icon=":material/lock:")
     name_cell, button_cell = st.columns([3, 1], vertical_alignment="bottom")
