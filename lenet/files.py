@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 __all__ = ["CHECKPOINT_DIR", "CLASS_CODE", "ROOT", "class_codes", "collection_dir", "current_class",
-           "data_root", "follow_class", "in_class", "is_class_code", "runs_dir", "runs_root", "write_atomic"]
+           "data_root", "follow_class", "in_class", "is_class_code", "is_made", "make_class", "runs_dir", "runs_root",
+           "write_atomic"]
 
 ROOT = Path(__file__).resolve().parents[1]  # the repository
 CHECKPOINT_DIR = ROOT / "checkpoints"  # the shipped models, tracked in git
@@ -93,6 +94,21 @@ def class_codes() -> list[str]:
     folder = runs_root() / "classes"
     found = folder.iterdir() if folder.is_dir() else []
     return sorted(p.name for p in found if p.is_dir() and is_class_code(p.name))
+
+
+MADE = "made"  # the file in a class's folder that says a teacher made it (deny by default: teacher.py)
+
+
+def make_class(code: str) -> Path:
+    """Mark class `code` as made by a teacher, so a keyed server opens it to students."""
+    if not is_class_code(code):
+        raise ValueError(f"{code!r} is not a class code: 1 to 24 lower-case letters, digits or '-'")
+    return write_atomic(runs_root() / "classes" / code / MADE, b"")
+
+
+def is_made(code: str) -> bool:
+    """A teacher made class `code` here (make_class), and it is still on disk."""
+    return is_class_code(code) and (runs_root() / "classes" / code / MADE).is_file()
 
 
 def collection_dir() -> Path:

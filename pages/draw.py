@@ -5,6 +5,7 @@ from lenet.classroom.serving import pages_first
 from ui.common import lesson, router
 from ui.common.i18n import text
 from ui.common.picker import selected
+from ui.common.teacher import may_write
 from ui.draw import answer, canvas
 from ui.draw.collect import confirm_or_correct
 from ui.draw.why import why_this_answer
@@ -36,7 +37,7 @@ def draw_and_read() -> None:
         with top:
             reading = answer.show(t, model, choice, seen, chart)
     question, sees, why, fool = chart.empty(), st.empty(), st.empty(), st.empty()  # under the probabilities; below
-    if reading is not None and seen.raw is not None and not lesson.hidden("collect"):
+    if reading is not None and seen.raw is not None and not lesson.hidden("collect") and may_write():
         with question.container():  # beside the canvas: the canvas never moves for it
             confirm_or_correct(t, seen.drawing, seen.raw, reading.digit, choice.name)
     if seen.drawing is not None:

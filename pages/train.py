@@ -19,7 +19,7 @@ st.caption(t("train.intro", device=pick_device()))
 if who.allowed:
     st.caption(t(who.line, env=who.env))
     start_form(t)
-else:
+elif who.line is not None:  # a visitor was told why above
     st.info(t(who.line, env=who.env), icon=":material/school:")
 
 live.view(t, who)

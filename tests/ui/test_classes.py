@@ -37,8 +37,45 @@ def test_a_class_key_opens_its_own_class_only(monkeypatch, runs):
     sign_in(at, "key-of-7a")
     assert starts(at) and at.session_state["_teacher"] == "7a"
     assert not [e for e in at.sidebar.expander if e.label == "Teacher: go to another class"]  # 7a's teacher stays
-    other = class_page(monkeypatch, runs, "7c", keys=keys)  # a class with no key of its own, and no key for all
-    assert starts(other)
+
+VISITOR = "This address opens no class on this server"
+
+
+def visits_every_page_read_only(at: AppTest) -> None:
+    """Every page of a visitor's: the one line that says why, and nothing that trains or saves."""
+    for page in ("pages/train.py", "pages/draw.py", "pages/explain.py", "pages/build.py", "pages/class.py",
+                 "pages/home.py"):
+        at.switch_page(page).run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+        assert [i.value for i in at.info].count(next(i.value for i in at.info if i.value.startswith(VISITOR))) == 1
+        assert not starts(at) and not [b for b in at.button if b.label.startswith("Fine-tune")]
+        assert not [h for h in at.subheader if h.value == "Export"]
+    at.switch_page("pages/build.py").run()
+    assert next(b for b in at.button if b.label == "Try it").disabled  # never a design on a board
+    assert not [e for e in at.expander if e.label.startswith("Teacher:")]  # no budget tools
+
+
+@pytest.mark.app
+@pytest.mark.parametrize("code", ["7c", None])
+def test_on_a_server_keyed_per_class_an_unknown_code_or_none_opens_the_app_read_only(monkeypatch, runs, code):
+    # failed at 95003f1: "Open mode", an enabled Start, and a run that went live in a second
+    at = class_page(monkeypatch, runs, code, keys={"7a": "key-of-7a", "7b": "key-of-7b"})
+    visits_every_page_read_only(at)
+    assert not (runs / "classes").exists()  # no folder made for an invented code
+
+
+@pytest.mark.app
+def test_a_class_exists_when_the_teacher_of_every_class_made_it(monkeypatch, runs):
+    at = class_page(monkeypatch, runs, "k3x9", every="school-key")
+    visits_every_page_read_only(at)  # nobody made k3x9 yet
+    at.switch_page("pages/train.py").run()
+    sign_in(at, "school-key")
+    assert starts(at) and (runs / "classes" / "k3x9" / "made").is_file()  # signing in there made it
+    student = class_page(monkeypatch, runs, "k3x9", every="school-key")
+    assert not starts(student) and not [i for i in student.info if i.value.startswith(VISITOR)]
+    assert any("The teacher controls training" in i.value for i in student.info)
+    home = class_page(monkeypatch, runs, None, every="school-key")  # no code: that teacher's class, as before
+    assert not [i for i in home.info if i.value.startswith(VISITOR)]
 
 
 @pytest.mark.app

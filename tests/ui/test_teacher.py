@@ -10,7 +10,7 @@ from tests.conftest import at_once
 from tests.ui.conftest import sign_in, sign_in_page
 from ui.common import teacher
 from ui.common.i18n import Text
-from ui.common.teacher import ENV, FIELD, Throttle, class_keys, control_for, key_matches
+from ui.common.teacher import ENV, Access, FIELD, Throttle, class_keys, control_for, key_matches
 
 
 class Clock:
@@ -23,12 +23,12 @@ class Clock:
 
 def test_the_rule_says_who_is_in_control():
     say = Text("en")
-    open_mode = control_for(key_set=False, is_teacher=False)
+    open_mode = control_for(Access.OPEN)
     assert open_mode.allowed and ENV in say(open_mode.line, env=open_mode.env)
-    student = control_for(key_set=True, is_teacher=False)
+    student = control_for(Access.STUDENT)
     line = say(student.line, env=student.env)
     assert not student.allowed and "teacher key" in line and "watch" in line
-    assert control_for(key_set=True, is_teacher=True).allowed
+    assert control_for(Access.TEACHER).allowed
 
 
 def test_the_key_is_compared_whole():

@@ -19,7 +19,7 @@ from lenet.classroom.state import RunState, Status
 from lenet.messages import Message
 from ui.common.curves import curves
 from ui.common.i18n import Text
-from ui.common.teacher import control, keyed, session_id
+from ui.common.teacher import control, keyed, may_write, session_id
 
 JOB = "board.job"  # the session's design run
 NICKNAME = "board.nickname"
@@ -42,7 +42,7 @@ def try_it(t: Text, design: str, activation: str, possible: bool) -> None:
     st.session_state.setdefault(NICKNAME, new_nickname())
     nickname = name_cell.text_input(t("board.nickname"), key=NICKNAME, max_chars=24, help=t("board.nickname_help"))
     pressed = button_cell.button(t("board.try"), type="primary", key="board.try",
-                                 disabled=not possible or not (budget.open or teacher))
+                                 disabled=not possible or not may_write() or not (budget.open or teacher))
     if pressed:
         try:
             st.session_state[JOB] = try_design(design, activation, nickname.strip(), session_id(), teacher=teacher,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from lenet.files import class_codes, follow_class, is_class_code
+from lenet.files import class_codes, follow_class, is_class_code, is_made, make_class
 from ui.common.i18n import Text
 from ui.common.links import Problem
 
@@ -67,5 +67,7 @@ def _move() -> None:
     if code is not None and not is_class_code(code):
         st.session_state["_class_said"] = typed[:40]
         return
+    if code is not None and not is_made(code):
+        make_class(code)  # only the teacher of every class has this form: going to a new code makes it
     move_to(code)
     st.session_state["class_typed"] = ""

@@ -25,10 +25,11 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 
 import streamlit as st
 
-from lenet.files import is_class_code
+from lenet.files import is_class_code, is_made, make_class
 from ui.common.classes import session_class
 from ui.common.i18n import Text, text
 
@@ -42,8 +43,17 @@ log = logging.getLogger("lenet.teacher")
 @dataclass(frozen=True)
 class Control:
     allowed: bool  # this session may start, stop, continue and delete runs
-    line: str  # the key of the line that says who is in control, and why a control is missing
+    line: str | None  # the key of the line that says who is in control; None: the router said it (a visitor)
     env: str = ENV  # the variable that sets the key, which the open-mode line names
+
+
+class Access(Enum):
+    """What a session may do. Deny by default: on a keyed server, an address opens a class only
+    when a teacher made that class; any other address may look, never write."""
+    OPEN = "open"  # no key on this server: one person at home, everything allowed
+    TEACHER = "teacher"  # signed in with a key that opens this session's class
+    STUDENT = "student"  # in a class a teacher made: draw, confirm drawings, try designs
+    VISITOR = "visitor"  # a code no teacher made, or none where only classes have keys: read-only
 
 
 class Throttle:
@@ -164,13 +174,13 @@ def key_matches(entered: str, key: str) -> bool:
     return hmac.compare_digest(entered.encode(), key.encode())
 
 
-def control_for(key_set: bool, is_teacher: bool) -> Control:
+def control_for(access: Access) -> Control:
     """The plain rule behind the page: who controls training, in words a class can read."""
-    if not key_set:
+    if access is Access.OPEN:
         return Control(allowed=True, line="teacher.open")
-    if is_teacher:
+    if access is Access.TEACHER:
         return Control(allowed=True, line="teacher.you")
-    return Control(allowed=False, line="teacher.not_you")
+    return Control(allowed=False, line="teacher.not_you" if access is Access.STUDENT else None)
 
 
 def session_id() -> str:
@@ -179,9 +189,35 @@ def session_id() -> str:
 
 
 def keyed() -> bool:
-    """A key guards this session's class: it is a class's server, not one person's at home."""
-    keys, broken = keys_for(session_class())
-    return bool(keys) or broken is not None
+    """A key is set on this server (for every class, or for any one class, even a list that
+    doesn't read): it is a class's server, not one person's at home."""
+    return bool(teacher_key() or os.environ.get(ENV_CLASSES) or _configured_table())
+
+
+def class_made(code: str | None) -> bool:
+    """On a keyed server, whether `code` opens a class: one with its own key, one the teacher of
+    every class made (kept on disk), or, with no code, the class of the teacher of every class."""
+    if code is None:
+        return teacher_key() is not None
+    try:
+        own = code in class_keys(os.environ.get(ENV_CLASSES) or _configured_table())
+    except KeysProblem:
+        own = False
+    return own or is_made(code)
+
+
+def access() -> Access:
+    """What this session may do (see Access)."""
+    if not keyed():
+        return Access.OPEN
+    if _signed_in():
+        return Access.TEACHER
+    return Access.STUDENT if class_made(session_class()) else Access.VISITOR
+
+
+def may_write() -> bool:
+    """This session may add to its class: a drawing, a design on the board (never a visitor)."""
+    return access() is not Access.VISITOR
 
 
 def _signed_in() -> bool:
@@ -191,7 +227,7 @@ def _signed_in() -> bool:
 
 
 def control() -> Control:
-    return control_for(keyed(), _signed_in())
+    return control_for(access())
 
 
 def teaches_every_class() -> bool:
@@ -213,6 +249,9 @@ def check_key(keys: list[tuple[str, str]]) -> None:
         THROTTLE.succeeded(who)
         st.session_state["_teacher"] = EVERY if EVERY in opened else opened[0]
         st.session_state.pop("_signin", None)
+        code = session_class()
+        if EVERY in opened and code is not None and not class_made(code):
+            make_class(code)  # the teacher of every class signed in at a new code: they made that class
     else:
         wrong = THROTTLE.failed(who)
         log.warning("a wrong teacher key from session %s (%d in a row)", who[:8], wrong)
