@@ -74,9 +74,11 @@ def nginx() -> str:
 
 
 def render(port: int, ports: list[int], prefix: Path) -> str:
-    """deploy/nginx.conf with its three values filled in."""
+    """deploy/nginx.conf with its four values filled in (replica i is named r<i>, as LENET_REPLICA says)."""
     servers = "\n".join(f"        server 127.0.0.1:{p};" for p in ports)
-    return Template(CONF.read_text()).safe_substitute(LENET_PORT=port, LENET_SERVERS=servers, LENET_PREFIX=prefix)
+    names = "\n".join(f"        127.0.0.1:{p} r{i};" for i, p in enumerate(ports, 1))
+    return Template(CONF.read_text()).safe_substitute(LENET_PORT=port, LENET_SERVERS=servers, LENET_PREFIX=prefix,
+                                                      LENET_NAMES=names)
 
 
 @contextmanager

@@ -18,6 +18,7 @@ COMMANDS = {  # the two ways to start the app: `make run`, and what Streamlit's 
     "make run": [sys.executable, "-m", "deploy.serve"],
     "streamlit run app.py": [sys.executable, "-m", "streamlit", "run", "app.py"],
 }
+UNCAUGHT = "Uncaught app execution"  # what Streamlit logs with a page's traceback (streamlit/error_util.py)
 
 
 @dataclass(frozen=True)
@@ -55,5 +56,8 @@ def app_server(runs: Path, command: str = "make run", env: dict[str, str] | None
             except RuntimeError as err:
                 raise RuntimeError(f"the app server: {err}: {log.read_text()[-2000:]}") from None
             yield Server(url=url, pid=proc.pid, log=log)
+        said = log.read_text()
+        if UNCAUGHT in said:  # students see only "an error happened" (showErrorDetails): the log tells
+            raise RuntimeError(f"the app server logged an exception: {said[said.index(UNCAUGHT):][:3000]}")
     finally:
         log.unlink(missing_ok=True)

@@ -3,6 +3,7 @@ over the app's websocket, all at once, against a server started as `make run` st
 import asyncio
 import threading
 import time
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from harness.servers import app_server
 from harness.session import Session
 from harness.synth import REPORT, canvas_url, render
 from lenet.checkpoints import load_model
-from lenet.files import CHECKPOINT_DIR, data_root
+from lenet.files import CHECKPOINT_DIR, ROOT, data_root
 from lenet.inside.introspect import layer_table
 from lenet.predict import classify
 from tests.conftest import at_once
@@ -22,6 +23,12 @@ from tests.conftest import at_once
 LENET5 = CHECKPOINT_DIR / "lenet5.pt"
 SESSIONS = 12
 DRAWS = 6  # each session draws 6 of the 12 pictures, each starting at its own: every picture drawn 6 times
+
+
+def test_no_traceback_reaches_a_student_s_screen():
+    # failed at 95003f1: Streamlit's default shows every exception's traceback, with the server's paths
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["client"]["showErrorDetails"] == "none" and config["runner"]["magicEnabled"] is False
 
 
 def test_shared_models_answer_the_same_from_many_threads():
