@@ -10,7 +10,7 @@ from tests.conftest import at_once
 from tests.ui.conftest import sign_in, sign_in_page
 from ui.common import teacher
 from ui.common.i18n import Text
-from ui.common.teacher import ENV, Access, FIELD, Throttle, class_keys, control_for, key_matches
+from ui.common.teacher import ENV, FIELD, Access, Throttle, class_keys, control_for, key_matches
 
 
 class Clock:
