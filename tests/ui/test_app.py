@@ -1,9 +1,18 @@
 """Every page through Streamlit's AppTest: what it shows, computed from the models themselves."""
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
 import pytest
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from lenet import data
 from lenet.checkpoints import load_model
-from lenet.classroom import collection
+from lenet.classroom import collection, serving
 from lenet.classroom.jobqueue import JOBS
 from lenet.classroom.state import Status
 from lenet.files import CHECKPOINT_DIR, ROOT
@@ -118,3 +127,47 @@ def test_a_class_page_with_damaged_drawings_says_so_and_shows_the_rest(tmp_path,
     at = app("pages/class.py")
     assert any("3 damaged drawings skipped" in w.value for w in at.warning), [w.value for w in at.warning]
     assert at.metric[0].value == "3"
+
+
+@pytest.fixture
+def offline(tmp_path, monkeypatch):
+    """A server with no MNIST on disk and no network: the fetch routes refuse as a dead network
+    does, and the server's background fetch (serving._warm) has just failed."""
+    def no_network(root):
+        raise OSError("[Errno 101] Network is unreachable")
+    monkeypatch.setenv("LENET_DATA", str(tmp_path / "data"))
+    monkeypatch.setattr(data, "_from_torchvision", no_network)
+    monkeypatch.setattr(data, "_from_npm", no_network)
+    monkeypatch.setattr(serving, "_fetch_failed", -math.inf)
+    monkeypatch.setattr(serving, "_warming", True)
+    serving._warm()
+    assert serving.offline()
+
+
+def test_offline_each_page_answers_at_once_and_says_what_needs_mnist(offline):
+    # failed at 95003f1: the digit-like check loaded all of MNIST (a DataError), Start failed with the folder's path
+    at = app("pages/explain.py")
+    at.radio(key="explain_view").set_value("doubt").run()  # the digit-like lesson: the checkpoint's calibration
+    assert not at.exception and any("passes" in m.value or "caught" in m.value for m in at.markdown)
+    at.radio(key="explain_view").set_value("map").run()
+    assert [i.value for i in at.info if i.value.startswith("This part needs MNIST")]  # one line, no path
+    at.switch_page("pages/train.py").run()
+    assert any("MNIST is not on this server" in w.value for w in at.warning)
+    before = JOBS.current()
+    next(b for b in at.button if b.label == "Start training").click().run()
+    assert not at.exception and JOBS.current() is before  # no run that could only fail
+    shown = " ".join(str(e.value) for e in [*at.warning, *at.error, *at.info])
+    assert str(ROOT) not in shown and "Traceback" not in shown
+
+
+def test_offline_lenet_predict_flags_noise_from_the_checkpoint_s_own_calibration(tmp_path):
+    # failed at 95003f1: `lenet predict` loaded all of MNIST for the calibration, and exited 1 offline
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        Image.fromarray((rng.random((280, 280)) * 255).astype(np.uint8)).save(tmp_path / f"noise{i}.png")
+    done = subprocess.run([sys.executable, "-m", "lenet", "predict", "--json", *map(str, tmp_path.glob("*.png"))],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          env=os.environ | {"LENET_DATA": str(tmp_path / "none"), "HTTPS_PROXY": "http://127.0.0.1:9"})
+    answers = [json.loads(line) for line in done.stdout.splitlines()]
+    assert done.returncode == 0 and len(answers) == 2 and not [a for a in answers if a["digit_like"]]
+    assert "MNIST" not in done.stderr  # nothing fetched, nothing loaded

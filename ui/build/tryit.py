@@ -15,6 +15,7 @@ import streamlit as st
 from lenet.classroom.board import eta_s, new_nickname, read_board, read_budget, try_design
 from lenet.classroom.jobqueue import JOBS
 from lenet.classroom.jobs import Job, JobBusy
+from lenet.classroom.serving import offline
 from lenet.classroom.state import RunState, Status
 from lenet.messages import Message
 from ui.common.curves import curves
@@ -43,7 +44,9 @@ def try_it(t: Text, design: str, activation: str, possible: bool) -> None:
     nickname = name_cell.text_input(t("board.nickname"), key=NICKNAME, max_chars=24, help=t("board.nickname_help"))
     pressed = button_cell.button(t("board.try"), type="primary", key="board.try",
                                  disabled=not possible or not may_write() or not (budget.open or teacher))
-    if pressed:
+    if pressed and offline():  # MNIST can't be had now: said at once, rather than a run that fails
+        st.warning(t.msg(Message("data.offline")), icon=":material/cloud_off:")
+    elif pressed:
         try:
             st.session_state[JOB] = try_design(design, activation, nickname.strip(), session_id(), teacher=teacher,
                                                wait=keyed())

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from lenet.classroom.serving import mnist, pages_first
-from lenet.data import pixels
+from lenet.data import mnist_here, pixels
 from lenet.inside.embedding import digit_map, place
 from lenet.inside.tsne import MapCache, TsneMap, place_tsne, tsne_map
 from ui.common import figures
@@ -68,6 +68,9 @@ def digit_map_view(t: Text, model: nn.Module, saved: tuple[str, float] | None, x
     """2,000 test digits placed by the network's last hidden layer, by PCA or t-SNE, and this input
     as a star. `saved` names a checkpoint file (path, mtime) so its maps are computed once; None
     for the live model. After the first computation, placing the star takes milliseconds."""
+    if not mnist_here():  # the map places MNIST's test digits: said at once, offline
+        st.info(t("data.needed"))
+        return
     method = _method(t, saved)
     with pages_first():
         if method == "tsne":

@@ -8,11 +8,12 @@ import streamlit as st
 import torch
 from torch import nn
 
+from lenet.checkpoints import CheckpointError, load_checkpoint
 from lenet.classroom.jobqueue import current_job
 from lenet.classroom.serving import mnist, pages_first
-from lenet.data import normalise, pixels, sample_digits
+from lenet.data import mnist_here, normalise, pixels, sample_digits
 from lenet.inside import nondigits
-from lenet.inside.ood import Calibration, Verdict, calibrate, calibration_for, held_out, judge
+from lenet.inside.ood import Calibration, Verdict, calibrate, calibration_for, held_out, judge, of_checkpoint
 from lenet.predict import classify
 from ui.common.i18n import Text
 from ui.common.images import tile
@@ -23,18 +24,25 @@ LIVE_TTL_S = 15.0  # and anew at most this often, so students drawing with it do
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def _saved(path: str, mtime: float, _model: nn.Module) -> Calibration:
-    """A saved model's calibration, once per checkpoint file (shared by every session; read-only)."""
-    return calibration_for(_model, mnist())
+def _saved(path: str, mtime: float, _model: nn.Module) -> Calibration | None:
+    """A saved model's calibration, once per checkpoint file (shared by every session; read-only):
+    the one saved in it; for a checkpoint saved without one, made from MNIST if it is here; else None."""
+    try:
+        cal = of_checkpoint(load_checkpoint(path))
+    except CheckpointError:
+        cal = None
+    return cal if cal is not None or not mnist_here() else calibration_for(_model, mnist())
 
 
 @st.cache_resource(show_spinner=False, max_entries=2, ttl=LIVE_TTL_S)
-def _live(run: str, _model: nn.Module) -> Calibration:
+def _live(run: str, _model: nn.Module) -> Calibration | None:
+    if not mnist_here():
+        return None
     data = mnist()
     return calibrate(_model, data.train.head(LIVE_DIGITS), held_out(data)[0].head(LIVE_DIGITS))
 
 
-def calibration(model: nn.Module, choice: Choice) -> Calibration:
+def calibration(model: nn.Module, choice: Choice) -> Calibration | None:
     saved = saved_as(choice)
     if saved is not None:
         return _saved(*saved, model)
@@ -51,15 +59,19 @@ def warm(model: nn.Module, choice: Choice) -> None:
             _saved(*saved, model)
 
 
-def verdict(model: nn.Module, choice: Choice, x: torch.Tensor) -> Verdict:
-    """The flag for one normalised input x (1, 1, 28, 28), read with the picked model."""
+def verdict(model: nn.Module, choice: Choice, x: torch.Tensor) -> Verdict | None:
+    """The flag for one normalised input x (1, 1, 28, 28), read with the picked model; None when
+    the model has no calibration and MNIST isn't here to make one."""
     with pages_first():
-        return judge(calibration(model, choice), model, x)[0]
+        cal = calibration(model, choice)
+        return judge(cal, model, x)[0] if cal is not None else None
 
 
-def say_verdict(t: Text, v: Verdict, digit: int) -> None:
+def say_verdict(t: Text, v: Verdict | None, digit: int) -> None:
     """A plain warning when the input doesn't look like a digit; a quiet caption when it does."""
-    if v.digit_like:
+    if v is None:
+        st.caption(t("doubt.no_check"))
+    elif v.digit_like:
         st.caption(t("doubt.looks_like", score=v.score))
     else:
         st.warning(t("doubt.not_a_digit", digit=digit, score=v.score), icon=":material/help:")
@@ -80,6 +92,10 @@ def doubt_view(t: Text, model: nn.Module, choice: Choice, x: torch.Tensor) -> No
     inputs = [("yours", None), *lesson_inputs()]
     with pages_first():
         cal = calibration(model, choice)
+    if cal is None:
+        st.info(t("data.needed"))
+        return
+    with pages_first():
         images = [np.asarray(im) for _, im in inputs[1:]]
         batch = torch.cat([x.reshape(1, 1, 28, 28).cpu(), normalise(torch.from_numpy(np.stack(images)))])
         verdicts = judge(cal, model, batch)

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from lenet.classroom.serving import mnist, pages_first
+from lenet.data import mnist_here
 from lenet.inside.adversarial import CURVE_DIGITS, EPSILONS, Attacked, accuracy_curve, attack
 from ui.common.checkpoints import load_saved
 from ui.common.figures import DASHES, LAYOUT, LINES, SYMBOLS
@@ -71,6 +72,9 @@ def _curve(path: str, mtime: float) -> list[float]:
 
 def curves_view(t: Text, choice: Choice) -> None:
     """Accuracy against ε for the picked model and any others the class adds, on one chart."""
+    if not mnist_here():  # the curves are measured on MNIST's test digits: said at once, offline
+        st.info(t("data.needed"))
+        return
     saved = {c.key: c for c, _ in all_models()}
     default = [choice.key] if choice.key in saved else []
     picked = st.multiselect(t("fool.models"), list(saved), default=default, key="fool_models",

@@ -16,8 +16,10 @@ import streamlit as st
 
 from lenet.classroom.jobqueue import JOBS
 from lenet.classroom.jobs import JobBusy, new_run
+from lenet.classroom.serving import offline
 from lenet.classroom.state import Status
 from lenet.config import TrainConfig, recipe_settings
+from lenet.messages import Message
 from lenet.settings import Setting
 from ui.common import lesson
 from ui.common.i18n import Text
@@ -29,8 +31,10 @@ __all__ = ["recipe_form", "start_form"]
 def start_form(t: Text) -> None:
     """The form with the lesson link's recipe, and what a Start does: the run starts now, or goes
     next in line while a student's design trains."""
+    if offline():  # MNIST can't be had now: said at once, in one line, rather than a Start that fails
+        st.warning(t.msg(Message("data.offline")), icon=":material/cloud_off:")
     config = recipe_form(t, lesson.recipe(), hidden=lesson.hidden_settings())
-    if config is None:
+    if config is None or offline():
         return
     try:
         started = JOBS.start_first(new_run(config))
