@@ -1,13 +1,14 @@
 """Start the app: `python -m deploy.serve [streamlit options]`, which is what `make run` does.
 
-It is `streamlit run app.py` after the server process is prepared for a class (ui/common/startup.py:
-the training process niced, glibc's freed memory kept, the fork server and MNIST warmed up).
+It is `streamlit run deploy/asgi.py` (app.py, with the app's own middleware in front) after the
+server process is prepared for a class (ui/common/startup.py: the training process niced, glibc's
+freed memory kept, the fork server and MNIST warmed up).
 """
 import sys
 
 from lenet.files import ROOT
 
-APP = ROOT / "app.py"
+APP = ROOT / "deploy" / "asgi.py"
 
 
 def main() -> None:

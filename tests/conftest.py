@@ -80,6 +80,16 @@ def _whole_apps_are_marked(request: pytest.FixtureRequest, monkeypatch: pytest.M
     monkeypatch.setattr(testing.AppTest, "from_file", refuse)
 
 
+class Clock:
+    """A clock a test moves by hand: `clock.now += 60` is a minute later."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def at_once(work, threads: int = 4) -> list:
     """Run `work()` in `threads` threads released together; their results, in no set order.
     A thread's exception is raised here (it would otherwise vanish with its thread)."""

@@ -7,9 +7,10 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from lenet.classroom.browsers import Throttle
 from tests.ui.conftest import sign_in, sign_in_page
 from ui.common import teacher
-from ui.common.teacher import ENV_CLASSES, EVERY, Throttle
+from ui.common.teacher import ENV_CLASSES, EVERY
 
 
 def class_page(monkeypatch, runs, code: str | None, *, every: str | None = None,

@@ -1,24 +1,17 @@
 """Who controls training: the rule, the key compared whole, sign-in in the page, wrong keys that
-cost time (per session and across the server), and a typed key that is never kept."""
+cost time (lenet/classroom/browsers.py's Throttle), and a typed key that is never kept."""
 from __future__ import annotations
 
 import logging
 
 import pytest
 
-from tests.conftest import at_once
+from lenet.classroom.browsers import Throttle
+from tests.conftest import Clock
 from tests.ui.conftest import sign_in, sign_in_page
 from ui.common import teacher
 from ui.common.i18n import Text
-from ui.common.teacher import ENV, FIELD, Access, Throttle, class_keys, control_for, key_matches
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from ui.common.teacher import ENV, FIELD, Access, class_keys, control_for, key_matches
 
 
 def test_the_rule_says_who_is_in_control():
@@ -34,40 +27,6 @@ def test_the_rule_says_who_is_in_control():
 def test_the_key_is_compared_whole():
     assert key_matches("correct horse", "correct horse")
     assert not key_matches("correct hors", "correct horse") and not key_matches("", "correct horse")
-
-
-def test_five_wrong_keys_are_free_then_each_try_waits_twice_as_long():
-    clock = Clock()
-    gate = Throttle(clock=clock, server_free=1000)  # this session's own count only
-    for _ in range(5):
-        assert gate.wait_s("a") == 0
-        gate.failed("a")
-    assert gate.wait_s("a") == 2.0 and gate.wait_s("b") == 0  # only this session waits
-    clock.now += 2.0
-    assert gate.wait_s("a") == 0
-    gate.failed("a")
-    assert gate.wait_s("a") == 4.0  # back-off doubles
-    for _ in range(20):
-        gate.failed("a")
-    assert gate.wait_s("a") == 300.0  # but never more than five minutes
-    gate.succeeded("a")
-    assert gate.wait_s("a") == 0
-
-
-def test_twenty_wrong_keys_in_a_minute_across_the_server_slow_every_session():
-    clock = Clock()
-    gate = Throttle(clock=clock)
-    for i in range(20):  # 20 sessions, one wrong key each: none has reached its own five
-        gate.failed(f"guesser-{i}")
-    assert gate.wait_s("a-new-session") == 2.0  # the server as a whole has had too many
-    clock.now += 61  # a minute later the window is clear
-    assert gate.wait_s("a-new-session") == 0
-
-
-def test_the_throttle_counts_every_failure_from_many_threads():
-    gate = Throttle()
-    at_once(lambda: [gate.failed("shared") for _ in range(100)], threads=8)
-    assert gate.failed("shared") == 801
 
 
 @pytest.mark.app

@@ -5,8 +5,13 @@ With a teacher key set (the environment variable LENET_TEACHER_KEY, or `teacher_
 else watches the same run read-only and can still draw with the live model. With no key, the
 app is open, for one person at home. The key travels only in a password field's form submit,
 is compared in constant time, and is forgotten in the submit's own callback: it is never kept
-in a URL, the session's state or a log. Wrong keys cost time (`Throttle`), and are logged
-without the key.
+in a URL, the session's state or a log. The browser that signed in is the teacher until the day
+ends or Sign out (a reload too), remembered by its signed id with only a keyed digest of the key
+(lenet/classroom/browsers.py). Wrong keys cost time per browser and per address (`Throttle`),
+and are logged without the key.
+
+Deny by default: on a keyed server, an address opens a class only when a teacher made it
+(`Access`); any other address may look, and never trains or saves.
 
 A school's server may also give each class a key of its own: LENET_TEACHER_KEYS (or a
 `[teacher_keys]` table in secrets.toml) maps class codes to keys, '{"7a": "...", "7b": "..."}'.
@@ -19,16 +24,22 @@ import hmac
 import json
 import logging
 import os
-import threading
-import time
 import uuid
-from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
 import streamlit as st
 
+from lenet.classroom.browsers import (
+    COOKIE,
+    BrowserId,
+    Throttle,
+    browser_of,
+    forget_teacher,
+    recall_teacher,
+    remember_teacher,
+)
+from lenet.classroom.replicas import replica
 from lenet.files import is_class_code, is_made, make_class
 from ui.common.classes import session_class
 from ui.common.i18n import Text, text
@@ -56,56 +67,7 @@ class Access(Enum):
     VISITOR = "visitor"  # a code no teacher made, or none where only classes have keys: read-only
 
 
-class Throttle:
-    """Wrong keys cost time. After `free` wrong keys in a row, a session's next try waits `base_s`,
-    doubling with every further wrong key (at most `most_s`). Across the server, `server_free`
-    wrong keys within `window_s` make every session wait the same way,
-    so a guesser can't start new sessions to go faster. A right key clears its session's count."""
-
-    def __init__(self, free: int = 5, server_free: int = 20, window_s: float = 60.0, base_s: float = 2.0,
-                 most_s: float = 300.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.free, self.server_free, self.window_s = free, server_free, window_s
-        self.base_s, self.most_s, self.clock = base_s, most_s, clock
-        self._lock = threading.Lock()
-        self._sessions: dict[str, tuple[int, float]] = {}  # session -> (wrong keys in a row, when the last was)
-        self._recent: deque[float] = deque()  # when each wrong key in the server's window came
-
-    def wait_s(self, session: str) -> float:
-        """Seconds before `session` may try a key again; 0 if it may now."""
-        now = self.clock()
-        with self._lock:
-            self._forget(now)
-            wrong, last = self._sessions.get(session, (0, now))
-            own = self._delay(wrong - self.free + 1, last)
-            server = self._delay(len(self._recent) - self.server_free + 1, self._recent[-1]) if self._recent else 0.0
-            return max(0.0, own - now, server - now)
-
-    def failed(self, session: str) -> int:
-        """Count a wrong key; returns the session's wrong keys in a row."""
-        now = self.clock()
-        with self._lock:
-            wrong = self._sessions.get(session, (0, now))[0] + 1
-            self._sessions[session] = (wrong, now)
-            self._recent.append(now)
-            return wrong
-
-    def succeeded(self, session: str) -> None:
-        with self._lock:
-            self._sessions.pop(session, None)
-
-    def _delay(self, over: int, since: float) -> float:
-        """The moment a try is allowed again, the `over`-th wrong key from the last free one on."""
-        return since + min(self.most_s, self.base_s * 2 ** (over - 1)) if over > 0 else -float("inf")
-
-    def _forget(self, now: float) -> None:
-        while self._recent and now - self._recent[0] > self.window_s:
-            self._recent.popleft()
-        stale = [s for s, (_, last) in self._sessions.items() if now - last > 3600]  # an hour's silence: forgiven
-        for session in stale:
-            del self._sessions[session]
-
-
-THROTTLE = Throttle()  # one per server: every session's wrong keys count
+THROTTLE = Throttle()  # one per server: wrong keys count per browser and per address
 
 
 def teacher_key() -> str | None:
@@ -183,9 +145,29 @@ def control_for(access: Access) -> Control:
     return Control(allowed=False, line="teacher.not_you" if access is Access.STUDENT else None)
 
 
+def browser() -> BrowserId | None:
+    """This session's browser, from the signed cookie the app's server gives (deploy/asgi.py);
+    None without one (AppTest, or plain `streamlit run app.py`): then each session is its own."""
+    try:
+        return browser_of(st.context.cookies.get(COOKIE))
+    except Exception:  # no request behind this run (a test's): no cookie
+        return None
+
+
 def session_id() -> str:
-    """An opaque id for this browser session, so a page can say "stopped by you"."""
-    return st.session_state.setdefault("_session", uuid.uuid4().hex)
+    """An opaque id for this student: their browser's, so a new tab or a reload is the same
+    student (one design each, "stopped by you"); else this session's own."""
+    found = browser()
+    return found.id if found is not None else st.session_state.setdefault("_session", uuid.uuid4().hex)
+
+
+def address() -> str | None:
+    """Where this session connects from. Behind our own nginx (a replica, reached from this
+    machine), the address nginx saw: the last in X-Forwarded-For, the one nginx added; an address
+    a browser wrote there itself comes before it and is never read. Otherwise the socket's own."""
+    ip = st.context.ip_address  # None from this machine
+    forwarded = st.context.headers.get("X-Forwarded-For") if ip is None and replica() else None
+    return forwarded.split(",")[-1].strip()[:64] if forwarded else ip
 
 
 def keyed() -> bool:
@@ -221,9 +203,15 @@ def may_write() -> bool:
 
 
 def _signed_in() -> bool:
-    """This session entered a key that opens its class: the key of every class, or its own."""
+    """This session, or earlier today its browser, entered a key that opens its class: the key of
+    every class, or its own."""
+    keys = {scope: key for key, scope in keys_for(session_class())[0]}
     scope = st.session_state.get("_teacher")
-    return scope is not None and scope in (EVERY, session_class())
+    if scope is None and (found := browser()) is not None:
+        scope = recall_teacher(found, keys)  # a reload, a new tab: the same teacher until the day ends
+        if scope is not None:
+            st.session_state["_teacher"] = scope
+    return scope is not None and scope in keys
 
 
 def control() -> Control:
@@ -240,22 +228,32 @@ def check_key(keys: list[tuple[str, str]]) -> None:
     once, so the key is gone before the page runs. What happened is left for the page to say."""
     entered = st.session_state.get(FIELD) or ""
     st.session_state[FIELD] = ""
-    who = session_id()
-    wait = THROTTLE.wait_s(who)
+    who, where, found = session_id(), address(), browser()
+    wait = THROTTLE.wait_s(who, where, found.born if found is not None else None)
     opened = [scope for key, scope in keys if key_matches(entered, key)]  # every key compared: no early exit
     if wait > 0:
         st.session_state["_signin"] = ("teacher.wait", wait)
     elif opened:
         THROTTLE.succeeded(who)
-        st.session_state["_teacher"] = EVERY if EVERY in opened else opened[0]
+        scope = st.session_state["_teacher"] = EVERY if EVERY in opened else opened[0]
         st.session_state.pop("_signin", None)
+        if found is not None:
+            remember_teacher(found, scope, entered)
         code = session_class()
         if EVERY in opened and code is not None and not class_made(code):
             make_class(code)  # the teacher of every class signed in at a new code: they made that class
     else:
-        wrong = THROTTLE.failed(who)
-        log.warning("a wrong teacher key from session %s (%d in a row)", who[:8], wrong)
-        st.session_state["_signin"] = ("teacher.wrong_key", THROTTLE.wait_s(who))
+        wrong = THROTTLE.failed(who, where)
+        log.warning("a wrong teacher key from browser %s at %s (%d in a row)", who[:8], where or "this machine", wrong)
+        st.session_state["_signin"] = ("teacher.wrong_key", THROTTLE.wait_s(who, where))
+
+
+def sign_out() -> None:
+    """The Sign out button's callback: this browser is a student again, here and on reload."""
+    found = browser()
+    if found is not None:
+        forget_teacher(found)
+    st.session_state.pop("_teacher", None)
 
 
 def key_box() -> None:
@@ -268,6 +266,7 @@ def key_box() -> None:
         return
     if _signed_in():
         st.sidebar.caption(t("teacher.signed_in"))
+        st.sidebar.button(t("teacher.sign_out"), key="teacher.sign_out", on_click=sign_out)
         return
     with st.sidebar.expander(t("teacher.box")), st.form("teacher", border=False):
         st.text_input(t("teacher.key"), type="password", autocomplete="off", key=FIELD)

@@ -1,0 +1,215 @@
+"""One browser is one student: a signed id in a cookie, given by the app's own server to every
+browser that hasn't one, so a new tab or a reload is the same student, and the teacher's sign-in
+survives a reload (until the end of the day, or Sign out). Wrong teacher keys cost time per
+browser and per address, never for everyone (`Throttle`).
+
+    lenet_browser=3f2a…9c.ZBx4kQ.d1Vv…     the id, when it was made, and the server's signature
+
+`Browsers` is the ASGI middleware that sets it (HttpOnly: no script on a page can read it;
+SameSite=Lax: another site's page can't send it). deploy/asgi.py puts it in front of the app;
+a page reads it from the websocket's request (st.context.cookies) with `browser_of`. An id that
+is missing, edited or signed by another server is no id: a page then falls back to its own session.
+
+The secret signs ids on every replica alike: LENET_SECRET, or a random one kept beside the runs
+(LENET_RUNS/.secret, readable by the server only), made on first use.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.cookies import SimpleCookie
+from pathlib import Path
+from typing import Any
+
+from itsdangerous import BadSignature, TimestampSigner
+
+from ..files import runs_root, write_atomic
+
+__all__ = ["COOKIE", "BrowserId", "Browsers", "Throttle", "browser_of", "day_end", "forget_teacher", "new_browser",
+           "recall_teacher", "remember_teacher"]
+
+COOKIE = "lenet_browser"
+MAX_AGE_S = 365 * 24 * 3600  # a school year: the same student all year on the same browser
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class BrowserId:
+    id: str  # 32 hex digits, random: the student
+    born: float  # time.time() when the server made it
+
+
+def _secret() -> bytes:
+    """LENET_SECRET, else LENET_RUNS/.secret, made once (every replica shares the runs folder)."""
+    if os.environ.get("LENET_SECRET"):
+        return os.environ["LENET_SECRET"].encode()
+    path = runs_root() / ".secret"
+    with _lock:
+        if not path.is_file():
+            write_atomic(path, secrets.token_hex(32).encode(), mode=0o600)
+        return path.read_bytes()
+
+
+def _signer() -> TimestampSigner:
+    return TimestampSigner(_secret(), salt="lenet-browser")
+
+
+def new_browser() -> str:
+    """A fresh signed id, as the cookie holds it."""
+    return _signer().sign(uuid.uuid4().hex).decode()
+
+
+def browser_of(value: str | None) -> BrowserId | None:
+    """The browser a cookie's value names; None for no cookie, or one this server didn't sign."""
+    if not value or len(value) > 200:
+        return None
+    try:
+        raw, when = _signer().unsign(value, return_timestamp=True)
+    except BadSignature:
+        return None
+    text = raw.decode()
+    if len(text) != 32 or any(c not in "0123456789abcdef" for c in text):
+        return None
+    return BrowserId(id=text, born=when.timestamp())
+
+
+def _cookie_in(scope: dict[str, Any]) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == b"cookie":
+            jar = SimpleCookie()
+            try:
+                jar.load(value.decode("latin-1"))
+            except Exception:  # a cookie header this parser can't read: as if there were none
+                return None
+            if COOKIE in jar:
+                return jar[COOKIE].value
+    return None
+
+
+class Browsers:
+    """ASGI middleware: a plain HTTP answer to a browser without a valid id sets one. The page's
+    first answer carries it, so the websocket the page then opens carries it too."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or browser_of(_cookie_in(scope)) is not None:
+            await self.app(scope, receive, send)
+            return
+        cookie = (f"{COOKIE}={new_browser()}; Path=/; Max-Age={MAX_AGE_S}; HttpOnly; SameSite=Lax").encode()
+
+        async def with_cookie(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message = message | {"headers": [*message.get("headers", []), (b"set-cookie", cookie)]}
+            await send(message)
+
+        await self.app(scope, receive, with_cookie)
+
+
+def day_end(now: float | None = None) -> float:
+    """time.time() of the coming midnight, local time: when a teacher's sign-in lapses."""
+    t = time.localtime(now if now is not None else time.time())
+    return time.mktime((t.tm_year, t.tm_mon, t.tm_mday + 1, 0, 0, 0, 0, 0, -1))
+
+
+def _signin_file(browser: str) -> Path:
+    return runs_root() / "signins" / f"{browser}.json"
+
+
+def remember_teacher(browser: BrowserId, scope: str, key: str, now: float | None = None) -> None:
+    """`browser` signed in as the teacher of `scope` ("*": every class) with `key`: kept until the
+    day ends, on disk beside the runs, so a reload on any replica finds it. Only a digest of the
+    key is kept, so a changed key ends the sign-in."""
+    saved = {"scope": scope, "until": day_end(now), "key": _digest(key)}
+    write_atomic(_signin_file(browser.id), json.dumps(saved).encode(), mode=0o600)
+
+
+def recall_teacher(browser: BrowserId, keys: dict[str, str], now: float | None = None) -> str | None:
+    """The scope `browser` signed in to today, if the key it used is still that scope's in `keys`
+    (scope -> key); None if none, signed out, the day has ended, or the key has changed."""
+    try:
+        saved = json.loads(_signin_file(browser.id).read_text())
+        scope, until, digest = str(saved["scope"]), float(saved["until"]), str(saved["key"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    current = keys.get(scope)
+    fresh = (now if now is not None else time.time()) < until
+    return scope if fresh and current is not None and hmac.compare_digest(_digest(current), digest) else None
+
+
+def _digest(key: str) -> str:
+    return hmac.new(_secret(), key.encode(), hashlib.sha256).hexdigest()
+
+
+def forget_teacher(browser: BrowserId) -> None:
+    """Sign out: this browser is a student again, on every replica."""
+    _signin_file(browser.id).unlink(missing_ok=True)
+
+
+class Throttle:
+    """Wrong keys cost time, per browser and per address, never for everyone.
+
+    After `free` wrong keys in a row, a browser's next try waits `base_s`, doubling with every
+    further wrong key (at most `most_s`). An address (a school's one NAT, say) with `address_free`
+    wrong keys within `window_s` makes its browsers wait the same way, but only those that have
+    failed themselves, or were given their id after those wrong keys began: a guesser can't go
+    faster by asking for new ids, and the teacher's browser, open before, is never locked out.
+    A right key clears its browser's count."""
+
+    def __init__(self, free: int = 5, address_free: int = 20, window_s: float = 600.0, base_s: float = 2.0,
+                 most_s: float = 300.0, clock: Callable[[], float] = time.time) -> None:
+        self.free, self.address_free, self.window_s = free, address_free, window_s
+        self.base_s, self.most_s, self.clock = base_s, most_s, clock
+        self._lock = threading.Lock()
+        self._browsers: dict[str, tuple[int, float]] = {}  # browser -> (wrong keys in a row, when the last was)
+        self._addresses: dict[str, deque[float]] = {}  # address -> when each wrong key in its window came
+
+    def wait_s(self, browser: str, address: str | None = None, born: float | None = None) -> float:
+        """Seconds before `browser` (made at `born`; None: unknown) may try a key again; 0 if now."""
+        now = self.clock()
+        with self._lock:
+            self._forget(now)
+            wrong, last = self._browsers.get(browser, (0, now))
+            own = self._delay(wrong - self.free + 1, last)
+            recent = self._addresses.get(address or "", deque())
+            caught = recent and (wrong > 0 or born is None or born >= recent[0])
+            shared = self._delay(len(recent) - self.address_free + 1, recent[-1]) if caught else -float("inf")
+            return max(0.0, own - now, shared - now)
+
+    def failed(self, browser: str, address: str | None = None) -> int:
+        """Count a wrong key; returns the browser's wrong keys in a row."""
+        now = self.clock()
+        with self._lock:
+            wrong = self._browsers.get(browser, (0, now))[0] + 1
+            self._browsers[browser] = (wrong, now)
+            if address:
+                self._addresses.setdefault(address, deque()).append(now)
+            return wrong
+
+    def succeeded(self, browser: str) -> None:
+        with self._lock:
+            self._browsers.pop(browser, None)
+
+    def _delay(self, over: int, since: float) -> float:
+        """The moment a try is allowed again, the `over`-th wrong key from the last free one on."""
+        return since + min(self.most_s, self.base_s * 2 ** (over - 1)) if over > 0 else -float("inf")
+
+    def _forget(self, now: float) -> None:
+        for address, times in list(self._addresses.items()):
+            while times and now - times[0] > self.window_s:
+                times.popleft()
+            if not times:
+                del self._addresses[address]
+        stale = [b for b, (_, last) in self._browsers.items() if now - last > 3600]  # an hour's silence: forgiven
+        for browser in stale:
+            del self._browsers[browser]
