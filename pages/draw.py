@@ -9,6 +9,7 @@ from ui.common.teacher import may_write
 from ui.draw import answer, canvas
 from ui.draw.collect import confirm_or_correct
 from ui.draw.why import why_this_answer
+from ui.inside.doubt import warm
 from ui.inside.fool import attack_view
 
 router.enter()
@@ -28,6 +29,7 @@ def draw_and_read() -> None:
     if model is None:
         st.warning(t("draw.no_model"))
         return
+    warm(model, choice)  # the digit-like check, ready before the canvas shows: a first stroke never waits on it
     top = st.container()  # filled below, shown first: above the canvas on a phone
     left, chart = st.columns([1, 1.2], gap="large")
     with left:

@@ -32,6 +32,7 @@ from tests.browser.conftest import TEACHER_KEY
 TYPED = "c8k5-m2-f64"  # the second student's design, typed
 IMPOSSIBLE = "c6k9-m4-c6k9"  # 28→20→5, then a 9×9 window: no output
 THIRD = "c4k3p1-a2-c8k3-m2-f32"  # the third student's, after the impossible one
+GIANT = "c128k3p1-c128k3p1-c128k3p1-f512-f512-f512"  # 52M parameters: the grammar allows it, the budget doesn't
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +108,11 @@ def test_a_class_builds_tries_and_ranks_its_designs(designs_server, new_page):
     # 3: an impossible design says why, and can't be tried; then a possible one
     type_design(third, IMPOSSIBLE)
     third.get_by_text("window is larger than its", exact=False).wait_for(timeout=WAIT_MS)
+    assert third.get_by_role("button", name="Try it").is_disabled()
+    # and one over the class budget (failed at 95003f1: offered Try it, it trained for minutes on 3 GB)
+    type_design(third, GIANT)
+    third.get_by_text("parameters, more than the 1,000,000 allowed", exact=False).wait_for(timeout=WAIT_MS)
+    wait_for_metric(third, "Parameters", f"{check(GIANT).params:,}")  # the whole walk is still shown
     assert third.get_by_role("button", name="Try it").is_disabled()
     type_design(third, THIRD)
     wait_for_metric(third, "Parameters", f"{check(THIRD).params:,}")

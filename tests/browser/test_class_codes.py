@@ -1,6 +1,8 @@
 """Two classes on one server, each opened by its own lesson link: each class's students see only
 their class's runs and board and save drawings into their class's collection; its teacher sees
-only its drawings; no widget a student has reaches the other class. A server of its own."""
+only its drawings; no widget a student has reaches the other class. On a server keyed per class,
+a link no teacher made opens the app read-only, and a teacher's browser stays signed in through a
+reload until Sign out. Servers of their own."""
 from __future__ import annotations
 
 import shutil
@@ -10,7 +12,7 @@ from harness.servers import app_server
 from lenet.classroom import collection
 from lenet.classroom.board import Entry, write_entry
 from lenet.data import load_mnist, pixels
-from lenet.files import CHECKPOINT_DIR
+from lenet.files import CHECKPOINT_DIR, MADE
 from tests.browser.conftest import TEACHER_KEY
 
 CLASSES = {  # each class's saved run, design on the board (by nickname) and drawings already saved
@@ -25,6 +27,7 @@ def seed(runs) -> None:
     for code, (run, nickname, drawings) in CLASSES.items():
         folder = runs / "classes" / code
         folder.mkdir(parents=True)
+        (folder / MADE).touch()  # made by the teacher of every class: a keyed server opens it
         shutil.copy(CHECKPOINT_DIR / "lenet5.pt", folder / f"{run}.pt")
         name = f"{run}-{nickname}"
         (folder / "board").mkdir()
@@ -95,3 +98,43 @@ def test_two_class_links_keep_two_classes_apart(tmp_path, new_page):
         assert "class=7a" in teacher.url
         settle(first)
         assert "Class 7a" in first.locator('[data-testid="stSidebar"]').inner_text()  # the student stayed put
+
+
+VISITOR = "This address opens no class on this server"
+
+
+def a_stranger_can_look_but_never_train_or_save(page, url: str) -> None:
+    page.get_by_text(VISITOR, exact=False).first.wait_for(timeout=WAIT_MS)
+    draw_digit(page, "7")  # the shipped model answers, with its digit-like check
+    settle(page)
+    assert "Is it a 7" not in visible_text(page) and not page.get_by_role("button", name="Yes, it's a 7").count()
+    go(page, "Train")
+    page.get_by_text(VISITOR, exact=False).first.wait_for(timeout=WAIT_MS)
+    assert not page.get_by_role("button", name="Start training").count() and "Open mode" not in visible_text(page)
+    go(page, "Build")
+    assert page.get_by_role("button", name="Try it").is_disabled()
+    assert "Teacher: the class budget" not in visible_text(page)
+
+
+def test_on_a_server_keyed_per_class_a_stranger_looks_and_the_teacher_stays_signed_in(tmp_path, new_page):
+    # failed at 95003f1: an unknown code, or none, was "Open mode" with an enabled Start; a reload signed out
+    runs = tmp_path / "runs"
+    with app_server(runs, env={"LENET_TEACHER_KEYS": '{"7a": "key-of-7a"}'}) as server:
+        for link in ("/draw?class=zz99", "/draw"):
+            stranger = new_page()
+            open_page(stranger, server.url + link, "Draw")
+            a_stranger_can_look_but_never_train_or_save(stranger, server.url)
+        assert not (runs / "classes").exists()  # no folder for an invented code
+        teacher = new_page()
+        open_page(teacher, f"{server.url}/train?class=7a", "Train")
+        sign_in(teacher, "key-of-7a")
+        teacher.reload()  # a reload is a new session, and the same browser
+        teacher.get_by_role("button", name="Start training").wait_for(timeout=WAIT_MS)
+        tab = teacher.context.new_page()  # a second tab of the same browser: the same teacher
+        open_page(tab, f"{server.url}/train?class=7a", "Train")
+        tab.get_by_role("button", name="Start training").wait_for(timeout=WAIT_MS)
+        act(teacher, lambda: teacher.get_by_role("button", name="Sign out").click())
+        teacher.get_by_text("The teacher controls training", exact=False).wait_for(timeout=WAIT_MS)
+        teacher.reload()
+        teacher.get_by_text("The teacher controls training", exact=False).wait_for(timeout=WAIT_MS)
+        assert not teacher.get_by_role("button", name="Start training").count()

@@ -84,7 +84,7 @@ def read(params: Mapping[str, str], checkpoints: Collection[str] = ()) -> Lesson
     for name, raw in params.items():
         value = str(raw).strip()
         if name not in KNOWN:
-            problems.append(Problem(key="unknown", values={"name": name}))
+            problems.append(Problem(key="unknown", values={"name": _shown(name)}))
         elif name in RECIPE:
             spec = RECIPE[name]
             parsed, problem = _setting_value(spec, value)
@@ -97,11 +97,11 @@ def read(params: Mapping[str, str], checkpoints: Collection[str] = ()) -> Lesson
             if value in allowed:
                 found[name] = value
             else:
-                problems.append(Problem(key=name, values={"value": value}))
+                problems.append(Problem(key=name, values={"value": _shown(value)}))
         elif name == "hide":
             wanted = [h for h in (part.strip() for part in value.split(",")) if h]
             every = {h for names in HIDEABLE.values() for h in names}
-            problems += [Problem(key="hide", values={"value": h}) for h in wanted if h not in every]
+            problems += [Problem(key="hide", values={"value": _shown(h)}) for h in wanted if h not in every]
             found["hide"] = frozenset(h for h in wanted if h in every)
         elif name == "note":
             if len(value) > NOTE_CHARS:
@@ -112,16 +112,24 @@ def read(params: Mapping[str, str], checkpoints: Collection[str] = ()) -> Lesson
             if number is not None and number < SAMPLE_SIZE:
                 found["digit"] = number
             else:
-                problems.append(Problem(key="digit", values={"value": value}))
+                problems.append(Problem(key="digit", values={"value": _shown(value)}))
         elif name == "design":
             spec, problem = _design(value)
             problems += [problem] if problem else []
             found["design"] = spec
         elif name == "class":
             found["class_code"] = class_of(params)
-            problems += [] if found["class_code"] else [Problem(key="class", values={"value": value[:40]})]
+            problems += [] if found["class_code"] else [Problem(key="class", values={"value": _shown(value)})]
     _check_model_options(found["recipe"], problems)
     return Lesson(**found, problems=tuple(problems))
+
+
+SHOWN = 40  # the most of a link's value a note repeats: a 10 kB value must not fill the page
+
+
+def _shown(text: str) -> str:
+    """A link's value as a note repeats it: at most SHOWN characters, cut with "…"."""
+    return text if len(text) <= SHOWN else text[:SHOWN] + "…"
 
 
 def class_of(params: Mapping[str, str]) -> str | None:
@@ -151,9 +159,9 @@ def _setting_value(spec: Setting, text: str) -> tuple[Any, Problem | None]:
             if value is None:
                 raise ValueError(text)
     except (KeyError, ValueError):
-        return None, Problem(key="value", values={"name": name, "value": text, "setting": spec.name})
+        return None, Problem(key="value", values={"name": name, "value": _shown(text), "setting": spec.name})
     if spec.problem(value) is not None:
-        return None, Problem(key="value", values={"name": name, "value": text, "setting": spec.name})
+        return None, Problem(key="value", values={"name": name, "value": _shown(text), "setting": spec.name})
     return value, None
 
 
@@ -162,7 +170,7 @@ def _design(text: str) -> tuple[str | None, Problem | None]:
     page can say which layer fails and why (in the lesson's language)."""
     walk = check(text)
     if walk.problem is not None:
-        return None, Problem(key="design", values={"value": text, "why": walk.problem})
+        return None, Problem(key="design", values={"value": _shown(text), "why": walk.problem})
     return text_of(parse(text)), None
 
 

@@ -15,7 +15,7 @@ from ui.common.i18n import Text
 from ui.common.images import tile
 from ui.common.picker import Choice, all_models
 from ui.draw.canvas import Read
-from ui.inside.doubt import say_verdict, verdict, warm
+from ui.inside.doubt import say_verdict, verdict
 
 __all__ = ["show", "steps"]
 
@@ -36,7 +36,6 @@ def show(t: Text, model: nn.Module, choice: Choice, seen: Read, chart: Any) -> P
         # an empty chart now means the chart library is loaded before the first stroke
         chart.plotly_chart(probabilities(t, [0.0] * 10), width="stretch", config=BARS)
         chart.empty()  # the digit-like slot below
-        warm(model, choice)  # the digit-like check's calibration, before the first stroke needs it
         return None
     reading = classify(model, seen.drawing)
     st.metric(t("draw.prediction"), str(reading.digit))

@@ -51,8 +51,10 @@ def calibration(model: nn.Module, choice: Choice) -> Calibration | None:
 
 
 def warm(model: nn.Module, choice: Choice) -> None:
-    """Calibrate a saved model before the first stroke, which would otherwise wait for it (about
-    0.9 s for lenet5, once per checkpoint per server). Not the live model: it changes as it trains."""
+    """Read a saved model's calibration before the canvas shows (from the checkpoint: milliseconds;
+    made from MNIST for one saved without it: about 0.9 s for lenet5 with MNIST in memory, once per
+    checkpoint per server). A stroke drawn while the page was still warming this was lost at
+    95003f1. Not the live model: it changes as it trains."""
     saved = saved_as(choice)
     if saved is not None:
         with pages_first():
