@@ -225,7 +225,8 @@ def test_hostile_values_in_every_link_parameter_raise_nothing_on_any_page(kind):
         at.switch_page(page).run()
         assert not at.exception, (kind, page, [e.value for e in at.exception])
         said = shown_text(at)
-        assert len(value) <= NOTE_CHARS or value[:NOTE_CHARS + 1] not in said, (kind, page)  # the lesson's note is cut; what a problem repeats, at 40
+        # the lesson's note is cut at NOTE_CHARS; a problem repeats at most 40 characters
+        assert len(value) <= NOTE_CHARS or value[:NOTE_CHARS + 1] not in said, (kind, page)
         assert "y" * 100 not in said and "Traceback" not in said
 
 
