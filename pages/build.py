@@ -15,6 +15,7 @@ st.title(t("build.title"))
 st.caption(t("build.intro"))
 menus.preset_menu(t)
 spec, activation = menus.design_controls(t)
+lesson.share_design(spec, activation)  # what Share this setup's link opens
 st.markdown(t("build.design_is"))
 st.code(spec or "—", language=None)
 budget = read_budget()  # the class's limits: a design over them is refused before Try it

@@ -20,7 +20,7 @@ import re
 import statistics
 import threading
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from ..config import TrainConfig
@@ -34,8 +34,8 @@ from .runs import run_name
 from .state import RunState, Status
 
 __all__ = ["BUDGET_LIMITS", "MAX_ENTRIES", "Budget", "Entry", "board_dir", "clear_board", "eta_s", "new_nickname",
-           "nickname_problem", "pareto", "ranked", "read_board", "read_budget", "record", "remove_entry", "save_budget",
-           "try_design", "write_entry"]
+           "entry_of", "nickname_problem", "pareto", "ranked", "read_board", "read_budget", "record", "remove_entry",
+           "save_budget", "skipped", "try_design", "write_entry"]
 
 MAX_ENTRIES = 120  # designs kept on the board (their checkpoints too): four classes' worth
 # A design's run waits for pages before each batch at most this long (the teacher's runs, 0.5 s:
@@ -84,6 +84,10 @@ class Budget:
                 return Message("board.bad_budget", name=name, value=value, low=low, high=high)
         return None
 
+    def record(self) -> dict[str, int]:
+        """What an entry keeps of the budget it trained under: all but whether the class is open."""
+        return {k: v for k, v in asdict(self).items() if k != "open"}
+
     def config(self, design: str, activation: str | None) -> TrainConfig:
         """The recipe a design trains with: the budget's images, epochs and seed, the defaults for
         the rest. Raises ValueError, saying why, for an impossible design."""
@@ -125,7 +129,9 @@ class Entry:
     test_accuracy: float  # on the whole MNIST test set, the same 10,000 digits for everyone
     class_accuracy: float | None  # on the class's confirmed drawings, which no design trained on; None: none yet
     class_count: int  # how many drawings that was
-    owner: str = ""  # the session that submitted it, so its page can say "yours"
+    owner: str = ""  # the browser that submitted it, so its page can say "yours"
+    class_set: str = ""  # which drawings, labelled how (collection.set_name): scores on one set compare
+    budget: dict = field(default_factory=dict)  # what it trained under (Budget.record()); {}: before budgets were kept
 
     def checkpoint(self, folder: Path | None = None) -> Path:
         return Path(folder or board_dir()) / f"{self.name}.pt"
@@ -161,10 +167,41 @@ def _entries(folder: Path) -> list[Entry]:
         if path.name == "budget.json" or not path.with_suffix(".pt").is_file():
             continue
         try:
-            found.append(Entry(**json.loads(path.read_text())))
-        except (OSError, ValueError, TypeError):
-            continue
+            entry = entry_of(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            entry = None
+        if entry is not None:
+            found.append(entry)
     return found
+
+
+_KINDS = {"str": (str,), "int": (int,), "float": (int, float), "float | None": (int, float, type(None)),
+          "dict": (dict,)}  # an Entry field's annotation -> the JSON types it may hold
+
+
+def entry_of(data: object) -> Entry | None:
+    """The Entry a file's JSON holds, every field of its own type; None for anything else (a file
+    edited by hand, or from another version): a damaged entry is left off the board, never shown."""
+    if not isinstance(data, dict) or not set(data) <= {f.name for f in fields(Entry)}:
+        return None
+    for f in fields(Entry):
+        if f.name not in data:
+            continue
+        value = data[f.name]
+        if isinstance(value, bool) or not isinstance(value, _KINDS[str(f.type)]):
+            return None
+    try:
+        entry = Entry(**data)
+    except TypeError:  # a field missing
+        return None
+    return entry if NAME.fullmatch(entry.name) else None
+
+
+def skipped(folder: Path | None = None) -> int:
+    """How many of the board's entries are damaged and left off (for a note under the board)."""
+    folder = Path(folder or board_dir())
+    listed = [p for p in folder.glob("*.json") if p.name != "budget.json"] if folder.is_dir() else []
+    return len(listed) - len(read_board(folder))
 
 
 def remove_entry(name: str, folder: Path | None = None) -> bool:
@@ -239,12 +276,15 @@ def record(state: RunState, nickname: str) -> Entry | None:
     if state.status is not Status.FINISHED or not state.epochs:
         return None
     last, found = state.epochs[-1], check(state.config.design or "", state.config.activation or "relu")
-    score, wall_s = state.class_score or (None, 0), (state.ended or time.time()) - state.started
+    score, wall_s = (*(state.class_score or (None, 0)), "")[:3], (state.ended or time.time()) - state.started
+    config = state.config
+    budget = {"images": config.limit, "epochs": config.epochs, "seed": config.seed, "params": config.max_params,
+              "multiply_adds": config.max_multiply_adds}
     entry = Entry(name=state.name, nickname=nickname, design=state.config.design or "",
                   activation=state.config.activation or "relu", params=found.params,
                   multiply_adds=found.multiply_adds, train_s=round(last["elapsed_s"], 2), wall_s=round(wall_s, 2),
                   test_accuracy=last["eval_accuracy"], class_accuracy=score[0], class_count=score[1],
-                  owner=state.owner or "")
+                  owner=state.owner or "", class_set=score[2], budget=budget)
     write_entry(entry, state.folder)
     return entry
 

@@ -33,7 +33,7 @@ from ..messages import Message
 from .moderation import LOG, moderated
 
 __all__ = ["HELD_OUT", "MAX_ITEMS", "CollectionError", "Drawings", "Item", "clear", "export_zip", "images", "items",
-           "labels", "read", "save", "split"]
+           "labels", "read", "save", "set_name", "split"]
 
 HELD_OUT = 0.25  # the share of the drawings kept out of fine-tuning, to judge it by
 MAX_ITEMS = 5000  # a class's worth many times over; ~0.5 KB + ~3 KB (canvas) each on disk
@@ -178,6 +178,13 @@ def save(folder: Path, image: np.ndarray, label: int, *, canvas: np.ndarray | No
             _write(item.canvas_path, canvas_png)
         _write(folder / f"{item.id}.json", record)  # last: from now on the drawing exists
     return item
+
+
+def set_name(found: list[Item]) -> str:
+    """A short name for a set of drawings with their labels: two scores with the same name were
+    taken on the same drawings, labelled the same (a teacher's relabel makes a new set)."""
+    listed = "\n".join(sorted(f"{item.id}:{item.label}" for item in found))
+    return hashlib.sha1(listed.encode()).hexdigest()[:8]
 
 
 def items(folder: Path) -> list[Item]:

@@ -201,8 +201,8 @@ class Job:
                     s.evaluation, s.checkpoint = evaluation, Path(path)
                 case FineTuned(report):
                     s.finetune = report
-                case Scored(accuracy, count):
-                    s.class_score = (accuracy, count)
+                case Scored(accuracy, count, drawings):
+                    s.class_score = (accuracy, count, drawings)
                 case Finished() | Stopped() | Failed():
                     s.status, s.message = _ending(event, s)
                     s.ended = time.time()

@@ -99,6 +99,7 @@ class Scored:
     """A design's score on the class's drawings (the board's hidden test), which it never trained on."""
     accuracy: float | None  # None: the class has no drawings yet
     count: int
+    drawings: str = ""  # the set's name (collection.set_name): the same name, the same drawings and labels
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ class RunState:
     owner: str | None = None  # the session that asked for it, where one student may queue one run
     first: bool = False  # the teacher's: it goes ahead of every student's run waiting
     board: bool = False  # a design tried for the board: its page is Build, never the projector's Train page
-    class_score: tuple[float | None, int] | None = None  # the board's hidden test: accuracy, drawings
+    class_score: tuple[float | None, int, str] | None = None  # the board's hidden test: accuracy, count, set
     ended: float | None = None  # time.time() when its last word came
     class_code: str | None = field(default_factory=current_class)  # whose run it is; None: a server without classes
 

@@ -184,6 +184,6 @@ def class_score(model: nn.Module, folder: Path) -> Scored:
     process's own model: evaluate() switches it to eval mode)."""
     drawings = collection.read(folder)
     if not drawings.items:
-        return Scored(accuracy=None, count=0)
+        return Scored(accuracy=None, count=0, drawings=collection.set_name([]))
     return Scored(accuracy=evaluate(model, class_split(drawings.items, drawings.images)).accuracy,
-                  count=len(drawings.items))
+                  count=len(drawings.items), drawings=collection.set_name(drawings.items))

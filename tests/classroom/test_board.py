@@ -2,8 +2,10 @@
 they finish on, with the hidden test on the class's own drawings."""
 from __future__ import annotations
 
+import json
 import random
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
@@ -102,11 +104,37 @@ def test_entries_read_back_skip_damaged_files_and_go_with_their_checkpoints(runs
     board.write_entry(entry("no-checkpoint-Yak13", 0.99, 1))  # pruned away: not on the board
     (folder / "torn.json").write_text('{"name": ')
     (folder / "torn.pt").write_bytes(b"")
+    # failed at 95003f1: an entry with wrong-typed fields was listed, and broke every page's picker
+    good = asdict(entry("typed-Cat14", 0.9, 100))
+    for i, (field_, value) in enumerate((("params", "many"), ("test_accuracy", None), ("nickname", 7),
+                                         ("budget", [1]), ("class_count", True), ("name", "../x"))):
+        (folder / f"bad{i}.json").write_text(json.dumps(good | {field_: value, "name": f"bad{i}"} if field_ != "name"
+                                                        else good | {"name": "../x"}))
+        (folder / f"bad{i}.pt").write_bytes(b"weights")
     assert [e.name for e in ranked(read_board())] == ["20261202-100000-design-f84-relu-Owl11",
                                                       "20261202-100001-x-Fox12"]
+    assert board.skipped() == 8  # torn, six badly typed, one without its checkpoint: the board says so in a line
     assert not board.remove_entry("../budget") and not board.remove_entry("a/b")
     assert board.remove_entry("20261202-100001-x-Fox12") and not (folder / "20261202-100001-x-Fox12.pt").exists()
     assert board.clear_board() == 1 and read_board() == []
+
+
+def test_an_entry_records_its_budget_and_the_drawings_it_was_scored_on(runs, digits):
+    images, labels = digits
+    for i in range(6):
+        collection.save(runs / "class", images[i], int(labels[i]))
+    drawings = collection.items(runs / "class")
+    name = collection.set_name(drawings)
+    assert name == collection.set_name(list(reversed(drawings))) and len(name) == 8
+    moved = [replace(drawings[0], label=(drawings[0].label + 1) % 10), *drawings[1:]]
+    assert collection.set_name(moved) != name and collection.set_name(drawings[:3]) != name  # relabelled, fewer
+    config = Budget(images=1000, epochs=1).config("f84", "relu")
+    state = RunState(config=config, name="20261207-090000-design-f84-relu-Owl11", folder=board.board_dir(),
+                     status=Status.FINISHED, epochs=[{"epoch": 1, "eval_accuracy": 0.9, "elapsed_s": 1.0}],
+                     class_score=(0.5, 6, name))
+    found = board.record(state, "Owl11")
+    assert found.class_set == name and found.budget == Budget(images=1000, epochs=1).record()
+    assert found.budget == {"images": 1000, "epochs": 1, "seed": 0, "params": 1_000_000, "multiply_adds": 20_000_000}
 
 
 def test_the_estimate_counts_the_runs_ahead_at_the_pace_of_the_last_designs():

@@ -42,7 +42,7 @@ def a_whole_run() -> RunState:
                     live=evaluation(1), epochs=[{"epoch": 1, "eval_accuracy": 0.9, "eval_split": "test"}],
                     evaluation=evaluation(2), checkpoint=Path("/runs/classes/7b/run-7b.pt"), stopped_by="s1",
                     finetune={"layers": "all", "before": {"mnist_accuracy": 0.99}}, owner="s2", first=True,
-                    class_score=(0.75, 12), ended=123.5, class_code="7b")
+                    class_score=(0.75, 12, "ab12cd34"), ended=123.5, class_code="7b")
 
 
 def test_a_run_comes_back_the_same_run():
@@ -54,7 +54,7 @@ def test_a_run_comes_back_the_same_run():
         assert all(torch.equal(getattr(ours, t), getattr(theirs, t)) for t in ("confusion", "predicted", "confidence"))
     assert replace(back, live=None, evaluation=None) == replace(sent, live=None, evaluation=None)
     assert back.message.key == "job.failed" and back.message.values["error"].key == "job.died"
-    assert back.config.model == "design" and back.status is Status.FAILED and back.class_score == (0.75, 12)
+    assert back.config.model == "design" and back.status is Status.FAILED and back.class_score == (0.75, 12, "ab12cd34")
 
 
 def test_a_film_comes_back_frame_by_frame():

@@ -1,12 +1,13 @@
 """The Build page in Streamlit's AppTest: the menus make a design, and every change shows its walk,
 parameters and multiply-adds as lenet/designs.py works them out; an impossible one says why."""
 import shutil
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from lenet.checkpoints import save_epoch
-from lenet.classroom.board import Entry, read_board, write_entry
+from lenet.classroom.board import Budget, Entry, read_board, write_entry
 from lenet.config import TrainConfig
 from lenet.designs import LENET5, PRESETS, check
 from lenet.files import CHECKPOINT_DIR, ROOT
@@ -117,7 +118,7 @@ def test_the_board_and_try_it_speak_the_page_s_language(lang, tmp_path, monkeypa
     entry = Entry(name="20261202-120000-design-c6k5p2-m2-c16k5-m2-f120-f84-relu-SwiftOtter42", nickname="SwiftOtter42",
                   design=LENET5, activation="relu", params=check(LENET5).params,
                   multiply_adds=check(LENET5).multiply_adds, train_s=4.2, wall_s=5.0, test_accuracy=0.9876,
-                  class_accuracy=0.75, class_count=20)
+                  class_accuracy=0.75, class_count=20, budget=Budget().record())
     write_entry(entry)
     shutil.copy(CHECKPOINT_DIR / "lenet5.pt", entry.checkpoint())
     at = build_page(lang)
@@ -161,3 +162,14 @@ def test_explain_reads_a_design_from_the_board_in_every_view(spec, tmp_path, mon
     for view in ("maps", "stepper", "softmax") if lenet_like else ("softmax",):  # (the map reads all of MNIST)
         at.radio(key="explain_view").set_value(view).run()
         assert not at.exception, (view, [e.value for e in at.exception])
+
+
+def test_share_on_build_carries_the_design_and_it_opens_again():
+    # failed at 95003f1: Share this setup on Build made a link with no design in it
+    at = build_page()
+    at.text_input(key="build.typed").input("c8k3s2-a2-f32").run()
+    shared = next(c.value for c in at.sidebar.code if "design=" in c.value)
+    query = dict(parse_qsl(urlsplit(shared).query))
+    assert query["design"] == "c8k3s2-a2-f32"
+    again = build_page(link=query)
+    assert next(c.value for c in again.code if c.value.startswith("c")) == "c8k3s2-a2-f32"

@@ -19,6 +19,7 @@ from lenet.classroom.board import (
     read_budget,
     remove_entry,
     save_budget,
+    skipped,
 )
 from ui.common.figures import BLUE, LAYOUT, STILL, VERMILLION
 from ui.common.i18n import Text
@@ -41,29 +42,46 @@ def board(t: Text) -> None:
 
 
 def ranking(t: Text) -> None:
-    """The ranking, the scatter and the menu of designs, redrawn as designs finish."""
-    entries = ranked(read_board())
+    """The ranking, the scatter and the menu of designs, redrawn as designs finish. Designs
+    trained under another budget are ranked apart: a board compares designs, not budgets."""
+    entries, budget, lost = ranked(read_board()), read_budget().record(), skipped()
+    if lost:
+        st.caption(t("board.skipped", n=lost))
     if not entries:
         st.info(t("board.empty"))
         return
-    front = pareto(entries)
-    st.table(rows(t, entries, front))
-    st.plotly_chart(scatter(t, entries, front), width="stretch", key="board-scatter", config=STILL)
+    ours = [e for e in entries if e.budget == budget]
+    if ours:
+        front, newest = pareto(ours), max(ours, key=lambda e: e.name).class_set
+        st.table(rows(t, ours, front))
+        if any(e.class_set != newest and e.class_accuracy is not None for e in ours):
+            st.caption(t("board.other_drawings"))
+        st.plotly_chart(scatter(t, ours, front), width="stretch", key="board-scatter", config=STILL)
+    others = [e for e in entries if e.budget != budget]
+    if others:
+        with st.expander(t("board.other_budgets", n=len(others))):
+            st.table(rows(t, others, set(), budgets=True))
     use_design(t, entries)
 
 
-def rows(t: Text, entries: list[Entry], front: set[str]) -> list[dict[str, Any]]:
-    """The board as a table, best first; the hidden test is "–" until the class has drawings."""
+def rows(t: Text, entries: list[Entry], front: set[str], budgets: bool = False) -> list[dict[str, Any]]:
+    """The board as a table, best first; the hidden test is "–" until the class has drawings, and
+    marked † where it was taken on other drawings than the newest design's (the class drew more)."""
+    newest = max(entries, key=lambda e: e.name).class_set
     me = session_id()
     columns = [t(f"board.col_{c}") for c in ("rank", "nickname", "design", "params", "work", "time", "test",
                                                "class")]
     table = []
     for rank, e in enumerate(entries, 1):
         name = e.nickname + (t("board.you") if e.owner == me else "") + (" ★" if e.name in front else "")
-        on_class = "–" if e.class_accuracy is None else f"{e.class_accuracy:.1%} ({e.class_count})"
+        on_class = "–" if e.class_accuracy is None else f"{e.class_accuracy:.1%} ({e.class_count})" + (
+            " †" if e.class_set != newest else "")
         values = (rank, name, f"{e.design} · {e.activation}", f"{e.params:,}", f"{e.multiply_adds:,}",
                   t("words.seconds", s=e.train_s), f"{e.test_accuracy:.2%}", on_class)
-        table.append(dict(zip(columns, values, strict=True)))
+        row = dict(zip(columns, values, strict=True))
+        if budgets:  # the designs of other budgets: which budget each trained under
+            row[t("board.col_budget")] = t("board.budget_of", **e.budget) if e.budget else "–"
+        table.append(row)
     return table
 
 

@@ -12,7 +12,8 @@ from lenet.config import TrainConfig
 from ui.common.classes import move_to, session_class
 from ui.common.links import RECIPE, Lesson, class_of, query_of, read
 
-__all__ = ["current", "design", "digit", "hidden", "hidden_settings", "keep_in_address", "recipe", "start", "view"]
+__all__ = ["built", "current", "design", "digit", "hidden", "hidden_settings", "keep_in_address", "recipe",
+           "share_design", "start", "view"]
 
 
 def start(checkpoints: Callable[[], Mapping[str, str]]) -> Lesson:
@@ -75,3 +76,13 @@ def digit() -> int:
 def design() -> str | None:
     """The design the Build page opens with, when the link gave one."""
     return current().design
+
+
+def share_design(spec: str, activation: str) -> None:
+    """The design the Build page shows now, for Share this setup (drawn after the page)."""
+    st.session_state["_built"] = (spec, activation)
+
+
+def built() -> tuple[str, str] | None:
+    """The design and activation the Build page showed last in this session, if any."""
+    return st.session_state.get("_built")

@@ -54,7 +54,7 @@ def choices() -> list[Choice]:
                                     saved_run=saved_run))
     found += [Choice(key=str(e.checkpoint()), name=e.name, model="design", accuracy=e.test_accuracy, saved_run=True,
                      board=(e.nickname, e.design))
-              for e in ranked(read_board())]
+              for e in ranked(read_board()) if describe(e.checkpoint()) is not None]  # a damaged one: not offered
     job = current_job()
     if job is not None:
         snap = job.snapshot()

@@ -65,8 +65,7 @@ def run() -> None:
         watch()
         if not lesson.hidden("lang"):
             language_switch(t)
-        if not lesson.hidden("share"):
-            share.button(t, page.url_path or "home")
+        sharing = st.empty()  # filled once the page has run: Share takes what the page set up (Build's design)
         classes.sidebar(t, can_move=teaches_every_class())
     key_box()
     if access() is Access.VISITOR:  # deny by default: the one line that says why nothing is saved
@@ -78,6 +77,9 @@ def run() -> None:
             page.run()
     finally:
         _inside.page = False
+    if not lesson.hidden("share"):
+        with sharing.container():
+            share.button(t, page.url_path or "home")
 
 
 def keep_across_pages() -> None:

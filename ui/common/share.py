@@ -36,8 +36,12 @@ def _setup(place: str, hide: frozenset[str], note: str) -> Lesson:
     now = lesson.current()
     _, choice = selected()
     recipe = current_recipe(lesson.recipe()) if place == "train" else now.recipe
+    design = lesson.built() if place == "build" else None  # failed at 95003f1: Share on Build dropped it
+    if design is not None:
+        recipe = recipe | {"activation": design[1]}
     return Lesson(
         checkpoint=choice.name if choice is not None and choice.key != LIVE else None,
+        design=design[0] if design is not None and design[0] else None,
         recipe={k: v for k, v in recipe.items() if v != getattr(TrainConfig(), k)},
         hide=hide, lang=st.session_state.get("lang"), note=note.strip(),
         view=st.session_state.get("explain_view") if place == "explain" else None,
