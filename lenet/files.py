@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -26,8 +27,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 __all__ = ["CHECKPOINT_DIR", "CLASS_CODE", "ROOT", "class_codes", "collection_dir", "current_class",
-           "data_root", "follow_class", "in_class", "is_class_code", "is_made", "make_class", "runs_dir", "runs_root",
-           "write_atomic"]
+           "data_root", "follow_class", "in_class", "is_class_code", "is_made", "make_class", "new_class_code",
+           "rename_class", "runs_dir", "runs_root", "write_atomic"]
 
 ROOT = Path(__file__).resolve().parents[1]  # the repository
 CHECKPOINT_DIR = ROOT / "checkpoints"  # the shipped models, tracked in git
@@ -109,6 +110,23 @@ def make_class(code: str) -> Path:
 def is_made(code: str) -> bool:
     """A teacher made class `code` here (make_class), and it is still on disk."""
     return is_class_code(code) and (runs_root() / "classes" / code / MADE).is_file()
+
+
+JOIN_LETTERS = "abcdefghijkmnpqrstuvwxyz23456789"  # 32: no l/1 or o/0 to misread from the projector
+
+
+def new_class_code() -> str:
+    """A join code no one guesses: 8 random letters and digits (40 bits), read in two halves, "k7m2-x9qp"."""
+    letters = "".join(secrets.choice(JOIN_LETTERS) for _ in range(8))
+    return f"{letters[:4]}-{letters[4:]}"
+
+
+def rename_class(code: str, new: str) -> Path:
+    """Give made class `code` the code `new`, with everything in its folder: the old link opens
+    nothing from then on. ValueError if `code` wasn't made or `new` is taken."""
+    if not is_made(code) or not is_class_code(new) or (runs_root() / "classes" / new).exists():
+        raise ValueError(f"can't rename class {code!r} to {new!r}")
+    return (runs_root() / "classes" / code).rename(runs_root() / "classes" / new)
 
 
 def collection_dir() -> Path:

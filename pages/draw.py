@@ -37,11 +37,11 @@ def draw_and_read() -> None:
     with pages_first():  # the trainer waits while this drawing is read
         seen = canvas.read(t, drawn, upload)
         with top:
-            reading = answer.show(t, model, choice, seen, chart)
+            reading, flagged = answer.show(t, model, choice, seen, chart)
     question, sees, why, fool = chart.empty(), st.empty(), st.empty(), st.empty()  # under the probabilities; below
     if reading is not None and seen.raw is not None and not lesson.hidden("collect") and may_write():
         with question.container():  # beside the canvas: the canvas never moves for it
-            confirm_or_correct(t, seen.drawing, seen.raw, reading.digit, choice.name)
+            confirm_or_correct(t, seen.drawing, seen.raw, reading.digit, choice.name, flagged)
     if seen.drawing is not None:
         with pages_first(), sees.container():
             answer.steps(t, model, seen)

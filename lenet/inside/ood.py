@@ -1,19 +1,22 @@
 """Does it know it doesn't know? An off-distribution score for each input, and a digit-like flag.
 
 A network trained on digits gives ten probabilities for anything: noise, a letter, a scribble. The
-score here asks two questions of each input, and keeps the worse answer:
+score here asks three questions of each input, and keeps the worst answer:
 
 1. How sure is the model? Its top probability (the maximum softmax probability, Hendrycks and
    Gimpel 2017), ranked among held-out MNIST digits.
 2. Does it look, inside, like a digit of the class it was given? The Mahalanobis distance (Lee et
    al. 2018) of the penultimate features (what the last Linear reads: 84 numbers for the LeNets) to
    the nearest class mean, with one covariance shared by the classes, ranked the same way.
+3. Is it ink on paper? The share of grey pixels (neither paper nor ink, GREY), ranked the same
+   way. A noise picture through to_mnist is a grey square; a digit is strokes on blank paper. The
+   first two alone let a third of large noise pictures through lenet5-classic (docs/performance.md).
 
 Each rank is a typicality: the share of held-out MNIST digits that score no better (0.3: less
-typical than 70% of real digits). The score is 1 − the smaller of the two; the flag `digit_like`
-is the score under a threshold set so that 95% of the held-out digits pass (`PASS`).
+typical than 70% of real digits). The score is 1 − the smallest of the three; the flag
+`digit_like` is the score under a threshold set so that 95% of the held-out digits pass (`PASS`).
 
-Why both: each alone misses a whole kind of input on some shipped model (docs/performance.md, "Does
+Why the first two: each alone misses a whole kind of input on some shipped model (docs/performance.md, "Does
 it know"). On lenet5 the Mahalanobis distance catches only 28% of uniform-noise images, while the
 top probability catches all of them; on lenet5-classic it is the other way round (52% against
 99.9%). The energy score (Liu et al. 2020) did no better than the top probability on any of the three.
@@ -35,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data import Mnist, Split
+from ..data import MEAN, STD, Mnist, Split
 from .embedding import last_linear, penultimate
 
 __all__ = ["FIT_DIGITS", "PASS", "Calibration", "Verdict", "calibrate", "calibration_for", "for_checkpoint",
@@ -44,6 +47,7 @@ __all__ = ["FIT_DIGITS", "PASS", "Calibration", "Verdict", "calibrate", "calibra
 FIT_DIGITS = 10_000  # training digits for the class means and covariance: more change the flag's rates by < 0.5 pt
 PASS = 0.95  # the share of held-out MNIST digits the flag passes
 RIDGE = 1e-6  # added to the covariance's diagonal: ReLU features have directions that never vary
+GREY = (0.25, 0.75)  # a pixel between these (0..1) is neither paper nor ink
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,6 +58,8 @@ class Calibration:
     sure: torch.Tensor  # (M,) float64 ascending: held-out digits' top probabilities
     near: torch.Tensor  # (M,) float64 ascending: held-out digits' −(squared distance to the nearest class mean)
     threshold: float  # the score at or above which an input is not digit-like
+    inked: torch.Tensor | None = None  # (M,) float64 ascending: held-out digits' −(share of grey pixels); None: a
+    #                                    calibration made before this measure
 
 
 @dataclass(frozen=True)
@@ -75,19 +81,29 @@ def _measures(model: nn.Module, means: torch.Tensor, precision: torch.Tensor,
     return sure, -distance.min(dim=1).values
 
 
+def _inked(x: torch.Tensor) -> torch.Tensor:
+    """−(the share of grey pixels), (B,) float64, of normalised inputs x (B, 1, 28, 28): 0 for clean ink on paper."""
+    seen = x.double().reshape(len(x), -1) * STD + MEAN  # (B, 784) on the 0..1 scale
+    return -((seen > GREY[0]) & (seen < GREY[1])).double().mean(dim=1)
+
+
 def _typicality(reference: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     """The share (0..1) of reference values (M,), ascending, that are at most each of values (B,)."""
     return torch.searchsorted(reference, values.contiguous(), right=True).double() / len(reference)
 
 
-def _score(sure_ref: torch.Tensor, near_ref: torch.Tensor, sure: torch.Tensor, near: torch.Tensor) -> torch.Tensor:
-    """1 − the smaller typicality of the two measures (B,), against the held-out references (M,)."""
-    return 1 - torch.minimum(_typicality(sure_ref, sure), _typicality(near_ref, near))
+def _score(references: list[torch.Tensor], measured: list[torch.Tensor]) -> torch.Tensor:
+    """1 − the smallest typicality of the measures (each (B,)), against their held-out references (each (M,))."""
+    typical = torch.stack([_typicality(ref, value) for ref, value in zip(references, measured, strict=True)])
+    return 1 - typical.min(dim=0).values
 
 
 def off_scores(cal: Calibration, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """The off-distribution score (B,) float64, 0..1, of normalised inputs x (B, 1, 28, 28)."""
-    return _score(cal.sure, cal.near, *_measures(model, cal.means, cal.precision, x))
+    sure, near = _measures(model, cal.means, cal.precision, x)
+    if cal.inked is None:  # a calibration made before the third measure
+        return _score([cal.sure, cal.near], [sure, near])
+    return _score([cal.sure, cal.near, cal.inked], [sure, near, _inked(x)])
 
 
 def calibrate(model: nn.Module, fit: Split, held: Split) -> Calibration:
@@ -97,10 +113,10 @@ def calibrate(model: nn.Module, fit: Split, held: Split) -> Calibration:
     centred = features - means[fit.y]
     covariance = centred.T @ centred / len(features)  # (D, D), shared by the classes
     precision = torch.linalg.inv(covariance + RIDGE * torch.eye(len(covariance), dtype=torch.float64))
-    sure, near = _measures(model, means, precision, held.x)  # (M,) each: the held-out digits, measured once
-    sure_ref, near_ref = sure.sort().values, near.sort().values
-    threshold = float(torch.quantile(_score(sure_ref, near_ref, sure, near), PASS, interpolation="higher"))
-    return Calibration(means=means, precision=precision, sure=sure_ref, near=near_ref,
+    measured = [*_measures(model, means, precision, held.x), _inked(held.x)]  # (M,) each: the held-out digits
+    references = [m.sort().values for m in measured]
+    threshold = float(torch.quantile(_score(references, measured), PASS, interpolation="higher"))
+    return Calibration(means=means, precision=precision, sure=references[0], near=references[1], inked=references[2],
                        threshold=threshold + 1e-12)  # `PASS` of them lie below
 
 
@@ -130,7 +146,7 @@ def for_checkpoint(model: nn.Module, data: Mnist) -> dict[str, Any]:
         cal = calibration_for(model, data)
     finally:
         model.train(was_training)
-    return {"means": cal.means, "precision": cal.precision, "sure": cal.sure, "near": cal.near,
+    return {"means": cal.means, "precision": cal.precision, "sure": cal.sure, "near": cal.near, "inked": cal.inked,
             "threshold": cal.threshold}
 
 
@@ -144,7 +160,12 @@ def of_checkpoint(ckpt: dict[str, Any]) -> Calibration | None:
             not isinstance(saved.get("threshold"), float):
         return None
     means, precision, sure, near = parts
+    inked = saved.get("inked")  # absent from a calibration made before it was measured
     d = means.shape[-1]
     if means.shape != (10, d) or precision.shape != (d, d) or sure.ndim != 1 or sure.shape != near.shape:
         return None
-    return Calibration(means=means, precision=precision, sure=sure, near=near, threshold=saved["threshold"])
+    if inked is not None and not (isinstance(inked, torch.Tensor) and inked.dtype == torch.float64
+                                  and inked.shape == sure.shape):
+        return None
+    return Calibration(means=means, precision=precision, sure=sure, near=near, inked=inked,
+                       threshold=saved["threshold"])

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from lenet import files
 from lenet.files import collection_dir, current_class, in_class, is_class_code, runs_dir, runs_root
 from tests.conftest import at_once
 
@@ -44,3 +45,11 @@ def test_threads_of_different_classes_each_see_their_own_folder(runs):
             return seen == {want}
 
     assert all(at_once(work, threads=8))
+
+
+def test_a_new_join_code_is_forty_random_bits_easy_to_read():
+    codes = {files.new_class_code() for _ in range(2000)}
+    assert len(codes) == 2000  # 40 bits: two thousand never meet
+    assert all(files.is_class_code(c) and len(c) == 9 and c[4] == "-" for c in codes)
+    assert set("".join(codes).replace("-", "")) == set(files.JOIN_LETTERS) and not set("lo01") & set(files.JOIN_LETTERS)
+    assert len(files.JOIN_LETTERS) ** 8 == 2 ** 40

@@ -1,10 +1,15 @@
 """The pages in Streamlit's AppTest: the steps several tests share."""
 from __future__ import annotations
 
+from streamlit import config
 from streamlit.testing.v1 import AppTest
 
 from lenet.files import ROOT
 from ui.common.teacher import ENV
+
+# The app shows students no traceback (.streamlit/config.toml); a test's report shows it whole.
+# AppTest runs the app in this process; the servers tests start keep the app's own setting.
+config.set_option("client.showErrorDetails", "full")
 
 
 def sign_in_page(monkeypatch, key: str | None, query: dict[str, str] | None = None) -> AppTest:

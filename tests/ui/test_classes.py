@@ -3,11 +3,13 @@ pages follow the session's class, and nothing a student can touch moves them to 
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from lenet.classroom.browsers import Throttle
+from lenet.files import JOIN_LETTERS, is_made
 from tests.ui.conftest import sign_in, sign_in_page
 from ui.common import teacher
 from ui.common.teacher import ENV_CLASSES, EVERY
@@ -109,3 +111,23 @@ def test_broken_class_keys_are_said_and_never_open_the_app(monkeypatch, runs):
     at = class_page(monkeypatch, runs, "7a", keys="7a=key")
     assert any("LENET_TEACHER_KEYS must be a JSON object" in e.value for e in at.sidebar.error)
     assert not starts(at)
+
+
+@pytest.mark.app
+def test_the_teacher_makes_a_class_shows_its_code_and_gives_it_a_new_one(monkeypatch, runs):
+    # failed at 95003f1: a class's code was whatever the teacher typed, with no way to change it
+    at = class_page(monkeypatch, runs, None, every="school-key")
+    sign_in(at, "school-key")
+    next(b for b in at.sidebar.button if b.label == "Make a new class").click()
+    at.run()
+    code = at.session_state["_class"]
+    assert re.fullmatch(f"[{JOIN_LETTERS}]{{4}}-[{JOIN_LETTERS}]{{4}}", code) and is_made(code)
+    assert any(f"class={code}" in c.value for c in at.sidebar.code)  # the link, with its QR code beside it
+    (runs / "classes" / code / "class").mkdir()
+    next(b for b in at.sidebar.button if b.label == "Give the class a new code").click()
+    at.run()
+    new = at.session_state["_class"]
+    assert new != code and is_made(new) and (runs / "classes" / new / "class").is_dir()  # its things moved with it
+    assert not (runs / "classes" / code).exists()
+    old = class_page(monkeypatch, runs, code, every="school-key")  # the old link now opens nothing
+    assert any(i.value.startswith(VISITOR) for i in old.info)

@@ -6,14 +6,19 @@ Every folder the pages use follows the session's class: lenet.files.runs_dir() a
 """
 from __future__ import annotations
 
+import io
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import segno
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from lenet.files import class_codes, follow_class, is_class_code, is_made, make_class
+from lenet.classroom.jobqueue import JOBS
+from lenet.files import class_codes, follow_class, is_class_code, is_made, make_class, new_class_code, rename_class
 from ui.common.i18n import Text
 from ui.common.links import Problem
 
-__all__ = ["asking", "move_to", "refuse", "session_class", "sidebar"]
+__all__ = ["asking", "join_card", "join_link", "move_to", "refuse", "session_class", "sidebar"]
 
 
 def session_class() -> str | None:
@@ -44,10 +49,14 @@ def refuse(t: Text, problem: Problem | None) -> None:
         st.stop()
 
 
-def sidebar(t: Text, can_move: bool) -> None:
-    """The session's class, and for the teacher of every class (`can_move`) a way to another one."""
+def sidebar(t: Text, can_move: bool, teaching: bool = False, can_rotate: bool = False) -> None:
+    """The session's class; for its teacher (`teaching`) the link and QR code students join by,
+    on the projector; for the teacher of every class (`can_move`) a way to another class or a new
+    one, and (`can_rotate`, a class made here) a new code for this one."""
     code = session_class()
     st.caption(t("classes.in", code=code) if code else t("classes.none"))
+    if teaching and code:
+        join_card(t, code, can_rotate)
     if not can_move:
         return
     with st.expander(t("classes.move")), st.form("move-class", border=False):
@@ -55,6 +64,7 @@ def sidebar(t: Text, can_move: bool) -> None:
         st.selectbox(t("classes.known"), ["", *known], key="class_known", format_func=lambda c: c or "–")
         st.text_input(t("classes.new"), key="class_typed", max_chars=24, placeholder="7b")
         st.form_submit_button(t("classes.go"), on_click=_move)
+        st.form_submit_button(t("classes.make"), on_click=_make, help=t("classes.make_help"))
         said = st.session_state.pop("_class_said", None)
         if said is not None:
             st.error(t("classes.bad_code", value=said))
@@ -71,3 +81,43 @@ def _move() -> None:
         make_class(code)  # only the teacher of every class has this form: going to a new code makes it
     move_to(code)
     st.session_state["class_typed"] = ""
+
+
+def _make() -> None:
+    """A new class with a join code no one guesses, made now, and this session moved into it."""
+    code = new_class_code()
+    make_class(code)
+    move_to(code)
+
+
+def join_link(code: str) -> str:
+    """The address students open to join class `code`: this server as the teacher's browser has it."""
+    parts = urlsplit(st.context.url or "http://localhost:8501/")
+    return urlunsplit((parts.scheme, parts.netloc, "/draw", urlencode({"class": code}), ""))
+
+
+def join_card(t: Text, code: str, can_rotate: bool) -> None:
+    """The class's code, link and QR code, big enough to read from the back of the room."""
+    link = join_link(code)
+    with st.expander(t("classes.join", code=code), icon=":material/qr_code_2:"):
+        st.code(link, language=None, wrap_lines=True)
+        picture = io.BytesIO()
+        segno.make(link, error="m").save(picture, kind="png", scale=6, border=2)
+        st.image(picture.getvalue(), caption=t("classes.join_caption"))
+        if can_rotate:
+            st.button(t("classes.rotate"), key="classes.rotate", on_click=_rotate, args=(code,),
+                      help=t("classes.rotate_help"))
+            said = st.session_state.pop("_rotate_said", None)
+            if said:
+                st.error(t(said))
+
+
+def _rotate(code: str) -> None:
+    """A new code for this class: its folder moves with it, and the old link opens nothing."""
+    job = JOBS.current()
+    if job is not None and job.state.class_code == code and not job.snapshot().status.ended:
+        st.session_state["_rotate_said"] = "classes.rotate_busy"  # its run writes into the folder
+        return
+    new = new_class_code()
+    rename_class(code, new)
+    move_to(new)

@@ -20,7 +20,7 @@ from ui.common.i18n import LANGUAGES, Text, text
 from ui.common.links import refused
 from ui.common.picker import LIVE, choices, picker, watch
 from ui.common.startup import prepare
-from ui.common.teacher import Access, access, key_box, teaches_every_class
+from ui.common.teacher import Access, access, key_box, may_rotate, teaches_every_class
 
 # Build's menus (ui/build/menus.py's KEY): their values are the session's while another page is shown
 KEPT = re.compile(r"build\.(preset|activation|typed|convs|fcs|conv[0-9]+\.[a-z_]+|fc[0-9]+\.units)")
@@ -66,7 +66,8 @@ def run() -> None:
         if not lesson.hidden("lang"):
             language_switch(t)
         sharing = st.empty()  # filled once the page has run: Share takes what the page set up (Build's design)
-        classes.sidebar(t, can_move=teaches_every_class())
+        classes.sidebar(t, can_move=teaches_every_class(), teaching=access() is Access.TEACHER,
+                        can_rotate=may_rotate())
     key_box()
     if access() is Access.VISITOR:  # deny by default: the one line that says why nothing is saved
         st.info(t("teacher.visitor"), icon=":material/visibility:")

@@ -218,6 +218,14 @@ def control() -> Control:
     return control_for(access())
 
 
+def may_rotate() -> bool:
+    """The teacher of every class, in a class made here (not one whose code a key configures),
+    may give it a new join code."""
+    code = session_class()
+    return teaches_every_class() and code is not None and is_made(code) and not any(
+        scope == code for _, scope in keys_for(code)[0])
+
+
 def teaches_every_class() -> bool:
     """Signed in with the key of every class: the one who may move between classes."""
     return st.session_state.get("_teacher") == EVERY

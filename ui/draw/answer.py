@@ -22,9 +22,9 @@ __all__ = ["show", "steps"]
 BARS = {"displayModeBar": False}  # the probabilities: hover, but no tool bar over the bars
 
 
-def show(t: Text, model: nn.Module, choice: Choice, seen: Read, chart: Any) -> Prediction | None:
-    """The Prediction, and the ten probabilities in `chart` (beside the canvas); the reading, None
-    before a drawing."""
+def show(t: Text, model: nn.Module, choice: Choice, seen: Read, chart: Any) -> tuple[Prediction | None, bool]:
+    """The Prediction, and the ten probabilities in `chart` (beside the canvas); the reading (None
+    before a drawing), and whether the digit-like check flagged it."""
     trouble = st.empty()  # a slot, so an error about an earlier upload never outlives it
     if seen.problem:
         trouble.error(seen.problem)
@@ -36,14 +36,15 @@ def show(t: Text, model: nn.Module, choice: Choice, seen: Read, chart: Any) -> P
         # an empty chart now means the chart library is loaded before the first stroke
         chart.plotly_chart(probabilities(t, [0.0] * 10), width="stretch", config=BARS)
         chart.empty()  # the digit-like slot below
-        return None
+        return None, False
     reading = classify(model, seen.drawing)
     st.metric(t("draw.prediction"), str(reading.digit))
     st.caption(t("draw.sure", p=reading.confidence, source=seen.source, model=choice.label(t)))
     chart.plotly_chart(probabilities(t, reading.probs), width="stretch", config=BARS)
+    looks = verdict(model, choice, seen.drawing.tensor)
     with chart.empty().container():  # beside the canvas, under the bars: a warning here never moves the canvas
-        say_verdict(t, verdict(model, choice, seen.drawing.tensor), reading.digit)  # the guess stands; is it a digit?
-    return reading
+        say_verdict(t, looks, reading.digit)  # the guess stands; is it a digit?
+    return reading, looks is not None and not looks.digit_like
 
 
 def steps(t: Text, model: nn.Module, seen: Read) -> None:

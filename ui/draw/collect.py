@@ -13,12 +13,20 @@ from lenet.preprocess import Preprocessed
 from ui.common.i18n import Text
 
 
-def confirm_or_correct(t: Text, drawing: Preprocessed, raw: np.ndarray, predicted: int, model: str) -> None:
+def confirm_or_correct(t: Text, drawing: Preprocessed, raw: np.ndarray, predicted: int, model: str,
+                       flagged: bool = False) -> None:
     """Ask whether `predicted` is right: Yes saves it with that label, a digit saves it with that
-    one. Each drawing is saved once; the question comes back with the next drawing."""
+    one. Each drawing is saved once; the question comes back with the next drawing. A drawing the
+    digit-like check `flagged` asks once more first: the collection is the class's hidden test and
+    fine-tuning data, and a scribble confirmed as an 8 would teach the model that scribbles are 8s."""
     mark = hashlib.sha1(drawing.centred.tobytes()).hexdigest()[:12]  # this drawing, whatever reruns the page
     if st.session_state.get("_collected") == mark:
         st.success(t("collect.thanks"), icon=":material/check_circle:")
+        return
+    if flagged and st.session_state.get("_sure_digit") != mark:
+        st.caption(t("collect.flagged"))
+        st.button(t("collect.is_digit"), key=f"collect-sure-{mark}", on_click=st.session_state.__setitem__,
+                  args=("_sure_digit", mark))  # set before the rerun the press causes: the question then shows
         return
     st.caption(t("collect.ask", digit=predicted))
     # One under the other: beside the Yes button the ten digits ran out of the column (8 and 9 cut off).
