@@ -87,7 +87,7 @@ def student_confirms_and_corrects(student, url: str, folder: Path) -> None:
     assert student.get_by_text("Drawings", exact=True).count() == 0
     go(student, "Draw")
     draw_digit(student, "7")
-    act(student, lambda: student.get_by_role("button", name="Yes, it's a 7").click())
+    act(student, lambda: student.get_by_role("button", name="Yes, it's 7").click())
     student.get_by_text("Thank you: saved").wait_for(timeout=WAIT_MS)
     clear(student)
     draw_digit(student, "1")

@@ -10,7 +10,7 @@ import shutil
 from harness.browser import WAIT_MS, act, draw_digit, go, open_page, picker, settle, shot, sign_in, visible_text
 from harness.servers import app_server
 from lenet.classroom import collection
-from lenet.classroom.board import Entry, write_entry
+from lenet.classroom.board import Budget, Entry, write_entry
 from lenet.data import load_mnist, pixels
 from lenet.files import CHECKPOINT_DIR, MADE
 from tests.browser.conftest import TEACHER_KEY
@@ -34,7 +34,7 @@ def seed(runs) -> None:
         shutil.copy(CHECKPOINT_DIR / "lenet5.pt", folder / "board" / f"{name}.pt")
         write_entry(Entry(name=name, nickname=nickname, design="c6k5-m2-f84", activation="relu", params=1000,
                           multiply_adds=10_000, train_s=1.0, wall_s=2.0, test_accuracy=0.9, class_accuracy=None,
-                          class_count=0),
+                          class_count=0, budget=Budget().record()),
                     folder / "board")
         for i in range(drawings):
             collection.save(folder / "class", pixels(test.x[i:i + 1])[0], int(test.y[i]))
@@ -75,7 +75,7 @@ def test_two_class_links_keep_two_classes_apart(tmp_path, new_page):
         a_student_sees_only_their_class(second, server.url, "7b")
         go(first, "Draw")  # a 7a student's drawing goes to 7a's collection
         draw_digit(first, "7")
-        act(first, lambda: first.get_by_role("button", name="Yes, it's a 7").click())
+        act(first, lambda: first.get_by_role("button", name="Yes, it's 7").click())
         first.get_by_text("Thank you: saved").wait_for(timeout=WAIT_MS)
         assert len(collection.items(runs / "classes" / "7a" / "class")) == 4
         assert len(collection.items(runs / "classes" / "7b" / "class")) == 5 and not (runs / "class").exists()
@@ -107,7 +107,7 @@ def a_stranger_can_look_but_never_train_or_save(page, url: str) -> None:
     page.get_by_text(VISITOR, exact=False).first.wait_for(timeout=WAIT_MS)
     draw_digit(page, "7")  # the shipped model answers, with its digit-like check
     settle(page)
-    assert "Is it a 7" not in visible_text(page) and not page.get_by_role("button", name="Yes, it's a 7").count()
+    assert "Is it 7" not in visible_text(page) and not page.get_by_role("button", name="Yes, it's 7").count()
     go(page, "Train")
     page.get_by_text(VISITOR, exact=False).first.wait_for(timeout=WAIT_MS)
     assert not page.get_by_role("button", name="Start training").count() and "Open mode" not in visible_text(page)

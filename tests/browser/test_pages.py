@@ -61,13 +61,14 @@ def test_the_first_stroke_on_a_fresh_server_is_answered(server_number, new_page,
         draw_digit(page, "7")
 
 
-OFFLINE = {"HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9",  # every download refused
-           "npm_config_offline": "true"}
+OFFLINE = {"HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9",  # every download refused,
+           "npm_config_offline": "true"}  # and npm's, with an empty cache of the test's own (npm_config_cache)
 
 
 def test_draw_works_offline_and_what_needs_mnist_says_so(new_page, tmp_path):
     # failed at 95003f1: Draw took 74 s to load, every stroke ended in a DataError traceback, Start showed a path
-    with app_server(tmp_path / "runs", env=OFFLINE | {"LENET_DATA": str(tmp_path / "no-mnist")}) as started:
+    env = OFFLINE | {"LENET_DATA": str(tmp_path / "no-mnist"), "npm_config_cache": str(tmp_path / "npm")}
+    with app_server(tmp_path / "runs", env=env) as started:
         page = new_page()
         open_page(page, f"{started.url}/draw", "Draw")
         draw_digit(page, "7")

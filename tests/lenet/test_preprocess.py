@@ -8,8 +8,11 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
+from lenet.checkpoints import load_model
 from lenet.data import MEAN, STD
-from lenet.ink import ImageError, load_image
+from lenet.files import CHECKPOINT_DIR
+from lenet.ink import MAX_UPLOAD_BYTES, ImageError, load_image
+from lenet.predict import classify
 from lenet.preprocess import NoDigitError, naive_resize, to_mnist
 
 
@@ -158,3 +161,17 @@ def test_naive_resize_keeps_the_whole_canvas():
     assert naive.centred.shape == (28, 28)
     cy, cx = centre_of_mass(naive.centred)
     assert cy < 8 and cx < 4  # still in the corner: nothing cropped or centred
+
+
+def test_a_48_megapixel_phone_photo_is_read_and_its_digit_found(digits):
+    # failed at 95003f1: a 0.8 MB photo of 8000×6000 pixels was refused as a decompression bomb
+    images, labels = digits
+    photo = Image.new("L", (8000, 6000), 225)  # white paper
+    digit = Image.fromarray(255 - images[0]).resize((2400, 2400), Image.Resampling.BILINEAR)  # dark ink, 2400 px
+    photo.paste(digit, (2800, 1800))
+    buf = io.BytesIO()
+    photo.convert("RGB").save(buf, "JPEG", quality=80)
+    assert len(buf.getvalue()) < MAX_UPLOAD_BYTES
+    read = load_image(buf.getvalue())
+    assert max(read.size) <= 2048  # decoded small: the memory a 3 MP picture takes, not 48 MP's
+    assert classify(load_model(CHECKPOINT_DIR / "lenet5.pt")[0], read).digit == labels[0]

@@ -17,6 +17,7 @@ def test_digit_axes_label_all_ten_and_loss_never_goes_below_zero():
     t = Text("en")
     fig = figures.per_class(t, [0.99] * 10)
     assert list(fig.layout.xaxis.tickvals) == list(range(10))
+    assert fig.layout.yaxis.range[1] == 100 and fig.data[0].cliponaxis is False  # failed at 95003f1: ran to 102
     fig = figures.confusion(t, np.eye(10, dtype=int) * 5)
     assert list(fig.layout.xaxis.tickvals) == list(range(10)) == list(fig.layout.yaxis.tickvals)
     fig = figures.loss_curve(t, [], [], [{"epoch": 1, "eval_loss": 0.1, "eval_accuracy": 0.9}], (1, 3))

@@ -161,10 +161,11 @@ def clickable_confusion(t: Text, matrix: np.ndarray, title: str) -> go.Figure:
 
 def per_class(t: Text, accuracy: list[float], title: str | None = None) -> go.Figure:
     fig = go.Figure(go.Bar(x=list(range(10)), y=[100 * a for a in accuracy], marker_color=BLUE,
-                           text=[f"{100 * a:.1f}" for a in accuracy], textposition="outside"))
+                           text=[f"{100 * a:.1f}" for a in accuracy], textposition="outside",
+                           cliponaxis=False))  # the numbers above a full bar sit over the axis, not past 100%
     low = max(0.0, min(100 * min(accuracy) - 5, 90)) if accuracy else 0
     fig.update_xaxes(title=t("chart.digit"), **DIGITS).update_yaxes(title=t("chart.accuracy_percent"),
-                                                                   range=[low, 102])
+                                                                   range=[low, 100])
     return _fixed_axes(fig.update_layout(title=title or t("chart.per_digit_title"), **LAYOUT))
 
 

@@ -65,7 +65,7 @@ def run() -> None:
         watch()
         if not lesson.hidden("lang"):
             language_switch(t)
-        sharing = st.empty()  # filled once the page has run: Share takes what the page set up (Build's design)
+        shared = share.button(t, page.url_path or "home") if not lesson.hidden("share") else None
         classes.sidebar(t, can_move=teaches_every_class(), teaching=access() is Access.TEACHER,
                         can_rotate=may_rotate())
     key_box()
@@ -78,9 +78,8 @@ def run() -> None:
             page.run()
     finally:
         _inside.page = False
-    if not lesson.hidden("share"):
-        with sharing.container():
-            share.button(t, page.url_path or "home")
+        if shared is not None:  # the link, once the page has set itself up (Build's design), even if it stopped
+            shared()
 
 
 def keep_across_pages() -> None:

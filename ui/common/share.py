@@ -2,6 +2,8 @@
 and a note for each value it had that was ignored."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 
 from lenet.config import TrainConfig
@@ -12,9 +14,11 @@ from ui.common.picker import LIVE, selected
 from ui.common.recipe import current_recipe
 
 
-def button(t: Text, place: str) -> None:
+def button(t: Text, place: str) -> Callable[[], None]:
     """A popover that builds the link to this page as it is set up now: the model, the recipe
-    (on Train), Explain's view and digit, the language, and the controls ticked to hide."""
+    (on Train), Build's design, Explain's view and digit, the language, and the controls ticked to
+    hide. Returns what writes the link, for the router to call once the page has run (Build's
+    design is the page's); the popover itself stays where it is, so it stays open across reruns."""
     with st.popover(t("share.button"), icon=":material/share:", width="stretch"):
         st.caption(t("share.caption"))
         controls = (*HIDEABLE["all"], *HIDEABLE.get(place, ()))
@@ -22,8 +26,9 @@ def button(t: Text, place: str) -> None:
         hide = frozenset(c for c in controls if st.checkbox(_control(t, c), key=f"share-hide-{c}"))
         note = st.text_input(t("share.note"), max_chars=NOTE_CHARS, key="share-note",
                              placeholder=t("share.note_placeholder"))
-        st.code(link(_base(place), _setup(place, hide, note)), language=None, wrap_lines=True)
+        shown = st.empty()
         st.caption(t("share.copy"))
+    return lambda: shown.code(link(_base(place), _setup(place, hide, note)), language=None, wrap_lines=True)
 
 
 def _control(t: Text, name: str) -> str:

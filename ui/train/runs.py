@@ -11,7 +11,7 @@ from lenet.classroom.jobqueue import JOBS
 from lenet.classroom.jobs import JobBusy, continued_run
 from lenet.classroom.runs import delete_run, max_runs, saved_runs
 from lenet.classroom.state import RunState
-from lenet.files import ROOT, runs_dir
+from lenet.files import runs_dir
 from ui.common.figures import compare, metrics_in
 from ui.common.i18n import Text
 from ui.common.teacher import Control
@@ -82,7 +82,7 @@ def compare_section(t: Text) -> None:
     st.subheader(t("train.compare"))
     run_histories = histories(runs_dir())
     if not run_histories:
-        st.caption(t("train.compare_empty", folder=_folder_name(runs_dir())))
+        st.caption(t("train.compare_empty"))  # no folder: a student's page never shows the server's paths
         return
     picked = st.multiselect(t("train.runs"), list(run_histories), default=list(run_histories)[:2],
                             help=t("train.runs_help"), key="compare_runs")
@@ -93,7 +93,3 @@ def compare_section(t: Text) -> None:
                           format_func=lambda m: t("chart.metric." + m))
         st.plotly_chart(compare(t, shown, metric), width="stretch")
 
-
-def _folder_name(folder: Path) -> str:
-    """A folder as a reader finds it: from the repository when it is inside it."""
-    return str(folder.relative_to(ROOT)) + "/" if folder.is_relative_to(ROOT) else str(folder)
