@@ -1,6 +1,6 @@
 """Does it know it doesn't know? The digit-like flag's rates on MNIST and on three generated sets of
 non-digits, for each shipped model, and the same rates for each single score, to show why the flag
-uses two.
+uses three. These are 28×28 tensors; bench/pictures.py has the same flag on pictures, as files.
 
     python -m bench.ood [--noise 1000] [--strokes 500]
 
@@ -22,7 +22,7 @@ from lenet.data import load_mnist, normalise
 from lenet.files import CHECKPOINT_DIR
 from lenet.inside import nondigits
 from lenet.inside.embedding import last_linear, penultimate
-from lenet.inside.ood import PASS, _measures, calibration_for, held_out, off_scores
+from lenet.inside.ood import PASS, _inked, _measures, calibration_for, held_out, off_scores
 
 MODELS = ("lenet5", "lenet5-classic", "mlp")
 
@@ -39,7 +39,8 @@ def single_scores(model, cal, x: torch.Tensor) -> dict[str, torch.Tensor]:
     sure, near = _measures(model, cal.means, cal.precision, x)
     with torch.no_grad():
         logits = last_linear(model)[1](penultimate(model, x))
-    return {"top probability": sure, "energy": torch.logsumexp(logits.double(), 1), "Mahalanobis": near}
+    return {"top probability": sure, "energy": torch.logsumexp(logits.double(), 1), "Mahalanobis": near,
+            "ink on paper": _inked(x)}
 
 
 def flagged_single(model, cal, even: torch.Tensor, x: torch.Tensor) -> dict[str, float]:
@@ -75,8 +76,8 @@ def main() -> None:
         for kind, x in {"MNIST test (flagged)": data.test.x, **others}.items():
             ablation.append((name, kind, flagged_single(model, cal, even.x, x),
                              float((off_scores(cal, model, x) >= cal.threshold).double().mean())))
-    print("\nFlagged by each single score, and by the flag (both), each at 95% of the even half passing:\n")
-    print("| model | set | top probability | energy | Mahalanobis | the flag |\n|---|---|---|---|---|---|")
+    print("\nFlagged by each single score, and by the flag, each at 95% of the even half passing:\n")
+    print("| model | set | top probability | energy | Mahalanobis | ink on paper | the flag |\n|---|---|---|---|---|---|---|")
     for name, kind, single, both in ablation:
         print(f"| {name} | {kind} | " + " | ".join(f"{v:.1%}" for v in single.values()) + f" | {both:.1%} |")
 

@@ -102,3 +102,16 @@ def canvas_url(image: np.ndarray) -> str:
     buf = io.BytesIO()
     Image.fromarray(image).save(buf, "PNG")
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def as_file(image: Image.Image, kind: str = "PNG") -> io.BytesIO:
+    """A picture as the bytes of a file, as a student's upload or `lenet predict FILE` reads it."""
+    buf = io.BytesIO()
+    image.save(buf, kind, **({"quality": 85} if kind == "JPEG" else {}))
+    buf.seek(0)
+    return buf
+
+
+def noise_pictures(n: int, size: int, rng: np.random.Generator) -> list[io.BytesIO]:
+    """Uniform noise, every pixel 0..255, as `size`×`size` grey PNG files."""
+    return [as_file(Image.fromarray((rng.random((size, size)) * 256).astype(np.uint8))) for _ in range(n)]

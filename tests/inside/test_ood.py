@@ -10,11 +10,15 @@ import pytest
 import torch
 from PIL import Image
 
+from harness.synth import as_file, noise_pictures
 from lenet.checkpoints import load_checkpoint, load_model
-from lenet.data import normalise
+from lenet.data import normalise, pixels
 from lenet.files import CHECKPOINT_DIR
+from lenet.ink import ImageError, load_image
 from lenet.inside import nondigits
 from lenet.inside.ood import PASS, _typicality, calibration_for, held_out, judge, of_checkpoint, off_scores
+from lenet.predict import classify
+from lenet.preprocess import NoDigitError
 from tests.conftest import at_once, lenet
 
 MODELS = ("lenet5", "lenet5-classic", "mlp")
@@ -54,7 +58,7 @@ def test_about_95_percent_of_test_digits_pass_and_noise_is_caught(name, calibrat
     even, odd = held_out(mnist)
     passed = {split: float((off_scores(cal, model, s.x) < cal.threshold).double().mean())
               for split, s in (("even", even), ("odd", odd), ("test", mnist.test))}
-    assert PASS <= passed["even"] < PASS + 0.005  # calibrated there
+    assert PASS <= passed["even"] < PASS + 0.03  # calibrated there, ink measured as a picture greys it: a bit more pass
     assert passed["odd"] >= 0.93 and passed["test"] >= 0.93  # measured on digits it wasn't calibrated on
     noise = _caught(name, calibrated, nondigits.noise(500))
     assert noise >= 0.9, noise
@@ -107,3 +111,28 @@ def test_a_damaged_calibration_is_none_never_an_error():
                 {k: v for k, v in good.items() if k != "sure"}):
         assert of_checkpoint({"calibration": bad}) is None
     assert of_checkpoint({}) is None
+
+
+def _digit_like(model, cal, source) -> bool:
+    """As `lenet predict FILE` reads a picture: refused as no digit, or judged with the checkpoint's calibration."""
+    try:
+        reading = classify(model, load_image(source))
+    except (ImageError, NoDigitError):
+        return False
+    return judge(cal, model, reading.steps.tensor)[0].digit_like
+
+
+@pytest.mark.mnist
+@pytest.mark.parametrize("name", MODELS)
+def test_on_the_path_a_picture_takes_noise_is_caught_and_digits_pass(name, mnist):
+    # failed at 95003f1: noise PNGs through `lenet predict` passed as a "1" at 86-92% (lenet5-classic: 68% of
+    # 280×280 noise passed), and predict needed MNIST to judge at all
+    model, ckpt = load_model(CHECKPOINT_DIR / f"{name}.pt")
+    cal = of_checkpoint(ckpt)
+    rng = np.random.default_rng(7)
+    noise = [f for size in (28, 64, 280) for f in noise_pictures(20, size, rng)]
+    caught = 1 - np.mean([_digit_like(model, cal, f) for f in noise])
+    odd = pixels(mnist.test.x[1:400:2])  # never calibrated on
+    digits = [as_file(Image.fromarray(im).resize((280, 280), Image.Resampling.BILINEAR)) for im in odd]
+    passed = np.mean([_digit_like(model, cal, f) for f in digits])
+    assert caught >= 0.9 and passed >= 0.93, (caught, passed)
