@@ -77,7 +77,8 @@ def main() -> None:
             ablation.append((name, kind, flagged_single(model, cal, even.x, x),
                              float((off_scores(cal, model, x) >= cal.threshold).double().mean())))
     print("\nFlagged by each single score, and by the flag, each at 95% of the even half passing:\n")
-    print("| model | set | top probability | energy | Mahalanobis | ink on paper | the flag |\n|---|---|---|---|---|---|---|")
+    print("| model | set | top probability | energy | Mahalanobis | ink on paper | the flag |")
+    print("|---" * 7 + "|")
     for name, kind, single, both in ablation:
         print(f"| {name} | {kind} | " + " | ".join(f"{v:.1%}" for v in single.values()) + f" | {both:.1%} |")
 

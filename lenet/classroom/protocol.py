@@ -18,14 +18,18 @@ from ..messages import Message
 from ..train import BatchReport, EvalResult
 
 __all__ = ["ENDINGS", "MAX_WAIT_S", "Began", "EpochEnded", "Failed", "FineTuned", "FineTuning", "Finished", "Filmed",
-           "Frame", "Order", "Probe", "Probed", "Said", "Scored", "Stepped", "Stopped", "Weights"]
+           "PROBE_SIZE", "Frame", "Order", "Probe", "Probed", "Said", "Scored", "Stepped", "Stopped", "Weights"]
 
 MAX_WAIT_S = 0.5  # the longest the trainer waits for pages before one more batch: it never starves
 
 
+PROBE_SIZE = 1000  # the live points' slice: the first 1,000 eval images, the same every time
+
+
 @dataclass(frozen=True)
 class Probe:
-    """One live point: the model on the fixed test slice, between two batches."""
+    """One live point: the model on the fixed test slice (the first PROBE_SIZE eval images), between
+    two batches."""
     progress: float  # epochs done, fractional
     train_accuracy: float | None  # over this epoch's batches so far; None before the first
     eval_accuracy: float

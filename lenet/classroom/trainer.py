@@ -30,6 +30,7 @@ from . import collection
 from .finetune import checkpoint_of, class_split, finetune, save_finetuned
 from .protocol import (
     MAX_WAIT_S,
+    PROBE_SIZE,
     Began,
     EpochEnded,
     Failed,
@@ -53,7 +54,6 @@ __all__ = ["LiveHook", "class_score", "run_order", "wait_for_pages"]
 
 PROGRESS_EVERY = 5  # batches between progress points: the live charts want a point every few batches
 PROBE_EVERY_S = 1.0  # how often the fixed test slice is probed
-PROBE_SIZE = 1000  # the slice: the first 1,000 eval images, the same every time
 LIVE_EVERY_S = 1.0  # how often the live model's weights are sent for the Draw page
 FRAME_EVERY = 500  # training samples between two frames of the film
 

@@ -20,6 +20,7 @@ def test_digit_axes_label_all_ten_and_loss_never_goes_below_zero():
     assert fig.layout.yaxis.range[1] == 100 and fig.data[0].cliponaxis is False  # failed at 95003f1: ran to 102
     fig = figures.confusion(t, np.eye(10, dtype=int) * 5)
     assert list(fig.layout.xaxis.tickvals) == list(range(10)) == list(fig.layout.yaxis.tickvals)
+    assert fig.layout.xaxis.constrain == fig.layout.yaxis.constrain == "domain"  # labels beside the grid
     fig = figures.loss_curve(t, [], [], [{"epoch": 1, "eval_loss": 0.1, "eval_accuracy": 0.9}], (1, 3))
     assert fig.layout.yaxis.rangemode == "tozero" and fig.layout.xaxis.dtick == 1
     assert [figures.epoch_step(n) for n in (1, 10, 11, 30, 100)] == [1, 1, 2, 5, 10]  # whole epochs, at most 10 labels
@@ -127,4 +128,8 @@ def test_each_digit_on_the_map_has_its_own_marker_and_its_number():
     fig = figures.digit_map(T, points, labels, np.arange(200), labels, (0.3, 0.2), star=(0.0, 0.0), star_digit=3)
     digits = [trace for trace in fig.data if trace.name in {str(d) for d in range(10)}]
     assert len({trace.marker.symbol for trace in digits}) == 10
-    assert sorted(a.text for a in fig.layout.annotations) == sorted(f"<b>{d}</b>" for d in range(10))
+    numbers = [a for a in fig.layout.annotations if a.text.startswith("<b>")]
+    assert sorted(a.text for a in numbers) == sorted(f"<b>{d}</b>" for d in range(10))
+    you = next(a for a in fig.layout.annotations if a.text == "you: 3")  # failed at 95003f1: written on the star,
+    assert you.showarrow and (you.ax, you.ay) != (0, 0) and you.bgcolor == "white"  # over the 3s' own "3"
+    assert fig.layout.annotations[-1] is you  # drawn last: on top of the clouds' numbers

@@ -10,6 +10,8 @@ board once it has finished.
 """
 from __future__ import annotations
 
+import random
+
 import streamlit as st
 
 from lenet.classroom.board import eta_s, new_nickname, read_board, read_budget, try_design
@@ -40,7 +42,7 @@ def try_it(t: Text, design: str, activation: str, possible: bool) -> None:
     if not budget.open:
         st.info(t("board.closed_teacher") if teacher else t.msg(Message("board.closed")), icon=":material/lock:")
     name_cell, button_cell = st.columns([3, 1], vertical_alignment="bottom")
-    st.session_state.setdefault(NICKNAME, new_nickname())
+    st.session_state.setdefault(NICKNAME, new_nickname(random.Random(session_id())))  # the browser's, tab after tab
     nickname = name_cell.text_input(t("board.nickname"), key=NICKNAME, max_chars=24, help=t("board.nickname_help"))
     pressed = button_cell.button(t("board.try"), type="primary", key="board.try",
                                  disabled=not possible or not may_write() or not (budget.open or teacher))

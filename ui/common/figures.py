@@ -13,7 +13,7 @@ import numpy as np
 import plotly.express as px
 import plotly.graph_objects as go
 
-from lenet.classroom.protocol import Probe
+from lenet.classroom.protocol import PROBE_SIZE, Probe
 from lenet.train import BatchReport
 from ui.common.i18n import Text
 
@@ -79,7 +79,8 @@ def loss_curve(t: Text, batches: list[BatchReport], probes: list[Probe], history
         go.Scatter(x=x, y=y, name=t("chart.batch_loss"), mode="lines", line=dict(width=1, color=SKY)),
         go.Scatter(x=x, y=smoothed, name=t("chart.batch_loss_smoothed"), mode="lines",
                    line=dict(width=2.5, color=BLUE)),
-        go.Scatter(x=[p.progress for p in probes], y=[p.eval_loss for p in probes], name=t("chart.loss_live", split=on),
+        go.Scatter(x=[p.progress for p in probes], y=[p.eval_loss for p in probes],
+                   name=t("chart.loss_live", split=on, n=PROBE_SIZE),
                    mode="lines", line=dict(width=2.5, color=VERMILLION, dash="dash")),
         go.Scatter(x=[e["epoch"] for e in history], y=[e["eval_loss"] for e in history],
                    name=t("chart.loss_epoch", split=on), mode="markers",
@@ -98,7 +99,7 @@ def accuracy_curve(t: Text, batches: list[BatchReport], probes: list[Probe], his
         go.Scatter(x=[b.epoch - 1 + b.batch / b.batches for b in batches], y=[100 * b.accuracy for b in batches],
                    name=t("chart.train_so_far"), mode="lines", line=dict(width=2, color=BLUE)),
         go.Scatter(x=[p.progress for p in probes], y=[100 * p.eval_accuracy for p in probes],
-                   name=t("chart.accuracy_live", split=on), mode="lines+markers",
+                   name=t("chart.accuracy_live", split=on, n=PROBE_SIZE), mode="lines+markers",
                    line=dict(width=2.5, color=VERMILLION, dash="dash"), marker=dict(size=6)),
         go.Scatter(x=[e["epoch"] for e in history], y=[100 * e["eval_accuracy"] for e in history],
                    name=t("chart.accuracy_epoch", split=on), mode="markers",
@@ -138,8 +139,10 @@ def confusion(t: Text, matrix: np.ndarray, title: str | None = None) -> go.Figur
     fig = go.Figure(go.Heatmap(z=matrix, x=list(range(10)), y=list(range(10)), colorscale="Blues",
                                texttemplate="%{z}", colorbar=dict(title=t("chart.images")),
                                hovertemplate=t("chart.confusion_hover") + "<extra></extra>"))
-    fig.update_xaxes(title=t("chart.predicted"), side="bottom", **DIGITS)
-    fig.update_yaxes(title=t("chart.true"), autorange="reversed", scaleanchor="x", **DIGITS)
+    # constrain="domain": square cells by shrinking the plot to the grid, so the digits sit beside it
+    # (the default widened the range instead, and the labels sat far out from a grid in the middle)
+    fig.update_xaxes(title=t("chart.predicted"), side="bottom", constrain="domain", **DIGITS)
+    fig.update_yaxes(title=t("chart.true"), autorange="reversed", scaleanchor="x", constrain="domain", **DIGITS)
     fig.update_layout(title=title or t("chart.confusion_title"), **(LAYOUT | {"height": CONFUSION_HEIGHT}))
     return _fixed_axes(fig, left=80, bottom=60)
 
@@ -241,11 +244,14 @@ def digit_map(t: Text, points: np.ndarray, labels: np.ndarray, indices: np.ndarr
             fig.add_annotation(x=float(x), y=float(y), text=f"<b>{d}</b>", showarrow=False, font=dict(size=22),
                                bgcolor="rgba(255,255,255,0.7)")
     if star is not None:
-        fig.add_trace(go.Scatter(x=[star[0]], y=[star[1]], mode="markers+text", name=t("chart.your_drawing"),
+        fig.add_trace(go.Scatter(x=[star[0]], y=[star[1]], mode="markers", name=t("chart.your_drawing"),
                                  marker=dict(symbol="star", size=26, color=BLACK, line=dict(color="white", width=2)),
-                                 text=[t("chart.you", digit=star_digit) if star_digit is not None else t("chart.you_")],
-                                 textposition="top center", textfont=dict(size=16),
                                  hovertemplate=t("chart.your_drawing") + "<extra></extra>"))
+        # Its label on an arrow, up and to the right, over the clouds' numbers: a drawing of a 3 lands
+        # in the 3s, and "you: 3" written on the star sat on the cloud's own "3".
+        fig.add_annotation(x=float(star[0]), y=float(star[1]), ax=56, ay=-44, showarrow=True, arrowhead=2,
+                           text=t("chart.you", digit=star_digit) if star_digit is not None else t("chart.you_"),
+                           font=dict(size=16, color=BLACK), bgcolor="white", bordercolor=BLACK, borderpad=3)
     if explained is None:  # t-SNE: only neighbours mean something, so the axes carry no numbers
         fig.update_xaxes(title=t("chart.tsne1"), zeroline=False, showticklabels=False)
         fig.update_yaxes(title=t("chart.tsne2"), zeroline=False, showticklabels=False)
