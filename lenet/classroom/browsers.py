@@ -15,6 +15,7 @@ The secret signs ids on every replica alike: LENET_SECRET, or a random one kept 
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -52,11 +53,16 @@ def _secret() -> bytes:
     """LENET_SECRET, else LENET_RUNS/.secret, made once (every replica shares the runs folder)."""
     if os.environ.get("LENET_SECRET"):
         return os.environ["LENET_SECRET"].encode()
-    path = runs_root() / ".secret"
+    return _kept_secret(str(runs_root() / ".secret"))
+
+
+@functools.lru_cache(maxsize=8)
+def _kept_secret(path: str) -> bytes:
+    """The secret file's bytes, made first if there is none: read once per process and folder."""
     with _lock:
-        if not path.is_file():
-            write_atomic(path, secrets.token_hex(32).encode(), mode=0o600)
-        return path.read_bytes()
+        if not Path(path).is_file():
+            write_atomic(Path(path), secrets.token_hex(32).encode(), mode=0o600)
+        return Path(path).read_bytes()
 
 
 def _signer() -> TimestampSigner:

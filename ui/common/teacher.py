@@ -148,10 +148,12 @@ def control_for(access: Access) -> Control:
 def browser() -> BrowserId | None:
     """This session's browser, from the signed cookie the app's server gives (deploy/asgi.py);
     None without one (AppTest, or plain `streamlit run app.py`): then each session is its own."""
-    try:
-        return browser_of(st.context.cookies.get(COOKIE))
-    except Exception:  # no request behind this run (a test's): no cookie
-        return None
+    if "_browser" not in st.session_state:  # a session's cookie is its websocket's: read it once
+        try:
+            st.session_state["_browser"] = browser_of(st.context.cookies.get(COOKIE))
+        except Exception:  # no request behind this run (a test's): no cookie
+            st.session_state["_browser"] = None
+    return st.session_state["_browser"]
 
 
 def session_id() -> str:
