@@ -3,6 +3,7 @@ lasts the day, and wrong keys that cost time per browser and per address, never 
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -45,16 +46,23 @@ def test_a_browser_without_an_id_is_given_one_and_keeps_it(runs):
         await Browsers(page)({"type": "http", "headers": headers}, None, lambda m: _keep(sent, m))
         return sent[0]["headers"]
 
-    given = [v for k, v in asyncio.run(ask(None)) if k == b"set-cookie"]
+    given = [v for k, v in served(ask(None)) if k == b"set-cookie"]
     assert len(given) == 1 and b"HttpOnly" in given[0] and b"SameSite=Lax" in given[0]
     value = given[0].split(b";")[0].split(b"=", 1)[1]
     assert browser_of(value.decode()) is not None
-    assert not [v for k, v in asyncio.run(ask(COOKIE.encode() + b"=" + value)) if k == b"set-cookie"]  # kept
-    assert [v for k, v in asyncio.run(ask(COOKIE.encode() + b"=forged")) if k == b"set-cookie"]  # replaced
+    assert not [v for k, v in served(ask(COOKIE.encode() + b"=" + value)) if k == b"set-cookie"]  # kept
+    assert [v for k, v in served(ask(COOKIE.encode() + b"=forged")) if k == b"set-cookie"]  # replaced
 
 
 async def _keep(sent: list[dict], message: dict) -> None:
     sent.append(message)
+
+
+def served(answer):
+    """Run one request through the middleware on an event loop of its own, in a thread of its own:
+    the browser tests' Playwright keeps a loop running in this one."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, answer).result()
 
 
 def test_a_teacher_s_sign_in_lasts_until_the_day_ends_or_sign_out(runs):
