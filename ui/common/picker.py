@@ -64,13 +64,19 @@ def choices() -> list[Choice]:
     return found
 
 
+def _ended_run() -> str | None:
+    """The checkpoint of the class's run, going or last ended, as a picker key; None before its first epoch."""
+    job = current_job()
+    saved = job.snapshot().checkpoint if job is not None else None
+    return str(saved) if saved is not None else None
+
+
 def _follow(key: str, keys: list[str]) -> str | None:
     """The key a session should be on now: "live" follows an ended run to its checkpoint; a
     deleted run falls back to the shipped lenet5."""
-    job = current_job()
-    saved = job.snapshot().checkpoint if job is not None else None
+    saved = _ended_run()
     if key == LIVE and LIVE not in keys and saved is not None:
-        key = str(saved)
+        key = saved
     if key in keys:
         return key
     return DEFAULT if DEFAULT in keys else (keys[0] if keys else None)
@@ -83,7 +89,11 @@ def picker() -> None:
     keys = [c.key for c in options]
     st.session_state["_picker_options"] = _shown(options)
     wanted = st.session_state.get("model_picker", st.session_state.get("model_key", DEFAULT))
+    if st.session_state.pop("_after_live", False) and wanted == DEFAULT:
+        wanted = LIVE  # the run this session followed ended before its checkpoint was listed: follow it now
     current = _follow(wanted, keys)
+    if wanted == LIVE and current != LIVE and current != _ended_run():
+        st.session_state["_after_live"] = True  # shown lenet5 for now; the saved run once it is listed
     t = text()
     if current is None:
         st.warning(t("picker.none"))
