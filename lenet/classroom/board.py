@@ -277,9 +277,9 @@ def record(state: RunState, nickname: str) -> Entry | None:
         return None
     last, found = state.epochs[-1], check(state.config.design or "", state.config.activation or "relu")
     score, wall_s = (*(state.class_score or (None, 0)), "")[:3], (state.ended or time.time()) - state.started
-    config = state.config
-    budget = {"images": config.limit, "epochs": config.epochs, "seed": config.seed, "params": config.max_params,
-              "multiply_adds": config.max_multiply_adds}
+    config = state.config  # made by Budget.config(): the budget it trained under, read back from it
+    budget = Budget(images=config.limit, epochs=config.epochs, seed=config.seed, params=config.max_params,
+                    multiply_adds=config.max_multiply_adds).record()
     entry = Entry(name=state.name, nickname=nickname, design=state.config.design or "",
                   activation=state.config.activation or "relu", params=found.params,
                   multiply_adds=found.multiply_adds, train_s=round(last["elapsed_s"], 2), wall_s=round(wall_s, 2),

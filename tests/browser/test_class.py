@@ -92,6 +92,7 @@ def student_confirms_and_corrects(student, url: str, folder: Path) -> None:
     clear(student)
     draw_digit(student, "1")
     digits = student.locator('[data-testid="stButtonGroup"]').get_by_role("radio")
+    digits.last.wait_for(timeout=WAIT_MS)  # the question is drawn just after the Prediction, in the same run
     assert digits.all_inner_texts() == [str(d) for d in range(10)]
     group = student.locator('[data-testid="stButtonGroup"] [role="radiogroup"]').bounding_box()
     for d in (0, 9):  # all ten in view: none scrolled out of its row

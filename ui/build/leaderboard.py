@@ -52,7 +52,7 @@ def ranking(t: Text) -> None:
         return
     ours = [e for e in entries if e.budget == budget]
     if ours:
-        front, newest = pareto(ours), max(ours, key=lambda e: e.name).class_set
+        front, newest = pareto(ours), _newest_set(ours)
         st.table(rows(t, ours, front))
         if any(e.class_set != newest and e.class_accuracy is not None for e in ours):
             st.caption(t("board.other_drawings"))
@@ -67,7 +67,7 @@ def ranking(t: Text) -> None:
 def rows(t: Text, entries: list[Entry], front: set[str], budgets: bool = False) -> list[dict[str, Any]]:
     """The board as a table, best first; the hidden test is "–" until the class has drawings, and
     marked † where it was taken on other drawings than the newest design's (the class drew more)."""
-    newest = max(entries, key=lambda e: e.name).class_set
+    newest = _newest_set(entries)
     me = session_id()
     columns = [t(f"board.col_{c}") for c in ("rank", "nickname", "design", "params", "work", "time", "test",
                                                "class")]
@@ -83,6 +83,11 @@ def rows(t: Text, entries: list[Entry], front: set[str], budgets: bool = False) 
             row[t("board.col_budget")] = t("board.budget_of", **e.budget) if e.budget else "–"
         table.append(row)
     return table
+
+
+def _newest_set(entries: list[Entry]) -> str:
+    """The drawings the newest design was scored on (names begin with their time)."""
+    return max(entries, key=lambda e: e.name).class_set
 
 
 def scatter(t: Text, entries: list[Entry], front: set[str]) -> go.Figure:

@@ -71,10 +71,9 @@ def _ended_run() -> str | None:
     return str(saved) if saved is not None else None
 
 
-def _follow(key: str, keys: list[str]) -> str | None:
-    """The key a session should be on now: "live" follows an ended run to its checkpoint; a
-    deleted run falls back to the shipped lenet5."""
-    saved = _ended_run()
+def _follow(key: str, keys: list[str], saved: str | None) -> str | None:
+    """The key a session should be on now: "live" follows an ended run to its checkpoint (`saved`,
+    _ended_run()'s); a deleted run falls back to the shipped lenet5."""
     if key == LIVE and LIVE not in keys and saved is not None:
         key = saved
     if key in keys:
@@ -91,8 +90,9 @@ def picker() -> None:
     wanted = st.session_state.get("model_picker", st.session_state.get("model_key", DEFAULT))
     if st.session_state.pop("_after_live", False) and wanted == DEFAULT:
         wanted = LIVE  # the run this session followed ended before its checkpoint was listed: follow it now
-    current = _follow(wanted, keys)
-    if wanted == LIVE and current != LIVE and current != _ended_run():
+    saved = _ended_run()  # a copy of the run, made once a page run: every page runs the picker
+    current = _follow(wanted, keys, saved)
+    if wanted == LIVE and current != LIVE and current != saved:
         st.session_state["_after_live"] = True  # shown lenet5 for now; the saved run once it is listed
     t = text()
     if current is None:
@@ -131,7 +131,7 @@ def watch() -> None:
 def selected() -> tuple[nn.Module | None, Choice | None]:
     """The picked model (shared and read-only) and its entry; (None, None) if there is none."""
     options = choices()
-    key = _follow(st.session_state.get("model_key", DEFAULT), [c.key for c in options])
+    key = _follow(st.session_state.get("model_key", DEFAULT), [c.key for c in options], _ended_run())
     for choice in options:
         if choice.key == key:
             if key == LIVE:

@@ -54,6 +54,7 @@ def run() -> None:
     classes.refuse(t, refused(lesson.current()))
     lesson.keep_in_address()
     keep_across_pages()
+    allowed = access()  # what this session may do: the sidebar and the visitor's line both ask
     entries = pages(t)
     page = st.navigation(entries, position="hidden")
     with st.sidebar:
@@ -66,10 +67,10 @@ def run() -> None:
         if not lesson.hidden("lang"):
             language_switch(t)
         shared = share.button(t, page.url_path or "home") if not lesson.hidden("share") else None
-        classes.sidebar(t, can_move=teaches_every_class(), teaching=access() is Access.TEACHER,
+        classes.sidebar(t, can_move=teaches_every_class(), teaching=allowed is Access.TEACHER,
                         can_rotate=may_rotate())
     key_box()
-    if access() is Access.VISITOR:  # deny by default: the one line that says why nothing is saved
+    if allowed is Access.VISITOR:  # deny by default: the one line that says why nothing is saved
         st.info(t("teacher.visitor"), icon=":material/visibility:")
     share.notes(t)
     _inside.page = True

@@ -183,11 +183,12 @@ def class_made(code: str | None) -> bool:
     every class made (kept on disk), or, with no code, the class of the teacher of every class."""
     if code is None:
         return teacher_key() is not None
-    try:
-        own = code in class_keys(os.environ.get(ENV_CLASSES) or _configured_table())
-    except KeysProblem:
-        own = False
-    return own or is_made(code)
+    return _has_own_key(code) or is_made(code)
+
+
+def _has_own_key(code: str) -> bool:
+    """LENET_TEACHER_KEYS gives class `code` a key of its own (its code is the configuration's)."""
+    return any(scope == code for _, scope in keys_for(code)[0])
 
 
 def access() -> Access:
@@ -208,11 +209,13 @@ def _signed_in() -> bool:
     """This session, or earlier today its browser, entered a key that opens its class: the key of
     every class, or its own."""
     keys = {scope: key for key, scope in keys_for(session_class())[0]}
-    scope = st.session_state.get("_teacher")
-    if scope is None and (found := browser()) is not None:
-        scope = recall_teacher(found, keys)  # a reload, a new tab: the same teacher until the day ends
+    if "_recalled" not in st.session_state:  # once a session, not on every run: a reload, a new tab
+        found = browser()
+        st.session_state["_recalled"] = True
+        scope = recall_teacher(found, keys) if found is not None else None  # the same teacher all day
         if scope is not None:
             st.session_state["_teacher"] = scope
+    scope = st.session_state.get("_teacher")
     return scope is not None and scope in keys
 
 
@@ -224,8 +227,7 @@ def may_rotate() -> bool:
     """The teacher of every class, in a class made here (not one whose code a key configures),
     may give it a new join code."""
     code = session_class()
-    return teaches_every_class() and code is not None and is_made(code) and not any(
-        scope == code for _, scope in keys_for(code)[0])
+    return teaches_every_class() and code is not None and is_made(code) and not _has_own_key(code)
 
 
 def teaches_every_class() -> bool:
