@@ -9,6 +9,9 @@ browser and per address, never for everyone (`Throttle`).
 SameSite=Lax: another site's page can't send it). deploy/asgi.py puts it in front of the app;
 a page reads it from the websocket's request (st.context.cookies) with `browser_of`. An id that
 is missing, edited or signed by another server is no id: a page then falls back to its own session.
+An address is given at most `MINT_FREE` new ids in `MINT_WINDOW_S` (a class of 60 behind a school's
+one address is far below it); past that its new browsers get none, so a guesser can't buy a fresh,
+never-failed browser for every guess.
 
 The secret signs ids on every replica alike: LENET_SECRET, or a random one kept beside the runs
 (LENET_RUNS/.secret, readable by the server only), made on first use.
@@ -34,19 +37,21 @@ from typing import Any
 from itsdangerous import BadSignature, TimestampSigner
 
 from ..files import runs_root, write_atomic
+from .replicas import replica
 
-__all__ = ["COOKIE", "BrowserId", "Browsers", "Throttle", "browser_of", "day_end", "forget_teacher", "new_browser",
-           "recall_teacher", "remember_teacher"]
+__all__ = ["COOKIE", "BrowserId", "Browsers", "Throttle", "address_of", "browser_of", "day_end", "forget_teacher",
+           "new_browser", "recall_teacher", "remember_teacher"]
 
 COOKIE = "lenet_browser"
 MAX_AGE_S = 365 * 24 * 3600  # a school year: the same student all year on the same browser
+MINT_FREE, MINT_WINDOW_S = 240, 600.0  # new ids one address may be given in ten minutes
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
 _lock = threading.Lock()
 
 
 @dataclass(frozen=True)
 class BrowserId:
     id: str  # 32 hex digits, random: the student
-    born: float  # time.time() when the server made it
 
 
 def _secret() -> bytes:
@@ -75,17 +80,32 @@ def new_browser() -> str:
 
 
 def browser_of(value: str | None) -> BrowserId | None:
-    """The browser a cookie's value names; None for no cookie, or one this server didn't sign."""
+    """The browser a cookie's value names; None for no cookie, one this server didn't sign, or
+    one it signed over a school year ago."""
     if not value or len(value) > 200:
         return None
     try:
-        raw, when = _signer().unsign(value, return_timestamp=True)
-    except BadSignature:
+        text = _signer().unsign(value, max_age=MAX_AGE_S).decode()  # older than a school year: no id
+    except BadSignature:  # SignatureExpired is one
         return None
-    text = raw.decode()
     if len(text) != 32 or any(c not in "0123456789abcdef" for c in text):
         return None
-    return BrowserId(id=text, born=when.timestamp())
+    return BrowserId(id=text)
+
+
+def address_of(ip: str | None, forwarded: str | None) -> str | None:
+    """Where a request comes from; None for this machine. Behind our own nginx (a replica, reached
+    from this machine), the address nginx saw: the last in X-Forwarded-For, the one nginx added;
+    an address a browser wrote there itself comes before it and is never read."""
+    local = ip is None or ip in LOOPBACK
+    if local and forwarded and replica():
+        ip = forwarded.split(",")[-1].strip()[:64]
+    return None if ip is None or ip in LOOPBACK else ip
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str | None:
+    found = [value for key, value in scope.get("headers", []) if key == name]
+    return b",".join(found).decode("latin-1") if found else None
 
 
 def _cookie_in(scope: dict[str, Any]) -> str | None:
@@ -103,13 +123,18 @@ def _cookie_in(scope: dict[str, Any]) -> str | None:
 
 class Browsers:
     """ASGI middleware: a plain HTTP answer to a browser without a valid id sets one. The page's
-    first answer carries it, so the websocket the page then opens carries it too."""
+    first answer carries it, so the websocket the page then opens carries it too. This machine's
+    own browsers are never counted; another address past `mint_free` new ids in `window_s` gets
+    none until the window has moved on (its pages still work, each session then its own)."""
 
-    def __init__(self, app: Any) -> None:
-        self.app = app
+    def __init__(self, app: Any, mint_free: int = MINT_FREE, window_s: float = MINT_WINDOW_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.app, self.mint_free, self.window_s, self.clock = app, mint_free, window_s, clock
+        self._minted: dict[str, deque[float]] = {}  # address -> when each of its ids in the window was made
+        self._swept = clock()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or browser_of(_cookie_in(scope)) is not None:
+        if scope["type"] != "http" or browser_of(_cookie_in(scope)) is not None or not self._may_mint(scope):
             await self.app(scope, receive, send)
             return
         cookie = (f"{COOKIE}={new_browser()}; Path=/; Max-Age={MAX_AGE_S}; HttpOnly; SameSite=Lax").encode()
@@ -120,6 +145,24 @@ class Browsers:
             await send(message)
 
         await self.app(scope, receive, with_cookie)
+
+    def _may_mint(self, scope: dict[str, Any]) -> bool:
+        """Counts a new id for the request's address, if it may have one (one event loop: no lock)."""
+        client = scope.get("client")
+        where = address_of(client[0] if client else None, _header(scope, b"x-forwarded-for"))
+        if where is None:
+            return True
+        now = self.clock()
+        if now - self._swept > self.window_s:  # once a window, forget the addresses gone quiet
+            self._minted = {a: t for a, t in self._minted.items() if now - t[-1] <= self.window_s}
+            self._swept = now
+        times = self._minted.setdefault(where, deque())
+        while times and now - times[0] > self.window_s:
+            times.popleft()
+        if len(times) >= self.mint_free:
+            return False
+        times.append(now)
+        return True
 
 
 def day_end(now: float | None = None) -> float:
@@ -168,9 +211,9 @@ class Throttle:
     After `free` wrong keys in a row, a browser's next try waits `base_s`, doubling with every
     further wrong key (at most `most_s`). An address (a school's one NAT, say) with `address_free`
     wrong keys within `window_s` makes its browsers wait the same way, but only those that have
-    failed themselves, or were given their id after those wrong keys began: a guesser can't go
-    faster by asking for new ids, and the teacher's browser, open before, is never locked out.
-    A right key clears its browser's count."""
+    failed themselves, or that the server could not name (no id): a browser with an id that has
+    never failed, the teacher's, is never made to wait. A guesser can't buy such browsers faster
+    than `Browsers` gives an address ids. A right key clears its browser's count."""
 
     def __init__(self, free: int = 5, address_free: int = 20, window_s: float = 600.0, base_s: float = 2.0,
                  most_s: float = 300.0, clock: Callable[[], float] = time.time) -> None:
@@ -180,15 +223,15 @@ class Throttle:
         self._browsers: dict[str, tuple[int, float]] = {}  # browser -> (wrong keys in a row, when the last was)
         self._addresses: dict[str, deque[float]] = {}  # address -> when each wrong key in its window came
 
-    def wait_s(self, browser: str, address: str | None = None, born: float | None = None) -> float:
-        """Seconds before `browser` (made at `born`; None: unknown) may try a key again; 0 if now."""
+    def wait_s(self, browser: str, address: str | None = None, named: bool = False) -> float:
+        """Seconds before `browser` (`named`: an id the server gave) may try a key again; 0 if now."""
         now = self.clock()
         with self._lock:
             self._forget(now)
             wrong, last = self._browsers.get(browser, (0, now))
             own = self._delay(wrong - self.free + 1, last)
             recent = self._addresses.get(address or "", deque())
-            caught = recent and (wrong > 0 or born is None or born >= recent[0])
+            caught = recent and (wrong > 0 or not named)
             shared = self._delay(len(recent) - self.address_free + 1, recent[-1]) if caught else -float("inf")
             return max(0.0, own - now, shared - now)
 

@@ -3,15 +3,18 @@ lasts the day, and wrong keys that cost time per browser and per address, never 
 from __future__ import annotations
 
 import asyncio
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from itsdangerous import TimestampSigner
 
 from lenet.classroom import browsers
 from lenet.classroom.browsers import (
     COOKIE,
     Browsers,
     Throttle,
+    address_of,
     browser_of,
     day_end,
     forget_teacher,
@@ -31,19 +34,22 @@ def test_an_id_is_the_server_s_own_and_an_edited_one_is_no_id(runs):
     for forged in (f"{other}.{stamp}.{signature}", value[:-1] + ("A" if value[-1] != "A" else "B"), raw, "", None,
                    "x" * 5000, "../../etc/passwd", "٣" * 32):
         assert browser_of(forged) is None
+    aged = _YearOld(browsers._secret(), salt="lenet-browser").sign(raw).decode()
+    assert browser_of(aged) is None  # a year old: the browser is given a new one
+
+
+class _YearOld(TimestampSigner):
+    def get_timestamp(self) -> int:
+        return int(time.time()) - browsers.MAX_AGE_S - 60
 
 
 def test_a_browser_without_an_id_is_given_one_and_keeps_it(runs):
     sent: list[dict] = []
 
-    async def page(scope, receive, send):
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/html")]})
-        await send({"type": "http.response.body", "body": b"ok"})
-
     async def ask(cookie: bytes | None) -> list[tuple[bytes, bytes]]:
         sent.clear()
         headers = [(b"cookie", cookie)] if cookie else []
-        await Browsers(page)({"type": "http", "headers": headers}, None, lambda m: _keep(sent, m))
+        await Browsers(_page)({"type": "http", "headers": headers}, None, lambda m: _keep(sent, m))
         return sent[0]["headers"]
 
     given = [v for k, v in served(ask(None)) if k == b"set-cookie"]
@@ -52,6 +58,11 @@ def test_a_browser_without_an_id_is_given_one_and_keeps_it(runs):
     assert browser_of(value.decode()) is not None
     assert not [v for k, v in served(ask(COOKIE.encode() + b"=" + value)) if k == b"set-cookie"]  # kept
     assert [v for k, v in served(ask(COOKIE.encode() + b"=forged")) if k == b"set-cookie"]  # replaced
+
+
+async def _page(scope, receive, send):
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/html")]})
+    await send({"type": "http.response.body", "body": b"ok"})
 
 
 async def _keep(sent: list[dict], message: dict) -> None:
@@ -96,20 +107,55 @@ def test_five_wrong_keys_are_free_then_each_try_waits_twice_as_long():
     assert gate.wait_s("a") == 0
 
 
-def test_wrong_keys_from_one_address_never_lock_out_a_teacher_whose_browser_has_not_failed():
-    # failed at 95003f1: 20 wrong keys from any sessions made every session wait, the teacher's too
+def test_wrong_keys_from_one_address_never_make_a_browser_that_has_not_failed_wait():
+    # failed at 95003f1: 20 wrong keys from any sessions made every session wait, the teacher's too;
+    # and at 8f961d0 a teacher's browser given its id after the wrong keys began waited with them
     clock = Clock()
     gate = Throttle(clock=clock)
-    teacher_born = clock.now - 600  # the projector's browser, opened before class
-    clock.now += 1
     for i in range(30):  # thirty fresh ids from the school's one address, a wrong key each
         gate.failed(f"guesser-{i}", "10.0.0.7")
-    assert gate.wait_s("teacher", "10.0.0.7", born=teacher_born) == 0
-    assert gate.wait_s("guesser-3", "10.0.0.7", born=clock.now - 5) > 0  # failed: waits for the address
-    assert gate.wait_s("fresh-id", "10.0.0.7", born=clock.now) > 0  # a new id asked for meanwhile: waits too
-    assert gate.wait_s("elsewhere", "10.0.0.8", born=clock.now) == 0  # another address: nothing to do with it
-    clock.now += 601  # the window has passed
-    assert gate.wait_s("fresh-id", "10.0.0.7", born=clock.now) == 0
+    for _ in range(1000):  # and a thousand from sessions with no id at all
+        gate.failed("no-id", "10.0.0.7")
+    assert gate.wait_s("teacher", "10.0.0.7", named=True) == 0  # the projector's browser, whenever it was opened
+    assert gate.wait_s("guesser-3", "10.0.0.7", named=True) > 0  # failed: waits for the address
+    assert gate.wait_s("session-only", "10.0.0.7") > 0  # no id the server gave: waits for the address
+    assert gate.wait_s("session-only", "10.0.0.8") == 0  # another address: nothing to do with it
+    gate.failed("teacher", "10.0.0.7")
+    assert gate.wait_s("teacher", "10.0.0.7", named=True) > 0  # a typo: now it has failed too
+    clock.now += 3601  # the window, and the hour, have passed
+    assert gate.wait_s("teacher", "10.0.0.7", named=True) == gate.wait_s("session-only", "10.0.0.7") == 0
+
+
+def test_an_address_is_given_only_so_many_new_ids_so_a_guesser_can_t_buy_unfailed_browsers(runs, monkeypatch):
+    # failed at 8f961d0: every request without a cookie got a new id, so a fresh never-failed browser each guess
+    clock = Clock()
+    door = Browsers(_page, mint_free=3, window_s=600.0, clock=clock)
+
+    def given(client: str | None, forwarded: bytes | None = None) -> bool:
+        headers = [(b"x-forwarded-for", forwarded)] if forwarded else []
+        scope = {"type": "http", "headers": headers, "client": (client, 50000) if client else None}
+        sent: list[dict] = []
+        served(door(scope, None, lambda m: _keep(sent, m)))
+        return any(k == b"set-cookie" for k, _ in sent[0]["headers"])
+
+    assert [given("10.0.0.7") for _ in range(5)] == [True, True, True, False, False]
+    assert given("10.0.0.8") and given("127.0.0.1") and given(None)  # another address; this machine, always
+    assert given("127.0.0.1", b"10.0.0.7")  # a lone server: a header a browser wrote is not read
+    monkeypatch.setenv("LENET_REPLICA", "r1")  # behind our nginx: its last X-Forwarded-For entry is the address
+    assert not given("127.0.0.1", b"10.0.0.9, 10.0.0.7") and given("127.0.0.1", b"10.0.0.7, 10.0.0.9")
+    clock.now += 601
+    assert given("10.0.0.7")  # the window has moved on
+
+
+def test_the_address_is_the_socket_s_or_behind_our_nginx_the_one_nginx_wrote(monkeypatch):
+    monkeypatch.delenv("LENET_REPLICA", raising=False)
+    assert address_of("10.0.0.7", "1.2.3.4") == "10.0.0.7" and address_of("127.0.0.1", "1.2.3.4") is None
+    assert address_of(None, None) is None and address_of("::1", None) is None
+    monkeypatch.setenv("LENET_REPLICA", "r1")
+    assert address_of("127.0.0.1", "6.6.6.6, 10.0.0.7") == "10.0.0.7"  # what the browser wrote comes first
+    assert address_of(None, " 10.0.0.7 ") == "10.0.0.7" and address_of("127.0.0.1", "127.0.0.1") is None
+    assert address_of("10.0.0.8", "10.0.0.7") == "10.0.0.8"  # not from this machine: not our nginx
+    assert len(address_of("127.0.0.1", "x" * 5000)) == 64
 
 
 def test_the_throttle_counts_every_failure_from_many_threads():

@@ -4,6 +4,7 @@ from __future__ import annotations
 from streamlit import config
 from streamlit.testing.v1 import AppTest
 
+from lenet.classroom.browsers import BrowserId
 from lenet.files import ROOT
 from ui.common.teacher import ENV
 
@@ -12,13 +13,16 @@ from ui.common.teacher import ENV
 config.set_option("client.showErrorDetails", "full")
 
 
-def sign_in_page(monkeypatch, key: str | None, query: dict[str, str] | None = None) -> AppTest:
-    """The Train page with the teacher key `key` set (None: none), opened by a link with `query`."""
+def sign_in_page(monkeypatch, key: str | None, query: dict[str, str] | None = None,
+                 browser: BrowserId | None = None) -> AppTest:
+    """The Train page with the teacher key `key` set (None: none), opened by a link with `query`,
+    in a browser the server named `browser` (None: no id, each session its own)."""
     if key is None:
         monkeypatch.delenv(ENV, raising=False)
     else:
         monkeypatch.setenv(ENV, key)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.session_state["_browser"] = browser  # what ui/common/teacher.py's browser() read from the cookie
     for name, value in (query or {}).items():
         at.query_params[name] = value
     at.run()

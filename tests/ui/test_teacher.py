@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from lenet.classroom.browsers import Throttle
+from lenet.classroom.browsers import Throttle, browser_of, new_browser
 from tests.conftest import Clock
 from tests.ui.conftest import sign_in, sign_in_page
 from ui.common import teacher
@@ -78,3 +78,20 @@ def test_class_keys_are_a_json_object_of_class_codes_and_nothing_else():
     for raw in ("7a=k", "[1]", '{"7a": 3}', '{"7a": ""}', '{"7 A": "k"}', "{"):
         with pytest.raises(ValueError, match="LENET_TEACHER_KEYS"):
             class_keys(raw)
+
+
+@pytest.mark.app
+def test_a_teacher_on_a_browser_that_has_not_failed_signs_in_while_the_school_s_address_guesses(monkeypatch, runs):
+    # failed at 8f961d0: a browser given its id after the address's wrong keys began waited with the guessers
+    monkeypatch.setattr(teacher, "THROTTLE", Throttle(clock=Clock()))
+    monkeypatch.setattr(teacher, "address", lambda: "10.0.0.7")  # one school, one address
+    for _ in range(5):  # five sessions the server could not name (no id), five wrong keys each
+        guesser = sign_in_page(monkeypatch, "s3cret-key")
+        for _ in range(5):
+            sign_in(guesser, "guess")
+    late = sign_in_page(monkeypatch, "s3cret-key")
+    sign_in(late, "s3cret-key")  # one more session with no id: waits with the address, right key or not
+    assert any("Too many wrong keys" in e.value for e in late.error)
+    projector = sign_in_page(monkeypatch, "s3cret-key", browser=browser_of(new_browser()))  # a brand-new browser
+    sign_in(projector, "s3cret-key")
+    assert [b for b in projector.button if b.label == "Start training"] and not projector.error

@@ -34,12 +34,12 @@ from lenet.classroom.browsers import (
     COOKIE,
     BrowserId,
     Throttle,
+    address_of,
     browser_of,
     forget_teacher,
     recall_teacher,
     remember_teacher,
 )
-from lenet.classroom.replicas import replica
 from lenet.files import is_class_code, is_made, make_class
 from ui.common.classes import session_class
 from ui.common.i18n import Text, text
@@ -164,12 +164,9 @@ def session_id() -> str:
 
 
 def address() -> str | None:
-    """Where this session connects from. Behind our own nginx (a replica, reached from this
-    machine), the address nginx saw: the last in X-Forwarded-For, the one nginx added; an address
-    a browser wrote there itself comes before it and is never read. Otherwise the socket's own."""
-    ip = st.context.ip_address  # None from this machine
-    forwarded = st.context.headers.get("X-Forwarded-For") if ip is None and replica() else None
-    return forwarded.split(",")[-1].strip()[:64] if forwarded else ip
+    """Where this session connects from (lenet/classroom/browsers.py's `address_of`); None for
+    this machine."""
+    return address_of(st.context.ip_address, st.context.headers.get("X-Forwarded-For"))
 
 
 def keyed() -> bool:
@@ -241,7 +238,7 @@ def check_key(keys: list[tuple[str, str]]) -> None:
     entered = st.session_state.get(FIELD) or ""
     st.session_state[FIELD] = ""
     who, where, found = session_id(), address(), browser()
-    wait = THROTTLE.wait_s(who, where, found.born if found is not None else None)
+    wait = THROTTLE.wait_s(who, where, named=found is not None)
     opened = [scope for key, scope in keys if key_matches(entered, key)]  # every key compared: no early exit
     if wait > 0:
         st.session_state["_signin"] = ("teacher.wait", wait)
@@ -257,7 +254,7 @@ def check_key(keys: list[tuple[str, str]]) -> None:
     else:
         wrong = THROTTLE.failed(who, where)
         log.warning("a wrong teacher key from browser %s at %s (%d in a row)", who[:8], where or "this machine", wrong)
-        st.session_state["_signin"] = ("teacher.wrong_key", THROTTLE.wait_s(who, where))
+        st.session_state["_signin"] = ("teacher.wrong_key", THROTTLE.wait_s(who, where, named=found is not None))
 
 
 def sign_out() -> None:
