@@ -99,7 +99,11 @@ def test_each_shipped_checkpoint_carries_its_calibration(name, calibrated):
     saved = of_checkpoint(load_checkpoint(CHECKPOINT_DIR / f"{name}.pt"))
     made = calibrated[name][1]
     assert saved is not None and saved.threshold == made.threshold
-    assert all(torch.allclose(getattr(saved, k), getattr(made, k)) for k in ("means", "precision", "sure", "near"))
+    # within 1e-4 of each tensor's largest entry, not bit for bit: float32 convolutions round differently on
+    # another CPU (AVX2 here, AVX-512 where they were made), and inverting the covariance magnifies it (1e-3 relative)
+    for k in ("means", "precision", "sure", "near"):
+        ours, shipped = getattr(made, k), getattr(saved, k)
+        assert (ours - shipped).abs().max() <= 1e-4 * shipped.abs().max(), k
 
 
 def test_a_damaged_calibration_is_none_never_an_error():
