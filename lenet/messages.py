@@ -133,6 +133,10 @@ ENGLISH: dict[str, str] = {
     "job.stopped_nothing": "Stopped; no epoch had finished, so nothing was saved.",
     "job.failed": "Training failed: {error}",
     "job.died": "Training stopped unexpectedly (exit code {code}).",
+    "job.server_stopped": "Stopped: its server stopped before an epoch had finished, so nothing was saved.",
+    "job.server_stopped_saved": "Stopped: its server stopped. Epoch {epoch} is saved as {name}.",
+    "job.store_down": "This server's replicas can't reach their shared store just now, so no run can start. "
+                      "Drawing still works; try Start again in a minute.",
     # the class's designs and their board (lenet/classroom/board.py, jobs.py)
     "board.bad_budget": "the budget's {name} must be a whole number from {low} to {high}, got {value!r}",
     "board.bad_nickname": "a nickname is 2 to 24 letters, digits or hyphens, starting with a letter or digit "

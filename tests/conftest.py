@@ -17,7 +17,10 @@ import numpy as np
 import pytest
 import torch
 
+from deploy.redis import redis_path, redis_server
+from deploy.replicas import free_ports
 from lenet.classroom import collection
+from lenet.classroom.store import store
 from lenet.config import TrainConfig
 from lenet.data import Mnist, Split, ensure_mnist, load_mnist, normalise, sample_digits
 from lenet.files import ROOT
@@ -52,6 +55,26 @@ def runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh LENET_RUNS of the test's own: its saved runs, collections, boards and classes."""
     monkeypatch.setenv("LENET_RUNS", str(tmp_path))
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """A real redis-server (Debian's), started for the session on a free port, as
+    `make serve-replicas` starts one: never a mock."""
+    if redis_path() is None:
+        pytest.skip("needs Debian's redis-server: `sudo apt-get install redis-server` (.ci/run installs it)")
+    with redis_server(free_ports(0)) as url:
+        yield url
+
+
+@pytest.fixture
+def shared(redis_url: str, runs: Path, monkeypatch: pytest.MonkeyPatch):
+    """This process as replica r1 of a server whose replicas share an empty store."""
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("LENET_REPLICA", "r1")
+    found = store()
+    found.flushdb()
+    return found
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ import io
 import json
 import re
 import secrets
-import threading
 import time
 import zipfile
 from dataclasses import dataclass, replace
@@ -28,9 +27,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..files import write_atomic
+from ..files import runs_root, write_atomic
 from ..messages import Message
 from .moderation import LOG, moderated
+from .store import mutex
 
 __all__ = ["HELD_OUT", "MAX_ITEMS", "CollectionError", "Drawings", "Item", "clear", "export_zip", "images", "items",
            "labels", "read", "save", "set_name", "split"]
@@ -42,7 +42,6 @@ MAX_MODEL_NAME = 200  # characters of the model's name kept in the JSON
 FIELDS = ("label", "predicted", "model", "saved")  # the JSON's keys, all of them
 ID = re.compile(r"^(\d+)-([0-9a-f]{8})$")
 
-_lock = threading.Lock()  # one saver or clearer at a time, so the cap holds and clear never races a save
 
 
 class CollectionError(ValueError):
@@ -168,7 +167,7 @@ def save(folder: Path, image: np.ndarray, label: int, *, canvas: np.ndarray | No
     item = Item(id=f"{time.time_ns()}-{secrets.token_hex(4)}", label=label, predicted=predicted, model=model,
                 saved=saved, folder=folder)
     record = json.dumps({"label": label, "predicted": predicted, "model": model, "saved": saved}).encode()
-    with _lock:
+    with _one_at_a_time(folder):
         folder.mkdir(parents=True, exist_ok=True)
         count = len(_ids(folder))
         if count >= MAX_ITEMS:
@@ -246,13 +245,21 @@ def clear(folder: Path) -> int:
     of them (an Undo after Clear would have nothing to restore); nothing else (other files and
     subfolders stay). Returns how many drawings were deleted."""
     folder = Path(folder)
-    with _lock:
+    with _one_at_a_time(folder):
         ids = _ids(folder)
         for id_ in ids:
             for name in (f"{id_}.json", f"{id_}.png", f"{id_}.canvas.png"):  # the JSON first: gone at once
                 (folder / name).unlink(missing_ok=True)
         (folder / LOG).unlink(missing_ok=True)
     return len(ids)
+
+
+def _one_at_a_time(folder: Path):
+    """One saver or clearer of `folder` at a time, on every replica: the cap holds, and Clear
+    never races a save. Named by its place under the runs (the same on every host sharing them)."""
+    where = folder.resolve()
+    return mutex("collection:" + str(where.relative_to(runs_root().resolve()) if where.is_relative_to(
+        runs_root().resolve()) else where))
 
 
 def _digit(value: object, key: str) -> int:

@@ -17,6 +17,7 @@ from ..messages import Message
 from . import replicas
 from .jobs import Job, JobBusy
 from .state import RunState, RunView
+from .store import Down
 
 __all__ = ["JOBS", "JobQueue", "current_job"]
 
@@ -120,10 +121,18 @@ class JobQueue:
         """Start `job` now (self._lock is held). Behind a proxy it first takes the training lock
         that every replica shares: JobBusy if another replica took it first."""
         if job.replica and not job.state.status.ended:
-            held = replicas.take(job.state, job.replica)
-            if held is not None:
-                raise _elsewhere(held)
-        self._current = job.start(self._next)
+            try:
+                taken = replicas.take(job.state, job.replica)
+            except Down:
+                raise JobBusy(Message("job.store_down")) from None
+            if isinstance(taken, replicas.Holder):
+                raise _elsewhere(taken)
+            job.lease = taken
+        try:
+            self._current = job.start(self._next)
+        finally:
+            if job.lease is not None and not job.began:  # it raised, or was stopped while queued: no run
+                job.lease.release()
         if not job.state.board:  # a student's design never takes the Train page: the class's last run stays
             self._last[job.state.class_code] = job
         return job
@@ -141,10 +150,14 @@ class JobQueue:
 
     def _elsewhere(self) -> replicas.Holder | None:
         """Who trains on another replica now, if anyone (None on a lone server)."""
-        if not replicas.replica():
+        name = replicas.sharing()
+        if name is None:
             return None
-        held = replicas.holder()
-        return held if held is not None and held.replica != replicas.replica() else None
+        try:
+            held = replicas.holder()
+        except Down:  # the store is away: nothing can start anyway (`_begin`), and what trains here goes on
+            return None
+        return held if held is not None and held.replica != name else None
 
     def _watch(self) -> None:
         """While runs wait here for another replica's run, look for its end every second."""
@@ -167,8 +180,8 @@ class JobQueue:
 
     def _next(self, ended: Job | None) -> None:
         """A run has ended (here, or on another replica: None): start the next one still waiting."""
-        if ended is not None and ended.replica:
-            replicas.release(ended.state.name, ended.replica)
+        if ended is not None and ended.lease is not None:
+            ended.lease.release()
         with self._lock:
             while self._waiting and not self._busy():
                 job = self._waiting[0]

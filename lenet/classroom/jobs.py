@@ -18,7 +18,7 @@ sends back are protocol.py's events.
 """
 from __future__ import annotations
 
-import contextlib
+import logging
 import pickle
 import threading
 import time
@@ -51,13 +51,14 @@ from .protocol import (
     Stopped,
     Weights,
 )
-from .replicas import Publisher, replica
+from .replicas import Lease, Publisher, keep, sharing
 from .runs import continue_config, run_name
 from .serving import context, pages_counter, shared_mnist, training_nice
 from .state import Film, RunState, Status, live_model
 from .trainer import run_order
 
 __all__ = ["Job", "JobBusy", "continued_run", "finetune_run", "new_run"]
+log = logging.getLogger("lenet.jobs")
 
 class JobBusy(RuntimeError):
     """A training run is already going; only one trains at a time."""
@@ -78,7 +79,8 @@ class Job:
         self._stop: Any = None  # a multiprocessing Event, set by stop()
         self._process: Any = None
         self._ended = threading.Event()  # the last word has come
-        self.replica = replica()  # behind a proxy, this replica's name; None for a lone server
+        self.replica = sharing()  # behind a proxy, this replica's name; None for a lone server
+        self.lease: Lease | None = None  # behind a proxy, the training lock, once its queue took it
         shown = self.replica and not state.board  # every replica shows it; a board design only its own page
         self._publish = Publisher(self, self.replica) if shown else None
 
@@ -98,6 +100,8 @@ class Job:
                                     args=(send, self._stop, pages_counter(), order, shared_mnist()))
         self._process.start()
         send.close()  # the child holds the only writer: its exit ends our reads
+        if self.lease is not None:  # renewed while the process lives: however it ends, the lease lapses
+            keep(self.lease, self._process.is_alive)
         self._published(force=True)
         threading.Thread(target=self._listen, args=(receive, on_end), daemon=True,
                          name=f"job-{self.state.name}").start()
@@ -163,17 +167,28 @@ class Job:
             self._end()
         on_end(self)
 
+    @property
+    def began(self) -> bool:
+        """Its process was started (a run stopped while queued never starts one)."""
+        return self._process is not None
+
     def _published(self, force: bool) -> None:
-        """Behind a proxy, let the other replicas see the run as it is now (replicas.Publisher)."""
+        """Behind a proxy, let the other replicas see the run as it is now (replicas.Publisher).
+        A store that is away, or anything else going wrong there, costs their view, never the run."""
         if self._publish is not None:
-            with contextlib.suppress(OSError):  # a full shared disk costs the other replicas' view, not the run
+            try:
                 self._publish(force)
+            except Exception:  # noqa: BLE001
+                log.warning("run %s not published to the other replicas", self.state.name, exc_info=True)
 
     def _end(self) -> None:
-        """The last word has come: `after` sees the final state, then join() returns."""
+        """The last word has come: `after` sees the final state, then join() returns. An `after`
+        that fails is logged: the queue behind this run goes on all the same."""
         try:
             if self.after is not None:
                 self.after(self.snapshot())
+        except Exception:  # noqa: BLE001
+            log.exception("what follows run %s failed", self.state.name)
         finally:
             self._ended.set()
 

@@ -1,13 +1,14 @@
 """A run as plain data: dicts, lists, numbers, strings and tensors, which torch.load(...,
 weights_only=True) reads back without running any code. What one replica writes to the shared
-folder for the others (replicas.py) is this, never a pickle of the objects themselves: a file in
-a shared folder must never run code when it is read.
+store for the others (replicas.py) is this, never a pickle of the objects themselves: what is
+shared must never run code when it is read.
 
     data = run_plain(state)            # torch.save(data, f) on one replica
     state = run_from_plain(data)       # torch.load(f, weights_only=True) on another
 """
 from __future__ import annotations
 
+import io
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from ..train import BatchReport, EvalResult
 from .protocol import FineTuning, Frame, Probe
 from .state import RunState, Status
 
-__all__ = ["frames_from_plain", "frames_plain", "run_from_plain", "run_plain"]
+__all__ = ["frames_from_plain", "frames_plain", "from_bytes", "run_from_plain", "run_plain", "to_bytes"]
 
 PATHS = ("folder", "checkpoint")  # RunState's Path fields, written as text
 
@@ -65,6 +66,19 @@ def frames_plain(frames: list[Frame]) -> list[dict[str, Any]]:
 def frames_from_plain(data: list[dict[str, Any]]) -> list[Frame]:
     return [Frame(samples=f["samples"], progress=f["progress"], filters=f["filters"].numpy(),
                   maps={name: m.numpy() for name, m in f["maps"].items()}) for f in data]
+
+
+def to_bytes(data: Any) -> bytes:
+    """Plain data and tensors as torch.save writes them."""
+    buffer = io.BytesIO()
+    torch.save(data, buffer)
+    return buffer.getvalue()
+
+
+def from_bytes(raw: bytes) -> Any:
+    """What to_bytes wrote, on the CPU. Raises for anything else, a pickle that would run code
+    first among them (weights_only)."""
+    return torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
 
 
 def _fields(obj: Any) -> dict[str, Any]:

@@ -1,51 +1,61 @@
-"""Several copies of the app (replicas) behind one proxy, sharing one LENET_RUNS folder, as one
-server: one run trains at a time across all of them, and every replica shows it live.
+"""Several copies of the app (replicas) behind one proxy, as one server: one run trains at a time
+across all of them, every replica shows it live, and a replica that dies is survived.
 
-Only when LENET_REPLICA names this replica (deploy/replicas.py sets it): a lone server shares
-nothing and does none of this. Everything lives in runs_root()/.training/:
+Only when LENET_REPLICA names this replica and REDIS_URL names the store they share (store.py;
+deploy/replicas.py sets both): a lone server shares nothing and does none of this.
 
-    lock              who trains now: {replica, run, class, who, since}, made whole or not at all
-    <class>.run       the class's latest run as its replica last published it: its RunState (no
-                      film) and live weights, rewritten atomically about twice a second
-    <class>.film      its film (the frames), rewritten every few seconds
-    stop-<run>        a Stop pressed on another replica, for the run's own replica to obey
+    lenet:lock               who trains now (a Holder as JSON, with a token only its taker knows),
+                             set with NX and a lease of LEASE_S, renewed by its holder only while
+                             its run's process lives (`keep`), given back by compare-and-delete
+    lenet:run:<class>        the class's latest run: its state as JSON, its tensors (live weights,
+                             evaluations) and film as torch.save bytes, read with weights_only
+    lenet:stop:<run>:<start> a Stop pressed on another replica, for that run and no later one
+    lenet:news:<class>       a channel: the run's version, published with each change
 
-The run's own replica publishes (`Publisher`, called by its Job after each message), and a
-thread keeps its lock fresh (`_keep`); the others read (`RemoteJob`, what JOBS.current() hands
-out there). A replica that dies leaves a lock nobody refreshes: after STALE_S it no longer
-counts. The run and film files are plain data written by torch.save and read with
-torch.load(weights_only=True) (plain.py), the lock is JSON: nothing read from the shared folder
-ever runs code.
+A replica that dies stops renewing: its lease lapses within LEASE_S, and every page then shows
+its run stopped at its last saved epoch. Nothing read from the store ever runs code.
 """
 from __future__ import annotations
 
-import contextlib
-import io
 import json
+import logging
 import math
 import os
+import secrets
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
 from typing import Any
 
-import torch
 from torch import nn
 
-from ..files import runs_root, write_atomic
-from .plain import frames_from_plain, frames_plain, run_from_plain, run_plain
-from .state import RunState, live_model
+from ..messages import Message
+from .plain import frames_from_plain, frames_plain, from_bytes, run_from_plain, run_plain, to_bytes
+from .state import RunState, Status, live_model
+from .store import Down, key, store
 
-__all__ = ["Holder", "Publisher", "RemoteJob", "holder", "release", "remote_run", "replica", "take"]
+__all__ = ["Holder", "Lease", "Publisher", "RemoteJob", "holder", "keep", "remote_run", "replica", "sharing", "take"]
 
 ENV = "LENET_REPLICA"
 PUBLISH_EVERY_S = 0.5  # the live charts redraw every 0.8 s: a point is never more than one redraw late
-FILM_EVERY_S = 3.0  # frames are big (26 KB each, up to 240): the film is rewritten less often
-STALE_S = 30.0  # a lock its replica hasn't refreshed for this long belongs to a replica that died
-BEAT_S = 5.0  # how often a live replica refreshes its lock, whether or not its run has news
-NO_CLASS = "_"  # the file name of the runs of no class (a class code never starts with "_")
+FILM_EVERY_S = 3.0  # frames are big (26 KB each, up to 240): the film is written less often
+LEASE_S = 10.0  # a lock nobody renews lapses after this: its run's process has ended, or its replica died
+RENEW_S = 2.0  # how often the holder renews while its run's process lives
+KEEP_S = 24 * 3600  # a published run stays readable for a day after its last news
+STOP_S = 600  # a Stop request waits this long for its run to read it
+NO_CLASS = "_"  # the key of the runs of no class (a class code never starts with "_")
+PROCESS = uuid.uuid4().hex  # this server process: a replica started again is another publisher
+LOCK = key("lock")
+log = logging.getLogger("lenet.replicas")
+
+# Compare-and-delete, and renew-or-retake: run inside Redis, so no other client comes in between.
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+_RENEW = ("local held = redis.call('get', KEYS[1]) "
+          "if held == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end "
+          "if not held then return redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) and 1 or 0 end "
+          "return 0")  # an empty store (restarted mid-run) gets the lock back from its holder
 
 
 def replica() -> str | None:
@@ -53,12 +63,17 @@ def replica() -> str | None:
     return os.environ.get(ENV) or None
 
 
-def _folder() -> Path:
-    return runs_root() / ".training"
+def sharing() -> str | None:
+    """This replica's name when it shares a store with others; None for a lone server."""
+    return replica() if store() is not None else None
 
 
-def _run_file(code: str | None, kind: str) -> Path:
-    return _folder() / f"{code or NO_CLASS}.{kind}"
+def _run_key(code: str | None) -> str:
+    return key("run", code or NO_CLASS)
+
+
+def _stop_key(state: RunState) -> str:
+    return key("stop", state.name, repr(state.started))
 
 
 # ---- the lock: one run trains at a time, across every replica ----------------------------------
@@ -73,80 +88,78 @@ class Holder:
     since: float  # time.time() when it was taken
 
 
-def take(state: RunState, name: str) -> Holder | None:
-    """Take the lock for `state`'s run, as replica `name`: None when taken, else who holds it. The
-    file appears whole or not at all (written aside, then hard-linked into place, which fails if
-    it exists)."""
+@dataclass(frozen=True)
+class Lease:
+    """The lock, as its taker holds it: its value is the Holder with a token no one else knows."""
+    value: str
+
+    def renew(self) -> bool:
+        """Push the lease on LEASE_S (taking the lock again if the store lost it); False once
+        another holds it. Raises Down while the store can't be reached."""
+        return bool(store().eval(_RENEW, 1, LOCK, self.value, int(LEASE_S * 1000)))
+
+    def release(self) -> None:
+        """Give the lock back, if it is still ours (never another's that took it after a lapse)."""
+        try:
+            store().eval(_RELEASE, 1, LOCK, self.value)
+        except Down:  # the lease lapses by itself
+            pass
+
+
+def take(state: RunState, name: str) -> Lease | Holder:
+    """Take the lock for `state`'s run, as replica `name`: its Lease, or who holds it. Raises
+    Down while the store can't be reached."""
     mine = Holder(replica=name, run=state.name, class_code=state.class_code, teacher=state.owner is None,
                   since=time.time())
-    lock = _folder() / "lock"
-    aside = write_atomic(_folder() / f".lock-{mine.replica}-{os.getpid()}", json.dumps(asdict(mine)).encode())
-    try:
-        for _ in range(2):
-            try:
-                os.link(aside, lock)
-                threading.Thread(target=_keep, args=(mine.run, name), daemon=True, name="lenet-lock").start()
-                return None
-            except FileExistsError:
-                found = holder()
-                if found is not None:
-                    return found
-                lock.unlink(missing_ok=True)  # stale: its replica died (a race here costs one retry)
-        return holder() or mine
-    finally:
-        aside.unlink(missing_ok=True)
+    value = json.dumps(asdict(mine) | {"token": secrets.token_hex(16)})
+    for _ in range(3):  # a holder that lapses between our SET and GET: try again
+        if store().set(LOCK, value, nx=True, px=int(LEASE_S * 1000)):
+            return Lease(value)
+        found = holder()
+        if found is not None:
+            return found
+    raise Down("the training lock changed hands three times in a row")
 
 
 def holder() -> Holder | None:
-    """Who trains now, on any replica; None if nobody (or only a replica that died)."""
-    lock = _folder() / "lock"
+    """Who trains now, on any replica; None if nobody (or a replica whose lease lapsed). Raises
+    Down while the store can't be reached."""
+    raw = store().get(LOCK)
+    if raw is None:
+        return None
     try:
-        if time.time() - lock.stat().st_mtime > STALE_S:
-            return None
-        return Holder(**json.loads(lock.read_text()))
-    except (OSError, ValueError, TypeError):
+        data = json.loads(raw)
+        data.pop("token", None)
+        return Holder(**data)
+    except (ValueError, TypeError):
         return None
 
 
-def release(run: str, name: str) -> None:
-    """Give the lock back, if replica `name` holds it for `run`."""
-    found = holder()
-    if found is not None and found.replica == name and found.run == run:
-        (_folder() / "lock").unlink(missing_ok=True)
+def keep(lease: Lease, alive: Callable[[], bool]) -> threading.Thread:
+    """Renew `lease` every RENEW_S while `alive()` (its run's process lives). When the process
+    ends, however it ends, the renewing ends, and the lease lapses within LEASE_S."""
+    def renew() -> None:
+        while alive():
+            try:
+                if not lease.renew():
+                    return  # another replica holds it now: ours lapsed long ago
+            except Down:
+                pass  # the store is away: try again, the lock is retaken when it is back
+            time.sleep(RENEW_S)
 
-
-def _refresh(run: str, name: str) -> bool:
-    """Touch the lock if replica `name` holds it for `run`; False once it doesn't."""
-    found = holder()
-    if found is None or found.replica != name or found.run != run:
-        return False
-    with contextlib.suppress(OSError):
-        os.utime(_folder() / "lock")
-    return True
-
-
-def _keep(run: str, name: str) -> None:
-    """Keep the lock fresh while this process lives and holds it: a run busy for a long time
-    without news (a slow evaluation on a loaded server) must not look like a replica that died."""
-    while _refresh(run, name):
-        time.sleep(BEAT_S)
+    thread = threading.Thread(target=renew, daemon=True, name="lenet-lease")
+    thread.start()
+    return thread
 
 
 # ---- publishing: the run's own replica --------------------------------------------------------
 
-@dataclass(frozen=True)
-class Published:
-    replica: str
-    state: RunState  # without its frames
-    weights: dict | None  # the live model's weights, on the CPU
-
-
 class Publisher:
     """Writes its Job's run where the other replicas read it, at most every PUBLISH_EVERY_S (and
-    always at its start and end), and obeys a Stop pressed elsewhere (the lock is `_keep`'s)."""
+    always at its start and end), renews its lease with it, and obeys a Stop pressed elsewhere."""
 
     def __init__(self, job: Any, name: str) -> None:
-        self.job, self.replica = job, name  # a lenet.classroom.jobs.Job, on replica `name`
+        self.job, self.replica, self.process = job, name, PROCESS  # a lenet.classroom.jobs.Job, on replica `name`
         self.published = self.filmed = -math.inf
 
     def __call__(self, force: bool = False) -> None:
@@ -156,62 +169,87 @@ class Publisher:
         self.published = now
         snap = self.job.snapshot()
         frames, snap = snap.frames, replace(snap, frames=[])
-        run = {"replica": self.replica, "state": run_plain(snap), "weights": self.job.live_weights()}
-        write_atomic(_run_file(snap.class_code, "run"), lambda f: torch.save(run, f))
+        text, tensors = _split(run_plain(snap))
+        version = str(time.time_ns())
+        fields = {"replica": self.replica, "process": self.process, "version": version, "state": text,
+                  "tensors": to_bytes(tensors | {"weights": self.job.live_weights()})}
         if force or now - self.filmed >= FILM_EVERY_S:
-            film = {"name": snap.name, "frames": frames_plain(frames)}
-            write_atomic(_run_file(snap.class_code, "film"), lambda f: torch.save(film, f))
+            fields |= {"film": to_bytes({"name": snap.name, "frames": frames_plain(frames)}), "film_version": version}
             self.filmed = now
-        stop = _folder() / f"stop-{snap.name}"
-        if stop.exists():
-            by = stop.read_text() or None
-            stop.unlink(missing_ok=True)
-            self.job.stop(by=by)
+        pipe = store().pipeline(transaction=False)
+        pipe.hset(_run_key(snap.class_code), mapping=fields).expire(_run_key(snap.class_code), KEEP_S)
+        pipe.publish(key("news", snap.class_code or NO_CLASS), version).getdel(_stop_key(snap))
+        if self.job.lease is not None:
+            pipe.eval(_RENEW, 1, LOCK, self.job.lease.value, int(LEASE_S * 1000))
+        by = pipe.execute()[3]
+        if by is not None:
+            self.job.stop(by=by.decode() or None)
+
+
+def _split(plain: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A run's plain data as JSON, and the parts that hold tensors (its evaluations) apart."""
+    tensors = {name: plain[name] for name in ("live", "evaluation")}
+    return json.dumps({k: v for k, v in plain.items() if k not in tensors}), tensors
 
 
 # ---- reading: every other replica -------------------------------------------------------------
 
+@dataclass(frozen=True)
+class Published:
+    replica: str
+    process: str  # the server process that published it
+    state: RunState  # without its frames
+    weights: dict | None  # the live model's weights, on the CPU
+
+
 _lock = threading.Lock()
-_read: dict[Path, tuple[tuple[int, int], Any]] = {}  # path -> ((mtime_ns, size), what it held): one read per change
+_read: dict[tuple[str, str], tuple[bytes, Any]] = {}  # (run key, part) -> (version, what it held): one read a change
 
 
-def _published(data: dict[str, Any]) -> Published:
-    return Published(replica=str(data["replica"]), state=run_from_plain(data["state"]), weights=data["weights"])
+def _published(code: str | None) -> Published | None:
+    return _load(_run_key(code), "version", ("replica", "process", "state", "tensors"), _rebuild)
 
 
-def _film(data: dict[str, Any]) -> tuple[str, list]:
+def _film(code: str | None) -> tuple[str, list] | None:
+    return _load(_run_key(code), "film_version", ("film",), _film_of)
+
+
+def _film_of(got: list[bytes]) -> tuple[str, list]:
+    data = from_bytes(got[0])
     return str(data["name"]), frames_from_plain(data["frames"])
 
 
-READERS: dict[str, Callable[[dict[str, Any]], Any]] = {"run": _published, "film": _film}
+def _rebuild(got: list[bytes]) -> Published:
+    replica_name, process, text, tensor_bytes = got
+    tensors = from_bytes(tensor_bytes)
+    plain = json.loads(text) | {"live": tensors["live"], "evaluation": tensors["evaluation"]}
+    return Published(replica=replica_name.decode(), process=process.decode(), state=run_from_plain(plain),
+                     weights=tensors["weights"])
 
 
-def _load(path: Path) -> Any:
-    """What `path` holds, read once per change for every session of this replica: torch.load with
-    weights_only (plain data and tensors; a pickle that would run code is refused), then rebuilt.
-    A file that can't be read or rebuilt leaves what was read before."""
-    try:
-        seen = path.stat()
-    except OSError:
-        return None
-    stamp = (seen.st_mtime_ns, seen.st_size)
+def _load(run: str, version_field: str, parts: tuple[str, ...], rebuild: Callable[[list[bytes]], Any]) -> Any:
+    """`parts` of `run`, rebuilt once per version for every session of this replica. While the
+    store is away or lost it (restarted empty), or holds something that can't be rebuilt: what
+    was read before."""
     with _lock:
-        cached = _read.get(path)
-        if cached is not None and cached[0] == stamp:
-            return cached[1]
+        cached = _read.get((run, version_field))
     try:
-        held = READERS[path.suffix[1:]](torch.load(io.BytesIO(path.read_bytes()), map_location="cpu",
-                                                   weights_only=True))
-    except Exception:  # noqa: BLE001 (any file that isn't ours, damaged, hostile or half-written: refused)
+        version, *got = store().hmget(run, [version_field, *parts])
+        if version is None:
+            return cached[1] if cached is not None else None
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        held = rebuild(got)
+    except Exception:  # noqa: BLE001 (the store away, or data that isn't ours, damaged or hostile: refused)
         return cached[1] if cached is not None else None
     with _lock:
-        _read[path] = (stamp, held)
+        _read[(run, version_field)] = (version, held)
     return held
 
 
 class RemoteJob:
     """A run that trains (or trained) on another replica, as the pages see a Job: snapshot,
-    the live model, Stop."""
+    the live model, Stop. A run whose replica died is shown stopped at its last saved epoch."""
 
     def __init__(self, code: str | None) -> None:
         self.code = code
@@ -219,25 +257,28 @@ class RemoteJob:
     @property
     def state(self) -> RunState:
         """The run as last published, without its film (what JOBS compares: its start, its class)."""
-        return _load(_run_file(self.code, "run")).state
+        return _published(self.code).state
 
     def snapshot(self) -> RunState:
-        published: Published = _load(_run_file(self.code, "run"))
-        film = _load(_run_file(self.code, "film"))
+        published = _published(self.code)
+        film = _film(self.code)
         frames = film[1] if film is not None and film[0] == published.state.name else []
-        return replace(published.state, frames=list(frames))
+        state = replace(published.state, frames=list(frames))
+        return state if state.status.ended or _alive(published) else _server_stopped(state)
 
     def has_live_model(self) -> bool:
-        return _load(_run_file(self.code, "run")).weights is not None
+        published = _published(self.code)
+        return published.weights is not None and (published.state.status.ended or _alive(published))
 
     def live_model(self) -> nn.Module | None:
-        """A new model of its own with the weights last published, in eval mode."""
-        published: Published = _load(_run_file(self.code, "run"))
-        return live_model(published.state.config, published.weights)
+        """A new model of its own with the weights last published, in eval mode; None once its
+        replica has died (its saved epochs are on disk)."""
+        published = _published(self.code)
+        return live_model(published.state.config, published.weights) if self.has_live_model() else None
 
     def stop(self, by: str | None = None) -> None:
         """Ask the run's own replica to stop it (it looks at every publish, twice a second)."""
-        write_atomic(_folder() / f"stop-{self.snapshot().name}", (by or "").encode())
+        store().set(_stop_key(self.state), by or "", ex=STOP_S)
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait (at most `timeout` s) until the published run has ended."""
@@ -249,11 +290,27 @@ class RemoteJob:
         return True
 
 
+def _alive(published: Published) -> bool:
+    """Its replica still holds the lock for it (while the store is away: assumed so)."""
+    try:
+        found = holder()
+    except Down:
+        return True
+    return found is not None and found.replica == published.replica and found.run == published.state.name
+
+
+def _server_stopped(state: RunState) -> RunState:
+    """`state` as it ended when its replica died: stopped at its last saved epoch."""
+    said = Message("job.server_stopped") if state.checkpoint is None else \
+        Message("job.server_stopped_saved", epoch=len(state.epochs), name=state.checkpoint.stem)
+    return replace(state, status=Status.STOPPED, message=said, ended=state.ended or time.time())
+
+
 def remote_run(code: str | None) -> RemoteJob | None:
-    """Class `code`'s latest run, if another replica published it; None on a lone server."""
-    if replica() is None:
+    """Class `code`'s latest run, if another server process published it; None on a lone server."""
+    if sharing() is None:
         return None
-    published = _load(_run_file(code, "run"))
-    if published is None or published.replica == replica():
+    published = _published(code)
+    if published is None or published.process == PROCESS:
         return None
     return RemoteJob(code)
