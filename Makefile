@@ -1,13 +1,14 @@
 # make run: start the app.  make test: run the whole test suite.  Each sets itself up.
 # make run ARGS="--server.port 80" passes Streamlit options.
-# make serve-replicas N=2 PORT=8600: N copies behind Debian's nginx at PORT, for a school (docs/deploy.md).
+# make serve-replicas N=2 PORT=8600: N copies behind Debian's nginx at PORT, sharing Debian's redis-server, for a
+# school (docs/deploy.md). A replica that stops is started again; Ctrl-C stops them all.
 # make test-fast: the inner loop, under 30 s (no MNIST, no browser, no whole-app AppTest, no process that
 # imports torch: the markers mnist, browser, app and process).  make lint: ruff.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: run serve-replicas nginx test test-fast lint data bench checkpoints screenshots clean
+.PHONY: run serve-replicas nginx redis test test-fast lint data bench checkpoints screenshots clean
 
 $(VENV)/.app: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,13 +24,19 @@ run: $(VENV)/.app
 
 N    ?= 2
 PORT ?= 8600
-serve-replicas: $(VENV)/.app nginx
+serve-replicas: $(VENV)/.app nginx redis
 	$(PY) -m deploy.replicas --replicas $(N) --port $(PORT)
 
 # Debian's nginx, installed if missing (as .ci/run does): only its binary is used, with deploy/nginx.conf.
 nginx:
 	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -q nginx; else sudo apt-get install -y -q nginx; fi; }
+
+# Debian's redis-server, installed if missing (as .ci/run does): run in the foreground on a port of its own,
+# saving nothing (deploy/redis.py); the system's own redis service is not used. Not needed with REDIS_URL set.
+redis:
+	@test -n "$$REDIS_URL" || command -v redis-server >/dev/null || test -x /usr/bin/redis-server || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -q redis-server; else sudo apt-get install -y -q redis-server; fi; }
 
 data: $(VENV)/.app
 	$(PY) -m lenet data

@@ -1,7 +1,7 @@
 """One browser is one student: a signed id in a cookie, given by the app's own server to every
 browser that hasn't one, so a new tab or a reload is the same student, and the teacher's sign-in
 survives a reload (until the end of the day, or Sign out). Wrong teacher keys cost time per
-browser and per address, never for everyone (`Throttle`).
+browser and per address, never for everyone (throttle.py).
 
     lenet_browser=3f2a…9c.ZBx4kQ.d1Vv…     the id, when it was made, and the server's signature
 
@@ -39,7 +39,7 @@ from itsdangerous import BadSignature, TimestampSigner
 from ..files import runs_root, write_atomic
 from .replicas import replica
 
-__all__ = ["COOKIE", "BrowserId", "Browsers", "Throttle", "address_of", "browser_of", "day_end", "forget_teacher",
+__all__ = ["COOKIE", "BrowserId", "Browsers", "address_of", "browser_of", "day_end", "forget_teacher",
            "new_browser", "recall_teacher", "remember_teacher"]
 
 COOKIE = "lenet_browser"
@@ -203,62 +203,3 @@ def _digest(key: str) -> str:
 def forget_teacher(browser: BrowserId) -> None:
     """Sign out: this browser is a student again, on every replica."""
     _signin_file(browser.id).unlink(missing_ok=True)
-
-
-class Throttle:
-    """Wrong keys cost time, per browser and per address, never for everyone.
-
-    After `free` wrong keys in a row, a browser's next try waits `base_s`, doubling with every
-    further wrong key (at most `most_s`). An address (a school's one NAT, say) with `address_free`
-    wrong keys within `window_s` makes its browsers wait the same way, but only those that have
-    failed themselves, or that the server could not name (no id): a browser with an id that has
-    never failed, the teacher's, is never made to wait. A guesser can't buy such browsers faster
-    than `Browsers` gives an address ids. A right key clears its browser's count."""
-
-    def __init__(self, free: int = 5, address_free: int = 20, window_s: float = 600.0, base_s: float = 2.0,
-                 most_s: float = 300.0, clock: Callable[[], float] = time.time) -> None:
-        self.free, self.address_free, self.window_s = free, address_free, window_s
-        self.base_s, self.most_s, self.clock = base_s, most_s, clock
-        self._lock = threading.Lock()
-        self._browsers: dict[str, tuple[int, float]] = {}  # browser -> (wrong keys in a row, when the last was)
-        self._addresses: dict[str, deque[float]] = {}  # address -> when each wrong key in its window came
-
-    def wait_s(self, browser: str, address: str | None = None, named: bool = False) -> float:
-        """Seconds before `browser` (`named`: an id the server gave) may try a key again; 0 if now."""
-        now = self.clock()
-        with self._lock:
-            self._forget(now)
-            wrong, last = self._browsers.get(browser, (0, now))
-            own = self._delay(wrong - self.free + 1, last)
-            recent = self._addresses.get(address or "", deque())
-            caught = recent and (wrong > 0 or not named)
-            shared = self._delay(len(recent) - self.address_free + 1, recent[-1]) if caught else -float("inf")
-            return max(0.0, own - now, shared - now)
-
-    def failed(self, browser: str, address: str | None = None) -> int:
-        """Count a wrong key; returns the browser's wrong keys in a row."""
-        now = self.clock()
-        with self._lock:
-            wrong = self._browsers.get(browser, (0, now))[0] + 1
-            self._browsers[browser] = (wrong, now)
-            if address:
-                self._addresses.setdefault(address, deque()).append(now)
-            return wrong
-
-    def succeeded(self, browser: str) -> None:
-        with self._lock:
-            self._browsers.pop(browser, None)
-
-    def _delay(self, over: int, since: float) -> float:
-        """The moment a try is allowed again, the `over`-th wrong key from the last free one on."""
-        return since + min(self.most_s, self.base_s * 2 ** (over - 1)) if over > 0 else -float("inf")
-
-    def _forget(self, now: float) -> None:
-        for address, times in list(self._addresses.items()):
-            while times and now - times[0] > self.window_s:
-                times.popleft()
-            if not times:
-                del self._addresses[address]
-        stale = [b for b, (_, last) in self._browsers.items() if now - last > 3600]  # an hour's silence: forgiven
-        for browser in stale:
-            del self._browsers[browser]

@@ -83,6 +83,7 @@ class Job:
         self.lease: Lease | None = None  # behind a proxy, the training lock, once its queue took it
         shown = self.replica and not state.board  # every replica shows it; a board design only its own page
         self._publish = Publisher(self, self.replica) if shown else None
+        self._unpublished = False  # its last publish failed (the store is away): said once in the log
 
     def start(self, on_end: Callable[[Job], None] = lambda job: None) -> Job:
         ctx = context()
@@ -175,11 +176,15 @@ class Job:
     def _published(self, force: bool) -> None:
         """Behind a proxy, let the other replicas see the run as it is now (replicas.Publisher).
         A store that is away, or anything else going wrong there, costs their view, never the run."""
-        if self._publish is not None:
-            try:
-                self._publish(force)
-            except Exception:  # noqa: BLE001
+        if self._publish is None:
+            return
+        try:
+            self._publish(force)
+            self._unpublished = False
+        except Exception:  # noqa: BLE001
+            if not self._unpublished:  # once an outage, not twice a second
                 log.warning("run %s not published to the other replicas", self.state.name, exc_info=True)
+            self._unpublished = True
 
     def _end(self) -> None:
         """The last word has come: `after` sees the final state, then join() returns. An `after`

@@ -13,7 +13,6 @@ from lenet.classroom import browsers
 from lenet.classroom.browsers import (
     COOKIE,
     Browsers,
-    Throttle,
     address_of,
     browser_of,
     day_end,
@@ -22,6 +21,7 @@ from lenet.classroom.browsers import (
     recall_teacher,
     remember_teacher,
 )
+from lenet.classroom.throttle import Throttle
 from tests.conftest import Clock, at_once
 
 
@@ -161,7 +161,34 @@ def test_the_address_is_the_socket_s_or_behind_our_nginx_the_one_nginx_wrote(mon
 def test_the_throttle_counts_every_failure_from_many_threads():
     gate = Throttle()
     at_once(lambda: [gate.failed("shared", "10.0.0.7") for _ in range(100)], threads=8)
-    assert gate.failed("shared") == 801 and len(gate._addresses["10.0.0.7"]) == 800
+    assert gate.failed("shared") == 801 and gate.wait_s("x", "10.0.0.7") > 0
+    assert len(gate._local.counts("x", "10.0.0.7", gate.clock(), gate.window_s)[2]) == 800
+
+
+def test_behind_replicas_wrong_keys_count_on_every_replica(shared):
+    # failed at 8f961d0: each replica counted its own, so N replicas allowed N times the guesses
+    clock = Clock()
+    r1, r2 = Throttle(clock=clock), Throttle(clock=clock)  # two replicas' throttles, one store
+    for _ in range(5):
+        r1.failed("guesser", "10.0.0.7")
+    assert r2.wait_s("guesser", "10.0.0.7", named=True) == 2.0  # r2 knows the five
+    for i in range(20):
+        (r1 if i % 2 else r2).failed(f"fresh-{i}", "10.0.0.7")
+    assert r1.wait_s("session-only", "10.0.0.7") > 0 and r2.wait_s("session-only", "10.0.0.7") > 0
+    assert r2.wait_s("teacher", "10.0.0.7", named=True) == 0  # never failed: never waits
+    r2.succeeded("guesser")
+    assert r1.failed("guesser") == 1  # cleared everywhere
+    clock.now += 601
+    assert r1.wait_s("session-only", "10.0.0.7") == 0  # the window has passed on the store too
+
+
+def test_while_the_store_is_away_each_replica_still_counts_its_own(shared, monkeypatch):
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:9/0")  # nothing listens there
+    gate = Throttle(clock=Clock())
+    for _ in range(5):
+        assert gate.wait_s("guesser", "10.0.0.7", named=True) == 0
+        gate.failed("guesser", "10.0.0.7")
+    assert gate.wait_s("guesser", "10.0.0.7", named=True) == 2.0
 
 
 @pytest.mark.parametrize("secret", ["from-the-environment"])

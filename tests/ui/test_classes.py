@@ -8,7 +8,7 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lenet.classroom.browsers import Throttle
+from lenet.classroom.throttle import Throttle
 from lenet.files import JOIN_LETTERS, is_made
 from tests.ui.conftest import sign_in, sign_in_page
 from ui.common import teacher

@@ -6,7 +6,8 @@ import logging
 
 import pytest
 
-from lenet.classroom.browsers import Throttle, browser_of, new_browser
+from lenet.classroom.browsers import browser_of, new_browser
+from lenet.classroom.throttle import Throttle
 from tests.conftest import Clock
 from tests.ui.conftest import sign_in, sign_in_page
 from ui.common import teacher

@@ -7,7 +7,7 @@ app is open, for one person at home. The key travels only in a password field's 
 is compared in constant time, and is forgotten in the submit's own callback: it is never kept
 in a URL, the session's state or a log. The browser that signed in is the teacher until the day
 ends or Sign out (a reload too), remembered by its signed id with only a keyed digest of the key
-(lenet/classroom/browsers.py). Wrong keys cost time per browser and per address (`Throttle`),
+(lenet/classroom/browsers.py). Wrong keys cost time per browser and per address (throttle.py),
 and are logged without the key.
 
 Deny by default: on a keyed server, an address opens a class only when a teacher made it
@@ -33,13 +33,13 @@ import streamlit as st
 from lenet.classroom.browsers import (
     COOKIE,
     BrowserId,
-    Throttle,
     address_of,
     browser_of,
     forget_teacher,
     recall_teacher,
     remember_teacher,
 )
+from lenet.classroom.throttle import Throttle
 from lenet.files import is_class_code, is_made, make_class
 from ui.common.classes import session_class
 from ui.common.i18n import Text, text
