@@ -14,7 +14,7 @@ from collections import deque
 
 from ..files import current_class
 from ..messages import Message
-from . import replicas
+from . import line, replicas
 from .jobs import Job, JobBusy
 from .state import RunState, RunView
 from .store import Down
@@ -51,7 +51,9 @@ class JobQueue:
         student's design trains, ahead of every design waiting; JobBusy while a run of the
         teacher's own trains (one at a time, as before designs could queue)."""
         with self._lock:
-            if self._elsewhere() is not None or (self._busy() and self._current.state.owner is None):
+            there = self._elsewhere()
+            here = self._current is not None and self._current.snapshot().running
+            if (there is not None and there.teacher) or (here and self._current.state.owner is None):
                 raise self._refusal(job)
         job.state.first = True
         return self.enqueue(job)
@@ -60,11 +62,12 @@ class JobQueue:
         """Queue a run: the teacher's (state.first) after the teacher's already waiting but ahead of
         every student's; a student's at the back. Raises JobBusy if its owner has one waiting or going."""
         with self._lock:
-            owner = job.state.owner
-            mine = self._holding(owner) if owner else None
+            owner, name = job.state.owner, replicas.sharing()
+            here = self._holding(owner) if owner else None
+            mine = here.state.name if here is not None else self._elsewhere_of(owner) if owner else None
             if mine is not None:
-                raise JobBusy(Message("board.one_each", name=mine.state.name))
-            if not self._busy() and not self._waiting:
+                raise JobBusy(Message("board.one_each", name=mine))
+            if not self._busy() and not self._waiting and not (name and line.ahead(job.state)):
                 with contextlib.suppress(JobBusy):  # another replica took the lock a moment ago: wait
                     return self._begin(job)
             if job.state.first:
@@ -72,6 +75,8 @@ class JobQueue:
                 self._waiting.insert(ahead, job)
             else:
                 self._waiting.append(job)
+            if name:
+                job.ticket = line.join(job.state, name)  # in the line every replica keeps
             self._watch_elsewhere()
             return job
 
@@ -102,6 +107,13 @@ class JobQueue:
             if job is not None and job.state.owner == owner and not job.snapshot().status.ended:
                 return job
         return None
+
+    def _elsewhere_of(self, owner: str) -> str | None:
+        """The name of the run `owner` has waiting or going on another replica, if any."""
+        if replicas.sharing() is None:
+            return None
+        held = self._elsewhere()
+        return held.run if held is not None and held.owner == owner else line.holder_of(owner)
 
     def current(self) -> RunView | None:
         """The run going now if it is the asking class's (lenet.files.current_class()), else the
@@ -160,13 +172,16 @@ class JobQueue:
         return held if held is not None and held.replica != name else None
 
     def _watch(self) -> None:
-        """While runs wait here for another replica's run, look for its end every second."""
+        """While runs wait here behind another replica's, keep their tickets in the line and look
+        for their turn every second."""
         while True:
             time.sleep(WATCH_S)
             with self._lock:
-                if not any(not j.state.status.ended for j in self._waiting):
+                waiting = [j for j in self._waiting if not j.state.status.ended]
+                if not waiting:
                     self._watching = False
                     return
+            line.renew([j.ticket for j in waiting if j.ticket is not None])
             self._next(None)
 
     def waiting(self) -> list[Job]:
@@ -183,18 +198,22 @@ class JobQueue:
         if ended is not None and ended.lease is not None:
             ended.lease.release()
         with self._lock:
-            while self._waiting and not self._busy():
+            for gone in [j for j in self._waiting if j.state.status.ended]:  # stopped while waiting
+                self._waiting.remove(gone)
+                line.leave(gone.ticket)
+            while self._waiting and not self._busy() and line.first(self._waiting[0].ticket):
                 job = self._waiting[0]
                 try:
                     self._begin(job)
                 except JobBusy:  # another replica took the lock first: wait for its run
                     break
                 self._waiting.popleft()
+                line.leave(job.ticket)
             self._watch_elsewhere()
 
     def _watch_elsewhere(self) -> None:
         """Runs wait here while another replica trains: a thread starts them when it has ended."""
-        if self._waiting and self._elsewhere() is not None and not self._watching:
+        if self._waiting and replicas.sharing() is not None and not self._watching:
             self._watching = True
             threading.Thread(target=self._watch, daemon=True, name="jobs-watch").start()
 

@@ -81,6 +81,7 @@ class Job:
         self._ended = threading.Event()  # the last word has come
         self.replica = sharing()  # behind a proxy, this replica's name; None for a lone server
         self.lease: Lease | None = None  # behind a proxy, the training lock, once its queue took it
+        self.ticket: str | None = None  # behind a proxy, its place in the line every replica keeps (line.py)
         shown = self.replica and not state.board  # every replica shows it; a board design only its own page
         self._publish = Publisher(self, self.replica) if shown else None
         self._unpublished = False  # its last publish failed (the store is away): said once in the log

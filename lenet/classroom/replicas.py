@@ -86,6 +86,7 @@ class Holder:
     class_code: str | None
     teacher: bool  # the teacher's run (Train, Class), else a student's design
     since: float  # time.time() when it was taken
+    owner: str | None = None  # the student whose design it is (one each); None for the teacher's
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ def take(state: RunState, name: str) -> Lease | Holder:
     """Take the lock for `state`'s run, as replica `name`: its Lease, or who holds it. Raises
     Down while the store can't be reached."""
     mine = Holder(replica=name, run=state.name, class_code=state.class_code, teacher=state.owner is None,
-                  since=time.time())
+                  since=time.time(), owner=state.owner)
     value = json.dumps(asdict(mine) | {"token": secrets.token_hex(16)})
     for _ in range(3):  # a holder that lapses between our SET and GET: try again
         if store().set(LOCK, value, nx=True, px=int(LEASE_S * 1000)):

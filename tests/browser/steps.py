@@ -24,6 +24,11 @@ def teacher_starts_a_long_run(teacher, url: str) -> None:
     open_page(teacher, f"{url}/train", "Train")
     sign_in(teacher, TEACHER_KEY)
     assert TEACHER_KEY not in teacher.url and TEACHER_KEY not in visible_text(teacher)
+    starts_a_long_run(teacher)
+
+
+def starts_a_long_run(teacher) -> None:
+    """On Train, signed in: start a run of 100 short epochs, and see its Stop."""
     teacher.get_by_role("spinbutton", name="Epochs", exact=True).fill("100")  # ends when the teacher stops it
     teacher.get_by_role("spinbutton", name="Training images", exact=True).fill("10000")  # short epochs
     act(teacher, lambda: teacher.get_by_role("button", name="Start training").click())
