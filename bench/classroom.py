@@ -28,6 +28,8 @@ with this one's for each size: rows "baseline" and "current".
 --through nginx runs each class on one server and through nginx in front of --replicas copies (deploy/),
 interleaved. Every visitor loads the page, then opens its socket with the cookies it got, as a browser does;
 "sessions moved" counts those whose page and socket two replicas answered, and nginx's log, keys sent to two.
+--through nginx with --compare PATH: both checkouts through nginx and --replicas copies, each with its own
+deploy/ (PATH's started by its own `python -m deploy.replicas`), interleaved: rows "baseline" and "current".
 """
 from __future__ import annotations
 
@@ -283,6 +285,9 @@ def main() -> None:
     apps = {"baseline": args.compare.resolve(), "current": ROOT} if args.compare else {"current": ROOT}
     if args.through == "nginx":
         apps = {"one server": ROOT, f"nginx, {args.replicas} replicas": (ROOT, args.replicas)}
+    if args.through == "nginx" and args.compare:  # both through nginx: the baseline's deploy/ and code, then ours
+        apps = {f"baseline, {args.replicas} replicas": (args.compare.resolve(), args.replicas),
+                f"current, {args.replicas} replicas": (ROOT, args.replicas)}
     pictures, expected = drawings(), expected_table()
     cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                if line.startswith("model name"))

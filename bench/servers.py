@@ -1,20 +1,23 @@
-"""The server a bench's class meets: one app server (`make run`'s), or N replicas of this checkout
-behind nginx (`make serve-replicas`, deploy/), with what nginx's log says of sessions moved; and
-the peak memory of a server and everything under it."""
+"""The server a bench's class meets: one app server (`make run`'s), or N replicas behind nginx
+(`make serve-replicas`, deploy/): this checkout's, with what nginx's log says of sessions moved,
+or another checkout's (a baseline), started by its own `python -m deploy.replicas`; and the peak
+memory of a server and everything under it (Redis included, where there is one)."""
 from __future__ import annotations
 
 import os
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from deploy.replicas import behind_nginx, free_ports, replicas_by_key
+from deploy.replicas import behind_nginx, free_ports, replicas_by_key, running, wait_until_up
 from harness.servers import app_server
+from lenet.files import ROOT
 
 __all__ = ["moved_keys", "peak_memory", "root_of", "rss_mb", "served"]
 
-App = Path | tuple[Path, int]  # a checkout, or (this checkout, N replicas)
+App = Path | tuple[Path, int]  # a checkout, or (a checkout, N replicas behind nginx)
 
 
 def root_of(app: App) -> Path:
@@ -29,8 +32,28 @@ def served(tmp: Path, app: App) -> Iterator[tuple[str, tuple[int, ...], Callable
         with app_server(tmp, app=app) as server:
             yield server.url, (server.pid,), lambda: ""
         return
-    with behind_nginx(app[1], free_ports(app[1]), env={"LENET_RUNS": str(tmp)}, quiet=True) as front:
-        yield front.url, tuple(p.pid for p in front.processes), lambda: f"; nginx's log: {moved_keys(front.prefix)}"
+    if app[0] != ROOT:
+        with other_replicas(tmp, *app) as (url, pid):
+            yield url, (pid,), lambda: ""
+        return
+    with behind_nginx(app[1], free_ports(app[1] + 1), env={"LENET_RUNS": str(tmp)}, quiet=True) as front:
+        pids = tuple(p.pid for p in front.processes) + (front.process("redis").pid,)
+        yield front.url, pids, lambda: f"; nginx's log: {moved_keys(front.prefix)}"
+
+
+@contextmanager
+def other_replicas(tmp: Path, root: Path, replicas: int) -> Iterator[tuple[str, int]]:
+    """Another checkout's `python -m deploy.replicas` (its own code for nginx, replicas and what
+    they share), with runs in `tmp`: its URL, and its pid (everything it starts is under it)."""
+    port = free_ports(replicas + 1)
+    command = [str(root / ".venv/bin/python"), "-m", "deploy.replicas", "--replicas", str(replicas),
+               "--port", str(port)]
+    with running(command, os.environ | {"LENET_RUNS": str(tmp)}, subprocess.DEVNULL, cwd=root) as proc:
+        url = f"http://127.0.0.1:{port}"
+        wait_until_up(url, proc)
+        for i in range(1, replicas + 1):
+            wait_until_up(f"http://127.0.0.1:{port + i}", proc)
+        yield url, proc.pid
 
 
 def moved_keys(prefix: Path) -> str:

@@ -338,3 +338,15 @@ def test_the_teacher_goes_next_across_replicas_and_each_student_has_one_design(s
     bob_started, bob_status = results.get(timeout=HANG_S)
     r2.join(HANG_S)
     assert bob_status == "finished" and teacher.snapshot().ended <= bob_started  # the teacher's went first
+
+
+def test_each_publish_is_news_on_the_class_s_channel(shared, monkeypatch):
+    listener = shared.pubsub(ignore_subscribe_messages=True)
+    listener.subscribe(replicas.key("news", "7a"))
+    assert eventually(lambda: listener.get_message(timeout=0.1) is None)  # subscribed, nothing yet
+    job = Job(replace(state("news"), class_code="7a"))
+    replicas.Publisher(job, "r1")(force=True)
+    got = listener.get_message(timeout=HANG_S)
+    version = shared.hget(replicas.key("run", "7a"), "version")
+    assert got is not None and got["data"] == version  # the version a page compares with what it has
+    listener.close()
