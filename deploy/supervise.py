@@ -71,7 +71,7 @@ class Supervisor:
         with self._lock:
             if self._stopping.is_set():
                 raise RuntimeError("the supervisor is stopping")
-            child = Child(name, label, command, env, self._popen(command, env))
+            child = Child(name=name, label=label, command=command, env=env, proc=self._popen(command, env))
             self._children[name] = child
             return child.proc
 

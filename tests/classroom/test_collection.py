@@ -4,7 +4,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import multiprocessing as mp
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +15,7 @@ from PIL import Image
 from lenet.classroom import collection
 from lenet.classroom.collection import CollectionError
 from lenet.files import class_codes, collection_dir, in_class
-from tests.conftest import at_once
+from tests.conftest import HANG_S, at_once
 
 
 def canvas_of(digit: np.ndarray) -> np.ndarray:
@@ -220,3 +222,33 @@ def test_drawings_saved_in_one_class_are_not_in_another(runs, digits):
     assert class_codes() == ["7a", "7b"]
     with in_class("7a"):
         assert len(collection.items(collection_dir())) == 3
+
+
+def _saves(folder: str, start, results) -> None:
+    image = np.zeros((28, 28), np.uint8)
+    start.wait()
+    kept = 0
+    for _ in range(100):
+        try:
+            collection.save(Path(folder), image, 3)
+            kept += 1
+        except CollectionError:
+            pass
+    results.put(kept)
+
+
+@pytest.mark.process
+def test_the_cap_holds_with_two_replicas_saving_at_once(shared, monkeypatch, runs):
+    # failed at 8f961d0 (each process's own lock): 2 × 100 saves against a cap of 150 kept 151 in 2 runs of 3
+    monkeypatch.setattr(collection, "MAX_ITEMS", 150)
+    folder = runs / "classes" / "7a" / "collection"
+    ctx = mp.get_context("fork")
+    start, results = ctx.Event(), ctx.Queue()
+    savers = [ctx.Process(target=_saves, args=(str(folder), start, results)) for _ in range(2)]
+    for p in savers:
+        p.start()
+    start.set()
+    kept = [results.get(timeout=HANG_S) for _ in savers]
+    for p in savers:
+        p.join(HANG_S)
+    assert sum(kept) == 150 and len(collection.items(folder)) == 150

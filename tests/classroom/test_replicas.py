@@ -12,16 +12,13 @@ import pickle
 import signal
 import time
 from dataclasses import replace
-from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
 from deploy.redis import redis_server
 from deploy.replicas import free_ports
-from lenet.classroom import collection, jobs, replicas
-from lenet.classroom.collection import CollectionError
+from lenet.classroom import jobs, replicas
 from lenet.classroom.jobqueue import JobQueue
 from lenet.classroom.jobs import Job, JobBusy, new_run
 from lenet.classroom.state import RunState, Status
@@ -102,10 +99,8 @@ def test_the_lock_is_given_back_only_by_its_holder(shared):
 
 @pytest.fixture
 def short_lease(shared, monkeypatch):
-    monkeypatch.setattr(replicas, "LEASE_S", 1.0, raising=False)
-    monkeypatch.setattr(replicas, "RENEW_S", 0.2, raising=False)
-    monkeypatch.setattr(replicas, "STALE_S", 1.0, raising=False)  # the file lock's, before Redis
-    monkeypatch.setattr(replicas, "BEAT_S", 0.2, raising=False)
+    monkeypatch.setattr(replicas, "LEASE_S", 1.0)
+    monkeypatch.setattr(replicas, "RENEW_S", 0.2)
 
 
 def _free_soon() -> bool:
@@ -242,36 +237,6 @@ def _torch_exploit() -> bytes:
     return buffer.getvalue()
 
 
-def _saves(folder: str, start, results) -> None:
-    image = np.zeros((28, 28), np.uint8)
-    start.wait()
-    kept = 0
-    for _ in range(100):
-        try:
-            collection.save(Path(folder), image, 3)
-            kept += 1
-        except CollectionError:
-            pass
-    results.put(kept)
-
-
-@pytest.mark.process
-def test_the_cap_holds_with_two_replicas_saving_at_once(shared, monkeypatch, runs):
-    # failed at 8f961d0 (each process's own lock): 2 × 100 saves against a cap of 150 kept 151 in 2 runs of 3
-    monkeypatch.setattr(collection, "MAX_ITEMS", 150)
-    folder = runs / "classes" / "7a" / "collection"
-    ctx = mp.get_context("fork")
-    start, results = ctx.Event(), ctx.Queue()
-    savers = [ctx.Process(target=_saves, args=(str(folder), start, results)) for _ in range(2)]
-    for p in savers:
-        p.start()
-    start.set()
-    kept = [results.get(timeout=HANG_S) for _ in savers]
-    for p in savers:
-        p.join(HANG_S)
-    assert sum(kept) == 150 and len(collection.items(folder)) == 150
-
-
 @pytest.mark.mnist
 @pytest.mark.process
 def test_redis_restarted_mid_lesson_pages_keep_answering_and_the_run_returns(runs, monkeypatch):
@@ -301,43 +266,6 @@ def test_redis_restarted_mid_lesson_pages_keep_answering_and_the_run_returns(run
         other.current().stop(by="teacher-on-r2")
         assert job.join(HANG_S)
     assert returned_s < 5.0, returned_s  # the issue's bound: the run's state is back within 5 s
-
-
-def _r2_students(env: dict[str, str], ready, results) -> None:
-    """Replica r2, in a process of its own: ann's design trains (long), bob's waits behind it."""
-    os.environ.update(env)
-    queue = JobQueue()
-    ann = queue.enqueue(Job(replace(new_run(replace(TINY, epochs=100, limit=60_000)).state, owner="ann")))
-    bob = queue.enqueue(Job(replace(new_run(TINY).state, owner="bob")))
-    assert eventually(lambda: ann.snapshot().status is Status.RUNNING)
-    ready.set()
-    assert ann.join(HANG_S) and bob.join(HANG_S)
-    results.put((bob.snapshot().started, bob.snapshot().status.value))
-
-
-@pytest.mark.mnist
-@pytest.mark.process
-def test_the_teacher_goes_next_across_replicas_and_each_student_has_one_design(shared, monkeypatch, runs):
-    # failed at 8f961d0: r1 took a second design from ann while hers trained on r2 (and, as the issue
-    # found, refused the teacher's Start while a student's design trained on another replica)
-    ctx = mp.get_context("spawn")
-    ready, results = ctx.Event(), ctx.Queue()
-    env = {"LENET_RUNS": str(runs), "REDIS_URL": os.environ["REDIS_URL"], replicas.ENV: "r2"}
-    r2 = ctx.Process(target=_r2_students, args=(env, ready, results))
-    r2.start()
-    assert ready.wait(HANG_S)
-    r1 = JobQueue()
-    for student in ("ann", "bob"):  # ann's design trains on r2, bob's waits there: neither may add one here
-        with pytest.raises(JobBusy) as busy:
-            r1.enqueue(Job(replace(new_run(TINY, runs).state, owner=student)))
-        assert busy.value.args[0].key == "board.one_each"
-    teacher = r1.start_first(new_run(TINY, runs))  # next in line, ahead of bob's design on r2
-    assert teacher.snapshot().status is Status.QUEUED
-    replicas.remote_run(None).stop(by="teacher")  # ann's design ends
-    assert teacher.join(HANG_S) and teacher.snapshot().status is Status.FINISHED
-    bob_started, bob_status = results.get(timeout=HANG_S)
-    r2.join(HANG_S)
-    assert bob_status == "finished" and teacher.snapshot().ended <= bob_started  # the teacher's went first
 
 
 def test_each_publish_is_news_on_the_class_s_channel(shared, monkeypatch):
