@@ -91,7 +91,9 @@ class JobQueue:
             if job is self._current and not job.state.status.ended:
                 return 0
             waiting = [j for j in self._waiting if not j.state.status.ended]
-            return waiting.index(job) + 1 if job in waiting else None
+            here = waiting.index(job) + 1 if job in waiting else None
+        everywhere = line.place(job.ticket) if here is not None and job.ticket is not None else None
+        return everywhere or here  # behind replicas, its place among the runs waiting on all of them
 
     def ahead_of(self, job: Job) -> list[RunState]:
         """The runs that will train before `job`: the one going, then those waiting ahead of it."""

@@ -19,7 +19,7 @@ import secrets
 from .state import RunState
 from .store import Down, key, store
 
-__all__ = ["first", "holder_of", "join", "leave", "renew"]
+__all__ = ["ahead", "first", "holder_of", "join", "leave", "place", "renew"]
 
 LINE, SEQ = key("line"), key("line", "seq")
 TICKET_S = 15  # a ticket its replica stopped renewing (every second) leaves the line after this
@@ -86,6 +86,16 @@ def first(ticket: str | None) -> bool:
     except Down:
         return True
     return not live or live[0][0] == ticket
+
+
+def place(ticket: str) -> int | None:
+    """1 for first in line, 2 for second, and so on, on every replica; None if it isn't in line
+    (or the store can't say)."""
+    try:
+        tickets = [t for t, _ in _live()]
+    except Down:
+        return None
+    return tickets.index(ticket) + 1 if ticket in tickets else None
 
 
 def ahead(state: RunState) -> bool:

@@ -43,9 +43,11 @@ def test_the_teacher_goes_next_across_replicas_and_each_student_has_one_design(s
             r1.enqueue(Job(replace(new_run(TINY, runs).state, owner=student)))
         assert busy.value.args[0].key == "board.one_each"
     teacher = r1.start_first(new_run(TINY, runs))  # next in line, ahead of bob's design on r2
-    assert teacher.snapshot().status is Status.QUEUED
+    cat = r1.enqueue(Job(replace(new_run(TINY, runs).state, owner="cat")))  # behind bob's, though bob is on r2
+    assert teacher.snapshot().status is Status.QUEUED and r1.place(teacher) == 1 and r1.place(cat) == 3
     replicas.remote_run(None).stop(by="teacher")  # ann's design ends
     assert teacher.join(HANG_S) and teacher.snapshot().status is Status.FINISHED
     bob_started, bob_status = results.get(timeout=HANG_S)
     r2.join(HANG_S)
     assert bob_status == "finished" and teacher.snapshot().ended <= bob_started  # the teacher's went first
+    assert cat.join(HANG_S) and cat.snapshot().started >= bob_started  # then bob's, then cat's
