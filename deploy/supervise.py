@@ -136,7 +136,9 @@ class Supervisor:
                 return
             print(f"{child.label} stopped (exit code {code}): starting it again", file=self._log or sys.stderr,
                   flush=True)
-            _signal_group(child.proc, signal.SIGTERM)  # its leftovers: nginx's workers hold its port
+            # its leftovers, at once: nginx's workers hold its port, a replica's training process would
+            # go on writing its checkpoint past the epoch the pages show
+            _signal_group(child.proc, signal.SIGKILL)
             child.backoff_s = _next_backoff(lived, child.backoff_s, self._poll_s)
             try:
                 child.proc = self._popen(child.command, child.env)

@@ -8,7 +8,7 @@ One drawing is three files named by an id that sorts by time (`<ns since 1970>-<
 
 Each file is written atomically (a temporary file in the same folder, then os.replace) and the
 JSON comes last, so a reader that lists `*.json` never meets a half-saved drawing. Nothing about
-the student is stored: no name, no address, no session.
+the student is stored: no name, no address, no session. `.saved/` notes each picture's drawing.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import io
 import json
 import re
 import secrets
+import shutil
 import time
 import zipfile
 from dataclasses import dataclass, replace
@@ -41,7 +42,7 @@ MAX_CANVAS = 4096  # the longest canvas side kept, in pixels
 MAX_MODEL_NAME = 200  # characters of the model's name kept in the JSON
 FIELDS = ("label", "predicted", "model", "saved")  # the JSON's keys, all of them
 ID = re.compile(r"^(\d+)-([0-9a-f]{8})$")
-
+SAVED = ".saved"  # one small file per picture saved, naming its drawing: a picture sent twice is saved once
 
 
 class CollectionError(ValueError):
@@ -167,8 +168,11 @@ def save(folder: Path, image: np.ndarray, label: int, *, canvas: np.ndarray | No
     item = Item(id=f"{time.time_ns()}-{secrets.token_hex(4)}", label=label, predicted=predicted, model=model,
                 saved=saved, folder=folder)
     record = json.dumps({"label": label, "predicted": predicted, "model": model, "saved": saved}).encode()
+    seen = folder / SAVED / hashlib.sha1(image.tobytes()).hexdigest()[:20]  # this very picture, saved before?
     with _one_at_a_time(folder):
         folder.mkdir(parents=True, exist_ok=True)
+        if (before := _saved_as(folder, seen)) is not None:  # sent again (a page reconnected after a restart)
+            return before
         count = len(_ids(folder))
         if count >= MAX_ITEMS:
             raise CollectionError(Message("collection.full", count=count))
@@ -176,7 +180,14 @@ def save(folder: Path, image: np.ndarray, label: int, *, canvas: np.ndarray | No
         if canvas_png is not None:
             _write(item.canvas_path, canvas_png)
         _write(folder / f"{item.id}.json", record)  # last: from now on the drawing exists
+        _write(seen, item.id.encode())
     return item
+
+
+def _saved_as(folder: Path, seen: Path) -> Item | None:
+    """The drawing saved before from the same picture, if it is still there."""
+    id_ = seen.read_text() if seen.is_file() else ""  # under the mutex: nobody removes it meanwhile
+    return _read(folder, id_) if ID.match(id_) else None
 
 
 def set_name(found: list[Item]) -> str:
@@ -187,18 +198,15 @@ def set_name(found: list[Item]) -> str:
 
 
 def items(folder: Path) -> list[Item]:
-    """Every complete drawing in `folder`, newest first, as the teacher's corrections leave it. A
-    damaged or half-saved one (no JSON, bad JSON, no image) is skipped, not raised; a missing
-    folder holds none."""
+    """Every complete drawing in `folder`, newest first, as the teacher's corrections leave it; a
+    damaged or half-saved one (no JSON, bad JSON, no image) skipped; none in a missing folder."""
     found = _moderate(Path(folder), sorted(_ids(folder), key=_sort_key, reverse=True))[0]
     return [item for _, item in found if item is not None]
 
 
 def images(chosen: list[Item]) -> np.ndarray:
     """The drawings' images stacked: (N, 28, 28) uint8. Raises CollectionError for a damaged one."""
-    if not chosen:
-        return np.zeros((0, 28, 28), np.uint8)
-    return np.stack([item.image() for item in chosen])
+    return np.stack([item.image() for item in chosen]) if chosen else np.zeros((0, 28, 28), np.uint8)
 
 
 def labels(chosen: list[Item]) -> np.ndarray:
@@ -222,8 +230,7 @@ def export_zip(folder: Path) -> bytes:
     """The whole collection as a zip: images/<id>.png, canvas/<id>.png where kept, and labels.csv
     with one row per drawing (file, label, predicted, model, saved), newest first. Damaged
     drawings are left out, as fine-tuning leaves them out."""
-    buffer = io.BytesIO()
-    table = io.StringIO()
+    buffer, table = io.BytesIO(), io.StringIO()
     rows = csv.writer(table, lineterminator="\n")
     rows.writerow(["file", *FIELDS])
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as zf:  # PNGs are compressed already
@@ -251,15 +258,15 @@ def clear(folder: Path) -> int:
             for name in (f"{id_}.json", f"{id_}.png", f"{id_}.canvas.png"):  # the JSON first: gone at once
                 (folder / name).unlink(missing_ok=True)
         (folder / LOG).unlink(missing_ok=True)
+        shutil.rmtree(folder / SAVED, ignore_errors=True)
     return len(ids)
 
 
 def _one_at_a_time(folder: Path):
     """One saver or clearer of `folder` at a time, on every replica: the cap holds, and Clear
     never races a save. Named by its place under the runs (the same on every host sharing them)."""
-    where = folder.resolve()
-    return mutex("collection:" + str(where.relative_to(runs_root().resolve()) if where.is_relative_to(
-        runs_root().resolve()) else where))
+    where, runs = folder.resolve(), runs_root().resolve()
+    return mutex(f"collection:{where.relative_to(runs) if where.is_relative_to(runs) else where}")
 
 
 def _digit(value: object, key: str) -> int:
