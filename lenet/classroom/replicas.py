@@ -235,11 +235,12 @@ def _load(run: str, version_field: str, parts: tuple[str, ...], rebuild: Callabl
     with _lock:
         cached = _read.get((run, version_field))
     try:
-        version, *got = store().hmget(run, [version_field, *parts])
+        version = store().hget(run, version_field)  # a few bytes: the parts (up to 6 MB) only when it changed
         if version is None:
             return cached[1] if cached is not None else None
         if cached is not None and cached[0] == version:
             return cached[1]
+        version, *got = store().hmget(run, [version_field, *parts])  # the version that goes with them
         held = rebuild(got)
     except Exception:  # noqa: BLE001 (the store away, or data that isn't ours, damaged or hostile: refused)
         return cached[1] if cached is not None else None

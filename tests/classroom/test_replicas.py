@@ -278,3 +278,19 @@ def test_each_publish_is_news_on_the_class_s_channel(shared, monkeypatch):
     version = shared.hget(replicas.key("run", "7a"), "version")
     assert got is not None and got["data"] == version  # the version a page compares with what it has
     listener.close()
+
+
+def test_a_page_run_reads_a_few_bytes_until_the_run_changes(shared, monkeypatch):
+    # failed before its fix (this issue's first version): every call fetched the weights and film whole
+    job = Job(replace(state("big"), status=Status.RUNNING))
+    job._weights = {"w": torch.zeros(100_000)}  # 400 KB of live weights, as a lenet5's are
+    job.lease = replicas.take(job.state, "r1")
+    monkeypatch.setattr(replicas, "PROCESS", "r1-process")
+    replicas.Publisher(job, "r1")(force=True)
+    monkeypatch.setattr(replicas, "PROCESS", "r2-process")
+    seen = replicas.remote_run(None)
+    assert seen.has_live_model() and seen.snapshot().status is Status.RUNNING  # read once, whole
+    sent = shared.info("stats")["total_net_output_bytes"]
+    for _ in range(100):  # a class's page runs, the run unchanged
+        seen.snapshot(), seen.has_live_model()
+    assert shared.info("stats")["total_net_output_bytes"] - sent < 100_000  # not 100 × 400 KB
