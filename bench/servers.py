@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from deploy.replicas import behind_nginx, free_ports, replicas_by_key, running, wait_until_up
+from deploy.replicas import behind_nginx, free_ports, replicas_by_key, wait_until_up
+from deploy.supervise import running
 from harness.servers import app_server
 from lenet.files import ROOT
 

@@ -9,12 +9,15 @@ A school with a Redis of its own sets REDIS_URL, and none is started.
 """
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from deploy.supervise import running
 
 START_S = 30.0  # redis-server answers within this, even on a busy machine
 
@@ -54,15 +57,7 @@ def wait_until_up(port: int, proc: subprocess.Popen) -> None:
 
 @contextmanager
 def redis_server(port: int, out=subprocess.DEVNULL) -> Iterator[str]:
-    """A redis-server on `port` for the block's length (terminated, killed after 10 s); yields its URL."""
-    proc = subprocess.Popen(command(port), stdout=out, stderr=out)
-    try:
+    """A redis-server on `port` for the block's length (supervise.py's `running`); yields its URL."""
+    with running(command(port), dict(os.environ), out) as proc:
         wait_until_up(port, proc)
         yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()

@@ -35,7 +35,6 @@ from string import Template
 from deploy.redis import command as redis_command
 from deploy.redis import wait_until_up as redis_up
 from deploy.supervise import Supervisor
-from lenet.files import ROOT
 
 CONF = Path(__file__).with_name("nginx.conf")
 START_S = 120  # a replica answers /_stcore/health within this, even on a busy machine
@@ -160,21 +159,6 @@ def start_redis(supervisor: Supervisor, port: int) -> str:
     proc = supervisor.start("redis", "redis-server", redis_command(port), dict(os.environ))
     redis_up(port, proc)
     return f"redis://127.0.0.1:{port}/0"
-
-
-@contextmanager
-def running(command: list[str], env: dict[str, str], out, cwd: Path = ROOT) -> Iterator[subprocess.Popen]:
-    """A process that is stopped (terminated, killed after 30 s) when the block ends, whatever happens."""
-    proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=out)
-    try:
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def replicas_by_key(prefix: Path) -> dict[str, set[str]]:

@@ -15,6 +15,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -163,3 +165,18 @@ def _signal_group(proc: subprocess.Popen, sig: signal.Signals) -> None:
         os.killpg(proc.pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+@contextmanager
+def running(command: list[str], env: dict[str, str], out, cwd: Path = ROOT) -> Iterator[subprocess.Popen]:
+    """A process that is stopped (terminated, killed after 30 s) when the block ends, whatever happens."""
+    proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=out)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -11,7 +11,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from deploy.replicas import running, wait_until_up
+from deploy.replicas import wait_until_up
+from deploy.supervise import running
 from lenet.files import ROOT
 
 COMMANDS = {  # the two ways to start the app: `make run`, and what Streamlit's own hosting runs

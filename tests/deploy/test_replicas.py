@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from deploy.replicas import free_ports, nginx_path, render, running
+from deploy.replicas import free_ports, nginx_path, render
+from deploy.supervise import running
 from lenet.ink import MAX_UPLOAD_MB
 from tests.conftest import HANG_S
 from ui.common.i18n import Text
