@@ -133,7 +133,7 @@ def test_the_class_page_with_drawings_renders_in_both_languages(lang, digits, tm
     images, labels = digits
     for image, label in zip(images[:20], labels[:20], strict=True):
         collection.save(tmp_path / "class", image, int(label), predicted=int(label))
-    collection.save(tmp_path / "class", images[0], (int(labels[0]) + 1) % 10, predicted=int(labels[0]))  # a correction
+    collection.save(tmp_path / "class", images[20], (int(labels[20]) + 1) % 10, predicted=int(labels[20]))  # corrected
     monkeypatch.setenv("LENET_RUNS", str(tmp_path))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.session_state["lang"] = lang
