@@ -240,7 +240,7 @@ def _saves(folder: str, who: int, start, results) -> None:
 
 @pytest.mark.process
 def test_the_cap_holds_with_two_replicas_saving_at_once(shared, monkeypatch, runs):
-    # failed at 8f961d0 (each process's own lock): 2 × 100 saves against a cap of 150 kept 151 in 2 runs of 3
+    # failed at 0ffbb93 (each process's own lock): 2 × 100 saves against a cap of 150 kept 151 in 2 runs of 3
     monkeypatch.setattr(collection, "MAX_ITEMS", 150)
     folder = runs / "classes" / "7a" / "collection"
     ctx = mp.get_context("fork")
@@ -256,7 +256,7 @@ def test_the_cap_holds_with_two_replicas_saving_at_once(shared, monkeypatch, run
 
 
 def test_a_picture_sent_twice_is_saved_once(tmp_path, digits):
-    # failed at 8f961d0: a page that reconnected after its replica died offered the same drawing again,
+    # failed at 0ffbb93: a page that reconnected after its replica died offered the same drawing again,
     # and a second Yes saved it twice (the Draw page remembered the first in the lost session)
     images, _ = digits
     first = collection.save(tmp_path, images[0], 7)

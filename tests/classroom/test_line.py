@@ -29,7 +29,7 @@ def _r2_students(env: dict[str, str], ready, results) -> None:
 @pytest.mark.mnist
 @pytest.mark.process
 def test_the_teacher_goes_next_across_replicas_and_each_student_has_one_design(shared, monkeypatch, runs):
-    # failed at 8f961d0: r1 took a second design from ann while hers trained on r2 (and, as the issue
+    # failed at 0ffbb93: r1 took a second design from ann while hers trained on r2 (and, as the issue
     # found, refused the teacher's Start while a student's design trained on another replica)
     ctx = mp.get_context("spawn")
     ready, results = ctx.Event(), ctx.Queue()

@@ -114,7 +114,7 @@ def _free_soon() -> bool:
 
 
 def test_a_start_that_raises_after_taking_the_lock_leaks_nothing(short_lease, monkeypatch, runs):
-    # failed at 8f961d0: take() started the lock's heartbeat, and only _next, never reached, ended it
+    # failed at 0ffbb93: take() started the lock's heartbeat, and only _next, never reached, ended it
     def broken():
         raise RuntimeError("no process today")
 
@@ -125,7 +125,7 @@ def test_a_start_that_raises_after_taking_the_lock_leaks_nothing(short_lease, mo
 
 
 def test_a_run_stopped_between_the_two_ended_checks_leaks_nothing(short_lease, monkeypatch, runs):
-    # failed at 8f961d0: start() returned early for the stopped run, and nobody gave the lock back
+    # failed at 0ffbb93: start() returned early for the stopped run, and nobody gave the lock back
     job, take = new_run(TINY, runs), replicas.take
 
     def take_then_stop(run_state, name):
@@ -141,7 +141,7 @@ def test_a_run_stopped_between_the_two_ended_checks_leaks_nothing(short_lease, m
 @pytest.mark.mnist
 @pytest.mark.process
 def test_an_after_that_raises_leaks_nothing_and_the_queue_goes_on(short_lease, runs):
-    # failed at 8f961d0: the listener died in `after` before on_end, so _next never gave the lock back
+    # failed at 0ffbb93: the listener died in `after` before on_end, so _next never gave the lock back
     def after(final: RunState) -> None:
         raise RuntimeError("the board was unreachable")
 

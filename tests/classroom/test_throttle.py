@@ -51,7 +51,7 @@ def test_the_throttle_counts_every_failure_from_many_threads():
 
 
 def test_behind_replicas_wrong_keys_count_on_every_replica(shared):
-    # failed at 8f961d0: each replica counted its own, so N replicas allowed N times the guesses
+    # failed at 0ffbb93: each replica counted its own, so N replicas allowed N times the guesses
     clock = Clock()
     r1, r2 = Throttle(clock=clock), Throttle(clock=clock)  # two replicas' throttles, one store
     for _ in range(5):
