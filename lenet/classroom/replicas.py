@@ -26,7 +26,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from torch import nn
@@ -91,18 +91,20 @@ class Holder:
 
 @dataclass(frozen=True)
 class Lease:
-    """The lock, as its taker holds it: its value is the Holder with a token no one else knows."""
+    """The lock, as its taker holds it: its value is the Holder with a token no one else knows,
+    in the store it was taken from (renewed and given back there, whatever REDIS_URL says later)."""
     value: str
+    client: Any = field(default=None, compare=False, repr=False)
 
     def renew(self) -> bool:
         """Push the lease on LEASE_S (taking the lock again if the store lost it); False once
         another holds it. Raises Down while the store can't be reached."""
-        return bool(store().eval(_RENEW, 1, LOCK, self.value, int(LEASE_S * 1000)))
+        return bool((self.client or store()).eval(_RENEW, 1, LOCK, self.value, int(LEASE_S * 1000)))
 
     def release(self) -> None:
         """Give the lock back, if it is still ours (never another's that took it after a lapse)."""
         try:
-            store().eval(_RELEASE, 1, LOCK, self.value)
+            (self.client or store()).eval(_RELEASE, 1, LOCK, self.value)
         except Down:  # the lease lapses by itself
             pass
 
@@ -115,7 +117,7 @@ def take(state: RunState, name: str) -> Lease | Holder:
     value = json.dumps(asdict(mine) | {"token": secrets.token_hex(16)})
     for _ in range(3):  # a holder that lapses between our SET and GET: try again
         if store().set(LOCK, value, nx=True, px=int(LEASE_S * 1000)):
-            return Lease(value)
+            return Lease(value, store())
         found = holder()
         if found is not None:
             return found
