@@ -117,7 +117,7 @@ def take(state: RunState, name: str) -> Lease | Holder:
     value = json.dumps(asdict(mine) | {"token": secrets.token_hex(16)})
     for _ in range(3):  # a holder that lapses between our SET and GET: try again
         if store().set(LOCK, value, nx=True, px=int(LEASE_S * 1000)):
-            return Lease(value, store())
+            return Lease(value=value, client=store())
         found = holder()
         if found is not None:
             return found

@@ -85,7 +85,7 @@ def test_the_lock_is_given_back_only_by_its_holder(shared):
     lease = replicas.take(state("a"), "r1")
     held = replicas.take(state("b", owner="student"), "r2")
     assert (held.replica, held.run, held.teacher) == ("r1", "a", True)
-    replicas.Lease(lease.value.replace("a", "b", 1)).release()  # a forged token gives nothing back
+    replicas.Lease(value=lease.value.replace("a", "b", 1)).release()  # a forged token gives nothing back
     assert replicas.holder().run == "a"
     lease.release()
     assert replicas.holder() is None
