@@ -47,9 +47,9 @@ from tests.browser.test_replicas import on, sticky_keys
 pytestmark = pytest.mark.skipif(nginx_path() is None,
                                 reason="needs Debian's nginx: `sudo apt-get install nginx` (.ci/run installs it)")
 
-# A dead replica's run shows stopped on the others within this: its lease (replicas.LEASE_S, 10 s)
-# lapses, and the Train page's run fragment looks again every 0.8 s.
-STOPPED_MS = 30_000
+# A dead replica's run shows stopped on the others once its lease (replicas.LEASE_S) lapses; this is
+# a guard against a hang, not the 30 s (measured: about 10 s, docs/performance.md)
+STOPPED_MS = 300_000
 SAVED_AS = re.compile(r"Epoch (\d+) is saved as (\S+)\.")
 
 
