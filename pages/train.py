@@ -23,7 +23,7 @@ elif who.line is not None:  # a visitor was told why above
     st.info(t(who.line, env=who.env), icon=":material/school:")
 
 live.view(t, who)
-live.details(t)
+live.details(t, who)
 
 snap = live.current()
 if snap and snap.evaluation is not None and not snap.running:

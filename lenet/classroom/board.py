@@ -30,6 +30,7 @@ from ..files import collection_dir, runs_dir, write_atomic
 from ..messages import Message
 from .jobqueue import JOBS, JobQueue
 from .jobs import Job
+from .news import bump, class_of
 from .runs import run_name
 from .state import RunState, Status
 
@@ -111,7 +112,9 @@ def save_budget(budget: Budget, folder: Path | None = None) -> Budget:
     """Save the teacher's budget. Raises ValueError, saying which number is out of range."""
     if budget.problem() is not None:
         raise ValueError(budget.problem())
-    write_atomic(Path(folder or board_dir()) / "budget.json", json.dumps(asdict(budget)).encode())
+    folder = Path(folder or board_dir())
+    write_atomic(folder / "budget.json", json.dumps(asdict(budget)).encode())
+    bump("board", class_of(folder))
     return budget
 
 
@@ -139,7 +142,10 @@ class Entry:
 
 def write_entry(entry: Entry, folder: Path | None = None) -> Path:
     """Put a finished design on the board (its checkpoint is already saved beside it)."""
-    return write_atomic(Path(folder or board_dir()) / f"{entry.name}.json", json.dumps(asdict(entry)).encode())
+    folder = Path(folder or board_dir())
+    written = write_atomic(folder / f"{entry.name}.json", json.dumps(asdict(entry)).encode())
+    bump("board", class_of(folder))
+    return written
 
 
 def read_board(folder: Path | None = None) -> list[Entry]:
@@ -212,6 +218,8 @@ def remove_entry(name: str, folder: Path | None = None) -> bool:
     there = (folder / f"{name}.json").is_file()
     for suffix in (".json", ".pt"):
         (folder / f"{name}{suffix}").unlink(missing_ok=True)
+    if there:
+        bump("board", class_of(folder))
     return there
 
 

@@ -7,8 +7,8 @@ One drawing is three files named by an id that sorts by time (`<ns since 1970>-<
     1732272000123456789-9f3a0c1d.json         {"label": 7, "predicted": 1, "model": "lenet5.pt", "saved": "..."}
 
 Each file is written atomically (a temporary file in the same folder, then os.replace) and the
-JSON comes last, so a reader that lists `*.json` never meets a half-saved drawing. Nothing about
-the student is stored: no name, no address, no session. `.saved/` notes each picture's drawing.
+JSON comes last, so a reader that lists `*.json` never meets a half-saved drawing. Nothing about the
+student is stored: no name, address or session. `.saved/` notes each picture's drawing.
 """
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ from PIL import Image
 from ..files import runs_root, write_atomic
 from ..messages import Message
 from .moderation import LOG, moderated
+from .news import bump, class_of
 from .store import mutex
 
 __all__ = ["HELD_OUT", "MAX_ITEMS", "CollectionError", "Drawings", "Item", "clear", "export_zip", "images", "items",
@@ -39,7 +40,7 @@ __all__ = ["HELD_OUT", "MAX_ITEMS", "CollectionError", "Drawings", "Item", "clea
 HELD_OUT = 0.25  # the share of the drawings kept out of fine-tuning, to judge it by
 MAX_ITEMS = 5000  # a class's worth many times over; ~0.5 KB + ~3 KB (canvas) each on disk
 MAX_CANVAS = 4096  # the longest canvas side kept, in pixels
-MAX_MODEL_NAME = 200  # characters of the model's name kept in the JSON
+MAX_MODEL_NAME = 200  # characters of the model's name kept
 FIELDS = ("label", "predicted", "model", "saved")  # the JSON's keys, all of them
 ID = re.compile(r"^(\d+)-([0-9a-f]{8})$")
 SAVED = ".saved"  # one small file per picture saved, naming its drawing: a picture sent twice is saved once
@@ -161,8 +162,7 @@ def save(folder: Path, image: np.ndarray, label: int, *, canvas: np.ndarray | No
     if model is not None and (not isinstance(model, str) or len(model) > MAX_MODEL_NAME):
         raise CollectionError(Message("collection.bad_model", limit=MAX_MODEL_NAME))
     folder = Path(folder)
-    # Encoded before taking the lock, so 30 savers at once queue only for the writes.
-    png = _png(image)
+    png = _png(image)  # encoded before taking the lock: 30 savers at once queue only for the writes
     canvas_png = None if canvas is None else _png(canvas)
     saved = datetime.now(UTC).isoformat(timespec="seconds")
     item = Item(id=f"{time.time_ns()}-{secrets.token_hex(4)}", label=label, predicted=predicted, model=model,
@@ -181,6 +181,7 @@ def save(folder: Path, image: np.ndarray, label: int, *, canvas: np.ndarray | No
             _write(item.canvas_path, canvas_png)
         _write(folder / f"{item.id}.json", record)  # last: from now on the drawing exists
         _write(seen, item.id.encode())
+    bump("collection", class_of(folder))  # on disk: news for the Class page
     return item
 
 
@@ -259,6 +260,7 @@ def clear(folder: Path) -> int:
                 (folder / name).unlink(missing_ok=True)
         (folder / LOG).unlink(missing_ok=True)
         shutil.rmtree(folder / SAVED, ignore_errors=True)
+    bump("collection", class_of(folder))
     return len(ids)
 
 

@@ -78,7 +78,8 @@ class JobQueue:
             if name:
                 job.ticket = line.join(job.state, name)  # in the line every replica keeps
             self._watch_elsewhere()
-            return job
+        job.tell()  # the line grew: the pages that show it hear so
+        return job
 
     def holding(self, owner: str) -> Job | None:
         """The run `owner` has waiting or going, if any."""

@@ -51,6 +51,7 @@ from .protocol import (
     Stopped,
     Weights,
 )
+from .news import bump
 from .replicas import Lease, Publisher, keep, sharing
 from .runs import continue_config, run_name
 from .serving import context, pages_counter, shared_mnist, training_nice
@@ -85,6 +86,7 @@ class Job:
         shown = self.replica and not state.board  # every replica shows it; a board design only its own page
         self._publish = Publisher(self, self.replica) if shown else None
         self._unpublished = False  # its last publish failed (the store is away): said once in the log
+        self._told: tuple | None = None  # what the pages were last told of it (tell())
 
     def start(self, on_end: Callable[[Job], None] = lambda job: None) -> Job:
         ctx = context()
@@ -105,6 +107,7 @@ class Job:
         if self.lease is not None:  # renewed while the process lives: however it ends, the lease lapses
             keep(self.lease, self._process.is_alive)
         self._published(force=True)
+        self.tell()
         threading.Thread(target=self._listen, args=(receive, on_end), daemon=True,
                          name=f"job-{self.state.name}").start()
         return self
@@ -121,6 +124,7 @@ class Job:
                 self.state.stopped_by = by
         if self._stop is not None:
             self._stop.set()
+        self.tell()
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait until the run has ended (its status is final); the process may still be exiting."""
@@ -155,6 +159,7 @@ class Job:
             while not ended:
                 ended = self._apply(pickle.loads(receive.recv_bytes()))
                 self._published(force=ended)
+                self.tell()
             self._end()  # join() returns now, not when the process has finished exiting
         except (EOFError, OSError):
             pass
@@ -166,8 +171,21 @@ class Job:
                 self.state.status = Status.FAILED
                 self.state.message = Message("job.died", code=self._process.exitcode)
             self._published(force=True)
+            self.tell()
             self._end()
         on_end(self)
+
+    def tell(self) -> None:
+        """News for the pages that show this run (news.py), after it is published: "run" (a design's:
+        "line") once per change of its status, epochs or live model; "live" while it trains, thinned."""
+        with self._lock:
+            s = self.state
+            now = (s.status, len(s.epochs), self._weights is not None, s.checkpoint)
+            told, self._told = self._told, now
+        if now != told:
+            bump("line" if s.board else "run", s.class_code)
+        if s.running:
+            bump("live", s.class_code)
 
     @property
     def began(self) -> bool:

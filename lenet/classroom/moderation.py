@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..messages import Message
+from .news import bump, class_of
 
 __all__ = ["ACTIONS", "LOG", "Edit", "Moderated", "delete", "edits", "moderated", "relabel", "undo"]
 
@@ -57,6 +58,7 @@ def _append(folder: Path, record: dict) -> Edit:
         os.fsync(fd)
     finally:
         os.close(fd)
+    bump("collection", class_of(folder))
     return edit
 
 

@@ -10,7 +10,7 @@ deploy/replicas.py sets both): a lone server shares nothing and does none of thi
     lenet:run:<class>        the class's latest run: its state as JSON, its tensors (live weights,
                              evaluations) and film as torch.save bytes, read with weights_only
     lenet:stop:<run>:<start> a Stop pressed on another replica, for that run and no later one
-    lenet:news:<class>       a channel: the run's version, published with each change
+    lenet:news:<class>       a channel: what changed (news.py), the run's news among it
 
 A replica that dies stops renewing: its lease lapses within LEASE_S, and every page then shows
 its run stopped at its last saved epoch. Nothing read from the store ever runs code.
@@ -32,11 +32,13 @@ from typing import Any
 from torch import nn
 
 from ..messages import Message
+from .news import NEWS
 from .plain import frames_from_plain, frames_plain, from_bytes, run_from_plain, run_plain, to_bytes
 from .state import RunState, Status, live_model
 from .store import Down, key, store
 
-__all__ = ["Holder", "Lease", "Publisher", "RemoteJob", "holder", "keep", "remote_run", "replica", "sharing", "take"]
+__all__ = ["Holder", "Lease", "Publisher", "RemoteJob", "holder", "keep", "remote_run", "replica", "sharing", "take",
+           "tell_the_dead"]
 
 ENV = "LENET_REPLICA"
 PUBLISH_EVERY_S = 0.5  # the live charts redraw every 0.8 s: a point is never more than one redraw late
@@ -181,10 +183,10 @@ class Publisher:
             self.filmed = now
         pipe = store().pipeline(transaction=False)
         pipe.hset(_run_key(snap.class_code), mapping=fields).expire(_run_key(snap.class_code), KEEP_S)
-        pipe.publish(key("news", snap.class_code or NO_CLASS), version).getdel(_stop_key(snap))
+        pipe.getdel(_stop_key(snap))  # the news that it changed: Job.tell(), after this (news.py)
         if self.job.lease is not None:
             pipe.eval(_RENEW, 1, LOCK, self.job.lease.value, int(LEASE_S * 1000))
-        by = pipe.execute()[3]
+        by = pipe.execute()[2]
         if by is not None:
             self.job.stop(by=by.decode() or None)
 
@@ -249,6 +251,23 @@ def _load(run: str, version_field: str, parts: tuple[str, ...], rebuild: Callabl
     with _lock:
         _read[(run, version_field)] = (version, held)
     return held
+
+
+_told_dead: set[tuple[str, str]] = set()  # (run key, run name) whose replica's death this one has told
+
+
+def tell_the_dead() -> None:
+    """A replica that dies tells nobody: a run that the pages here were shown going, on another
+    replica that no longer holds the lock, is news of its own ("run", this replica's pages only)."""
+    with _lock:
+        shown = [(run, held) for (run, part), (_, held) in _read.items() if part == "version"]
+    for run, published in shown:
+        state = published.state
+        if state.status.ended or published.process == PROCESS or (run, state.name) in _told_dead:
+            continue
+        if not _alive(published):
+            _told_dead.add((run, state.name))
+            NEWS.bump("run", state.class_code, share=False)
 
 
 class RemoteJob:

@@ -18,6 +18,7 @@ from ..checkpoints import load_checkpoint
 from ..config import TrainConfig
 from ..files import runs_dir
 from ..messages import Message
+from .news import bump, class_of
 
 __all__ = ["continue_config", "delete_run", "max_runs", "prune_runs", "run_name", "saved_runs"]
 
@@ -65,6 +66,7 @@ def delete_run(path: Path, folder: Path | None = None, keep: Path | None = None)
     if keep is not None and path == Path(keep).resolve():
         raise ValueError(Message("run.training_now", name=path.stem))
     path.unlink(missing_ok=True)
+    bump("runs", class_of(path.parent))
 
 
 def prune_runs(folder: Path | None = None, cap: int | None = None, keep: Path | None = None) -> list[Path]:
@@ -75,6 +77,8 @@ def prune_runs(folder: Path | None = None, cap: int | None = None, keep: Path | 
     doomed = runs[max(0, room):]
     for path in doomed:
         path.unlink(missing_ok=True)
+    if doomed:
+        bump("runs", class_of(doomed[0].parent))
     return doomed
 
 

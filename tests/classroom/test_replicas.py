@@ -257,18 +257,6 @@ def test_redis_restarted_mid_lesson_pages_keep_answering_and_the_run_returns(run
         assert job.join(HANG_S)
 
 
-def test_each_publish_is_news_on_the_class_s_channel(shared, monkeypatch):
-    listener = shared.pubsub(ignore_subscribe_messages=True)
-    listener.subscribe(replicas.key("news", "7a"))
-    assert eventually(lambda: listener.get_message(timeout=0.1) is None)  # subscribed, nothing yet
-    job = Job(replace(state("news"), class_code="7a"))
-    replicas.Publisher(job, "r1")(force=True)
-    got = listener.get_message(timeout=HANG_S)
-    version = shared.hget(replicas.key("run", "7a"), "version")
-    assert got is not None and got["data"] == version  # the version a page compares with what it has
-    listener.close()
-
-
 def test_a_page_run_reads_a_few_bytes_until_the_run_changes(shared, monkeypatch):
     # failed before its fix (this first version): every call fetched the weights and film whole
     job = Job(replace(state("big"), status=Status.RUNNING))

@@ -23,20 +23,21 @@ from lenet.classroom.board import (
 )
 from ui.common.figures import BLUE, LAYOUT, STILL, VERMILLION
 from ui.common.i18n import Text
+from ui.common.news import follow
 from ui.common.teacher import control, session_id
 
-REFRESH_S, STUDENT_REFRESH_S = 5.0, 30.0  # how often a board looks for designs that finished
+REFRESH_S, STUDENT_REFRESH_S = 5.0, 30.0  # with no news stream: how often a board looks for designs that finished
 
 
 def board(t: Text) -> None:
-    """The ranking, the scatter and the menu of designs to use, on a timer of their own: every
-    few seconds on the projector (the teacher's page, or at home), every half minute on a
-    student's, which also redraws them when their own design finishes. Thirty boards redrawn
-    every few seconds cost the server what a class's drawings need (bench/designs.py). The
-    sidebar's picker leaves the board out of its watch (see ui/common/picker._shown)."""
+    """The ranking, the scatter and the menu of designs to use, redrawn at news of the board (a
+    design finished, one taken off, the budget changed). With no news stream, on a timer: every few
+    seconds on the projector, every half minute on a student's (thirty boards redrawn every few
+    seconds cost the server what a class's drawings need: bench/designs.py). The sidebar's picker
+    leaves the board out of its watch (see ui/common/picker._shown)."""
     st.subheader(t("board.title"))
     teacher = control().allowed
-    st.fragment(run_every=REFRESH_S if teacher else STUDENT_REFRESH_S)(ranking)(t)
+    follow(ranking, t, name="board", topics=("board",), every=REFRESH_S if teacher else STUDENT_REFRESH_S)
     if teacher:
         teacher_tools(t)
 

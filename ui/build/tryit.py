@@ -22,13 +22,15 @@ from lenet.classroom.state import RunState, Status
 from lenet.messages import Message
 from ui.common.curves import curves
 from ui.common.i18n import Text
+from ui.common.news import follow
 from ui.common.teacher import control, keyed, may_write, session_id
 
 JOB = "board.job"  # the session's design run
 NICKNAME = "board.nickname"
-# How often a student's page looks at their run: each look is a script run on the server that
-# trains it, so a class of 30 waiting in line looks every 10 s (the line moves a design at a time),
-# and only the one whose design trains now looks every second, for its curve.
+# A student's run is redrawn at news of the line (a design joined, began, ended; the teacher's run),
+# and while it trains at news of its points. With no news stream, it looks on a timer: each look
+# is a script run on the server that trains it, so a class of 30 waiting in line looks every 10 s
+# (the line moves a design at a time), and only the one whose design trains now every second.
 WAITING_S, TRAINING_S = 10.0, 1.0
 
 
@@ -57,7 +59,11 @@ def try_it(t: Text, design: str, activation: str, possible: bool) -> None:
     job: Job | None = st.session_state.get(JOB)
     status = job.snapshot().status if job is not None else None
     every = None if status is None or status.ended else WAITING_S if status is Status.QUEUED else TRAINING_S
-    st.fragment(run_every=every)(my_run)(t)
+    if every is None:
+        st.fragment(my_run)(t)
+    else:
+        follow(my_run, t, name="tryit", topics=("line", "run") if status is Status.QUEUED else ("line", "live"),
+               every=every)
 
 
 def my_run(t: Text) -> None:

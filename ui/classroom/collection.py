@@ -18,13 +18,14 @@ from lenet.messages import Message
 from ui.common.figures import CONFUSION_HEIGHT, STILL, confusion
 from ui.common.i18n import Text
 from ui.common.images import enlarge
+from ui.common.news import follow
 from ui.common.picker import Choice
 
 __all__ = ["EXPORT_NAME", "answers", "export_and_clear", "live_collection"]
 
 EXPORT_NAME = "lenet-lab-class-drawings.zip"
 GRID = 48  # the newest drawings shown
-REFRESH_S = 3.0  # how often the page looks for new drawings
+REFRESH_S = 3.0  # with no news stream: how often the page looks for new drawings
 
 
 def answers(model: nn.Module, images: np.ndarray) -> np.ndarray:
@@ -38,7 +39,6 @@ def answers(model: nn.Module, images: np.ndarray) -> np.ndarray:
 
 
 def live_collection(t: Text, model: nn.Module, choice: Choice) -> None:
-    @st.fragment(run_every=REFRESH_S)
     def view() -> None:
         drawings = collection.read(collection_dir())
         if drawings.damaged:
@@ -67,7 +67,7 @@ def live_collection(t: Text, model: nn.Module, choice: Choice) -> None:
                      caption=[t("class.read_right" if s == i.label else "class.read_wrong", drawn=i.label, read=int(s))
                               for i, s in zip(newest, said[:GRID], strict=True)])
 
-    view()
+    follow(view, name="collection", topics=("collection",), every=REFRESH_S)
 
 
 def export_and_clear(t: Text, folder: Path, count: int, export: bool, clear: bool) -> None:

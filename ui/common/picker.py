@@ -14,12 +14,13 @@ from lenet.classroom.runs import saved_runs
 from lenet.files import CHECKPOINT_DIR
 from ui.common.checkpoints import describe, load_saved, mtime
 from ui.common.i18n import Text, text
+from ui.common.news import follow
 
 __all__ = ["DEFAULT", "LIVE", "Choice", "all_models", "choices", "picker", "saved_as", "selected", "watch"]
 
 LIVE = "live"  # the picker's key for the model being trained right now
 DEFAULT = str(CHECKPOINT_DIR / "lenet5.pt")
-PICKER_EVERY_S = 3.0  # how often an open session's picker looks for a new live model or run
+PICKER_EVERY_S = 3.0  # with no news stream (plain `streamlit run`): how often a picker looks for a new run
 
 
 @dataclass(frozen=True)
@@ -116,14 +117,18 @@ def _shown(options: list[Choice]) -> list[tuple[str, float | None]]:
     return [(c.key, c.accuracy) for c in options if c.board is None]
 
 
-@st.fragment(run_every=PICKER_EVERY_S)
 def watch() -> None:
-    """Every few seconds, look at what the picker would list now; if a run started, ended, was
-    saved or deleted, or finished an epoch, rerun the page so the picker (and "live") follow.
-    Nothing else reruns it: an open dropdown stays open. It draws nothing.
+    """At news of the class's run or saved runs (ui/common/news.py), look at what the picker
+    would list now; if a run started, ended, was saved or deleted, or finished an epoch, rerun the
+    page so the picker (and "live") follow. Nothing else reruns it: an open dropdown stays open.
+    It draws nothing.
 
-    Not the picker itself as a timed fragment: redrawing a widget in the sidebar on a timer,
-    while the page also reruns, now and then showed two pickers, or none, for a moment."""
+    Not the picker itself in the fragment: redrawing a widget in the sidebar while the page also
+    reruns now and then showed two pickers, or none, for a moment."""
+    follow(_look, name="picker", topics=("run", "runs"), every=PICKER_EVERY_S)
+
+
+def _look() -> None:
     if st.session_state.get("_picker_options") not in (None, _shown(choices())):
         st.rerun()
 

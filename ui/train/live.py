@@ -12,14 +12,16 @@ from lenet.classroom.state import RunState, Status
 from ui.common.curves import curves
 from ui.common.figures import STILL, confusion, per_class, split_of
 from ui.common.i18n import Text
+from ui.common.news import follow
 from ui.common.teacher import Control, session_id
 from ui.train.learning import frame
 
 __all__ = ["current", "details", "running", "view"]
 
-# Running: a redraw every 0.8 s, so the charts move at least once a second even when a redraw
-# is slow (each costs ~45 ms of the server's CPU, which the training shares). Idle: every 2 s,
-# to notice a run started from another browser.
+# The projector (a page that may stop the run) redraws the running charts every 0.8 s, so they move
+# at least once a second even when a redraw is slow (each costs ~45 ms of the server's CPU, which
+# the training shares). Every other page waits on the news: a run begun, an epoch, its points
+# (lenet.classroom.news.LIVE_EVERY_S). IDLE_S: with no news stream, how often an idle page looks.
 RUNNING_S, IDLE_S = 0.8, 2.0
 # The live confusion matrix, accuracy per digit and filters change once a second at most, and a
 # plotly chart whose data changed is drawn again whole in the browser: every 2 s is enough, and
@@ -39,13 +41,22 @@ def running() -> bool:
 
 
 def view(t: Text, who: Control) -> None:
-    """The run, on a timer: quick while it trains, slow while nothing does."""
-    st.fragment(run_every=RUNNING_S if running() else IDLE_S)(_view)(t, who)
+    """The run: on the projector's timer while it trains, else at its news."""
+    if running() and who.allowed:
+        st.fragment(run_every=RUNNING_S)(_view)(t, who)
+    else:
+        follow(_view, t, who, name="train", topics=("run", "live") if running() else ("run",),
+               every=RUNNING_S if running() else IDLE_S)
 
 
-def details(t: Text) -> None:
+def details(t: Text, who: Control) -> None:
     """The live run's confusion matrix and accuracy per digit on the test slice, and its latest frame."""
-    st.fragment(run_every=DETAILS_S if running() else None)(_details)(t)
+    if not running():
+        st.fragment(_details)(t)
+    elif who.allowed:
+        st.fragment(run_every=DETAILS_S)(_details)(t)
+    else:
+        follow(_details, t, name="train-details", topics=("live",), every=DETAILS_S)
 
 
 def _view(t: Text, who: Control) -> None:

@@ -1,0 +1,149 @@
+"""Push, not poll: the app's own routes beside Streamlit's, in st.App (deploy/asgi.py).
+
+    GET /_lenet/news?class=<code>&topics=run,runs   server-sent events: the topics' versions
+                                                    (lenet/classroom/news.py) now, then at each change
+    GET /_lenet/counts                              this machine only: script runs asked for, per
+                                                    session and cause (user, push, timer), as JSON
+
+A page's news component (ui/common/news.py) holds the stream and reruns its fragment when a
+version moves past the one the page was drawn with. An idle tab sends nothing; the stream sends
+a comment every HEARTBEAT_S so that no proxy closes it as idle.
+
+`Counted` is the middleware that counts: it reads each message a tab sends on Streamlit's
+websocket (a BackMsg) and files a script run under its cause.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import threading
+from collections import Counter
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
+from streamlit.proto.BackMsg_pb2 import BackMsg
+
+from lenet.classroom.browsers import address_of
+from lenet.classroom.news import NEWS, TOPICS, listen
+from lenet.classroom.replicas import tell_the_dead
+from lenet.files import is_class_code
+
+__all__ = ["CAUSES", "COUNTS", "Counted", "routes"]
+
+HEARTBEAT_S = 25.0  # nginx closes a proxied stream quiet for 60 s (proxy_read_timeout)
+MAX_STREAMS = 2000  # one per open tab and fragment that listens: a class of 100 holds about 300
+CAUSES = ("user", "push", "timer", "other")  # "other": a message that runs no script (a stop, a file's URL)
+NEWS_EVENT = '"event": "news"', '"event":"news"'  # a news component's trigger, as json_trigger_value carries it
+
+
+async def news(request: Request) -> Response:
+    code = request.query_params.get("class") or None
+    topics = [t for t in request.query_params.get("topics", "").split(",") if t in TOPICS]
+    if (code is not None and not is_class_code(code)) or not topics:
+        return PlainTextResponse("class: a class code or nothing; topics: some of " + ",".join(TOPICS), 400)
+    if NEWS.watching() >= MAX_STREAMS:
+        return PlainTextResponse("too many streams", 503, headers={"Retry-After": "10"})
+    listen(tick=tell_the_dead)  # behind replicas, the other replicas' news too, and a dead one's
+    return StreamingResponse(_events(code, topics), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+async def _events(code: str | None, topics: list[str]):
+    """The versions now, then each time they move; a comment when nothing has for HEARTBEAT_S."""
+    loop, changed = asyncio.get_running_loop(), asyncio.Event()
+
+    def wake() -> None:  # from whichever thread bumped the news
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(changed.set)
+
+    with NEWS.watch(code, topics, wake):
+        last = None
+        while True:
+            now = NEWS.versions(code, topics)
+            if now != last:
+                yield f"data: {json.dumps(now)}\n\n"
+                last = now
+            try:
+                await asyncio.wait_for(changed.wait(), HEARTBEAT_S)
+            except TimeoutError:
+                yield ": quiet\n\n"
+            changed.clear()
+
+
+class Counts:
+    """Script runs asked for, per websocket session and cause. One event loop writes; pages may read."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self.sessions: dict[int, Counter[str]] = {}
+
+    def open(self) -> int:
+        with self._lock:
+            self.sessions[session := next(self._ids)] = Counter()
+            return session
+
+    def add(self, session: int, cause: str) -> None:
+        with self._lock:
+            self.sessions[session][cause] += 1
+
+    def report(self) -> dict[str, Any]:
+        with self._lock:
+            sessions = {str(s): dict(c) for s, c in self.sessions.items()}
+        total = Counter()
+        for counts in sessions.values():
+            total.update(counts)
+        return {"sessions": sessions, "total": {c: total.get(c, 0) for c in CAUSES}}
+
+
+COUNTS = Counts()
+
+
+def cause_of(raw: bytes) -> str:
+    """What made a tab ask: a timer (is_auto_rerun), a push (its news component's trigger), the user."""
+    msg = BackMsg()
+    try:
+        msg.ParseFromString(raw)
+    except Exception:  # noqa: BLE001 - not ours to judge: Streamlit answers it
+        return "other"
+    if msg.WhichOneof("type") != "rerun_script":
+        return "other"
+    if msg.rerun_script.is_auto_rerun:
+        return "timer"
+    widgets = msg.rerun_script.widget_states.widgets
+    pushed = any(w.WhichOneof("value") == "json_trigger_value" and any(n in w.json_trigger_value for n in NEWS_EVENT)
+                 for w in widgets)
+    return "push" if pushed else "user"
+
+
+class Counted:
+    """ASGI middleware: counts what each tab sends on Streamlit's websocket (see Counts)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket" or not scope.get("path", "").endswith("/_stcore/stream"):
+            await self.app(scope, receive, send)
+            return
+        session = COUNTS.open()
+
+        async def counted() -> dict[str, Any]:
+            message = await receive()
+            if message["type"] == "websocket.receive" and message.get("bytes"):
+                COUNTS.add(session, cause_of(message["bytes"]))
+            return message
+
+        await self.app(scope, counted, send)
+
+
+async def counts(request: Request) -> Response:
+    if address_of(request.client.host if request.client else None, request.headers.get("x-forwarded-for")):
+        return PlainTextResponse("", 404)  # this machine's own (a bench, a test) only
+    return JSONResponse(COUNTS.report())
+
+
+routes = [Route("/_lenet/news", news), Route("/_lenet/counts", counts)]

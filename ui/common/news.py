@@ -1,0 +1,79 @@
+"""Parts of a page that change without their user (a run, the board, the class's drawings) wait on
+the news rather than a timer: `follow()` draws a part in a fragment with a small component of ours
+beside it. The component holds a server-sent-events stream (/_lenet/news, deploy/push.py) and,
+when a version moves past the one the part was drawn with, asks Streamlit to rerun that fragment:
+one script run, on that tab only, at once. A tab with nothing new sends the server nothing.
+
+Under plain `streamlit run app.py` there is no stream (lenet.classroom.news.streamed()), and a
+part polls on the timer it is given, as every part did before push.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+import streamlit as st
+
+from lenet.classroom.news import NEWS, streamed
+from ui.common.classes import session_class
+
+__all__ = ["follow", "pushed"]
+
+# One EventSource per component, kept across the reruns that draw it again (window.__lenetNews);
+# the element's box is hidden (display: none), so it takes no room on the page.
+_JS = """
+export default function ({ data, setTriggerValue, parentElement }) {
+  const host = parentElement.host || parentElement;
+  const box = host.closest && host.closest('[data-testid="stElementContainer"]');
+  if (box) box.style.display = "none";
+  const all = (window.__lenetNews ||= {});
+  let me = all[data.id];
+  if (!me || me.url !== data.url) {
+    if (me) me.source.close();
+    me = all[data.id] = { url: data.url, latest: null };
+    me.source = new EventSource(data.url);
+    me.source.onmessage = (event) => { me.latest = JSON.parse(event.data); me.check(); };
+  }
+  me.drawn = true;
+  me.known = data.versions;
+  me.check = () => {
+    const now = me.latest;
+    if (now && Object.keys(now).some((t) => now[t] !== me.known[t])) {
+      me.known = now;
+      setTriggerValue("news", now);
+    }
+  };
+  me.check();
+  return () => {  // unmounted: close its stream, unless a rerun drew it again meanwhile
+    me.drawn = false;
+    setTimeout(() => { if (!me.drawn && all[data.id] === me) { me.source.close(); delete all[data.id]; } }, 1000);
+  };
+}
+"""
+_component = st.components.v2.component("lenet_news", js=_JS)
+
+
+def follow(part: Callable[..., None], *args: Any, name: str, topics: tuple[str, ...], every: float | None) -> None:
+    """Draw `part(*args)` in a fragment that reruns on news of `topics` in the session's class; with
+    no stream, every `every` seconds instead (None: never by itself). `name` keeps its component apart."""
+    def fragment(*a: Any) -> None:
+        code = session_class()
+        drawn = NEWS.versions(code, topics)  # before drawing: a change while it draws is news after it
+        part(*a)
+        if streamed():
+            _listen(name, code, topics, drawn)
+
+    fragment.__qualname__ = f"follow.{name}"  # the fragment's id is made from it: one per name
+    st.fragment(run_every=None if streamed() else every)(fragment)(*args)
+
+
+def _listen(name: str, code: str | None, topics: tuple[str, ...], drawn: dict[str, int]) -> None:
+    query = {"topics": ",".join(topics)} | ({"class": code} if code else {})
+    _component(key=f"lenet-news-{name}", on_news_change=lambda: None,
+               data={"id": name, "url": "/_lenet/news?" + urlencode(query), "versions": drawn})
+
+
+def pushed() -> bool:
+    """Whether this page may wait on the news (for a part that keeps a timer of its own)."""
+    return streamed()
