@@ -1,33 +1,51 @@
 """A class on one server: the teacher trains, N students draw and look inside, all at once.
 
-    python -m bench.classroom [--students 0 10 30 60] [--seconds 60] [--compare OTHER_CHECKOUT]
+    python -m bench.classroom [--students 0 10 30 60] [--seconds 60] [--idle N] [--compare OTHER_CHECKOUT]
     python -m bench.classroom --through nginx --replicas 2 --students 60
 
 Each class size gets a fresh server (`make run`'s, empty runs folder). Every visitor is a Session speaking
 Streamlit's websocket protocol (harness/session.py): the server does all its work, nothing renders. Each tab also
-sends what a browser would: an automatic rerun of every timed fragment of its page at that fragment's own interval
-(the set is taken anew after each full run).
-- The teacher opens Train and starts the default recipe for EPOCHS epochs; its timers then run the live charts
-  (0.8 s), live_details (2 s) and the sidebar's watch (3 s). Stop after the class.
-- After --warm s, N students join for --seconds: each opens Draw (its watch ticks every 3 s too) and draws every
-  5 s on average, opening Explain one time in five. A drawing is the canvas's value as the component sends it:
-  an MNIST test digit from tests/synth.REPORT redrawn as a canvas PNG, kept only if the reference model (this
-  checkout's checkpoints/lenet5.pt) reads it as its label.
-Reported per class size:
+does what a browser does by itself (bench/push.py), one request at a time: an automatic rerun of every timed
+fragment of its page at that fragment's own interval (the set is taken anew after each run), and for each news
+component on its page one server-sent-events stream (GET /_lenet/news with the page's cookies) and, when the
+stream's versions differ from those the component was drawn with, its push rerun (the component's fragment, with
+its trigger). Streams open and close as components come and go. A baseline without push has no components: its
+tabs poll on timers.
+- The teacher opens Train; N idle tabs (--idle, default 0) open Draw and wait until their streams are open; then
+  the teacher starts the default recipe for EPOCHS epochs. While it trains, its page's timers run the live charts
+  (0.8 s) and live_details (2 s); its picker waits on the news. Stop after the class. The idle tabs do nothing
+  else until the class ends.
+- After --warm s, N students join for --seconds: each opens Draw and draws every 5 s on average, opening Explain
+  one time in five. A drawing is the canvas's value as the component sends it: an MNIST test digit from
+  tests/synth.REPORT redrawn as a canvas PNG, kept only if the reference model (this checkout's
+  checkpoints/lenet5.pt) reads it as its label.
+Reported per class size, first table:
 - stroke → Prediction p50, p95 (nearest rank: the value at rank ceil(q·n) of the n sorted times), from asking to
-  send the canvas value (a timer's rerun in flight on that tab delays it, as in a browser) to the Prediction;
-- errors (exceptions shown, broken connections); wrong answers (Prediction ≠ the digit's label); wrong tables
-  (Explain's layer table differs in any cell, total included, from layer_table() of the checkpoint file);
+  send the canvas value (a timer's or push's rerun in flight on that tab delays it, as in a browser) to the
+  Prediction;
+- errors (exceptions shown, broken connections or news streams); wrong answers (Prediction ≠ the digit's label);
+  wrong tables (Explain's layer table differs in any cell, total included, from layer_table() of the checkpoint);
 - the peak RSS of the server and all its descendants (fork server, training), sampled every 0.5 s from the
   server's start to the end of the class;
 - training samples/s over the class window, from the progress bar the teacher's page shows at each tick ("Epoch
   e … batch b/B"), against the CLI's alone (`python -m lenet train --json`, same recipe, epochs 2 and on), both
   wall clock with evaluation; and against the app with no students (the first size given).
+Second table (printed at the end):
+- script runs by cause (user · push · timer · other, as deploy/push.py files each message a tab sent) over the
+  class window: GET /_lenet/counts of the server (each replica's, behind nginx) read as the students join and as
+  they leave, the difference; all tabs, the teacher's included. Per student·min: the students' sessions only
+  (those opened between the readings); per idle tab·min: the idle tabs'. "–" where there is no /_lenet/counts;
+- push reach: from the moment the teacher's Start request is sent to the end of each idle tab's first push
+  rerun after it (a push that reruns the whole page ends with that run); "– (polls)" where the tabs got no
+  news components. Picker shows live: from the same moment to the end of each idle tab's first run, pushed or
+  timed, that draws the picker offering the live model (an option with "live" in it): the one measure for both
+  rows. Both p50 · p95 · max over the idle tabs (nearest rank), with how many never got there.
 --compare PATH also runs the app of another checkout (its own .venv and data, started from PATH), interleaved
 with this one's for each size: rows "baseline" and "current".
 --through nginx runs each class on one server and through nginx in front of --replicas copies (deploy/),
-interleaved. Every visitor loads the page, then opens its socket with the cookies it got, as a browser does;
-"sessions moved" counts those whose page and socket two replicas answered, and nginx's log, keys sent to two.
+interleaved. Every visitor loads the page, then opens its socket (and its streams) with the cookies it got, as a
+browser does; "sessions moved" counts those whose page and socket two replicas answered, and nginx's log, keys
+sent to two.
 --through nginx with --compare PATH: both checkouts through nginx and --replicas copies, each with its own
 deploy/ (PATH's started by its own `python -m deploy.replicas`), interleaved: rows "baseline" and "current".
 """
@@ -47,11 +65,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Coroutine
-from contextlib import suppress
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -59,8 +75,9 @@ import torch
 from PIL import Image
 from torchvision.datasets import MNIST
 
-from bench.servers import peak_memory, root_of, served
-from harness.session import Run, Session, StreamlitError
+from bench.push import PUSH_TABLE, Browser, class_runs, counted, counts, idle, push_row, visit
+from bench.servers import App, peak_memory, root_of, served
+from harness.session import Run
 from harness.synth import REPORT, render
 from lenet.checkpoints import load_model
 from lenet.files import CHECKPOINT_DIR, ROOT, data_root
@@ -85,6 +102,10 @@ class Tally:
     sessions: int = 0
     moved: int = 0  # sessions whose page and socket were answered by different replicas
     progress: list[tuple[float, float]] = field(default_factory=list)  # (perf_counter, epochs done)
+    started_at: float | None = None  # perf_counter when the teacher's Start was sent
+    push_reach: list[float | None] = field(default_factory=list)  # s, Start -> an idle tab's first push rerun done
+    live_reach: list[float | None] = field(default_factory=list)  # s, Start -> an idle tab's picker offers "live"
+    runs: tuple[Counter[str], ...] | None = None  # script runs in the class window: all, students', idle tabs'
 
     def saw(self, run: Run) -> None:
         """Notes the epochs done that a teacher's run shows in its progress bar."""
@@ -98,72 +119,6 @@ class Tally:
         inside = [(t, e) for t, e in self.progress if since <= t <= until] or [(0.0, 0.0)]
         (t0, e0), (t1, e1) = inside[0], inside[-1]
         return (e1 - e0) / (t1 - t0) if t1 - t0 >= 1 else None  # none over less than a second
-
-
-class Browser:
-    """A Session plus the timers a browser runs for its page. One request at a time: the server queues a tab's too."""
-
-    def __init__(self, session: Session, tally: Tally, until: float, seen: Callable[[Run], None] | None) -> None:
-        self.s, self.tally, self.until, self.seen = session, tally, until, seen  # until: when the tab closes
-        self.lock, self.changed = asyncio.Lock(), asyncio.Event()
-        self.due: dict[str, float] = {}  # fragment id -> when its next automatic rerun is sent
-
-    async def send(self, request: Coroutine[Any, Any, Run], full: bool = False) -> tuple[Run, float]:
-        """(the run, seconds it waited for the socket). After a full run, its page's timers start afresh."""
-        asked = time.perf_counter()
-        try:
-            await self.lock.acquire()
-        except asyncio.CancelledError:  # the tab closed while this waited: its request is never sent
-            request.close()
-            raise
-        try:
-            waited = time.perf_counter() - asked
-            run = await request  # a coroutine starts only when awaited: here, with the socket
-            if full:
-                now = time.perf_counter()
-                self.due = {f: now + every for f, every in self.s.timers.items()}
-                self.changed.set()
-        finally:
-            self.lock.release()
-        self.tally.errors += run.exceptions()
-        if self.seen:
-            self.seen(run)
-        return run, waited
-
-    async def open(self, page: str) -> Run:
-        return (await self.send(self.s.open(page), full=True))[0]
-
-    async def _auto(self, fid: str) -> Run:
-        """A timer's rerun, unless the page (and its timers) changed while it waited for the socket."""
-        return await self.s.rerun(fragment=fid, auto=True) if fid in self.s.timers else Run(0.0)
-
-    async def tick(self) -> None:
-        """Rerun each timed fragment (auto) at its own interval until self.until."""
-        while (now := time.perf_counter()) < self.until:
-            timers = dict(self.s.timers)  # the Session keeps the page's latest (a rerun may have become a full one)
-            self.due = {f: self.due.get(f, now + every) for f, every in timers.items()}
-            fid = min(self.due, key=self.due.get, default=None)
-            wake = min(self.due[fid] if fid else self.until, self.until)
-            if wake > now:
-                with suppress(TimeoutError):  # woken early when a full run changes the timers
-                    await asyncio.wait_for(self.changed.wait(), None if math.isinf(wake) else wake - now)
-                self.changed.clear()
-                continue
-            self.due[fid] = max(self.due[fid] + timers[fid], now)  # setInterval's pace; no burst after a stall
-            await self.send(self._auto(fid))
-
-
-async def visit(url: str, until: float, tally: Tally, act: Callable[[Browser], Awaitable[None]],
-                seen: Callable[[Run], None] | None = None) -> None:
-    """One browser tab: `act` does what its person does while the page's timers tick."""
-    try:
-        async with Session(url) as s, asyncio.TaskGroup() as group:  # the tasks end before the socket closes
-            tally.sessions, tally.moved = tally.sessions + 1, tally.moved + (len(set(s.replicas)) > 1)
-            browser = Browser(s, tally, until, seen)
-            group.create_task(browser.tick())
-            group.create_task(act(browser))
-    except* (StreamlitError, OSError, KeyError) as broken:  # KeyError: a widget it looks for is not on the page
-        tally.errors += [f"{type(e).__name__}: {e}" for e in broken.exceptions]
 
 
 def drawings(n: int = 40) -> list[tuple[str, str]]:
@@ -228,34 +183,51 @@ async def student(b: Browser, pictures: list[tuple[str, str]], until: float, exp
             tally.notes.append(f"wrong answer: {said} for a {label}")
 
 
-async def teacher(b: Browser, started: asyncio.Event, over: asyncio.Event) -> None:
-    """Start the default recipe for many epochs; the page's timers poll it like the projector
-    until the class is over, then Stop (so no training outlives its server)."""
+async def teacher(b: Browser, ready: asyncio.Event, go: asyncio.Event, started: asyncio.Event,
+                  over: asyncio.Event) -> None:
+    """Open Train; at `go`, start the default recipe for many epochs; the page's timers poll it like
+    the projector until the class is over, then Stop (so no training outlives its server)."""
+    async def start() -> Run:
+        b.tally.started_at = time.perf_counter()  # the socket is ours: the request goes now
+        return await b.s.rerun(**{"number_input:Epochs": ("int_value", EPOCHS),
+                                  "button:Start training": ("trigger_value", True)})
     try:
         await b.open("train")
-        await b.send(b.s.rerun(**{"number_input:Epochs": ("int_value", EPOCHS),
-                                  "button:Start training": ("trigger_value", True)}), full=True)
+        ready.set()
+        await go.wait()
+        await b.send(start(), full=True)
     finally:
-        started.set()  # the class goes ahead even if this failed: its errors are counted
+        ready.set()  # the class goes ahead even if this failed: its errors are counted
+        started.set()
     await over.wait()
-    b.until = 0.0  # its timers stop
-    b.changed.set()
+    b.close()
     if "button:Stop" in b.s.widgets:
         await b.send(b.s.rerun(**{"button:Stop": ("trigger_value", True)}), full=True)
 
 
-async def lesson(url: str, students: int, seconds: float, warm_s: float, pictures: list[tuple[str, str]],
-                 expected: list[Row]) -> tuple[Tally, float, float]:
-    """The teacher starts; after warm_s the class joins for `seconds`. The tally, and the class's window."""
-    tally, started, over = Tally(), asyncio.Event(), asyncio.Event()
-    teaching = asyncio.create_task(visit(url, math.inf, tally, lambda b: teacher(b, started, over), tally.saw))
+async def lesson(url: str, servers: list[str], students: int, idlers: int, seconds: float, warm_s: float,
+                 pictures: list[tuple[str, str]], expected: list[Row]) -> tuple[Tally, float, float]:
+    """The teacher opens Train, the idle tabs open Draw, the teacher starts; after warm_s the class joins
+    for `seconds`. The tally, and the class's window; script runs counted by `servers` (each replica)."""
+    tally, ready, go, started, over = Tally(), asyncio.Event(), asyncio.Event(), asyncio.Event(), asyncio.Event()
+    teaching = asyncio.create_task(visit(url, math.inf, tally, lambda b: teacher(b, ready, go, started, over),
+                                         tally.saw))
+    await ready.wait()
+    teachers = await asyncio.to_thread(counts, servers)  # its session alone, so far
+    opened = [asyncio.Event() for _ in range(idlers)]
+    idling = [asyncio.create_task(visit(url, math.inf, tally, lambda b, e=e: idle(b, e, over))) for e in opened]
+    await asyncio.gather(*(e.wait() for e in opened))
+    go.set()
     await started.wait()
     await asyncio.sleep(warm_s)
+    first = await asyncio.to_thread(counts, servers)
     end = (joined := time.perf_counter()) + seconds
     await asyncio.gather(*(visit(url, end, tally, lambda b, seed=seed: student(b, pictures, end, expected, seed))
                            for seed in range(students)), asyncio.sleep(seconds))
+    last = await asyncio.to_thread(counts, servers)
     over.set()
-    await teaching
+    await asyncio.gather(teaching, *idling)
+    tally.runs = class_runs(teachers, first, last)
     return tally, joined, end
 
 
@@ -272,17 +244,33 @@ def cli_speed(app: Path, epochs: int) -> tuple[float, float]:
     return samples * (len(records) - 1) / (records[-1]["elapsed_s"] - records[0]["elapsed_s"]), samples
 
 
+def row(label: str, n: int, tally: Tally, span: tuple[float, float], cli: tuple[float, float],
+        alone: dict[str, float | None], peak: float, logged: str) -> str:
+    """The class's row of the first table (see the module's docstring)."""
+    rate = tally.epochs_per_s(*span)
+    speed = rate * cli[1] if rate else None
+    alone.setdefault(label, speed)
+    lat = sorted(tally.latencies)
+    p50, p95 = (f"{1000 * lat[math.ceil(q * len(lat)) - 1]:.0f} ms" if lat else "–" for q in (0.5, 0.95))
+    shown, ratio = (f"{speed:,.0f}", f"{speed / cli[0]:.0%}") if speed else ("– (no progress seen)", "–")
+    versus = f"{speed / alone[label]:.0%}" if speed and alone[label] else "–"
+    return (f"| {label} | {n} | {p50} | {p95} | {len(lat)} | {len(tally.errors)} | {tally.wrong_answers} | "
+            f"{tally.wrong_tables} of {tally.tables} | {peak:,.0f} MB | {shown} | {ratio} | {versus} | "
+            f"{tally.moved} of {tally.sessions}{logged} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--students", type=int, nargs="+", default=[0, 10, 30, 60])
     parser.add_argument("--seconds", type=float, default=60.0, help="how long the class draws")
     parser.add_argument("--warm", type=float, default=6.0, help="seconds of training before the class joins")
+    parser.add_argument("--idle", type=int, default=0, help="tabs left on Draw from before Start to the end")
     parser.add_argument("--cli-epochs", type=int, default=3, help="epochs of the CLI's run alone (2 or more)")
     parser.add_argument("--compare", type=Path, help="another checkout: run its app too, interleaved")
     parser.add_argument("--through", choices=["server", "nginx"], default="server", help="nginx: also via deploy/")
     parser.add_argument("--replicas", type=int, default=2, help="copies behind nginx (with --through nginx)")
     args = parser.parse_args()
-    apps = {"baseline": args.compare.resolve(), "current": ROOT} if args.compare else {"current": ROOT}
+    apps: dict[str, App] = {"baseline": args.compare.resolve(), "current": ROOT} if args.compare else {"current": ROOT}
     if args.through == "nginx":
         apps = {"one server": ROOT, f"nginx, {args.replicas} replicas": (ROOT, args.replicas)}
     if args.through == "nginx" and args.compare:  # both through nginx: the baseline's deploy/ and code, then ours
@@ -300,24 +288,19 @@ def main() -> None:
           "| peak memory | training samples/s | vs the CLI | vs no students | sessions moved |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     alone: dict[str, float | None] = {}
+    pushes = [PUSH_TABLE]
     for n in args.students:
         for label, app in apps.items():  # interleaved: a drift in the machine hits both alike
             with tempfile.TemporaryDirectory() as tmp, served(Path(tmp), app) as (url, pids, moved), \
                     peak_memory(*pids) as peak:
-                tally, *window = asyncio.run(lesson(url, n, args.seconds, args.warm, pictures, expected))
+                tally, *span = asyncio.run(lesson(url, counted(url, app), n, args.idle, args.seconds, args.warm,
+                                                  pictures, expected))
                 logged = moved()  # before nginx's folder goes
-            rate = tally.epochs_per_s(*window)
-            speed = rate * clis[label][1] if rate else None
-            alone.setdefault(label, speed)
-            lat, cli = sorted(tally.latencies), clis[label][0]
-            p50, p95 = (f"{1000 * lat[math.ceil(q * len(lat)) - 1]:.0f} ms" if lat else "–" for q in (0.5, 0.95))
-            shown, ratio = (f"{speed:,.0f}", f"{speed / cli:.0%}") if speed else ("– (no progress seen)", "–")
-            versus = f"{speed / alone[label]:.0%}" if speed and alone[label] else "–"
-            print(f"| {label} | {n} | {p50} | {p95} | {len(lat)} | {len(tally.errors)} | {tally.wrong_answers} | "
-                  f"{tally.wrong_tables} of {tally.tables} | {peak[0]:,.0f} MB | {shown} | {ratio} | {versus} | "
-                  f"{tally.moved} of {tally.sessions}{logged} |", flush=True)
+            print(row(label, n, tally, tuple(span), clis[label], alone, peak[0], logged), flush=True)
             for line in (tally.errors[:3] + tally.notes[:3]):
                 print(f"  {label}, {n}: {line}")
+            pushes.append(push_row(label, n, args.idle, tally, args.seconds))
+    print("\n" + "\n".join(pushes))
 
 
 if __name__ == "__main__":

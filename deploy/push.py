@@ -9,6 +9,11 @@ A page's news component (ui/common/news.py) holds the stream and reruns its frag
 version moves past the one the page was drawn with. An idle tab sends nothing; the stream sends
 a comment every HEARTBEAT_S so that no proxy closes it as idle.
 
+A stopping server waits for every open response to end, and a stream never does: `make run`
+hung on Ctrl-C or SIGTERM while a tab was open. uvicorn closes each websocket with code 1012 as it
+stops; the first the middleware sees ends every stream (`closing`). A stream of a client with no
+websocket ends after STREAM_S at the latest.
+
 `Counted` is the middleware that counts: it reads each message a tab sends on Streamlit's
 websocket (a BackMsg) and files a script run under its cause.
 """
@@ -18,6 +23,7 @@ import asyncio
 import itertools
 import json
 import threading
+import time
 from collections import Counter
 from typing import Any
 
@@ -34,6 +40,9 @@ from lenet.files import is_class_code
 __all__ = ["CAUSES", "COUNTS", "Counted", "routes"]
 
 HEARTBEAT_S = 25.0  # nginx closes a proxied stream quiet for 60 s (proxy_read_timeout)
+STREAM_S = 1800.0  # a stream ends after this and its EventSource opens another (RETRY_MS later): a backstop, below
+RETRY_MS = 2000  # how long a browser waits before it opens a stream again (one that ended, a server restarting)
+SHUTDOWN = 1012  # the close code uvicorn gives every websocket when the server stops
 MAX_STREAMS = 2000  # one per open tab and fragment that listens: a class of 100 holds about 300
 CAUSES = ("user", "push", "timer", "other")  # "other": a message that runs no script (a stop, a file's URL)
 NEWS_EVENT = '"event": "news"', '"event":"news"'  # a news component's trigger, as json_trigger_value carries it
@@ -51,9 +60,19 @@ async def news(request: Request) -> Response:
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
+_closing: list[asyncio.Event] = []  # set once the server stops (one event loop serves the app)
+
+
+def closing() -> asyncio.Event:
+    if not _closing:
+        _closing.append(asyncio.Event())
+    return _closing[0]
+
+
 async def _events(code: str | None, topics: list[str]):
-    """The versions now, then each time they move; a comment when nothing has for HEARTBEAT_S."""
-    loop, changed = asyncio.get_running_loop(), asyncio.Event()
+    """The versions now, then each time they move; a comment when nothing has for HEARTBEAT_S;
+    nothing more once the server stops."""
+    loop, changed, ends = asyncio.get_running_loop(), asyncio.Event(), time.monotonic() + STREAM_S
 
     def wake() -> None:  # from whichever thread bumped the news
         if not loop.is_closed():
@@ -61,16 +80,26 @@ async def _events(code: str | None, topics: list[str]):
 
     with NEWS.watch(code, topics, wake):
         last = None
-        while True:
+        yield f"retry: {RETRY_MS}\n\n"
+        while not closing().is_set() and time.monotonic() < ends:
             now = NEWS.versions(code, topics)
             if now != last:
                 yield f"data: {json.dumps(now)}\n\n"
                 last = now
-            try:
-                await asyncio.wait_for(changed.wait(), HEARTBEAT_S)
-            except TimeoutError:
+            await _first(changed.wait(), closing().wait(), within=HEARTBEAT_S)
+            if not changed.is_set() and not closing().is_set():
                 yield ": quiet\n\n"
             changed.clear()
+
+
+async def _first(*waits, within: float) -> None:
+    """Wait until the first of `waits` is done, or `within` seconds."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, timeout=within, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 class Counts:
@@ -120,7 +149,8 @@ def cause_of(raw: bytes) -> str:
 
 
 class Counted:
-    """ASGI middleware: counts what each tab sends on Streamlit's websocket (see Counts)."""
+    """ASGI middleware: counts what each tab sends on Streamlit's websocket (see Counts), and
+    notices the server stopping (see `closing`)."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -135,6 +165,8 @@ class Counted:
             message = await receive()
             if message["type"] == "websocket.receive" and message.get("bytes"):
                 COUNTS.add(session, cause_of(message["bytes"]))
+            elif message["type"] == "websocket.disconnect" and message.get("code") == SHUTDOWN:
+                closing().set()  # the server stops: let every stream end, or it waits for them for ever
             return message
 
         await self.app(scope, counted, send)

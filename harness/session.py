@@ -3,7 +3,8 @@
 A `Session` connects to /_stcore/stream (subprotocol "streamlit"), sends BackMsg.rerun_script
 as a browser does (page, widget states, fragment) and reads ForwardMsgs until script_finished.
 It keeps what a browser would: the pages' hashes, each widget's id, each fragment's id, the
-fragments that ask to be rerun on a timer. The server does all its real work (script runs,
+fragments that ask to be rerun on a timer, and the news components on the page (ui/common/news.py):
+`push()` sends what one sends when its stream brings news. The server does all its real work (script runs,
 model calls, protobuf); nothing is rendered, so N sessions measure the server, not N browsers.
 
     async with Session(url) as s:
@@ -24,9 +25,11 @@ import websockets
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-__all__ = ["Run", "Session", "StreamlitError", "canvas_value"]
+__all__ = ["News", "Run", "Session", "StreamlitError", "canvas_value"]
 
 EARLY_FOR_RERUN = ForwardMsg.ScriptFinishedStatus.Value("FINISHED_EARLY_FOR_RERUN")
+NEWS_COMPONENT = "lenet_news"  # ui/common/news.py's component (its registered name may carry a module's prefix)
+TRIGGERS = "$$STREAMLIT_INTERNAL_KEY_{}__events"  # a v2 component's trigger widget (bidi_component/main.py)
 
 
 class StreamlitError(RuntimeError):
@@ -57,6 +60,19 @@ def canvas_value(png_data_url: str, objects: int = 1) -> str:
     return json.dumps({"drawing": {"raw": raw, "data": png_data_url}})
 
 
+@dataclass(frozen=True)
+class News:
+    """A news component as a page drew it: its data, and where its trigger goes."""
+    id: str  # its element's (widget) id
+    fragment: str  # the fragment it reruns
+    url: str  # its stream: /_lenet/news?topics=...[&class=...]
+    versions: dict[str, int]  # the versions its part was drawn with
+
+    @property
+    def trigger(self) -> str:
+        return TRIGGERS.format(self.id)
+
+
 class Session:
     def __init__(self, url: str, timeout_s: float = 60.0) -> None:
         self.ws_url = url.replace("http", "ws", 1) + "/_stcore/stream"
@@ -67,6 +83,9 @@ class Session:
         self.states: dict[str, Any] = {}  # widget id -> a WidgetState we keep sending, as a browser does
         self.fragments: dict[str, str] = {}  # widget id -> the fragment it was drawn in
         self.timers: dict[str, float] = {}  # fragment id -> seconds between its automatic reruns (this page's)
+        self.news: dict[str, News] = {}  # a news component's data id ("picker") -> it, as last drawn (this page's)
+        self.url = url  # http://host:port, for the page's streams
+        self.cookies = ""  # what the page set: its streams send them too, as a browser does
         self.replicas: list[str] = []  # behind deploy/nginx.conf: the replica of the page, then of the socket
         self._ws = None
 
@@ -77,7 +96,7 @@ class Session:
                                        .removesuffix("/_stcore/stream") + "/", timeout=self.timeout_s)
         with page:
             page.read()
-        cookies = "; ".join(c.split(";", 1)[0] for c in page.headers.get_all("Set-Cookie") or [])
+        self.cookies = cookies = "; ".join(c.split(";", 1)[0] for c in page.headers.get_all("Set-Cookie") or [])
         self._ws = await websockets.connect(self.ws_url, subprotocols=["streamlit"], max_size=None,
                                             open_timeout=self.timeout_s, ping_interval=None,
                                             additional_headers={"Cookie": cookies} if cookies else None)
@@ -101,26 +120,39 @@ class Session:
     async def rerun(self, fragment: str | None = None, auto: bool = False, **changes: Any) -> Run:
         """Rerun the page (or one fragment) with some widgets changed: name=WidgetState fields,
         e.g. {"bidi_component:canvas": ("json_value", text)}."""
+        for name, (attr, value) in changes.items():
+            self.states[self.widgets[name]] = (attr, value)
+        triggers = {self.widgets[n] for n, (attr, _) in changes.items() if attr == "trigger_value"}
+        once = {wid: self.states.pop(wid) for wid in triggers}  # a button press counts once
+        return await self._rerun(fragment, once, auto)
+
+    async def _rerun(self, fragment: str | None, once: dict[str, tuple[str, Any]], auto: bool = False) -> Run:
+        """A rerun with the widget states we keep plus `once` (triggers: sent this time only)."""
         msg = BackMsg()
         msg.rerun_script.query_string = ""
         msg.rerun_script.page_script_hash = self.page
         if fragment:
             msg.rerun_script.fragment_id = fragment
         msg.rerun_script.is_auto_rerun = auto
-        for name, (attr, value) in changes.items():
-            self.states[self.widgets[name]] = (attr, value)
-        triggers = {self.widgets[n] for n, (attr, _) in changes.items() if attr == "trigger_value"}
-        for wid, (attr, value) in self.states.items():
+        for wid, (attr, value) in (self.states | once).items():
             state = msg.rerun_script.widget_states.widgets.add()
             state.id = wid
             setattr(state, attr, value)
-        for wid in triggers:  # a button press counts once
-            self.states.pop(wid, None)
         return await self._send(msg)
+
+    async def push(self, name: str, versions: dict[str, int]) -> Run:
+        """What news component `name` sends when its stream's versions differ from those it was drawn
+        with: a rerun of its fragment, the widgets as they are plus its trigger, once (as
+        setTriggerValue("news", versions) sends it: a JSON list of events)."""
+        news = self.news[name]
+        event = json.dumps([{"event": "news", "value": versions}], separators=(",", ":"))
+        return await self._rerun(news.fragment, {news.trigger: ("json_trigger_value", event)})
 
     async def draw(self, png_data_url: str, strokes: int = 1) -> Run:
         """Send a drawing as the canvas does after a stroke: only its fragment reruns."""
-        name = next((n for n in self.widgets if n.startswith("bidi_component:")), None)
+        ours = {n.id for n in self.news.values()}  # not a news component: it is the canvas that reruns Draw
+        name = next((n for n, wid in self.widgets.items() if n.startswith("bidi_component:") and wid not in ours),
+                    None)
         if name is None:
             raise StreamlitError(f"no canvas on this page; its widgets: {sorted(self.widgets)}")
         return await self.rerun(self.fragments[self.widgets[name]],
@@ -149,6 +181,7 @@ class Session:
             self.page = fwd.navigation.page_script_hash or self.page
         elif kind == "new_session" and not fwd.metadata.run.fragment_ids:
             self.timers.clear()  # a full run: its page announces its timers anew (a fragment's id may change)
+            self.news.clear()  # and draws its news components anew
         elif kind == "auto_rerun":
             self.timers[fwd.auto_rerun.fragment_id] = fwd.auto_rerun.interval
         elif kind == "delta" and fwd.delta.HasField("new_element"):
@@ -163,3 +196,7 @@ class Session:
                 name = getattr(proto, "label", "") or wid.rsplit("-", 1)[-1]
                 self.widgets[f"{etype}:{name}"] = wid
                 self.fragments[wid] = fwd.delta.fragment_id
+            if etype == "bidi_component" and proto.component_name.endswith(NEWS_COMPONENT):
+                data = json.loads(proto.json)  # {"id": name, "url": ..., "versions": ...}
+                self.news[data["id"]] = News(id=wid, fragment=fwd.delta.fragment_id, url=data["url"],
+                                             versions=data["versions"])

@@ -1,0 +1,336 @@
+"""A simulated browser tab (for bench/classroom.py): a Session plus what a browser does for its page
+by itself, and what the bench reads of push: the script runs the server counted by cause
+(/_lenet/counts, deploy/push.py) and how soon news of a run reached the tabs that show it.
+
+- `Browser` sends one request at a time (the server queues a tab's too): its person's, each timed
+  fragment's automatic rerun at its own interval (`tick`), and its news components' pushes.
+- Its `Newsreader` does what a page's news components (ui/common/news.py) do: one server-sent-events
+  stream (GET /_lenet/news, with the cookies the page set) per component the Session last drew,
+  opened and closed as components come and go, and the component's push rerun (Session.push) each
+  time its stream's versions differ from the ones it was drawn with (or last pushed). A stream that
+  drops is opened again after RETRY_S, as EventSource does; one answered with another status than
+  200 is not, as EventSource gives up on it. Each dropped or refused stream is counted an error.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import suppress
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from bench.servers import App
+from harness.session import News, Run, Session, StreamlitError
+
+if TYPE_CHECKING:
+    from bench.classroom import Tally
+
+__all__ = ["PUSH_TABLE", "Browser", "Newsreader", "class_runs", "counted", "counts", "idle", "push_row", "reach_cell",
+           "shows_live", "visit"]
+
+RETRY_S = 3.0  # EventSource's default wait before it reconnects
+CAUSES = ("user", "push", "timer", "other")  # deploy/push.py's
+Readings = dict[tuple[str, str], Counter[str]]  # (server URL, its session id) -> script runs by cause
+
+
+class StreamError(RuntimeError):
+    """A news stream answered with something other than 200: EventSource gives up on it."""
+
+
+async def events(base: str, path: str, cookies: str) -> AsyncIterator[dict[str, int]]:
+    """The data of each event of the stream at base+path: the versions, now and at each change."""
+    where = urlsplit(base)
+    reader, writer = await asyncio.open_connection(where.hostname, where.port or 80)
+    try:
+        head = [f"GET {path} HTTP/1.1", f"Host: {where.netloc}", "Accept: text/event-stream",
+                "Cache-Control: no-cache"] + ([f"Cookie: {cookies}"] if cookies else [])
+        writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
+        await writer.drain()
+        status = (await reader.readline()).split()
+        headers = {}
+        while (line := await reader.readline()).strip():
+            name, _, value = line.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip().lower()
+        if len(status) < 2 or status[1] != b"200":
+            raise StreamError(f"{path}: {b' '.join(status[1:]).decode('latin-1') or 'no answer'}")
+        data: list[str] = []
+        async for text in _lines(reader, headers.get("transfer-encoding") == "chunked"):
+            if text.startswith("data:"):
+                data.append(text[5:].removeprefix(" "))
+            elif not text and data:  # a blank line ends an event; ": quiet" comments are skipped
+                yield json.loads("\n".join(data))
+                data = []
+    finally:
+        writer.close()
+
+
+async def _lines(reader: asyncio.StreamReader, chunked: bool) -> AsyncIterator[str]:
+    """The body's lines, chunked transfer decoded (uvicorn's and nginx's way of streaming)."""
+    buffer = b""
+    while True:
+        if chunked:
+            size = int((await reader.readline()).split(b";")[0].strip() or b"0", 16)
+            piece = await reader.readexactly(size + 2) if size else b""  # the chunk and its CRLF
+            piece = piece[:-2]
+        else:
+            piece = await reader.read(65536)
+        if not piece:
+            return  # the server closed the stream
+        buffer += piece
+        *lines, buffer = buffer.split(b"\n")
+        for line in lines:
+            yield line.removesuffix(b"\r").decode()
+
+
+class Newsreader:
+    """A tab's news components: their streams, what each last said, and the pushes it sent."""
+
+    def __init__(self, session: Session, errors: list[str]) -> None:
+        self.s, self.errors = session, errors
+        self.streams: dict[str, tuple[str, asyncio.Task[None]]] = {}  # component -> (its url, its reader)
+        self.latest: dict[str, dict[str, int]] = {}  # component -> what its stream said last
+        self.known: dict[str, dict[str, int]] = {}  # component -> versions it was drawn with, or last pushed
+        self.seen: dict[str, News] = {}  # component -> the drawing `known` was taken from
+        self.woken = asyncio.Event()
+        self.pushed: list[float] = []  # perf_counter when each push's rerun finished
+
+    def drawn(self) -> None:
+        """After each run: as in the component's JS, a component drawn anew knows the versions it was
+        drawn with; a stream opens for each new one and closes for each gone (a page change)."""
+        for name, (url, task) in list(self.streams.items()):
+            if name not in self.s.news or self.s.news[name].url != url:
+                task.cancel()
+                del self.streams[name]
+                self.latest.pop(name, None)
+        for name, news in self.s.news.items():
+            if name not in self.streams:
+                self.streams[name] = (news.url, asyncio.create_task(self._read(name, news.url)))
+            if self.seen.get(name) is not news:
+                self.seen[name], self.known[name] = news, news.versions
+        self.woken.set()
+
+    def listening(self) -> bool:
+        """Every stream has said its versions once (it is open, as a page's are once it shows)."""
+        return all(name in self.latest for name in self.streams)
+
+    async def _read(self, name: str, url: str) -> None:
+        while True:
+            try:
+                async for versions in events(self.s.url, url, self.s.cookies):
+                    self.latest[name] = versions
+                    self.woken.set()
+                self.errors.append(f"news stream {url} closed")
+            except StreamError as err:
+                self.errors.append(f"news stream {err}")
+                return
+            except (OSError, ValueError, asyncio.IncompleteReadError) as err:
+                self.errors.append(f"news stream {url}: {type(err).__name__}: {err}")
+            await asyncio.sleep(RETRY_S)
+
+    def _news(self) -> str | None:
+        """A component whose stream says other versions than it knows."""
+        return next((n for n in self.streams if n in self.latest and self.latest[n] != self.known.get(n)), None)
+
+    async def _push(self, name: str, versions: dict[str, int]) -> Run:
+        """The push, unless its component went while it waited for the socket (the page changed)."""
+        return await self.s.push(name, versions) if name in self.s.news else Run(0.0)
+
+    async def pushes(self, send: Callable[[Coroutine[Any, Any, Run]], Awaitable[Any]],
+                     until: Callable[[], float]) -> None:
+        """Send each component's news through `send` (the tab's socket, one request at a time) until
+        the tab closes (`until()`, which may change); then close its streams."""
+        try:
+            while (now := time.perf_counter()) < (end := until()):
+                name = self._news()
+                if name is None:
+                    with suppress(TimeoutError):
+                        await asyncio.wait_for(self.woken.wait(), None if math.isinf(end) else end - now)
+                    self.woken.clear()
+                    continue
+                self.known[name] = versions = self.latest[name]  # told once, as the JS does
+                await send(self._push(name, versions))
+                self.pushed.append(time.perf_counter())
+        finally:
+            for _, task in self.streams.values():
+                task.cancel()
+
+
+class Browser:
+    """A Session plus the timers a browser runs for its page and its news components' streams.
+    One request at a time: the server queues a tab's too."""
+
+    def __init__(self, session: Session, tally: Tally, until: float, seen: Callable[[Run], None] | None) -> None:
+        self.s, self.tally, self.until, self.seen = session, tally, until, seen  # until: when the tab closes
+        self.lock, self.changed = asyncio.Lock(), asyncio.Event()
+        self.due: dict[str, float] = {}  # fragment id -> when its next automatic rerun is sent
+        self.news = Newsreader(session, tally.errors)
+
+    def close(self) -> None:
+        """The tab closes now: its timers and streams stop (a request in flight is answered first)."""
+        self.until = 0.0
+        self.changed.set()
+        self.news.woken.set()
+
+    async def send(self, request: Coroutine[Any, Any, Run], full: bool = False) -> tuple[Run, float]:
+        """(the run, seconds it waited for the socket). After a full run, its page's timers start afresh;
+        after any, `tick` looks at them again (a push's or a timer's rerun may have become a full run)."""
+        asked = time.perf_counter()
+        try:
+            await self.lock.acquire()
+        except asyncio.CancelledError:  # the tab closed while this waited: its request is never sent
+            request.close()
+            raise
+        try:
+            waited = time.perf_counter() - asked
+            run = await request  # a coroutine starts only when awaited: here, with the socket
+            self.news.drawn()  # any run may draw a news component, or a full one leave it out
+            if full:
+                now = time.perf_counter()
+                self.due = {f: now + every for f, every in self.s.timers.items()}
+            self.changed.set()
+        finally:
+            self.lock.release()
+        self.tally.errors += run.exceptions()
+        if self.seen:
+            self.seen(run)
+        return run, waited
+
+    async def open(self, page: str) -> Run:
+        return (await self.send(self.s.open(page), full=True))[0]
+
+    async def _auto(self, fid: str) -> Run:
+        """A timer's rerun, unless the page (and its timers) changed while it waited for the socket."""
+        return await self.s.rerun(fragment=fid, auto=True) if fid in self.s.timers else Run(0.0)
+
+    async def tick(self) -> None:
+        """Rerun each timed fragment (auto) at its own interval until self.until."""
+        while (now := time.perf_counter()) < self.until:
+            timers = dict(self.s.timers)  # the Session keeps the page's latest (a rerun may have become a full one)
+            self.due = {f: self.due.get(f, now + every) for f, every in timers.items()}
+            fid = min(self.due, key=self.due.get, default=None)
+            wake = min(self.due[fid] if fid else self.until, self.until)
+            if wake > now:
+                with suppress(TimeoutError):  # woken early when a full run changes the timers
+                    await asyncio.wait_for(self.changed.wait(), None if math.isinf(wake) else wake - now)
+                self.changed.clear()
+                continue
+            self.due[fid] = max(self.due[fid] + timers[fid], now)  # setInterval's pace; no burst after a stall
+            await self.send(self._auto(fid))
+
+
+async def visit(url: str, until: float, tally: Tally, act: Callable[[Browser], Awaitable[None]],
+                seen: Callable[[Run], None] | None = None) -> None:
+    """One browser tab: `act` does what its person does while the page's timers tick."""
+    try:
+        async with Session(url) as s, asyncio.TaskGroup() as group:  # the tasks end before the socket closes
+            tally.sessions, tally.moved = tally.sessions + 1, tally.moved + (len(set(s.replicas)) > 1)
+            browser = Browser(s, tally, until, seen)
+            group.create_task(browser.tick())
+            group.create_task(browser.news.pushes(browser.send, lambda: browser.until))
+            group.create_task(act(browser))
+    except* (StreamlitError, OSError, KeyError) as broken:  # KeyError: a widget it looks for is not on the page
+        tally.errors += [f"{type(e).__name__}: {e}" for e in broken.exceptions]
+
+
+async def idle(b: Browser, opened: asyncio.Event, over: asyncio.Event) -> None:
+    """A tab left on Draw from before the teacher's Start to the class's end: its news or timers only.
+    Notes how long after Start its first push rerun finished, and its first run showing "live"."""
+    lives: list[float] = []
+    b.seen = lambda run: lives.append(time.perf_counter()) if shows_live(run) else None
+    try:
+        await b.open("draw")
+        for _ in range(200):  # its streams open (at most 10 s), as a page's do once it shows
+            if b.news.listening():
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        opened.set()
+    await over.wait()
+    b.close()
+    t0 = b.tally.started_at
+    after = [t - t0 for t in (lives if t0 is not None else []) if t > t0]
+    b.tally.live_reach.append(after[0] if after else None)
+    if b.news.seen:  # it had news components: the baseline's pages poll instead
+        pushed = [t - t0 for t in (b.news.pushed if t0 is not None else []) if t > t0]
+        b.tally.push_reach.append(pushed[0] if pushed else None)
+
+
+def counted(url: str, app: App) -> list[str]:
+    """The servers whose /_lenet/counts count the class: the one, or each replica behind nginx (ports after its)."""
+    if not isinstance(app, tuple):
+        return [url]
+    host, port = url.rsplit(":", 1)
+    return [f"{host}:{int(port) + i}" for i in range(1, app[1] + 1)]
+
+
+def shows_live(run: Run) -> bool:
+    """The run drew the picker with the live model among its options."""
+    return any("live" in option for box in run.of("selectbox") for option in box.options)
+
+
+def counts(urls: list[str]) -> Readings | None:
+    """/_lenet/counts of each server (a replica each, behind nginx); None where there is none (a baseline)."""
+    found: Readings = {}
+    for url in urls:
+        try:
+            with urllib.request.urlopen(url + "/_lenet/counts", timeout=10) as answer:
+                report = json.loads(answer.read())
+        except (urllib.error.URLError, ValueError):  # HTTPError (404) is a URLError
+            return None
+        if not isinstance(report, dict) or "sessions" not in report:
+            return None  # a page, not our JSON
+        found |= {(url, sid): Counter(c) for sid, c in report["sessions"].items()}
+    return found
+
+
+def window(start: Readings | None, end: Readings | None, among: set[tuple[str, str]] | None = None) -> Counter[str]:
+    """Script runs by cause between two readings, of the sessions in `among` (None: all)."""
+    total: Counter[str] = Counter()
+    for key, now in (end or {}).items():
+        if among is None or key in among:
+            total.update(now - (start or {}).get(key, Counter()))
+    return total
+
+
+def class_runs(teachers: Readings | None, first: Readings | None,
+               last: Readings | None) -> tuple[Counter[str], ...] | None:
+    """Script runs in the class's window (between readings `first` and `last`): all, the students'
+    (sessions opened since `first`) and the idle tabs' (open at `first`, not in `teachers`)."""
+    if teachers is None or first is None or last is None:
+        return None
+    return (window(first, last), window(first, last, set(last) - set(first)),
+            window(first, last, set(first) - set(teachers)))
+
+
+PUSH_TABLE = ("| app | students | idle tabs | script runs in the class: user · push · timer · other "
+              "| per student·min: user · push · timer | per idle tab·min | push reach p50 · p95 · max "
+              "| picker shows live p50 · p95 · max |\n|---|---|---|---|---|---|---|---|")
+
+
+def push_row(label: str, students: int, idlers: int, tally: Tally, seconds: float) -> str:
+    """The class's row of PUSH_TABLE (see bench/classroom.py's docstring)."""
+    def per(runs: Counter[str], tabs: int) -> str:
+        return " · ".join(f"{runs[c] / tabs / (seconds / 60):.1f}" for c in CAUSES[:3]) if tabs else "–"
+
+    runs = ["–"] * 3
+    if tally.runs is not None:
+        every, theirs, idles = tally.runs
+        runs = [" · ".join(str(every[c]) for c in CAUSES), per(theirs, students), per(idles, idlers)]
+    push = "– (polls)" if idlers and not tally.push_reach else reach_cell(tally.push_reach)
+    return f"| {label} | {students} | {idlers} | {' | '.join(runs)} | {push} | {reach_cell(tally.live_reach)} |"
+
+
+def reach_cell(times: list[float | None]) -> str:
+    """p50 · p95 · max of times in ms (nearest rank), and how many never came; "–" for no times."""
+    done = sorted(t for t in times if t is not None)
+    if not done:
+        return "–" if not times else f"never ({len(times)})"
+    p50, p95 = (done[math.ceil(q * len(done)) - 1] for q in (0.5, 0.95))
+    never = len(times) - len(done)
+    return f"{1000 * p50:.0f} · {1000 * p95:.0f} · {1000 * done[-1]:.0f} ms" + (f" ({never} never)" if never else "")
