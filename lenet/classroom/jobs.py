@@ -106,7 +106,6 @@ class Job:
         send.close()  # the child holds the only writer: its exit ends our reads
         if self.lease is not None:  # renewed while the process lives: however it ends, the lease lapses
             keep(self.lease, self._process.is_alive)
-        self._published(force=True)
         self.tell()
         threading.Thread(target=self._listen, args=(receive, on_end), daemon=True,
                          name=f"job-{self.state.name}").start()
@@ -158,8 +157,7 @@ class Job:
         try:
             while not ended:
                 ended = self._apply(pickle.loads(receive.recv_bytes()))
-                self._published(force=ended)
-                self.tell()
+                self.tell()  # published first: an ended run always changed
             self._end()  # join() returns now, not when the process has finished exiting
         except (EOFError, OSError):
             pass
@@ -170,18 +168,20 @@ class Job:
             with self._lock:
                 self.state.status = Status.FAILED
                 self.state.message = Message("job.died", code=self._process.exitcode)
-            self._published(force=True)
             self.tell()
             self._end()
         on_end(self)
 
     def tell(self) -> None:
-        """News for the pages that show this run (news.py), after it is published: "run" (a design's:
-        "line") once per change of its status, epochs or live model; "live" while it trains, thinned."""
+        """Publish the run to the other replicas (at once if its status, epochs or live model
+        changed, else at most every PUBLISH_EVERY_S), then tell the pages that show it (news.py):
+        "run" (a design's: "line") at each such change; "live" while it trains, thinned. Published
+        first, so a replica that reruns its pages at the news reads the run that made it."""
         with self._lock:
             s = self.state
             now = (s.status, len(s.epochs), self._weights is not None, s.checkpoint)
             told, self._told = self._told, now
+        self._published(force=now != told)
         if now != told:
             bump("line" if s.board else "run", s.class_code)
         if s.running:

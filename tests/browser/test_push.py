@@ -16,8 +16,8 @@ from lenet.classroom.board import Budget, read_board, save_budget
 from tests.browser.conftest import TEACHER_KEY
 from tests.browser.steps import starts_a_long_run
 
-# Failed at 368aae8 at its first check: an idle Draw tab sent 20 messages a minute (its timers),
-# and a run started reached the others at their next poll.
+# Failed with the pages' timers, as at 368aae8 (run on a copy of this commit with the stream left off):
+# in the quiet minute Draw sent 20 messages, Build (teacher) 32, Class 40 and Train 50.
 QUIET_S = 60  # the issue's minute of nothing changing: a count over it, not a timing
 HINT = "A model is training now: pick live: lenet5 in training"
 

@@ -1,7 +1,8 @@
 """Two replicas of the app behind Debian's nginx, as `make serve-replicas N=2` starts them, in real
-browsers: the teacher trains on one replica; a student whose session lands on the other sees the
-live charts move and draws with the live model; a second teacher there cannot start a second run;
-and nginx's log shows that no session moved between replicas."""
+browsers: the teacher trains on one replica; an idle student on the other hears of it by a push
+(through Redis's news), with no timer; a student there sees the live charts move and draws with
+the live model; a second teacher there cannot start a second run; and nginx's log shows that no
+session moved between replicas."""
 from __future__ import annotations
 
 import urllib.request
@@ -23,7 +24,8 @@ from harness.browser import (
 )
 from lenet.classroom.runs import saved_runs
 from tests.browser.conftest import TEACHER_KEY
-from tests.browser.steps import draws_with_the_live_model, teacher_starts_a_long_run
+from tests.browser.steps import draws_with_the_live_model, starts_a_long_run
+from tests.browser.test_push import HINT, Tab
 
 pytestmark = pytest.mark.skipif(nginx_path() is None,
                                 reason="needs Debian's nginx: `sudo apt-get install nginx` (.ci/run installs it)")
@@ -48,15 +50,32 @@ def on(new_page, served, key: str):
     return page
 
 
-def test_a_run_on_one_replica_is_live_on_the_other(tmp_path, new_page):
+# When the idle tab's picker first offered the live model (Date.now(), the page's clock: the machine's)
+SEEN_AT = """hint => { window.__seenAt = null; new MutationObserver(() => {
+    if (!window.__seenAt && document.body.innerText.includes(hint)) window.__seenAt = Date.now(); })
+  .observe(document.body, {subtree: true, childList: true, characterData: true}); }"""
+
+
+def test_a_run_on_one_replica_is_live_on_the_other(tmp_path, new_page, timings):
     runs = tmp_path / "runs"
     env = {"LENET_RUNS": str(runs), "LENET_TEACHER_KEY": TEACHER_KEY}
     with behind_nginx(2, free_ports(2), env=env, quiet=True) as served:
         keys = sticky_keys(served)
         teacher, student, second = on(new_page, served, keys["r1"]), on(new_page, served, keys["r2"]), \
             on(new_page, served, keys["r2"])
+        idle = Tab(on(new_page, served, keys["r2"]))
+        open_page(idle.page, f"{served.url}/draw", "Draw")
         open_page(student, f"{served.url}/train", "Train")
-        teacher_starts_a_long_run(teacher, served.url)  # on r1
+        open_page(teacher, f"{served.url}/train", "Train")
+        sign_in(teacher, TEACHER_KEY)
+        idle.page.evaluate(SEEN_AT, HINT)
+        quiet, started = len(idle.sent), teacher.evaluate("Date.now()")
+        starts_a_long_run(teacher)  # on r1
+        # an idle student on r2 hears of it by a push (failed at 368aae8: its timer found it, 3 s apart)
+        idle.page.get_by_text(HINT, exact=False).wait_for(timeout=TRAINING_MS)
+        assert set(idle.since(quiet)) == {"push"}, idle.since(quiet)
+        timings["replicas"] = {"start_on_r1_to_idle_r2_picker_s": round(
+            (idle.page.evaluate("window.__seenAt") - started) / 1000, 2)}
 
         # a student on r2 sees the live charts move
         student.wait_for_function("() => { const p = document.querySelector('.js-plotly-plot');"

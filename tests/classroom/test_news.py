@@ -11,6 +11,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import torch
 
 from lenet.classroom import board, collection, moderation, news, replicas
 from lenet.classroom.jobs import Job
@@ -148,3 +149,14 @@ def test_an_image_the_class_page_reads_is_on_disk_before_its_news(runs, digits):
         collection.save(drawings, images[0], int(labels[0]))
     assert read_at_news and set(read_at_news) == {1}  # (a store coming back may wake everything once more)
     assert np.array_equal(collection.read(drawings).images[0], images[0])
+
+
+def test_a_replica_woken_by_a_run_s_news_reads_the_run_that_made_it(shared, runs):
+    # failed before Job.tell published first (this issue's first version): the news of the first live
+    # weights came before their publish, and r2's pickers offered the live model an epoch late
+    job, seen = Job(_state(status=Status.RUNNING)), []
+    job.tell()  # published: running, no live model yet
+    with news.NEWS.watch("7a", ["run"], lambda: seen.append(replicas._published("7a").weights is not None)):
+        job._weights = {"w": torch.zeros(3)}  # its first live weights, well within PUBLISH_EVERY_S
+        job.tell()
+    assert seen == [True]
