@@ -31,6 +31,8 @@ TARGETS = [
     ("a Draw prediction during training, median (ms)", lambda t: t["training"]["draw_during_training_ms"]["median"],
      600, True),
     ("Stop → the page says Stopped (s)", lambda t: t["training"]["stop_s"], 1.0, True),
+    ("Start on r1 → an idle Draw tab on r2 offers the live model, by a push (s)",
+     lambda t: t["replicas"]["start_on_r1_to_idle_r2_picker_s"], 2.0, True),
     *[(f"see inside, {model}: {view} (s)", lambda t, m=model, v=view: t["see_inside_s"][m][v], 1.0, True)
       for model in ("shipped lenet5", "fresh run")
       for view in ("why this answer", "convolution stepper", "step", "click on the map", "conv2, six maps",

@@ -5,12 +5,12 @@
 
 Each class size gets a fresh server (`make run`'s, empty runs folder). Every visitor is a Session speaking
 Streamlit's websocket protocol (harness/session.py): the server does all its work, nothing renders. Each tab also
-does what a browser does by itself (bench/push.py), one request at a time: an automatic rerun of every timed
+does what a browser does by itself (bench/push.py's Tab), one request at a time: an automatic rerun of every timed
 fragment of its page at that fragment's own interval (the set is taken anew after each run), and for each news
-component on its page one server-sent-events stream (GET /_lenet/news with the page's cookies) and, when the
-stream's versions differ from those the component was drawn with, its push rerun (the component's fragment, with
-its trigger). Streams open and close as components come and go. A baseline without push has no components: its
-tabs poll on timers.
+component on its page one server-sent-events stream (GET /_lenet/news, with the page's cookies) and, each time the
+stream's versions differ from those the component was drawn with (or last sent), its push rerun (the component's
+fragment, with its trigger). Streams open and close as components come and go. A baseline without push has no
+news components: its tabs poll on timers.
 - The teacher opens Train; N idle tabs (--idle, default 0) open Draw and wait until their streams are open; then
   the teacher starts the default recipe for EPOCHS epochs. While it trains, its page's timers run the live charts
   (0.8 s) and live_details (2 s); its picker waits on the news. Stop after the class. The idle tabs do nothing
@@ -30,16 +30,18 @@ Reported per class size, first table:
 - training samples/s over the class window, from the progress bar the teacher's page shows at each tick ("Epoch
   e … batch b/B"), against the CLI's alone (`python -m lenet train --json`, same recipe, epochs 2 and on), both
   wall clock with evaluation; and against the app with no students (the first size given).
-Second table (printed at the end):
-- script runs by cause (user · push · timer · other, as deploy/push.py files each message a tab sent) over the
-  class window: GET /_lenet/counts of the server (each replica's, behind nginx) read as the students join and as
-  they leave, the difference; all tabs, the teacher's included. Per student·min: the students' sessions only
-  (those opened between the readings); per idle tab·min: the idle tabs'. "–" where there is no /_lenet/counts;
-- push reach: from the moment the teacher's Start request is sent to the end of each idle tab's first push
-  rerun after it (a push that reruns the whole page ends with that run); "– (polls)" where the tabs got no
-  news components. Picker shows live: from the same moment to the end of each idle tab's first run, pushed or
-  timed, that draws the picker offering the live model (an option with "live" in it): the one measure for both
-  rows. Both p50 · p95 · max over the idle tabs (nearest rank), with how many never got there.
+Second table, at the end:
+- script runs by cause (user · push · timer · other, as deploy/push.py files each message a tab sent) in the class
+  window: GET /_lenet/counts of the server (of each replica, behind nginx) as the students join and as they leave,
+  the difference, all tabs (the teacher's included); per student·min, of the sessions opened between the two
+  readings; per idle tab·min, of the idle tabs' (open at the first reading; not the teacher's, read before they
+  opened). "–" where there is no /_lenet/counts (a baseline). A push that reruns the whole page counts once;
+- push reach: from the moment the teacher's Start request is sent (its socket free) to the end of each idle tab's
+  first push rerun after it (with the whole page's run, where the push's fragment asked for one); "– (polls)"
+  where the idle tabs had no news components;
+- picker shows live: from the same moment to the end of each idle tab's first run, pushed or timed, that draws the
+  picker offering the live model (an option with "live" in it): the one measure that holds for both rows.
+  Both p50 · p95 · max over the idle tabs (nearest rank), and how many never got there.
 --compare PATH also runs the app of another checkout (its own .venv and data, started from PATH), interleaved
 with this one's for each size: rows "baseline" and "current".
 --through nginx runs each class on one server and through nginx in front of --replicas copies (deploy/),
@@ -66,6 +68,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,9 +78,9 @@ import torch
 from PIL import Image
 from torchvision.datasets import MNIST
 
-from bench.push import PUSH_TABLE, Browser, class_runs, counted, counts, idle, push_row, visit
+from bench.push import PUSH_TABLE, Tab, class_runs, counted, counts, idle, push_row
 from bench.servers import App, peak_memory, root_of, served
-from harness.session import Run
+from harness.session import Run, Session, StreamlitError
 from harness.synth import REPORT, render
 from lenet.checkpoints import load_model
 from lenet.files import CHECKPOINT_DIR, ROOT, data_root
@@ -119,6 +122,28 @@ class Tally:
         inside = [(t, e) for t, e in self.progress if since <= t <= until] or [(0.0, 0.0)]
         (t0, e0), (t1, e1) = inside[0], inside[-1]
         return (e1 - e0) / (t1 - t0) if t1 - t0 >= 1 else None  # none over less than a second
+
+
+class Browser(Tab):
+    """A tab of the class: bench/push.py's Tab, counting what it shows in the class's tally."""
+
+    def __init__(self, session: Session, tally: Tally, until: float, seen: Callable[[Run], None] | None) -> None:
+        super().__init__(session, until, tally.errors, seen)
+        self.tally = tally
+
+
+async def visit(url: str, until: float, tally: Tally, act: Callable[[Browser], Awaitable[None]],
+                seen: Callable[[Run], None] | None = None) -> None:
+    """One browser tab: `act` does what its person does while the page's timers tick and its news comes."""
+    try:
+        async with Session(url) as s, asyncio.TaskGroup() as group:  # the tasks end before the socket closes
+            tally.sessions, tally.moved = tally.sessions + 1, tally.moved + (len(set(s.replicas)) > 1)
+            browser = Browser(s, tally, until, seen)
+            group.create_task(browser.tick())
+            group.create_task(browser.news.pushes(browser.send, lambda: browser.until))
+            group.create_task(act(browser))
+    except* (StreamlitError, OSError, KeyError) as broken:  # KeyError: a widget it looks for is not on the page
+        tally.errors += [f"{type(e).__name__}: {e}" for e in broken.exceptions]
 
 
 def drawings(n: int = 40) -> list[tuple[str, str]]:
@@ -200,7 +225,7 @@ async def teacher(b: Browser, ready: asyncio.Event, go: asyncio.Event, started: 
         ready.set()  # the class goes ahead even if this failed: its errors are counted
         started.set()
     await over.wait()
-    b.close()
+    b.until = 0.0  # the tab closes: its timers and streams stop
     if "button:Stop" in b.s.widgets:
         await b.send(b.s.rerun(**{"button:Stop": ("trigger_value", True)}), full=True)
 

@@ -1,15 +1,22 @@
-"""A simulated browser tab (for bench/classroom.py): a Session plus what a browser does for its page
-by itself, and what the bench reads of push: the script runs the server counted by cause
-(/_lenet/counts, deploy/push.py) and how soon news of a run reached the tabs that show it.
+"""Push in the classroom bench (bench/classroom.py): what a tab does by itself, its news components
+above all, and what the bench reads of them.
 
-- `Browser` sends one request at a time (the server queues a tab's too): its person's, each timed
-  fragment's automatic rerun at its own interval (`tick`), and its news components' pushes.
-- Its `Newsreader` does what a page's news components (ui/common/news.py) do: one server-sent-events
-  stream (GET /_lenet/news, with the cookies the page set) per component the Session last drew,
-  opened and closed as components come and go, and the component's push rerun (Session.push) each
-  time its stream's versions differ from the ones it was drawn with (or last pushed). A stream that
-  drops is opened again after RETRY_S, as EventSource does; one answered with another status than
-  200 is not, as EventSource gives up on it. Each dropped or refused stream is counted an error.
+A `Tab` is what a browser does for its page by itself (bench/classroom.py's Browser is one). Its
+`Newsreader` does what a page's news components (ui/common/news.py) do in a browser: one
+server-sent-events stream (GET /_lenet/news, with the cookies the page set; chunked, as uvicorn and
+nginx send it) per component its Session last drew, opened and closed as components come and go
+(a page change), and the component's push rerun (Session.push: its fragment, with its trigger)
+each time its stream's versions differ from the ones it was drawn with (or last pushed), sent
+through the tab's one request at a time (Tab.send). News that comes while a push waits or runs is
+sent once after it, if the component's versions as drawn again still differ: a browser sends a
+trigger at each event, and the server folds a tab's queued reruns of one fragment into one run, so
+this is as many runs, and at a run's start (three news in half a second) maybe fewer messages, as
+/_lenet/counts would count from a browser. A stream that drops is opened again after
+RETRY_S, as EventSource does; one answered with another status than 200 is not, as EventSource
+gives up on it. Each dropped or refused stream counts as an error.
+
+`idle` is an idle tab; the rest reads and reports what bench/classroom.py's docstring defines: the
+script runs the server counted (/_lenet/counts), push reach, and when the picker showed "live".
 """
 from __future__ import annotations
 
@@ -26,13 +33,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from bench.servers import App
-from harness.session import News, Run, Session, StreamlitError
+from harness.session import News, Run, Session
 
 if TYPE_CHECKING:
-    from bench.classroom import Tally
+    from bench.classroom import Browser, Tally
 
-__all__ = ["PUSH_TABLE", "Browser", "Newsreader", "class_runs", "counted", "counts", "idle", "push_row", "reach_cell",
-           "shows_live", "visit"]
+__all__ = ["PUSH_TABLE", "Newsreader", "Tab", "class_runs", "counted", "counts", "idle", "push_row", "reach_cell",
+           "shows_live"]
 
 RETRY_S = 3.0  # EventSource's default wait before it reconnects
 CAUSES = ("user", "push", "timer", "other")  # deploy/push.py's
@@ -161,19 +168,27 @@ class Newsreader:
                 task.cancel()
 
 
-class Browser:
-    """A Session plus the timers a browser runs for its page and its news components' streams.
-    One request at a time: the server queues a tab's too."""
+class Tab:
+    """A Session plus what a browser does for its page by itself: each timed fragment's automatic rerun
+    at its own interval (`tick`), and its news components' streams and pushes (`news`). One request at
+    a time (`send`): the server queues a tab's too."""
 
-    def __init__(self, session: Session, tally: Tally, until: float, seen: Callable[[Run], None] | None) -> None:
-        self.s, self.tally, self.until, self.seen = session, tally, until, seen  # until: when the tab closes
+    def __init__(self, session: Session, until: float, errors: list[str], seen: Callable[[Run], None] | None) -> None:
+        self.s, self.errors, self.seen = session, errors, seen  # seen: told of each run
         self.lock, self.changed = asyncio.Lock(), asyncio.Event()
         self.due: dict[str, float] = {}  # fragment id -> when its next automatic rerun is sent
-        self.news = Newsreader(session, tally.errors)
+        self.news = Newsreader(session, errors)
+        self.until = until
 
-    def close(self) -> None:
-        """The tab closes now: its timers and streams stop (a request in flight is answered first)."""
-        self.until = 0.0
+    @property
+    def until(self) -> float:
+        """When the tab closes (perf_counter); set it earlier to close it: its timers and streams stop
+        now (a request in flight is answered first)."""
+        return self._until
+
+    @until.setter
+    def until(self, when: float) -> None:
+        self._until = when
         self.changed.set()
         self.news.woken.set()
 
@@ -196,7 +211,7 @@ class Browser:
             self.changed.set()
         finally:
             self.lock.release()
-        self.tally.errors += run.exceptions()
+        self.errors += run.exceptions()
         if self.seen:
             self.seen(run)
         return run, waited
@@ -224,20 +239,6 @@ class Browser:
             await self.send(self._auto(fid))
 
 
-async def visit(url: str, until: float, tally: Tally, act: Callable[[Browser], Awaitable[None]],
-                seen: Callable[[Run], None] | None = None) -> None:
-    """One browser tab: `act` does what its person does while the page's timers tick."""
-    try:
-        async with Session(url) as s, asyncio.TaskGroup() as group:  # the tasks end before the socket closes
-            tally.sessions, tally.moved = tally.sessions + 1, tally.moved + (len(set(s.replicas)) > 1)
-            browser = Browser(s, tally, until, seen)
-            group.create_task(browser.tick())
-            group.create_task(browser.news.pushes(browser.send, lambda: browser.until))
-            group.create_task(act(browser))
-    except* (StreamlitError, OSError, KeyError) as broken:  # KeyError: a widget it looks for is not on the page
-        tally.errors += [f"{type(e).__name__}: {e}" for e in broken.exceptions]
-
-
 async def idle(b: Browser, opened: asyncio.Event, over: asyncio.Event) -> None:
     """A tab left on Draw from before the teacher's Start to the class's end: its news or timers only.
     Notes how long after Start its first push rerun finished, and its first run showing "live"."""
@@ -252,7 +253,7 @@ async def idle(b: Browser, opened: asyncio.Event, over: asyncio.Event) -> None:
     finally:
         opened.set()
     await over.wait()
-    b.close()
+    b.until = 0.0  # the tab closes
     t0 = b.tally.started_at
     after = [t - t0 for t in (lives if t0 is not None else []) if t > t0]
     b.tally.live_reach.append(after[0] if after else None)

@@ -20,8 +20,9 @@ from ui.common.classes import session_class
 
 __all__ = ["follow", "pushed"]
 
-# One EventSource per component, kept across the reruns that draw it again (window.__lenetNews);
-# the element's box is hidden (display: none), so it takes no room on the page.
+# One EventSource per component, kept across the reruns and page switches that draw it again
+# (window.__lenetNews), closed a second after the last of its mounts goes; the element's box is
+# hidden (display: none), so it takes no room on the page.
 _JS = """
 export default function ({ data, setTriggerValue, parentElement }) {
   const host = parentElement.host || parentElement;
@@ -35,7 +36,7 @@ export default function ({ data, setTriggerValue, parentElement }) {
     me.source = new EventSource(data.url);
     me.source.onmessage = (event) => { me.latest = JSON.parse(event.data); me.check(); };
   }
-  me.drawn = true;
+  me.mounts = (me.mounts || 0) + 1;  // a page switch may mount the new one before the old one goes
   me.known = data.versions;
   me.check = () => {
     const now = me.latest;
@@ -45,9 +46,9 @@ export default function ({ data, setTriggerValue, parentElement }) {
     }
   };
   me.check();
-  return () => {  // unmounted: close its stream, unless a rerun drew it again meanwhile
-    me.drawn = false;
-    setTimeout(() => { if (!me.drawn && all[data.id] === me) { me.source.close(); delete all[data.id]; } }, 1000);
+  return () => {  // unmounted: close its stream, unless it is drawn again (a rerun, another page)
+    me.mounts -= 1;
+    setTimeout(() => { if (me.mounts <= 0 && all[data.id] === me) { me.source.close(); delete all[data.id]; } }, 1000);
   };
 }
 """
