@@ -42,6 +42,8 @@ def test_drawing_with_the_mouse_predicts_each_digit(server, page, timings):
 def test_what_the_model_sees_and_the_comparisons(server, page):
     open_page(page, f"{server}/draw", "Draw")
     draw_digit(page, "7")
+    assert page.get_by_text("cropped to the ink").count() == 0  # drawn only once opened: a stroke does the answer
+    act(page, lambda: page.get_by_text("What the model sees").click())
     for caption in ["cropped to the ink", "fitted into 20×20", "centred in 28×28"]:
         page.get_by_text(caption).wait_for(timeout=WAIT_MS)
         assert page.get_by_text(caption).count() == 1

@@ -48,10 +48,12 @@ def show(t: Text, model: nn.Module, choice: Choice, seen: Read, chart: Any) -> t
 
 
 def steps(t: Text, model: nn.Module, seen: Read) -> None:
-    """What the model sees: the ink, cropped, fitted into 20×20, centred; on request the naive resize
-    and every saved model's answer."""
+    """What the model sees, once it is opened (a stroke's run draws only the answer, and four pictures
+    a stroke for thirty students was work nobody looked at): the ink, cropped, fitted into 20×20,
+    centred; on request the naive resize and every saved model's answer."""
     drawing = seen.drawing
-    st.subheader(t("draw.sees"))
+    if not st.toggle(t("draw.sees"), key="sees_toggle"):
+        return
     st.caption(t("draw.sees_caption"))
     shown = [(t("draw.step_ink"), drawing.ink), (t("draw.step_cropped"), drawing.cropped),
              (t("draw.step_fitted"), drawing.fitted), (t("draw.step_centred"), drawing.centred)]
