@@ -15,7 +15,7 @@ from torch import nn
 from .ink import ImageLike
 from .preprocess import FIELD, Preprocessed, to_mnist
 
-__all__ = ["Prediction", "classify"]
+__all__ = ["Prediction", "answer", "classify"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,11 @@ def classify(model: nn.Module, image: ImageLike | Preprocessed | torch.Tensor) -
     device = next(model.parameters()).device
     with torch.no_grad():
         logits = model(x.reshape(1, 1, FIELD, FIELD).to(device))  # (1, 10)
+    return answer(logits, steps)
+
+
+def answer(logits: torch.Tensor, steps: Preprocessed | None = None) -> Prediction:
+    """The answer the model's ten scores (1, 10) give: softmax, then the most probable digit."""
     probs = F.softmax(logits, dim=1)[0].cpu()
     digit = int(probs.argmax())
     return Prediction(digit=digit, confidence=float(probs[digit]), probs=probs.tolist(), steps=steps)

@@ -39,6 +39,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data import MEAN, STD, Mnist, Split
+from ..predict import Prediction, answer
+from ..preprocess import Preprocessed
 from .embedding import last_linear, penultimate
 
 __all__ = ["FIT_DIGITS", "PASS", "Calibration", "Verdict", "calibrate", "calibration_for", "for_checkpoint",
@@ -72,9 +74,18 @@ def _measures(model: nn.Module, means: torch.Tensor, precision: torch.Tensor,
               x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(top probability, −squared Mahalanobis distance to the nearest class mean), each (B,) float64,
     for normalised inputs x (B, 1, 28, 28)."""
+    return _measured(*_scores(model, x), means, precision)
+
+
+def _scores(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The penultimate features (B, D) and the ten scores (B, 10) they give, on the CPU: one pass."""
     features = penultimate(model, x)  # (B, D)
     with torch.no_grad():
-        logits = last_linear(model)[1](features.to(next(model.parameters()).device)).cpu()  # (B, 10)
+        return features, last_linear(model)[1](features.to(next(model.parameters()).device)).cpu()
+
+
+def _measured(features: torch.Tensor, logits: torch.Tensor, means: torch.Tensor,
+              precision: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     sure = F.softmax(logits.double(), dim=1).max(dim=1).values
     apart = features.double()[:, None, :] - means[None]  # (B, 10, D)
     distance = torch.einsum("bkd,de,bke->bk", apart, precision, apart)  # (B, 10)
@@ -111,7 +122,11 @@ def _score(references: list[torch.Tensor], measured: list[torch.Tensor]) -> torc
 
 def off_scores(cal: Calibration, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """The off-distribution score (B,) float64, 0..1, of normalised inputs x (B, 1, 28, 28)."""
-    sure, near = _measures(model, cal.means, cal.precision, x)
+    return _off(cal, *_scores(model, x), x)
+
+
+def _off(cal: Calibration, features: torch.Tensor, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    sure, near = _measured(features, logits, cal.means, cal.precision)
     if cal.inked is None:  # a calibration made before the third measure
         return _score([cal.sure, cal.near], [sure, near])
     return _score([cal.sure, cal.near, cal.inked], [sure, near, _inked(x)])
@@ -145,6 +160,16 @@ def judge(cal: Calibration, model: nn.Module, x: torch.Tensor) -> list[Verdict]:
     """A verdict for each normalised input x (B, 1, 28, 28), or one (1, 28, 28) or (28, 28)."""
     scores = off_scores(cal, model, x.reshape(-1, 1, 28, 28))
     return [Verdict(score=float(s), digit_like=bool(s < cal.threshold)) for s in scores]
+
+
+def read_and_judge(cal: Calibration, model: nn.Module, steps: Preprocessed) -> tuple[Prediction, Verdict]:
+    """classify() and judge() of one drawing from one pass through the model: its penultimate
+    features give the answer (through its last Linear) and the distance both. A stroke ran the
+    model twice, once for each: a profile of a class drawing put 9% of the server in each."""
+    x = steps.tensor.reshape(1, 1, 28, 28)
+    features, logits = _scores(model, x)  # (1, D), (1, 10)
+    score = float(_off(cal, features, logits, x)[0])
+    return answer(logits, steps), Verdict(score=score, digit_like=score < cal.threshold)
 
 
 def for_checkpoint(model: nn.Module, data: Mnist) -> dict[str, Any]:

@@ -16,9 +16,18 @@ from lenet.data import normalise, pixels
 from lenet.files import CHECKPOINT_DIR
 from lenet.ink import ImageError, load_image
 from lenet.inside import nondigits
-from lenet.inside.ood import PASS, _typicality, calibration_for, held_out, judge, of_checkpoint, off_scores
+from lenet.inside.ood import (
+    PASS,
+    _typicality,
+    calibration_for,
+    held_out,
+    judge,
+    of_checkpoint,
+    off_scores,
+    read_and_judge,
+)
 from lenet.predict import classify
-from lenet.preprocess import NoDigitError
+from lenet.preprocess import NoDigitError, to_mnist
 from tests.conftest import at_once, lenet
 
 MODELS = ("lenet5", "lenet5-classic", "mlp")
@@ -140,3 +149,20 @@ def test_on_the_path_a_picture_takes_noise_is_caught_and_digits_pass(name, mnist
     digits = [as_file(Image.fromarray(im).resize((280, 280), Image.Resampling.BILINEAR)) for im in odd]
     passed = np.mean([_digit_like(model, cal, f) for f in digits])
     assert caught >= 0.9 and passed >= 0.93, (caught, passed)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_one_pass_gives_the_answer_and_the_flag_that_classify_and_judge_give(name, digits):
+    # failed before read_and_judge (this first version): it did not exist, and a stroke ran the model twice
+    model, ckpt = load_model(CHECKPOINT_DIR / f"{name}.pt")
+    cal = of_checkpoint(ckpt)
+    images = digits[0][:40]
+    drawings = [to_mnist(np.kron(image, np.ones((4, 4), np.uint8))) for image in images]  # as from a canvas
+    noise = np.random.default_rng(0).random((4, 112, 112)) * 256
+    drawings += [to_mnist(picture.astype(np.uint8)) for picture in noise]  # what the flag is for
+    for drawing in drawings:
+        reading, looks = read_and_judge(cal, model, drawing)
+        expected = classify(model, drawing)
+        assert reading.digit == expected.digit and reading.steps is drawing
+        assert np.allclose(reading.probs, expected.probs, rtol=0, atol=1e-6)  # the model's own scores
+        assert looks == judge(cal, model, drawing.tensor)[0]

@@ -15,7 +15,7 @@ from ui.common.i18n import Text
 from ui.common.images import tile
 from ui.common.picker import Choice, all_models
 from ui.draw.canvas import Read
-from ui.inside.doubt import say_verdict, verdict
+from ui.inside.doubt import read, say_verdict
 
 __all__ = ["show", "steps"]
 
@@ -37,11 +37,10 @@ def show(t: Text, model: nn.Module, choice: Choice, seen: Read, chart: Any) -> t
         chart.plotly_chart(probabilities(t, [0.0] * 10), width="stretch", config=BARS)
         chart.empty()  # the digit-like slot below
         return None, False
-    reading = classify(model, seen.drawing)
+    reading, looks = read(model, choice, seen.drawing)  # one pass through the model for both
     st.metric(t("draw.prediction"), str(reading.digit))
     st.caption(t("draw.sure", p=reading.confidence, source=seen.source, model=choice.label(t)))
     chart.plotly_chart(probabilities(t, reading.probs), width="stretch", config=BARS)
-    looks = verdict(model, choice, seen.drawing.tensor)
     with chart.empty().container():  # beside the canvas, under the bars: a warning here never moves the canvas
         say_verdict(t, looks, reading.digit)  # the guess stands; is it a digit?
     return reading, looks is not None and not looks.digit_like

@@ -13,8 +13,18 @@ from lenet.classroom.jobqueue import current_job
 from lenet.classroom.serving import mnist, pages_first
 from lenet.data import mnist_here, normalise, pixels, sample_digits
 from lenet.inside import nondigits
-from lenet.inside.ood import Calibration, Verdict, calibrate, calibration_for, held_out, judge, of_checkpoint
-from lenet.predict import classify
+from lenet.inside.ood import (
+    Calibration,
+    Verdict,
+    calibrate,
+    calibration_for,
+    held_out,
+    judge,
+    of_checkpoint,
+    read_and_judge,
+)
+from lenet.predict import Prediction, classify
+from lenet.preprocess import Preprocessed
 from ui.common.i18n import Text
 from ui.common.images import tile
 from ui.common.picker import Choice, saved_as
@@ -61,12 +71,12 @@ def warm(model: nn.Module, choice: Choice) -> None:
             _saved(*saved, model)
 
 
-def verdict(model: nn.Module, choice: Choice, x: torch.Tensor) -> Verdict | None:
-    """The flag for one normalised input x (1, 1, 28, 28), read with the picked model; None when
-    the model has no calibration and MNIST isn't here to make one."""
+def read(model: nn.Module, choice: Choice, drawing: Preprocessed) -> tuple[Prediction, Verdict | None]:
+    """The picked model's answer for a drawing and its flag, from one pass through the model; the
+    flag is None when the model has no calibration and MNIST isn't here to make one."""
     with pages_first():
         cal = calibration(model, choice)
-        return judge(cal, model, x)[0] if cal is not None else None
+        return read_and_judge(cal, model, drawing) if cal is not None else (classify(model, drawing), None)
 
 
 def say_verdict(t: Text, v: Verdict | None, digit: int) -> None:
