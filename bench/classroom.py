@@ -13,20 +13,18 @@ fragment, with its trigger). Streams open and close as components come and go. A
 news components: its tabs poll on timers.
 - The teacher opens Train; N idle tabs (--idle, default 0) open Draw and wait until their streams are open; then
   the teacher starts the default recipe for EPOCHS epochs. While it trains, its page's timers run the live charts
-  (0.8 s) and live_details (2 s); its picker waits on the news. Stop after the class. The idle tabs do nothing
-  else until the class ends.
+  (0.8 s) and live_details (2 s); its picker waits on the news. It presses Stop as the class's window ends, while
+  the students draw on (OVERLAP_S, untimed); the idle tabs do nothing, and stay open until the Stop reached them.
 - After --warm s, N students join for --seconds: each opens Draw and draws every 5 s on average, opening Explain
   one time in five. A drawing is the canvas's value as the component sends it: an MNIST test digit from
-  tests/synth.REPORT redrawn as a canvas PNG, kept only if the reference model (this checkout's
-  checkpoints/lenet5.pt) reads it as its label.
-Reported per class size, first table:
+  tests/synth.REPORT redrawn as a canvas PNG, kept only if this checkout's checkpoints/lenet5.pt reads it right.
+Per class size, first table:
 - stroke → Prediction p50, p95 (nearest rank: the value at rank ceil(q·n) of the n sorted times), from asking to
   send the canvas value (a timer's or push's rerun in flight on that tab delays it, as in a browser) to the
   Prediction;
 - errors (exceptions shown, broken connections or news streams); wrong answers (Prediction ≠ the digit's label);
   wrong tables (Explain's layer table differs in any cell, total included, from layer_table() of the checkpoint);
-- the peak RSS of the server and all its descendants (fork server, training), sampled every 0.5 s from the
-  server's start to the end of the class;
+- the peak RSS of the server and all its descendants, every 0.5 s from its start to the class's end;
 - training samples/s over the class window, from the progress bar the teacher's page shows at each tick ("Epoch
   e … batch b/B"), against the CLI's alone (`python -m lenet train --json`, same recipe, epochs 2 and on), both
   wall clock with evaluation; and against the app with no students (the first size given).
@@ -36,12 +34,14 @@ Second table, at the end:
   the difference, all tabs (the teacher's included); per student·min, of the sessions opened between the two
   readings; per idle tab·min, of the idle tabs' (open at the first reading; not the teacher's, read before they
   opened). "–" where there is no /_lenet/counts (a baseline). A push that reruns the whole page counts once;
-- push reach: from the moment the teacher's Start request is sent (its socket free) to the end of each idle tab's
-  first push rerun after it (with the whole page's run, where the push's fragment asked for one); "– (polls)"
-  where the idle tabs had no news components;
-- picker shows live: from the same moment to the end of each idle tab's first run, pushed or timed, that draws the
-  picker offering the live model (an option with "live" in it): the one measure that holds for both rows.
-  Both p50 · p95 · max over the idle tabs (nearest rank), and how many never got there.
+- push reach (Stop): from sending the teacher's Stop (its run stops the job, which tells the news at once) to the
+  end of each idle tab's first push rerun whose news came after it (with the whole page's run, where the push's
+  fragment asked for one); "never" after 30 s (STOP_WAIT_S);
+- after Start, first push: the same, from the moment the teacher's Start request is sent (training's start-up,
+  seconds, included); both "– (polls)" where the idle tabs had no news components;
+- after Start, picker shows live: from Start's moment to the end of each idle tab's first run, pushed or timed,
+  that draws the picker offering the live model (an option with "live" in it): the one measure for both rows.
+  Each p50 · p95 · max over the idle tabs (nearest rank), and how many never got there.
 --compare PATH also runs the app of another checkout (its own .venv and data, started from PATH), interleaved
 with this one's for each size: rows "baseline" and "current".
 --through nginx runs each class on one server and through nginx in front of --replicas copies (deploy/),
@@ -63,6 +63,7 @@ import math
 import os
 import random
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -88,8 +89,8 @@ from lenet.inside.introspect import layer_table
 from lenet.predict import classify
 
 EPOCHS = 100  # the teacher's run outlasts the class; it is stopped at the end
-# Explain's layer table headers in English (ui/common/strings/en.toml explain.col_layer … col_params)
-COLUMNS = ("layer", "type", "output size: (n + 2p − f)/s + 1", "output shape", "parameters")
+OVERLAP_S = 5.0  # the students draw on this long after the class's window, while the Stop's news goes out
+COLUMNS = ("layer", "type", "output size: (n + 2p − f)/s + 1", "output shape", "parameters")  # Explain's, en.toml
 PROGRESS = re.compile(r"Epoch (\d+)\b.*?batch (\d+)/(\d+)")  # the Train page's progress line
 Row = tuple[str, ...]
 
@@ -106,7 +107,9 @@ class Tally:
     moved: int = 0  # sessions whose page and socket were answered by different replicas
     progress: list[tuple[float, float]] = field(default_factory=list)  # (perf_counter, epochs done)
     started_at: float | None = None  # perf_counter when the teacher's Start was sent
+    stopped_at: float | None = None  # perf_counter when the teacher's Stop was sent
     push_reach: list[float | None] = field(default_factory=list)  # s, Start -> an idle tab's first push rerun done
+    stop_reach: list[float | None] = field(default_factory=list)  # s, Stop -> an idle tab's first push rerun done
     live_reach: list[float | None] = field(default_factory=list)  # s, Start -> an idle tab's picker offers "live"
     runs: tuple[Counter[str], ...] | None = None  # script runs in the class window: all, students', idle tabs'
 
@@ -189,7 +192,8 @@ def check_table(run: Run, expected: list[Row], tally: Tally) -> None:
             f"{len(got)} rows ≠ {len(expected)}")))
 
 
-async def student(b: Browser, pictures: list[tuple[str, str]], until: float, expected: list[Row], seed: int) -> None:
+async def student(b: Browser, pictures: list[tuple[str, str]], until: float, expected: list[Row], seed: int,
+                  timed_until: float = math.inf) -> None:
     rng, strokes, tally = random.Random(seed), 0, b.tally
     await b.open("draw")
     while True:
@@ -201,7 +205,10 @@ async def student(b: Browser, pictures: list[tuple[str, str]], until: float, exp
             await b.open("draw")
         picture, label = rng.choice(pictures)
         strokes = strokes % 3 + 1
+        sent = time.perf_counter()
         run, waited = await b.send(b.s.draw(picture, strokes))
+        if sent >= timed_until:
+            continue
         tally.latencies.append(waited + (run.first_metric_s if run.first_metric_s is not None else run.seconds))
         if (said := run.metric("Prediction")) != label:
             tally.wrong_answers += 1
@@ -209,50 +216,58 @@ async def student(b: Browser, pictures: list[tuple[str, str]], until: float, exp
 
 
 async def teacher(b: Browser, ready: asyncio.Event, go: asyncio.Event, started: asyncio.Event,
-                  over: asyncio.Event) -> None:
+                  over: asyncio.Event, stopped: asyncio.Event) -> None:
     """Open Train; at `go`, start the default recipe for many epochs; the page's timers poll it like
-    the projector until the class is over, then Stop (so no training outlives its server)."""
-    async def start() -> Run:
-        b.tally.started_at = time.perf_counter()  # the socket is ours: the request goes now
-        return await b.s.rerun(**{"number_input:Epochs": ("int_value", EPOCHS),
-                                  "button:Start training": ("trigger_value", True)})
+    the projector until the class is over, then Stop (so no training outlives its server): `stopped`."""
+    async def press(button: str, moment: str, **more: tuple[str, object]) -> Run:
+        setattr(b.tally, moment, time.perf_counter())  # the socket is ours: the request goes now
+        return await b.s.rerun(**more, **{f"button:{button}": ("trigger_value", True)})
     try:
         await b.open("train")
         ready.set()
         await go.wait()
-        await b.send(start(), full=True)
+        await b.send(press("Start training", "started_at", **{"number_input:Epochs": ("int_value", EPOCHS)}), full=True)
     finally:
         ready.set()  # the class goes ahead even if this failed: its errors are counted
         started.set()
     await over.wait()
     b.until = 0.0  # the tab closes: its timers and streams stop
-    if "button:Stop" in b.s.widgets:
-        await b.send(b.s.rerun(**{"button:Stop": ("trigger_value", True)}), full=True)
+    try:
+        if "button:Stop" in b.s.widgets:
+            await b.send(press("Stop", "stopped_at"), full=True)
+    finally:
+        stopped.set()
 
 
 async def lesson(url: str, servers: list[str], students: int, idlers: int, seconds: float, warm_s: float,
                  pictures: list[tuple[str, str]], expected: list[Row]) -> tuple[Tally, float, float]:
     """The teacher opens Train, the idle tabs open Draw, the teacher starts; after warm_s the class joins
     for `seconds`. The tally, and the class's window; script runs counted by `servers` (each replica)."""
-    tally, ready, go, started, over = Tally(), asyncio.Event(), asyncio.Event(), asyncio.Event(), asyncio.Event()
-    teaching = asyncio.create_task(visit(url, math.inf, tally, lambda b: teacher(b, ready, go, started, over),
+    tally, (ready, go, started, over, stopped) = Tally(), (asyncio.Event() for _ in range(5))
+    teaching = asyncio.create_task(visit(url, math.inf, tally, lambda b: teacher(b, ready, go, started, over, stopped),
                                          tally.saw))
     await ready.wait()
     teachers = await asyncio.to_thread(counts, servers)  # its session alone, so far
     opened = [asyncio.Event() for _ in range(idlers)]
-    idling = [asyncio.create_task(visit(url, math.inf, tally, lambda b, e=e: idle(b, e, over))) for e in opened]
+    idling = [asyncio.create_task(visit(url, math.inf, tally, lambda b, e=e: idle(b, e, over, stopped)))
+              for e in opened]
     await asyncio.gather(*(e.wait() for e in opened))
     go.set()
     await started.wait()
     await asyncio.sleep(warm_s)
     first = await asyncio.to_thread(counts, servers)
     end = (joined := time.perf_counter()) + seconds
-    await asyncio.gather(*(visit(url, end, tally, lambda b, seed=seed: student(b, pictures, end, expected, seed))
-                           for seed in range(students)), asyncio.sleep(seconds))
-    last = await asyncio.to_thread(counts, servers)
-    over.set()
+    after, last = end + OVERLAP_S, []
+
+    async def class_ends() -> None:  # the teacher's Stop (at `over`) while the students draw on
+        await asyncio.sleep(seconds)
+        last.append(await asyncio.to_thread(counts, servers))
+        over.set()
+    await asyncio.gather(*(visit(url, after, tally, lambda b, seed=seed: student(b, pictures, after, expected, seed,
+                                                                                  timed_until=end))
+                           for seed in range(students)), class_ends())
     await asyncio.gather(teaching, *idling)
-    tally.runs = class_runs(teachers, first, last)
+    tally.runs = class_runs(teachers, first, last[0])
     return tally, joined, end
 
 
@@ -295,6 +310,9 @@ def main() -> None:
     parser.add_argument("--through", choices=["server", "nginx"], default="server", help="nginx: also via deploy/")
     parser.add_argument("--replicas", type=int, default=2, help="copies behind nginx (with --through nginx)")
     args = parser.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)  # a tab's socket and streams, each end: 100 + 30 tabs and
+    want = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)  # the servers (inheriting it) pass 1024
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, want), hard))
     apps: dict[str, App] = {"baseline": args.compare.resolve(), "current": ROOT} if args.compare else {"current": ROOT}
     if args.through == "nginx":
         apps = {"one server": ROOT, f"nginx, {args.replicas} replicas": (ROOT, args.replicas)}

@@ -1,22 +1,21 @@
-"""Push in the classroom bench (bench/classroom.py): what a tab does by itself, its news components
-above all, and what the bench reads of them.
+"""Push in the classroom bench (bench/classroom.py): what a tab does by itself, its news components above all, and
+what the bench reads of them.
 
-A `Tab` is what a browser does for its page by itself (bench/classroom.py's Browser is one). Its
-`Newsreader` does what a page's news components (ui/common/news.py) do in a browser: one
-server-sent-events stream (GET /_lenet/news, with the cookies the page set; chunked, as uvicorn and
-nginx send it) per component its Session last drew, opened and closed as components come and go
-(a page change), and the component's push rerun (Session.push: its fragment, with its trigger)
-each time its stream's versions differ from the ones it was drawn with (or last pushed), sent
-through the tab's one request at a time (Tab.send). News that comes while a push waits or runs is
-sent once after it, if the component's versions as drawn again still differ: a browser sends a
-trigger at each event, and the server folds a tab's queued reruns of one fragment into one run, so
-this is as many runs, and at a run's start (three news in half a second) maybe fewer messages, as
-/_lenet/counts would count from a browser. A stream that drops is opened again after
-RETRY_S, as EventSource does; one answered with another status than 200 is not, as EventSource
-gives up on it. Each dropped or refused stream counts as an error.
+A `Tab` is what a browser does for its page by itself (bench/classroom.py's Browser is one). Its `Newsreader` does
+what a page's news components (ui/common/news.py) do in a browser: one server-sent-events stream (GET /_lenet/news,
+with the cookies the page set; chunked, as uvicorn and nginx send it) per component its Session last drew, opened and
+closed as components come and go (a page change), and the component's push rerun (Session.push: its fragment, with
+its trigger) each time its stream's versions differ from the ones it was drawn with (or last pushed), sent through
+the tab's one request at a time (Tab.send). News that comes while a push waits or runs is sent once after it, if the
+component's versions as drawn again still differ: a browser sends a trigger at each event, and the server folds a
+tab's queued reruns of one fragment into one run, so this is as many runs, and at a run's start (three news in half a
+second) maybe fewer messages, as /_lenet/counts would count from a browser. A stream that drops is opened again after
+RETRY_S, as EventSource does; one answered with another status than 200 is not, as EventSource gives up on it. Each
+dropped or refused stream counts as an error.
 
-`idle` is an idle tab; the rest reads and reports what bench/classroom.py's docstring defines: the
-script runs the server counted (/_lenet/counts), push reach, and when the picker showed "live".
+`idle` is an idle tab, open until the teacher's Stop has reached it (or STOP_WAIT_S went by); the rest reads and
+reports what bench/classroom.py's docstring defines: the script runs the server counted (/_lenet/counts), push reach
+after Start and after Stop, and when the picker showed "live".
 """
 from __future__ import annotations
 
@@ -42,6 +41,7 @@ __all__ = ["PUSH_TABLE", "Newsreader", "Tab", "class_runs", "counted", "counts",
            "shows_live"]
 
 RETRY_S = 3.0  # EventSource's default wait before it reconnects
+STOP_WAIT_S = 30.0  # an idle tab waits this long after the teacher's Stop for its push; then it counts as never
 CAUSES = ("user", "push", "timer", "other")  # deploy/push.py's
 Readings = dict[tuple[str, str], Counter[str]]  # (server URL, its session id) -> script runs by cause
 
@@ -105,7 +105,7 @@ class Newsreader:
         self.known: dict[str, dict[str, int]] = {}  # component -> versions it was drawn with, or last pushed
         self.seen: dict[str, News] = {}  # component -> the drawing `known` was taken from
         self.woken = asyncio.Event()
-        self.pushed: list[float] = []  # perf_counter when each push's rerun finished
+        self.pushed: list[tuple[float, float]] = []  # each push rerun: (perf_counter as its news was taken, as done)
 
     def drawn(self) -> None:
         """After each run: as in the component's JS, a component drawn anew knows the versions it was
@@ -161,8 +161,9 @@ class Newsreader:
                     self.woken.clear()
                     continue
                 self.known[name] = versions = self.latest[name]  # told once, as the JS does
+                taken = time.perf_counter()
                 await send(self._push(name, versions))
-                self.pushed.append(time.perf_counter())
+                self.pushed.append((taken, time.perf_counter()))
         finally:
             for _, task in self.streams.values():
                 task.cancel()
@@ -239,11 +240,12 @@ class Tab:
             await self.send(self._auto(fid))
 
 
-async def idle(b: Browser, opened: asyncio.Event, over: asyncio.Event) -> None:
+async def idle(b: Browser, opened: asyncio.Event, over: asyncio.Event, stopped: asyncio.Event) -> None:
     """A tab left on Draw from before the teacher's Start to the class's end: its news or timers only.
-    Notes how long after Start its first push rerun finished, and its first run showing "live"."""
-    lives: list[float] = []
-    b.seen = lambda run: lives.append(time.perf_counter()) if shows_live(run) else None
+    Notes how long after Start its first push rerun finished, and its first run showing "live"; one with news
+    components stays open after the class until the teacher's Stop is sent (`stopped`) and its push done."""
+    lives: list[tuple[float, float]] = []
+    b.seen = lambda run: lives.append((time.perf_counter(),) * 2) if shows_live(run) else None
     try:
         await b.open("draw")
         for _ in range(200):  # its streams open (at most 10 s), as a page's do once it shows
@@ -253,13 +255,21 @@ async def idle(b: Browser, opened: asyncio.Event, over: asyncio.Event) -> None:
     finally:
         opened.set()
     await over.wait()
-    b.until = 0.0  # the tab closes
-    t0 = b.tally.started_at
-    after = [t - t0 for t in (lives if t0 is not None else []) if t > t0]
-    b.tally.live_reach.append(after[0] if after else None)
     if b.news.seen:  # it had news components: the baseline's pages poll instead
-        pushed = [t - t0 for t in (b.news.pushed if t0 is not None else []) if t > t0]
-        b.tally.push_reach.append(pushed[0] if pushed else None)
+        await stopped.wait()
+        b.tally.stop_reach.append(await first(b.news.pushed, b.tally.stopped_at, STOP_WAIT_S))
+        b.tally.push_reach.append(await first(b.news.pushed, b.tally.started_at))
+    b.until = 0.0  # the tab closes
+    b.tally.live_reach.append(await first(lives, b.tally.started_at))
+
+
+async def first(runs: list[tuple[float, float]], since: float | None, wait_s: float = 0.0) -> float | None:
+    """Seconds from `since` to the end of the first of `runs` (started, ended) started after it, waiting up to
+    wait_s from `since` for one to end; None if none (or no `since`)."""
+    while since is not None and not (after := [end for start, end in runs if start > since]) and \
+            time.perf_counter() < since + wait_s:
+        await asyncio.sleep(0.05)
+    return after[0] - since if since is not None and after else None
 
 
 def counted(url: str, app: App) -> list[str]:
@@ -310,8 +320,9 @@ def class_runs(teachers: Readings | None, first: Readings | None,
 
 
 PUSH_TABLE = ("| app | students | idle tabs | script runs in the class: user · push · timer · other "
-              "| per student·min: user · push · timer | per idle tab·min | push reach p50 · p95 · max "
-              "| picker shows live p50 · p95 · max |\n|---|---|---|---|---|---|---|---|")
+              "| per student·min: user · push · timer | per idle tab·min | push reach (Stop): p50 · p95 · max "
+              "| after Start: first push p50 · p95 · max | after Start: picker shows live p50 · p95 · max |"
+              "\n|---|---|---|---|---|---|---|---|---|")
 
 
 def push_row(label: str, students: int, idlers: int, tally: Tally, seconds: float) -> str:
@@ -323,8 +334,8 @@ def push_row(label: str, students: int, idlers: int, tally: Tally, seconds: floa
     if tally.runs is not None:
         every, theirs, idles = tally.runs
         runs = [" · ".join(str(every[c]) for c in CAUSES), per(theirs, students), per(idles, idlers)]
-    push = "– (polls)" if idlers and not tally.push_reach else reach_cell(tally.push_reach)
-    return f"| {label} | {students} | {idlers} | {' | '.join(runs)} | {push} | {reach_cell(tally.live_reach)} |"
+    reach = ["– (polls)" if idlers and not t else reach_cell(t) for t in (tally.stop_reach, tally.push_reach)]
+    return f"| {label} | {students} | {idlers} | {' | '.join(runs + reach)} | {reach_cell(tally.live_reach)} |"
 
 
 def reach_cell(times: list[float | None]) -> str:
