@@ -34,7 +34,7 @@ def board(t: Text) -> None:
     design finished, one taken off, the budget changed). With no news stream, on a timer: every few
     seconds on the projector, every half minute on a student's (thirty boards redrawn every few
     seconds cost the server what a class's drawings need: bench/designs.py). The sidebar's picker
-    leaves the board out of its watch (see ui/common/picker._shown)."""
+    leaves the board out of its news (see ui/common/picker.watch)."""
     st.subheader(t("board.title"))
     teacher = control().allowed
     follow(ranking, t, name="board", topics=("board",), every=REFRESH_S if teacher else STUDENT_REFRESH_S)

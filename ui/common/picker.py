@@ -84,11 +84,12 @@ def _follow(key: str, keys: list[str], saved: str | None) -> str | None:
 
 def picker() -> None:
     """The sidebar's model picker (call it inside `with st.sidebar`); its choice is kept in
-    st.session_state["model_key"]. `watch()` keeps it fresh for sessions already open."""
+    st.session_state["model_key"]. Drawn by `watch()`, which keeps it fresh for sessions already open."""
     options = choices()
     keys = [c.key for c in options]
-    st.session_state["_picker_options"] = _shown(options)
     wanted = st.session_state.get("model_picker", st.session_state.get("model_key", DEFAULT))
+    if wanted not in keys and wanted != LIVE:  # what the browser still holds of an option now gone (its
+        wanted = st.session_state.get("model_key", DEFAULT)  # label, in a push's rerun): the page's own record
     if st.session_state.pop("_after_live", False) and wanted == DEFAULT:
         wanted = LIVE  # the run this session followed ended before its checkpoint was listed: follow it now
     saved = _ended_run()  # a copy of the run, made once a page run: every page runs the picker
@@ -109,28 +110,27 @@ def picker() -> None:
         st.caption(t("picker.live_hint", label=labels[LIVE]))
 
 
-def _shown(options: list[Choice]) -> list[tuple[str, float | None]]:
-    """What the picker shows that can change: its entries and their accuracies (a new epoch).
-    The class's board is left out: each design that finished would rerun every open page at
-    once, thirty Build pages in a burst that the training waits for (bench/designs.py). A new
-    design shows in the picker at the page's next full run; Build's own board keeps up by itself."""
-    return [(c.key, c.accuracy) for c in options if c.board is None]
+def watch(shown: bool = True) -> None:
+    """The picker (if `shown`), in a part of the sidebar that is drawn again at news of the class's
+    run or saved runs (ui/common/news.py): a run begun, an epoch's accuracy, a run saved or deleted
+    redraw the picker alone. The page runs again only when the model it uses changes ("live"
+    followed its run to the checkpoint, or the user picked another), so an epoch's news costs
+    thirty open tabs thirty small runs, not thirty pages: a class of 30 waited 1.8 s at p95 while
+    each epoch reran every page (bench/classroom.py). The class's board is not its news: a design
+    shows in the picker at the page's next run, and Build's own board keeps up by itself."""
+    if shown:
+        st.session_state["_picker_page_run"] = True
+        follow(_part, name="picker", topics=("run", "runs"), every=PICKER_EVERY_S)
 
 
-def watch() -> None:
-    """At news of the class's run or saved runs (ui/common/news.py), look at what the picker
-    would list now; if a run started, ended, was saved or deleted, or finished an epoch, rerun the
-    page so the picker (and "live") follow. Nothing else reruns it: an open dropdown stays open.
-    It draws nothing.
-
-    Not the picker itself in the fragment: redrawing a widget in the sidebar while the page also
-    reruns now and then showed two pickers, or none, for a moment."""
-    follow(_look, name="picker", topics=("run", "runs"), every=PICKER_EVERY_S)
-
-
-def _look() -> None:
-    if st.session_state.get("_picker_options") not in (None, _shown(choices())):
-        st.rerun()
+def _part() -> None:
+    page_run = st.session_state.pop("_picker_page_run", False)  # else: the news (or the user) reran this part
+    picker()
+    used = st.session_state.get("model_key")
+    if page_run:
+        st.session_state["_page_model"] = used
+    elif used != st.session_state.get("_page_model"):
+        st.rerun()  # the page draws with another model now
 
 
 def selected() -> tuple[nn.Module | None, Choice | None]:

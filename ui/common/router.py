@@ -18,7 +18,7 @@ from lenet.classroom.serving import pages_first
 from ui.common import classes, lesson, share
 from ui.common.i18n import LANGUAGES, Text, text
 from ui.common.links import refused
-from ui.common.picker import LIVE, choices, picker, watch
+from ui.common.picker import LIVE, choices, watch
 from ui.common.startup import prepare
 from ui.common.teacher import Access, access, key_box, may_rotate, teaches_every_class
 
@@ -61,9 +61,7 @@ def run() -> None:
         if not lesson.hidden("menu"):
             for entry in entries:
                 st.page_link(entry)
-        if not lesson.hidden("picker"):
-            picker()
-        watch()
+        watch(shown=not lesson.hidden("picker"))  # the model picker, kept fresh by the news
         if not lesson.hidden("lang"):
             language_switch(t)
         shared = share.button(t, page.url_path or "home") if not lesson.hidden("share") else None
