@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 
 from bench.servers import App
 from harness.session import News, Run, Session
+from lenet.classroom.news import GRACE_S
 
 if TYPE_CHECKING:
     from bench.classroom import Browser, Tally
@@ -160,8 +161,9 @@ class Newsreader:
                         await asyncio.wait_for(self.woken.wait(), None if math.isinf(end) else end - now)
                     self.woken.clear()
                     continue
-                self.known[name] = versions = self.latest[name]  # told once, as the JS does
                 taken = time.perf_counter()
+                await asyncio.sleep(GRACE_S)  # as the component waits (ui/common/news.py)
+                self.known[name] = versions = self.latest[name]  # told once, as the JS does
                 await send(self._push(name, versions))
                 self.pushed.append((taken, time.perf_counter()))
         finally:

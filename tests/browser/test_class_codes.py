@@ -61,7 +61,7 @@ def a_student_sees_only_their_class(page, url: str, code: str) -> None:
     assert run in shown and nickname in shown, shown
     assert other_run not in shown and other_nickname not in shown, shown
     assert "go to another class" not in visible_text(page)  # the teacher's control: not a student's
-    act(page, lambda: sidebar.get_by_role("button", name="Share this setup").click())
+    sidebar.get_by_role("button", name="Share this setup").click()  # a popover opens in the browser: no run
     assert f"class={code}" in page.get_by_test_id("stPopoverBody").get_by_test_id("stCode").inner_text()
     page.keyboard.press("Escape")
 

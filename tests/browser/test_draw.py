@@ -76,9 +76,14 @@ def upload_files(folder) -> dict[str, bytes]:
 
 
 def remove_uploads(page) -> None:
+    """Remove every file from the uploader. A file the browser refused itself (too big) never reached
+    the server, and removing it runs nothing; with every page polling, a timer's run used to hide that."""
     remove = page.locator('[data-testid="stFileChipDeleteBtn"] button, [data-testid="stFileUploaderDeleteBtn"] button')
-    while remove.count():
-        act(page, lambda: remove.first.click())
+    while (left := remove.count()):
+        remove.first.click()
+        page.wait_for_function(f"""() => document.querySelectorAll('[data-testid="stFileChipDeleteBtn"] button,'
+            + '[data-testid="stFileUploaderDeleteBtn"] button').length < {left}""", timeout=WAIT_MS)
+        settle(page)
 
 
 def test_uploads_good_and_bad(server, page, tmp_path, timings):

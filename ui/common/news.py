@@ -15,15 +15,20 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from lenet.classroom.news import NEWS, streamed
+from lenet.classroom.news import GRACE_S, NEWS, streamed
 from ui.common.classes import session_class
 
 __all__ = ["follow", "pushed"]
 
 # One EventSource per component, kept across the reruns and page switches that draw it again
 # (window.__lenetNews), closed a second after the last of its mounts goes; the element's box is
-# hidden (display: none), so it takes no room on the page.
+# hidden (display: none), so it takes no room on the page. News waits GRACE_S, and then for the
+# end of the tab's own run: that run is most often the user's action that made the news, and it
+# draws the part anew with the new versions (a push would cut it short: a teacher's open menu on
+# the Class page closed under the pointer as the relabel's own news came back).
 _JS = """
+const running = () => document.querySelector('[data-testid="stApp"]')?.getAttribute("data-test-script-state") === "running";
+
 export default function ({ data, setTriggerValue, parentElement }) {
   const host = parentElement.host || parentElement;
   const box = host.closest && host.closest('[data-testid="stElementContainer"]');
@@ -38,12 +43,15 @@ export default function ({ data, setTriggerValue, parentElement }) {
   }
   me.mounts = (me.mounts || 0) + 1;  // a page switch may mount the new one before the old one goes
   me.known = data.versions;
-  me.check = () => {
-    const now = me.latest;
-    if (now && Object.keys(now).some((t) => now[t] !== me.known[t])) {
-      me.known = now;
-      setTriggerValue("news", now);
-    }
+  const fresh = () => me.latest && Object.keys(me.latest).some((t) => me.latest[t] !== me.known[t]);
+  me.check = () => {  // after the grace, and not while the tab's own script runs (lenet.classroom.news.GRACE_S)
+    clearTimeout(me.later);
+    me.later = setTimeout(() => {
+      if (!fresh()) return;  // drawn anew meanwhile, with these versions
+      if (running()) return me.check();
+      me.known = me.latest;
+      setTriggerValue("news", me.known);
+    }, GRACE_MS);
   };
   me.check();
   return () => {  // unmounted: close its stream, unless it is drawn again (a rerun, another page)
@@ -52,7 +60,7 @@ export default function ({ data, setTriggerValue, parentElement }) {
   };
 }
 """
-_component = st.components.v2.component("lenet_news", js=_JS)
+_component = st.components.v2.component("lenet_news", js=_JS.replace("GRACE_MS", str(round(GRACE_S * 1000))))
 
 
 def follow(part: Callable[..., None], *args: Any, name: str, topics: tuple[str, ...], every: float | None) -> None:
