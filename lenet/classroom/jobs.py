@@ -34,6 +34,7 @@ from ..files import runs_dir
 from ..messages import Message
 from .finetune import EPOCHS as FINETUNE_EPOCHS
 from .finetune import REPLAY, plan
+from .news import bump
 from .protocol import (
     MAX_WAIT_S,
     Began,
@@ -51,7 +52,6 @@ from .protocol import (
     Stopped,
     Weights,
 )
-from .news import bump
 from .replicas import Lease, Publisher, keep, sharing
 from .runs import continue_config, run_name
 from .serving import context, pages_counter, shared_mnist, training_nice
