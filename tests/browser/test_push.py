@@ -5,6 +5,8 @@ drawing on the Class page. Every message a tab sends on its websocket is read (P
 framesent) and filed by deploy/push.cause_of, as the server's count files it."""
 from __future__ import annotations
 
+import json
+import urllib.request
 from collections import Counter
 
 import pytest
@@ -45,6 +47,12 @@ class Tab:
         return Counter(self.sent[mark:])
 
 
+def script_runs(url: str) -> dict:
+    """The server's count of what each tab asked for, by cause (deploy/push.py's /_lenet/counts)."""
+    with urllib.request.urlopen(f"{url}/_lenet/counts", timeout=WAIT_MS / 1000) as answer:
+        return json.load(answer)["sessions"]
+
+
 def opened(new_page, url: str, path: str, title: str, context=None) -> Tab:
     page = context.new_page() if context is not None else new_page()
     tab = Tab(page)
@@ -57,7 +65,8 @@ def test_idle_tabs_send_nothing_and_each_change_reaches_the_tabs_that_show_it(pu
     teacher = opened(new_page, url, "train", "Train")
     sign_in(teacher.page, TEACHER_KEY)
     projector = teacher.page.context
-    class_page, teacher_build = (opened(None, url, p, t, projector) for p, t in (("class", "Class"), ("build", "Build")))
+    class_page, teacher_build = (opened(None, url, p, t, projector) for p, t in
+                                 (("class", "Class"), ("build", "Build")))
     student = new_page().context
     draw, build, explain = (opened(None, url, p, t, student) for p, t in
                             (("draw", "Draw"), ("build", "Build"), ("train", "Train")))
@@ -67,9 +76,10 @@ def test_idle_tabs_send_nothing_and_each_change_reaches_the_tabs_that_show_it(pu
             "Explain": explain, "Draw (another student)": drawer}
     for tab in tabs.values():
         settle(tab.page)
-    quiet = {name: len(tab.sent) for name, tab in tabs.items()}
+    quiet, counted = {name: len(tab.sent) for name, tab in tabs.items()}, script_runs(url)
     teacher.page.wait_for_timeout(QUIET_S * 1000)  # nothing changes for a minute
     assert {name: tab.since(quiet[name]).total() for name, tab in tabs.items()} == dict.fromkeys(tabs, 0)
+    assert script_runs(url) == counted  # and the server's own count of what they asked for: not one run
 
     idle = (draw, build, explain)
     marks = [len(tab.sent) for tab in idle]
