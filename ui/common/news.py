@@ -27,7 +27,8 @@ __all__ = ["follow", "pushed"]
 # draws the part anew with the new versions (a push would cut it short: a teacher's open menu on
 # the Class page closed under the pointer as the relabel's own news came back).
 _JS = """
-const running = () => document.querySelector('[data-testid="stApp"]')?.getAttribute("data-test-script-state") === "running";
+const running = () =>
+  document.querySelector('[data-testid="stApp"]')?.getAttribute("data-test-script-state") === "running";
 
 export default function ({ data, setTriggerValue, parentElement }) {
   const host = parentElement.host || parentElement;
