@@ -10,7 +10,7 @@ the tab's one request at a time (Tab.send). News that comes while a push waits o
 component's versions as drawn again still differ: a browser sends a trigger at each event, and the server folds a
 tab's queued reruns of one fragment into one run, so this is as many runs, and at a run's start (three news in half a
 second) maybe fewer messages, as /_lenet/counts would count from a browser. A stream that drops is opened again after
-RETRY_S, as EventSource does; one answered with another status than 200 is not, as EventSource gives up on it. Each
+RETRY_MS (what the stream tells it), as EventSource does; one answered with another status than 200 is not, as EventSource gives up on it. Each
 dropped or refused stream counts as an error.
 
 `idle` is an idle tab, open until the teacher's Stop has reached it (or STOP_WAIT_S went by); the rest reads and
@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from bench.servers import App
+from deploy.push import CAUSES, RETRY_MS
 from harness.session import News, Run, Session
 from lenet.classroom.news import GRACE_S
 
@@ -41,9 +42,7 @@ if TYPE_CHECKING:
 __all__ = ["PUSH_TABLE", "Newsreader", "Tab", "class_runs", "counted", "counts", "idle", "push_row", "reach_cell",
            "shows_live"]
 
-RETRY_S = 3.0  # EventSource's default wait before it reconnects
 STOP_WAIT_S = 30.0  # an idle tab waits this long after the teacher's Stop for its push; then it counts as never
-CAUSES = ("user", "push", "timer", "other")  # deploy/push.py's
 Readings = dict[tuple[str, str], Counter[str]]  # (server URL, its session id) -> script runs by cause
 
 
@@ -139,7 +138,7 @@ class Newsreader:
                 return
             except (OSError, ValueError, asyncio.IncompleteReadError) as err:
                 self.errors.append(f"news stream {url}: {type(err).__name__}: {err}")
-            await asyncio.sleep(RETRY_S)
+            await asyncio.sleep(RETRY_MS / 1000)  # as the stream tells EventSource to
 
     def _news(self) -> str | None:
         """A component whose stream says other versions than it knows."""
@@ -155,14 +154,15 @@ class Newsreader:
         the tab closes (`until()`, which may change); then close its streams."""
         try:
             while (now := time.perf_counter()) < (end := until()):
-                name = self._news()
-                if name is None:
+                if self._news() is None:
                     with suppress(TimeoutError):
                         await asyncio.wait_for(self.woken.wait(), None if math.isinf(end) else end - now)
                     self.woken.clear()
                     continue
                 taken = time.perf_counter()
-                await asyncio.sleep(GRACE_S)  # as the component waits (ui/common/news.py)
+                await asyncio.sleep(GRACE_S)  # as the component waits (ui/common/news.py), then looks again:
+                if (name := self._news()) is None:  # drawn anew meanwhile, or gone with its page
+                    continue
                 self.known[name] = versions = self.latest[name]  # told once, as the JS does
                 await send(self._push(name, versions))
                 self.pushed.append((taken, time.perf_counter()))
