@@ -10,8 +10,8 @@ the tab's one request at a time (Tab.send). News that comes while a push waits o
 component's versions as drawn again still differ: a browser sends a trigger at each event, and the server folds a
 tab's queued reruns of one fragment into one run, so this is as many runs, and at a run's start (three news in half a
 second) maybe fewer messages, as /_lenet/counts would count from a browser. A stream that drops is opened again after
-RETRY_MS (what the stream tells it), as EventSource does; one answered with another status than 200 is not, as EventSource gives up on it. Each
-dropped or refused stream counts as an error.
+RETRY_MS (what the stream tells it), as EventSource does; one answered with another status than 200 is not, as
+EventSource gives up on it. Each dropped or refused stream counts as an error.
 
 `idle` is an idle tab, open until the teacher's Stop has reached it (or STOP_WAIT_S went by); the rest reads and
 reports what bench/classroom.py's docstring defines: the script runs the server counted (/_lenet/counts), push reach
