@@ -5,17 +5,13 @@ A `Tab` is what a browser does for its page by itself (bench/classroom.py's Brow
 what a page's news components (ui/common/news.py) do in a browser: one server-sent-events stream (GET /_lenet/news,
 with the cookies the page set; chunked, as uvicorn and nginx send it) per component its Session last drew, opened and
 closed as components come and go (a page change), and the component's push rerun (Session.push: its fragment, with
-its trigger) each time its stream's versions differ from the ones it was drawn with (or last pushed), sent through
-the tab's one request at a time (Tab.send). News that comes while a push waits or runs is sent once after it, if the
-component's versions as drawn again still differ: a browser sends a trigger at each event, and the server folds a
-tab's queued reruns of one fragment into one run, so this is as many runs, and at a run's start (three news in half a
-second) maybe fewer messages, as /_lenet/counts would count from a browser. A stream that drops is opened again after
-RETRY_MS (what the stream tells it), as EventSource does; one answered with another status than 200 is not, as
-EventSource gives up on it. Each dropped or refused stream counts as an error.
+its trigger) each time its stream's versions differ from the ones it was drawn with (or last pushed), GRACE_S after
+the news and if they still differ then, as the component waits, sent through the tab's one request at a time. News
+that comes while a push waits or runs is sent once after it: the server folds a tab's queued reruns of one fragment
+into one run, so this is as many runs as a browser makes, and maybe fewer messages. A stream that drops is opened
+again after RETRY_MS, as EventSource does; one answered with another status than 200 is given up; each is an error.
 
-`idle` is an idle tab, open until the teacher's Stop has reached it (or STOP_WAIT_S went by); the rest reads and
-reports what bench/classroom.py's docstring defines: the script runs the server counted (/_lenet/counts), push reach
-after Start and after Stop, and when the picker showed "live".
+`idle` is an idle tab, open until the Stop reached it (or STOP_WAIT_S); the rest reports what bench/classroom.py says.
 """
 from __future__ import annotations
 
@@ -39,15 +35,15 @@ from lenet.classroom.news import GRACE_S
 if TYPE_CHECKING:
     from bench.classroom import Browser, Tally
 
-__all__ = ["PUSH_TABLE", "Newsreader", "Tab", "class_runs", "counted", "counts", "idle", "push_row", "reach_cell",
-           "shows_live"]
+__all__ = ["PUSH_TABLE", "Newsreader", "Tab", "class_runs", "counted", "counts", "idle", "opens_draw", "push_row",
+           "reach_cell", "shows_live"]
 
 STOP_WAIT_S = 30.0  # an idle tab waits this long after the teacher's Stop for its push; then it counts as never
 Readings = dict[tuple[str, str], Counter[str]]  # (server URL, its session id) -> script runs by cause
 
 
-class StreamError(RuntimeError):
-    """A news stream answered with something other than 200: EventSource gives up on it."""
+class StreamError(RuntimeError):  # a news stream answered with another status than 200: EventSource gives up
+    pass
 
 
 async def events(base: str, path: str, cookies: str) -> AsyncIterator[dict[str, int]]:
@@ -242,18 +238,22 @@ class Tab:
             await self.send(self._auto(fid))
 
 
+async def opens_draw(b: Browser) -> None:
+    """Draw, and its news streams open (at most 10 s), as a page's do once it shows."""
+    await b.open("draw")
+    for _ in range(200):
+        if b.news.listening():
+            return
+        await asyncio.sleep(0.05)
+
+
 async def idle(b: Browser, opened: asyncio.Event, over: asyncio.Event, stopped: asyncio.Event) -> None:
-    """A tab left on Draw from before the teacher's Start to the class's end: its news or timers only.
-    Notes how long after Start its first push rerun finished, and its first run showing "live"; one with news
-    components stays open after the class until the teacher's Stop is sent (`stopped`) and its push done."""
+    """A tab left on Draw from before the teacher's Start to the class's end: its news or timers only. Notes when
+    its first push and first "live" run came after Start; with news, it stays until the Stop's push is done."""
     lives: list[tuple[float, float]] = []
     b.seen = lambda run: lives.append((time.perf_counter(),) * 2) if shows_live(run) else None
     try:
-        await b.open("draw")
-        for _ in range(200):  # its streams open (at most 10 s), as a page's do once it shows
-            if b.news.listening():
-                break
-            await asyncio.sleep(0.05)
+        await opens_draw(b)
     finally:
         opened.set()
     await over.wait()

@@ -33,6 +33,7 @@ from typing import Any
 from playwright.sync_api import sync_playwright
 
 from bench.classroom import Browser, Tally, teacher, visit
+from bench.push import opens_draw
 from deploy.push import CAUSES, cause_of
 from harness.browser import CHROMIUM, FLAGS, RUN_COUNTER, open_page
 from harness.servers import app_server
@@ -81,11 +82,7 @@ async def left_alone(b: Browser, sent: Sent, opened: asyncio.Event, closed: asyn
 
     ws.send = noted
     try:
-        await b.open("draw")
-        for _ in range(200):  # its streams open (at most 10 s), as a page's do once it shows
-            if b.news.listening():
-                break
-            await asyncio.sleep(0.05)
+        await opens_draw(b)
     finally:
         opened.set()
     await closed.wait()
