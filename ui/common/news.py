@@ -18,11 +18,15 @@ import streamlit as st
 from lenet.classroom.news import GRACE_S, NEWS, streamed
 from ui.common.classes import session_class
 
-__all__ = ["follow", "pushed"]
+__all__ = ["HIDDEN", "follow", "pushed"]
+
+# The components' boxes take no room: a rule of the page (st.html of a style alone draws nothing),
+# in force before any of them is drawn. Hidden from their own script first, they showed again each
+# time React drew their box anew, and the page below moved by a gap: an open menu closed under it.
+HIDDEN = "<style>[class*='st-key-lenet-news-'] {display: none}</style>"
 
 # One EventSource per component, kept across the reruns and page switches that draw it again
-# (window.__lenetNews), closed a second after the last of its mounts goes; the element's box is
-# hidden (display: none), so it takes no room on the page. News waits GRACE_S, and then for the
+# (window.__lenetNews), closed a second after the last of its mounts goes. News waits GRACE_S, and then for the
 # end of the tab's own run: that run is most often the user's action that made the news, and it
 # draws the part anew with the new versions (a push would cut it short: a teacher's open menu on
 # the Class page closed under the pointer as the relabel's own news came back).
@@ -30,10 +34,7 @@ _JS = """
 const running = () =>
   document.querySelector('[data-testid="stApp"]')?.getAttribute("data-test-script-state") === "running";
 
-export default function ({ data, setTriggerValue, parentElement }) {
-  const host = parentElement.host || parentElement;
-  const box = host.closest && host.closest('[data-testid="stElementContainer"]');
-  if (box) box.style.display = "none";
+export default function ({ data, setTriggerValue }) {
   const all = (window.__lenetNews ||= {});
   let me = all[data.id];
   if (!me || me.url !== data.url) {

@@ -18,6 +18,7 @@ from lenet.classroom.serving import pages_first
 from ui.common import classes, lesson, share
 from ui.common.i18n import LANGUAGES, Text, text
 from ui.common.links import refused
+from ui.common.news import HIDDEN
 from ui.common.picker import LIVE, choices, watch
 from ui.common.startup import prepare
 from ui.common.teacher import Access, access, key_box, may_rotate, teaches_every_class
@@ -57,6 +58,7 @@ def run() -> None:
     allowed = access()  # what this session may do: the sidebar and the visitor's line both ask
     entries = pages(t)
     page = st.navigation(entries, position="hidden")
+    st.html(HIDDEN)  # the news components' boxes take no room
     with st.sidebar:
         if not lesson.hidden("menu"):
             for entry in entries:
