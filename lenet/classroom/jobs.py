@@ -181,7 +181,8 @@ class Job:
             s = self.state
             now = (s.status, len(s.epochs), self._weights is not None, s.checkpoint)
             told, self._told = self._told, now
-        self._published(force=now != told)
+        if self.began:  # one waiting in line is not the class's run: it must not hide the one that trains
+            self._published(force=now != told)
         if now != told:
             bump("line" if s.board else "run", s.class_code)
         if s.running:

@@ -4,6 +4,7 @@ topic once it is on disk, and news crossing replicas through a real redis-server
 itself is tests/deploy/test_push.py; the pages that wait on it, tests/browser/test_push.py."""
 from __future__ import annotations
 
+import multiprocessing as mp
 import subprocess
 import sys
 import threading
@@ -155,6 +156,7 @@ def test_a_replica_woken_by_a_run_s_news_reads_the_run_that_made_it(shared, runs
     # failed before Job.tell published first (this issue's first version): the news of the first live
     # weights came before their publish, and r2's pickers offered the live model an epoch late
     job, seen = Job(_state(status=Status.RUNNING)), []
+    job._process = mp.get_context("spawn").Process()  # begun (a run in line is never published)
     job.tell()  # published: running, no live model yet
     with news.NEWS.watch("7a", ["run"], lambda: seen.append(replicas._published("7a").weights is not None)):
         job._weights = {"w": torch.zeros(3)}  # its first live weights, well within PUBLISH_EVERY_S
