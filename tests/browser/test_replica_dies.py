@@ -11,21 +11,18 @@ import json
 import os
 import re
 import signal
-import time
 import urllib.request
 
 import pytest
 import redis
 
 from deploy.replicas import (
-    START_S,
     behind_nginx,
     free_ports,
     nginx_path,
     replicas_by_key,
     wait_until_up,
 )
-from deploy.supervise import STOP_S
 from harness.browser import (
     TRAINING_MS,
     WAIT_MS,
@@ -43,6 +40,7 @@ from lenet.classroom.replicas import LOCK
 from tests.browser.conftest import TEACHER_KEY
 from tests.browser.steps import starts_a_long_run, teacher_starts_a_long_run
 from tests.browser.test_replicas import on, sticky_keys
+from tests.conftest import eventually
 
 pytestmark = pytest.mark.skipif(nginx_path() is None,
                                 reason="needs Debian's nginx: `sudo apt-get install nginx` (.ci/run installs it)")
@@ -70,14 +68,6 @@ def group_gone(pgid: int) -> bool:
     except ProcessLookupError:
         return True
     return False
-
-
-def wait_until(condition, seconds: float, what: str) -> None:
-    """Return once `condition()` holds; AssertionError saying `what` after `seconds`."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {seconds:.0f} s: {what}"
-        time.sleep(0.2)
 
 
 def test_a_replica_killed_mid_run_is_survived(tmp_path, new_page):
@@ -120,7 +110,7 @@ def test_a_replica_killed_mid_run_is_survived(tmp_path, new_page):
         assert said is not None and int(said[1]) >= 1, stopped.inner_text()
         assert load_model(runs / f"{said[2]}.pt")[1]["metrics"]["epochs"] >= int(said[1])  # whole, and that far
         assert shared.get(LOCK) is None  # r2 shows it stopped only once its lease has lapsed
-        wait_until(lambda: group_gone(killed.pid), STOP_S, "r1's training process stopped with it")
+        assert eventually(lambda: group_gone(killed.pid)), "r1's training process stopped with it"
         settle(watcher)
         shot(watcher, "replica-dies-stopped")
 
@@ -137,14 +127,14 @@ def test_a_replica_killed_mid_run_is_survived(tmp_path, new_page):
         shot(teacher, "replica-dies-new-run")
 
         # the supervisor started r1 again; a student on r1 draws there
-        wait_until(lambda: served.restarts()["r1"] == 1, START_S, "r1 started again")
+        assert eventually(lambda: served.restarts()["r1"] == 1), "r1 started again"
         assert served.process("r1").pid != killed.pid
         others = {name: count for name, count in served.restarts().items() if name != "r1"}
         assert "r2" in others and not any(others.values()), others  # r2, nginx and redis-server lived on
         wait_until_up(served.replicas["r1"], served.process("r1"))
         # nginx tries r1 again FAIL_TIMEOUT_S after its last refusal; its workers share one count
         # (deploy/nginx.conf's zone), so once one sends r1's students to r1, all do
-        wait_until(lambda: answered_by(served, keys["r1"]) == "r1", START_S, "nginx sends r1's students to r1")
+        assert eventually(lambda: answered_by(served, keys["r1"]) == "r1"), "nginx sends r1's students to r1"
         with drawer.expect_response(lambda r: r.url.split("?")[0].endswith("/draw")) as page_load:
             drawer.goto(f"{served.url}/draw")
         assert page_load.value.headers.get("x-lenet-replica") == "r1"
