@@ -18,7 +18,7 @@ import streamlit as st
 from lenet.classroom.news import GRACE_S, NEWS, streamed
 from ui.common.classes import session_class
 
-__all__ = ["HIDDEN", "follow", "pushed"]
+__all__ = ["HIDDEN", "follow"]
 
 # The components' boxes take no room: a rule of the page (st.html of a style alone draws nothing),
 # in force before any of them is drawn. Hidden from their own script first, they showed again each
@@ -83,8 +83,3 @@ def _listen(name: str, code: str | None, topics: tuple[str, ...], drawn: dict[st
     query = {"topics": ",".join(topics)} | ({"class": code} if code else {})
     _component(key=f"lenet-news-{name}", on_news_change=lambda: None,
                data={"id": name, "url": "/_lenet/news?" + urlencode(query), "versions": drawn})
-
-
-def pushed() -> bool:
-    """Whether this page may wait on the news (for a part that keeps a timer of its own)."""
-    return streamed()
