@@ -2,11 +2,13 @@
 on a free local port, with its own runs folder, stopped afterwards whatever happens."""
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,3 +64,10 @@ def app_server(runs: Path, command: str = "make run", env: dict[str, str] | None
             raise RuntimeError(f"the app server logged an exception: {said[said.index(UNCAUGHT):][:3000]}")
     finally:
         log.unlink(missing_ok=True)
+
+
+def run_async(coro: Coroutine) -> object:
+    """Run a coroutine to the end on an event loop of its own, in a thread of its own: the test's thread
+    may hold a running loop already (Playwright's sync API keeps one once a browser test has run)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()

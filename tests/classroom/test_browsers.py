@@ -2,13 +2,12 @@
 address), the address it comes from, and a teacher's sign-in that lasts the day."""
 from __future__ import annotations
 
-import asyncio
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from itsdangerous import TimestampSigner
 
+from harness.servers import run_async
 from lenet.classroom import browsers
 from lenet.classroom.browsers import (
     COOKIE,
@@ -53,12 +52,12 @@ def test_a_browser_without_an_id_is_given_one_and_keeps_it(runs):
         await Browsers(_page)({"type": "http", "headers": headers}, None, lambda m: _keep(sent, m))
         return sent[0]["headers"]
 
-    given = [v for k, v in served(ask(None)) if k == b"set-cookie"]
+    given = [v for k, v in run_async(ask(None)) if k == b"set-cookie"]
     assert len(given) == 1 and b"HttpOnly" in given[0] and b"SameSite=Lax" in given[0]
     value = given[0].split(b";")[0].split(b"=", 1)[1]
     assert browser_of(value.decode()) is not None
-    assert not [v for k, v in served(ask(COOKIE.encode() + b"=" + value)) if k == b"set-cookie"]  # kept
-    assert [v for k, v in served(ask(COOKIE.encode() + b"=forged")) if k == b"set-cookie"]  # replaced
+    assert not [v for k, v in run_async(ask(COOKIE.encode() + b"=" + value)) if k == b"set-cookie"]  # kept
+    assert [v for k, v in run_async(ask(COOKIE.encode() + b"=forged")) if k == b"set-cookie"]  # replaced
 
 
 async def _page(scope, receive, send):
@@ -68,13 +67,6 @@ async def _page(scope, receive, send):
 
 async def _keep(sent: list[dict], message: dict) -> None:
     sent.append(message)
-
-
-def served(answer):
-    """Run one request through the middleware on an event loop of its own, in a thread of its own:
-    the browser tests' Playwright keeps a loop running in this one."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, answer).result()
 
 
 def test_a_teacher_s_sign_in_lasts_until_the_day_ends_or_sign_out(runs):
@@ -99,7 +91,7 @@ def test_an_address_is_given_only_so_many_new_ids_so_a_guesser_can_t_buy_unfaile
         headers = [(b"x-forwarded-for", forwarded)] if forwarded else []
         scope = {"type": "http", "headers": headers, "client": (client, 50000) if client else None}
         sent: list[dict] = []
-        served(door(scope, None, lambda m: _keep(sent, m)))
+        run_async(door(scope, None, lambda m: _keep(sent, m)))
         return any(k == b"set-cookie" for k, _ in sent[0]["headers"])
 
     assert [given("10.0.0.7") for _ in range(5)] == [True, True, True, False, False]

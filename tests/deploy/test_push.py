@@ -23,7 +23,7 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 
 from deploy.push import Counted, cause_of, routes
 from deploy.replicas import wait_until_up
-from harness.servers import free_port
+from harness.servers import free_port, run_async
 from harness.session import Session
 from lenet.classroom.news import NEWS
 from lenet.files import ROOT
@@ -141,7 +141,7 @@ def test_a_server_with_tabs_open_stops_when_told(tmp_path):
                               env=os.environ | {"LENET_RUNS": str(tmp_path)}, stdout=subprocess.DEVNULL)
     try:
         wait_until_up(f"http://127.0.0.1:{port}", server)
-        asyncio.run(_tab_open_while(server, port))
+        run_async(_tab_open_while(server, port))  # asyncio.run here failed in CI: Playwright's loop
         assert server.wait(HANG_S) is not None
     finally:
         server.kill()

@@ -1,7 +1,6 @@
 """Many sessions, one process: a shared model read from many threads, and real Streamlit sessions
 over the app's websocket, all at once, against a server started as `make run` starts it."""
 import asyncio
-import threading
 import time
 import tomllib
 from pathlib import Path
@@ -11,7 +10,7 @@ import pyarrow as pa
 import pytest
 import torch
 
-from harness.servers import app_server
+from harness.servers import app_server, run_async
 from harness.session import Session
 from harness.synth import REPORT, canvas_url, render
 from lenet.checkpoints import load_model
@@ -43,25 +42,6 @@ def test_shared_models_answer_the_same_from_many_threads():
         return same, len(layer_table(model))
     results = at_once(work, threads=8)
     assert all(same for same, _ in results) and len({n for _, n in results}) == 1 and not model.training
-
-
-def run_async(coro) -> object:
-    """Run a coroutine to the end on an event loop of its own, in a thread of its own: the thread
-    this test runs on may hold a running loop already (Playwright's, in a browser test's worker)."""
-    out: dict[str, object] = {}
-
-    def work() -> None:
-        try:
-            out["result"] = asyncio.run(coro)
-        except BaseException as err:  # raised below, in the test's thread
-            out["error"] = err
-
-    thread = threading.Thread(target=work)
-    thread.start()
-    thread.join()
-    if "error" in out:
-        raise out["error"]
-    return out["result"]
 
 
 def pictures(n: int) -> list[tuple[str, str]]:
