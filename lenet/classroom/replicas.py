@@ -161,16 +161,28 @@ def keep(lease: Lease, alive: Callable[[], bool]) -> threading.Thread:
 
 class Publisher:
     """Writes its Job's run where the other replicas read it, at most every PUBLISH_EVERY_S (and
-    always at its start and end), renews its lease with it, and obeys a Stop pressed elsewhere."""
+    always at its start and end), renews its lease with it, and obeys a Stop pressed elsewhere.
+    One write at a time, copy to write: a Stop pressed on this replica and the run's last word
+    tell at once from two threads, and the older copy written last left the other replicas
+    showing the run stopping, live for ever (tests/classroom/test_replicas.py)."""
 
     def __init__(self, job: Any, name: str) -> None:
         self.job, self.replica, self.process = job, name, PROCESS  # a lenet.classroom.jobs.Job, on replica `name`
         self.published = self.filmed = -math.inf
+        self._writing = threading.Lock()
 
     def __call__(self, force: bool = False) -> None:
+        with self._writing:
+            by = self._write(force)
+        if by is not None:  # outside the lock: stop() tells again, and so publishes
+            self.job.stop(by=by.decode() or None)
+
+    def _write(self, force: bool) -> bytes | None:
+        """Write the run as it is now, unless it was written less than PUBLISH_EVERY_S ago; returns
+        who asked to stop it elsewhere (None: nobody)."""
         now = time.monotonic()
         if not force and now - self.published < PUBLISH_EVERY_S:
-            return
+            return None
         self.published = now
         snap = self.job.snapshot()
         frames, snap = snap.frames, replace(snap, frames=[])
@@ -186,9 +198,7 @@ class Publisher:
         pipe.getdel(_stop_key(snap))  # the news that it changed: Job.tell(), after this (news.py)
         if self.job.lease is not None:
             pipe.eval(_RENEW, 1, LOCK, self.job.lease.value, int(LEASE_S * 1000))
-        by = pipe.execute()[2]
-        if by is not None:
-            self.job.stop(by=by.decode() or None)
+        return pipe.execute()[2]
 
 
 def _split(plain: dict[str, Any]) -> tuple[str, dict[str, Any]]:

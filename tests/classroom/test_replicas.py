@@ -10,6 +10,7 @@ import multiprocessing as mp
 import os
 import pickle
 import signal
+import threading
 import time
 from dataclasses import replace
 
@@ -271,3 +272,32 @@ def test_a_page_run_reads_a_few_bytes_until_the_run_changes(shared, monkeypatch)
     for _ in range(100):  # a class's page runs, the run unchanged
         seen.snapshot(), seen.has_live_model()
     assert shared.info("stats")["total_net_output_bytes"] - sent < 100_000  # not 100 × 400 KB
+
+
+def test_two_threads_telling_at_once_leave_the_newer_run_published(shared, monkeypatch):
+    # failed at 7ce8d5c (a fresh-clone CI run): a Stop pressed on r1 published "stopping" while the run's last
+    # word published "stopped"; the older copy was written last, and r2's pickers offered the live model for ever
+    job = Job(replace(state("told-twice"), status=Status.STOPPING))
+    job.lease = replicas.take(job.state, "r1")  # r1 holds it: r2 shows the run as published, not as a dead one's
+    copied, second_done = threading.Event(), threading.Event()
+    taken = job.snapshot
+
+    def slow_first_copy() -> RunState:  # the first teller is slow between its copy and its write
+        snap = taken()
+        if not copied.is_set():
+            copied.set()
+            second_done.wait(1.0)  # with one write at a time, the second waits on the first: a bound, not a timing
+        return snap
+
+    monkeypatch.setattr(job, "snapshot", slow_first_copy)
+    monkeypatch.setattr(replicas, "PROCESS", "r1-process")
+    publisher = replicas.Publisher(job, "r1")
+    first = threading.Thread(target=publisher, kwargs={"force": True})
+    first.start()
+    assert copied.wait(HANG_S)
+    job.state.status = Status.STOPPED  # the last word, told while the first copy is on its way
+    second = threading.Thread(target=lambda: (publisher(force=True), second_done.set()))
+    second.start()
+    first.join(HANG_S), second.join(HANG_S)
+    monkeypatch.setattr(replicas, "PROCESS", "r2-process")
+    assert replicas.remote_run(None).snapshot().status is Status.STOPPED
