@@ -59,7 +59,7 @@ _ANIMALS = ("Badger", "Bee", "Crane", "Dolphin", "Falcon", "Fox", "Gecko", "Hero
 
 
 _lock = threading.Lock()
-_read: dict[Path, tuple[tuple[int, int], list[Entry]]] = {}  # folder -> (its mtime, its entries), for read_board
+_read: dict[Path, tuple[tuple, list[Entry]]] = {}  # folder -> (its mtime and names, its entries), for read_board
 
 
 def board_dir() -> Path:
@@ -150,11 +150,10 @@ def write_entry(entry: Entry, folder: Path | None = None) -> Path:
 
 def read_board(folder: Path | None = None) -> list[Entry]:
     """Every entry whose checkpoint is still there; a file that doesn't read is skipped. Read
-    again only when the folder has changed (a file added, replaced or removed changes its mtime):
-    every open page's picker asks every few seconds, and a class has dozens of pages open."""
+    again only when the folder has changed: every page's picker asks, and a class has dozens open."""
     folder = Path(folder or board_dir())
-    try:  # with the count of files, for filesystems whose mtimes tick only once a second
-        stamp = (folder.stat().st_mtime_ns, len(os.listdir(folder)))
+    try:  # with the names: a folder's mtime ticks coarsely, and write_atomic's rename keeps the count
+        stamp = (folder.stat().st_mtime_ns, tuple(sorted(os.listdir(folder))))
     except FileNotFoundError:
         return []
     with _lock:

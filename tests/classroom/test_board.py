@@ -3,6 +3,7 @@ they finish on, with the hidden test on the class's own drawings."""
 from __future__ import annotations
 
 import json
+import os
 import random
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, replace
@@ -194,3 +195,20 @@ def test_the_board_read_from_many_threads_sees_every_entry_written(runs):
     assert len(read_board()) == 40 and all(1 <= n <= 40 for n in seen)
     board.remove_entry("20261202-100007-Fox07")
     assert len(read_board()) == 39 and "20261202-100007-Fox07" not in {e.name for e in read_board()}
+
+
+def test_an_entry_renamed_into_place_in_the_same_clock_tick_is_read(runs):
+    # failed at 7ce8d5c (a fresh-clone CI run): a page read the board between write_atomic's temporary file and its
+    # rename; a folder's mtime ticks coarsely, so the rename left (mtime, count) as they were, the board without the
+    # design stayed in the cache, and the push that the design's news brought drew it without it
+    folder = board.board_dir()
+    folder.mkdir(parents=True)
+    e = entry("20261207-150000-x-Owl11", 0.9, 100)
+    e.checkpoint().write_bytes(b"w")
+    tmp = folder / f".{e.name}.json.abc123.tmp"  # write_atomic's, written, not yet renamed
+    tmp.write_text(json.dumps(asdict(e)))
+    tick = folder.stat().st_mtime_ns
+    assert read_board() == []
+    tmp.rename(folder / f"{e.name}.json")
+    os.utime(folder, ns=(tick, tick))  # the same tick of the clock
+    assert [x.name for x in read_board()] == [e.name]
