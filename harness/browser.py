@@ -1,10 +1,11 @@
 """What the browser tests do as a person would: open pages, click, draw with the mouse, and wait
 for the script run each action caused, then check what a person sees.
 
-Every wait is for a condition, with a bound; none is for a fixed time. A script run shows on the
-page as stApp's data-test-script-state going to "running" and back; an observer installed before
-the app's own scripts (RUN_COUNTER) counts the runs, so `settle(page, since=mark)` waits for a run
-that began after the mark taken before the action, and for it to end.
+Every wait is for a condition, with a bound; none is for a fixed time. Each script run begins
+with a new_session message on the app's websocket (fragment runs too); a script installed before
+the app's own (RUN_COUNTER) counts them as they arrive, so `settle(page, since=mark)` waits for a
+run that began after the mark taken before the action, and then for stApp's
+data-test-script-state to say the page has stopped running.
 """
 from __future__ import annotations
 
@@ -28,10 +29,32 @@ STRAY = ("DeltaGenerator(", "object at 0x", "Traceback (most recent call last)")
 WAIT_MS = 60_000  # the bound on a wait for the app: far beyond what any step takes, even on a busy machine
 TRAINING_MS = 600_000  # the bound on a wait for training to get somewhere
 
-RUN_COUNTER = """(() => { window.__lenetRuns = 0;
-  new MutationObserver(changes => { for (const c of changes)
-      if (c.target.getAttribute('data-test-script-state') === 'running') window.__lenetRuns += 1; })
-    .observe(document, {subtree: true, attributes: true, attributeFilter: ['data-test-script-state']}); })();"""
+# Counted from the messages, not from stApp's running state: a run queued behind another (the user's
+# click behind a push's rerun) can follow it without the state leaving "running", and went uncounted.
+# A run's end (script_finished) is counted two frames after it arrives: React has drawn its deltas.
+RUN_COUNTER = """(() => { window.__lenetRuns = 0; window.__lenetEnded = 0;
+  const varint = (bytes, at) => { let value = 0, shift = 0, b;
+    do { b = bytes[at.i++]; value += (b & 127) * 2 ** shift; shift += 7; } while (b & 128); return value; };
+  const type = (bytes) => {  // the ForwardMsg's type field: 4 new_session, 6 script_finished
+    const at = { i: 0 };
+    while (at.i < bytes.length) {
+      const tag = varint(bytes, at), field = Math.floor(tag / 8), wire = tag % 8;
+      if (field === 4 || field === 6) return field;
+      if (wire === 0) varint(bytes, at); else if (wire === 2) at.i += varint(bytes, at);
+      else if (wire === 1) at.i += 8; else if (wire === 5) at.i += 4; else return 0;
+    }
+    return 0; };
+  const Native = window.WebSocket;
+  window.WebSocket = class extends Native { constructor(...args) { super(...args);
+    let begun = 0, finished = 0;  // this socket's: a run it began and never finished ends with it
+    this.addEventListener('message', e => {
+      const found = e.data instanceof ArrayBuffer ? type(new Uint8Array(e.data)) : 0;
+      if (found === 4) { begun += 1; window.__lenetRuns += 1; }
+      const drawn = () => { window.__lenetEnded += 1; };
+      if (found === 6) { finished += 1; requestAnimationFrame(() => requestAnimationFrame(drawn)); }
+    });
+    this.addEventListener('close', () => { window.__lenetEnded += begun - finished; begun = finished; }); } };
+})();"""
 NOT_RUNNING = """() => { const app = document.querySelector('[data-testid="stApp"]');
     return app && app.getAttribute('data-test-script-state') === 'notRunning'
         && app.getAttribute('data-test-connection-state') === 'CONNECTED'; }"""
@@ -47,6 +70,7 @@ def settle(page, since: int | None = None) -> None:
     page shows no exception box and no Python object text."""
     if since is not None:
         page.wait_for_function(f"() => (window.__lenetRuns || 0) > {since}", timeout=WAIT_MS)
+    page.wait_for_function("() => (window.__lenetEnded || 0) >= (window.__lenetRuns || 0)", timeout=WAIT_MS)
     page.wait_for_function(NOT_RUNNING, timeout=WAIT_MS)
     errors = page.locator('[data-testid="stException"]')
     assert errors.count() == 0, errors.first.inner_text()
