@@ -2,16 +2,13 @@
 what the bench reads of them.
 
 A `Tab` is what a browser does for its page by itself (bench/classroom.py's Browser is one). Its `Newsreader` does
-what a page's news components (ui/common/news.py) do in a browser: one server-sent-events stream (GET /_lenet/news,
-with the cookies the page set; chunked, as uvicorn and nginx send it) per component its Session last drew, opened and
-closed as components come and go (a page change), and the component's push rerun (Session.push: its fragment, with
-its trigger) each time its stream's versions differ from the ones it was drawn with (or last pushed), GRACE_S after
-the news and if they still differ then, as the component waits, sent through the tab's one request at a time. News
-that comes while a push waits or runs is sent once after it: the server folds a tab's queued reruns of one fragment
-into one run, so this is as many runs as a browser makes, and maybe fewer messages. A stream that drops is opened
-again after RETRY_MS, as EventSource does; one answered with another status than 200 is given up; each is an error.
-
-`idle` is an idle tab, open until the Stop reached it (or STOP_WAIT_S); the rest reports what bench/classroom.py says.
+what a page's news components (ui/common/news.py) do in a browser: the tab's one server-sent-events stream (GET
+/_lenet/news, with the page's cookies; chunked, as uvicorn and nginx send it), open while its Session's page has a
+component, and each component's push rerun (Session.push: its fragment, with its trigger) when the stream's versions
+of its topics differ from the ones it was drawn with (or last pushed), GRACE_S after the news and if they still differ
+then, through the tab's one request at a time. News that comes while a push waits or runs is sent once after it (the
+server folds a tab's queued reruns of one fragment into one run). A stream that drops is opened again after RETRY_MS,
+as EventSource does, and one refused later and later, as the component does; each is an error. The rest reports.
 """
 from __future__ import annotations
 
@@ -28,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from bench.servers import App
-from deploy.push import CAUSES, RETRY_MS
+from deploy.push import CAUSES
 from harness.session import News, Run, Session
-from lenet.classroom.news import GRACE_S
+from lenet.classroom.news import GRACE_S, RETRY_MS
 
 if TYPE_CHECKING:
     from bench.classroom import Browser, Tally
@@ -42,8 +39,8 @@ STOP_WAIT_S = 30.0  # an idle tab waits this long after the teacher's Stop for i
 Readings = dict[tuple[str, str], Counter[str]]  # (server URL, its session id) -> script runs by cause
 
 
-class StreamError(RuntimeError):  # a news stream answered with another status than 200: EventSource gives up
-    pass
+class StreamError(RuntimeError):
+    """A news stream answered with another status than 200 (EventSource gives up; the component tries later)."""
 
 
 async def events(base: str, path: str, cookies: str) -> AsyncIterator[dict[str, int]]:
@@ -79,8 +76,7 @@ async def _lines(reader: asyncio.StreamReader, chunked: bool) -> AsyncIterator[s
     while True:
         if chunked:
             size = int((await reader.readline()).split(b";")[0].strip() or b"0", 16)
-            piece = await reader.readexactly(size + 2) if size else b""  # the chunk and its CRLF
-            piece = piece[:-2]
+            piece = (await reader.readexactly(size + 2))[:-2] if size else b""  # the chunk, less its CRLF
         else:
             piece = await reader.read(65536)
         if not piece:
@@ -92,62 +88,67 @@ async def _lines(reader: asyncio.StreamReader, chunked: bool) -> AsyncIterator[s
 
 
 class Newsreader:
-    """A tab's news components: their streams, what each last said, and the pushes it sent."""
+    """A tab's news components: its one stream, what it last said, and the pushes it sent."""
 
     def __init__(self, session: Session, errors: list[str]) -> None:
         self.s, self.errors = session, errors
-        self.streams: dict[str, tuple[str, asyncio.Task[None]]] = {}  # component -> (its url, its reader)
-        self.latest: dict[str, dict[str, int]] = {}  # component -> what its stream said last
-        self.known: dict[str, dict[str, int]] = {}  # component -> versions it was drawn with, or last pushed
+        self.streams: dict[str, asyncio.Task[None]] = {}  # url -> its reader: one a tab (one a class it was in)
+        self.latest: dict[str, dict[str, int]] = {}  # url -> what its stream said last
+        self.known: dict[str, dict[str, int]] = {}  # component -> its topics' versions, drawn with or last pushed
         self.seen: dict[str, News] = {}  # component -> the drawing `known` was taken from
         self.woken = asyncio.Event()
         self.pushed: list[tuple[float, float]] = []  # each push rerun: (perf_counter as its news was taken, as done)
 
     def drawn(self) -> None:
         """After each run: as in the component's JS, a component drawn anew knows the versions it was
-        drawn with; a stream opens for each new one and closes for each gone (a page change)."""
-        for name, (url, task) in list(self.streams.items()):
-            if name not in self.s.news or self.s.news[name].url != url:
-                task.cancel()
-                del self.streams[name]
-                self.latest.pop(name, None)
+        drawn with; the tab's stream opens with its first component and closes with its last."""
+        urls = {news.url for news in self.s.news.values()}
+        for url in set(self.streams) - urls:
+            self.streams.pop(url).cancel()
+            self.latest.pop(url, None)
+        for url in urls - set(self.streams):
+            self.streams[url] = asyncio.create_task(self._read(url))
         for name, news in self.s.news.items():
-            if name not in self.streams:
-                self.streams[name] = (news.url, asyncio.create_task(self._read(name, news.url)))
             if self.seen.get(name) is not news:
                 self.seen[name], self.known[name] = news, news.versions
         self.woken.set()
 
     def listening(self) -> bool:
-        """Every stream has said its versions once (it is open, as a page's are once it shows)."""
-        return all(name in self.latest for name in self.streams)
+        """The stream has said its versions once (it is open, as a page's is once it shows)."""
+        return all(url in self.latest for url in self.streams)
 
-    async def _read(self, name: str, url: str) -> None:
+    async def _read(self, url: str) -> None:
+        wait = RETRY_MS / 1000
         while True:
             try:
                 async for versions in events(self.s.url, url, self.s.cookies):
-                    self.latest[name] = versions
+                    self.latest[url], wait = versions, RETRY_MS / 1000
                     self.woken.set()
                 self.errors.append(f"news stream {url} closed")
-            except StreamError as err:
+            except StreamError as err:  # refused: opened again later and later, as the component does
                 self.errors.append(f"news stream {err}")
-                return
+                wait = min(2 * wait, 60.0)
             except (OSError, ValueError, asyncio.IncompleteReadError) as err:
                 self.errors.append(f"news stream {url}: {type(err).__name__}: {err}")
-            await asyncio.sleep(RETRY_MS / 1000)  # as the stream tells EventSource to
+            await asyncio.sleep(wait)  # as the stream tells EventSource to
 
-    def _news(self) -> str | None:
-        """A component whose stream says other versions than it knows."""
-        return next((n for n in self.streams if n in self.latest and self.latest[n] != self.known.get(n)), None)
+    def _fresh(self, name: str) -> dict[str, int] | None:
+        """Component `name`'s topics as its stream says them, if any differs from what it knows."""
+        news, known = self.s.news.get(name), self.known.get(name, {})
+        latest = self.latest.get(news.url, {}) if news is not None else {}
+        fresh = any(t in latest and latest[t] != v for t, v in known.items())
+        return {t: latest.get(t, v) for t, v in known.items()} if fresh else None
 
-    async def _push(self, name: str, versions: dict[str, int]) -> Run:
-        """The push, unless its component went while it waited for the socket (the page changed)."""
+    def _news(self) -> str | None:  # a component whose stream says other versions of its topics than it knows
+        return next((n for n in self.s.news if self._fresh(n) is not None), None)
+
+    async def _push(self, name: str, versions: dict[str, int]) -> Run:  # unless its component went meanwhile
         return await self.s.push(name, versions) if name in self.s.news else Run(0.0)
 
     async def pushes(self, send: Callable[[Coroutine[Any, Any, Run]], Awaitable[Any]],
                      until: Callable[[], float]) -> None:
         """Send each component's news through `send` (the tab's socket, one request at a time) until
-        the tab closes (`until()`, which may change); then close its streams."""
+        the tab closes (`until()`, which may change); then close its stream."""
         try:
             while (now := time.perf_counter()) < (end := until()):
                 if self._news() is None:
@@ -159,11 +160,11 @@ class Newsreader:
                 await asyncio.sleep(GRACE_S)  # as the component waits (ui/common/news.py), then looks again:
                 if (name := self._news()) is None:  # drawn anew meanwhile, or gone with its page
                     continue
-                self.known[name] = versions = self.latest[name]  # told once, as the JS does
+                self.known[name] = versions = self._fresh(name)  # told once, as the JS does
                 await send(self._push(name, versions))
                 self.pushed.append((taken, time.perf_counter()))
         finally:
-            for _, task in self.streams.values():
+            for task in self.streams.values():
                 task.cancel()
 
 
@@ -218,8 +219,7 @@ class Tab:
     async def open(self, page: str) -> Run:
         return (await self.send(self.s.open(page), full=True))[0]
 
-    async def _auto(self, fid: str) -> Run:
-        """A timer's rerun, unless the page (and its timers) changed while it waited for the socket."""
+    async def _auto(self, fid: str) -> Run:  # a timer's rerun, unless the page (its timers) changed meanwhile
         return await self.s.rerun(fragment=fid, auto=True) if fid in self.s.timers else Run(0.0)
 
     async def tick(self) -> None:
@@ -239,7 +239,7 @@ class Tab:
 
 
 async def opens_draw(b: Browser) -> None:
-    """Draw, and its news streams open (at most 10 s), as a page's do once it shows."""
+    """Draw, and its news stream open (at most 10 s), as a page's is once it shows."""
     await b.open("draw")
     for _ in range(200):
         if b.news.listening():

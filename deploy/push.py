@@ -33,7 +33,7 @@ from starlette.routing import Route
 from streamlit.proto.BackMsg_pb2 import BackMsg
 
 from lenet.classroom.browsers import address_of
-from lenet.classroom.news import NEWS, TOPICS, listen
+from lenet.classroom.news import NEWS, RETRY_MS, TOPICS, listen
 from lenet.classroom.replicas import tell_the_dead
 from lenet.files import is_class_code
 
@@ -41,9 +41,8 @@ __all__ = ["CAUSES", "COUNTS", "Counted", "routes"]
 
 HEARTBEAT_S = 25.0  # nginx closes a proxied stream quiet for 60 s (proxy_read_timeout)
 STREAM_S = 1800.0  # a stream ends after this and its EventSource opens another (RETRY_MS later): a backstop, below
-RETRY_MS = 2000  # how long a browser waits before it opens a stream again (one that ended, a server restarting)
 SHUTDOWN = 1012  # the close code uvicorn gives every websocket when the server stops
-MAX_STREAMS = 2000  # one per open tab and fragment that listens: a class of 100 holds about 300
+MAX_STREAMS = 2000  # one per open tab (ui/common/news.py): a class of 100 holds about 100
 CAUSES = ("user", "push", "timer", "other")  # "other": a message that runs no script (a stop, a file's URL)
 NEWS_EVENT = '"event": "news"', '"event":"news"'  # a news component's trigger, as json_trigger_value carries it
 

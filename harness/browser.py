@@ -28,10 +28,13 @@ SHOTS = Path(os.environ.get("LENET_SHOTS", ROOT / "out" / "browser"))  # `make s
 STRAY = ("DeltaGenerator(", "object at 0x", "Traceback (most recent call last)")  # Python text a person must never see
 WAIT_MS = 60_000  # the bound on a wait for the app: far beyond what any step takes, even on a busy machine
 TRAINING_MS = 600_000  # the bound on a wait for training to get somewhere
+POLL_MS = 50  # settle() looks this often, on a timer: a tab in the background of its window gets no animation frames
 
 # Counted from the messages, not from stApp's running state: a run queued behind another (the user's
 # click behind a push's rerun) can follow it without the state leaving "running", and went uncounted.
-# A run's end (script_finished) is counted two frames after it arrives: React has drawn its deltas.
+# A run's end (script_finished) is counted two tasks after it arrives: the app's own handler of the
+# message, after ours, queued React's render, which has run by then (not frames: a tab in the
+# background of its window got no animation frames, and its settle() waited for ever).
 RUN_COUNTER = """(() => { window.__lenetRuns = 0; window.__lenetEnded = 0;
   const varint = (bytes, at) => { let value = 0, shift = 0, b;
     do { b = bytes[at.i++]; value += (b & 127) * 2 ** shift; shift += 7; } while (b & 128); return value; };
@@ -40,10 +43,12 @@ RUN_COUNTER = """(() => { window.__lenetRuns = 0; window.__lenetEnded = 0;
     while (at.i < bytes.length) {
       const tag = varint(bytes, at), field = Math.floor(tag / 8), wire = tag % 8;
       if (field === 4 || field === 6) return field;
-      if (wire === 0) varint(bytes, at); else if (wire === 2) at.i += varint(bytes, at);
-      else if (wire === 1) at.i += 8; else if (wire === 5) at.i += 4; else return 0;
+      const size = wire === 0 ? (varint(bytes, at), 0) : wire === 2 ? varint(bytes, at) : wire === 1 ? 8 : 4;
+      if (wire !== 0 && wire !== 1 && wire !== 2 && wire !== 5) return 0;
+      at.i += size;  // read first: `at.i += varint(…)` adds to the index from before the length
     }
     return 0; };
+  const later = (f) => { const c = new MessageChannel(); c.port1.onmessage = () => f(); c.port2.postMessage(0); };
   const Native = window.WebSocket;
   window.WebSocket = class extends Native { constructor(...args) { super(...args);
     let begun = 0, finished = 0;  // this socket's: a run it began and never finished ends with it
@@ -51,7 +56,7 @@ RUN_COUNTER = """(() => { window.__lenetRuns = 0; window.__lenetEnded = 0;
       const found = e.data instanceof ArrayBuffer ? type(new Uint8Array(e.data)) : 0;
       if (found === 4) { begun += 1; window.__lenetRuns += 1; }
       const drawn = () => { window.__lenetEnded += 1; };
-      if (found === 6) { finished += 1; requestAnimationFrame(() => requestAnimationFrame(drawn)); }
+      if (found === 6) { finished += 1; later(() => later(drawn)); }
     });
     this.addEventListener('close', () => { window.__lenetEnded += begun - finished; begun = finished; }); } };
 })();"""
@@ -68,10 +73,11 @@ def mark(page) -> int:
 def settle(page, since: int | None = None) -> None:
     """Wait for the run an action caused (one that began after `since`) to end, then check that the
     page shows no exception box and no Python object text."""
+    every = {"timeout": WAIT_MS, "polling": POLL_MS}
     if since is not None:
-        page.wait_for_function(f"() => (window.__lenetRuns || 0) > {since}", timeout=WAIT_MS)
-    page.wait_for_function("() => (window.__lenetEnded || 0) >= (window.__lenetRuns || 0)", timeout=WAIT_MS)
-    page.wait_for_function(NOT_RUNNING, timeout=WAIT_MS)
+        page.wait_for_function(f"() => (window.__lenetRuns || 0) > {since}", **every)
+    page.wait_for_function("() => (window.__lenetEnded || 0) >= (window.__lenetRuns || 0)", **every)
+    page.wait_for_function(NOT_RUNNING, **every)
     errors = page.locator('[data-testid="stException"]')
     assert errors.count() == 0, errors.first.inner_text()
     text = page.locator("body").inner_text()

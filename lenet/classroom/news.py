@@ -31,7 +31,8 @@ from pathlib import Path
 from ..files import runs_root
 from .store import Down, key, store
 
-__all__ = ["GRACE_S", "LIVE_EVERY_S", "NEWS", "TOPICS", "News", "bump", "class_of", "listen", "serve_news", "streamed"]
+__all__ = ["GRACE_S", "LIVE_EVERY_S", "NEWS", "RETRY_MS", "TOPICS", "News", "bump", "class_of", "listen", "serve_news",
+           "streamed"]
 
 TOPICS = ("run", "live", "runs", "board", "line", "collection", "step")
 LIVE_EVERY_S = 1.0  # a watching tab redraws its live charts at most this often (the projector's timer: 0.8 s)
@@ -39,6 +40,7 @@ LIVE_EVERY_S = 1.0  # a watching tab redraws its live charts at most this often 
 # runs: the news is most often of the tab's own action, whose run draws the part anew, and the
 # stream can be quicker than the websocket that says the run has begun (ui/common/news.py).
 GRACE_S = 0.2
+RETRY_MS = 2000  # how long a browser waits before it opens a stream again (one that ended, a server restarting)
 TICK_S = 1.0  # how often the replicas' news thread looks for news nobody sends
 NO_CLASS = "_"  # the news of a server without classes (a class code never starts with "_")
 log = logging.getLogger("lenet.news")

@@ -116,3 +116,36 @@ def test_idle_tabs_send_nothing_and_each_change_reaches_the_tabs_that_show_it(pu
     assert set(class_page.sent[quiet["Class"]:]) == {"push"}
     assert [tab.since(m).total() for tab, m in zip((draw, build, explain, teacher_build), marks, strict=True)] == \
         [0, 0, 0, 0]  # nobody else shows the drawings
+
+
+def test_a_teacher_with_every_page_open_in_one_browser_holds_one_stream_a_tab(push_server, new_page):
+    # failed at 7ce8d5c: a stream per part, and a browser holds six connections to a server: Train, Class, Build and
+    # Explain held more, and the fifth tab's page never loaded (Page.goto timed out)
+    url, _ = push_server
+    first = new_page()
+    streams: list = []
+    first.context.on("request", lambda r: streams.append(r) if "/_lenet/news" in r.url else None)
+    pages = [first, *(first.context.new_page() for _ in range(4))]
+    for page, (path, title) in zip(pages, (("train", "Train"), ("class", "Class"), ("build", "Build"),
+                                           ("explain", "Explain"), ("draw", "Draw")), strict=True):
+        open_page(page, f"{url}/{path}", title)
+        page.wait_for_function("() => window.__lenetNews && window.__lenetNews.latest", timeout=WAIT_MS)
+    assert len({r.frame.page for r in streams}) == len(pages) and len(streams) == len(pages)  # one a tab
+    draw_digit(pages[-1], "7")  # the last tab still answers, its pictures drawn
+    assert pages[-1].evaluate("() => [...document.images].every(i => i.complete && i.naturalWidth > 0)")
+
+
+def test_a_stream_the_server_refused_is_opened_again(push_server, new_page):
+    # failed at 7ce8d5c: EventSource gives up for good on a status other than 200 (a server past MAX_STREAMS, a
+    # proxy's 502 while a replica restarts), and the tab never heard news again until it was reloaded
+    url, _ = push_server
+    page, asked = new_page(), []
+
+    def refuse_the_first(route) -> None:
+        asked.append(route.request.url)
+        route.fulfill(status=503, body="too many streams") if len(asked) == 1 else route.continue_()
+
+    page.route("**/_lenet/news*", refuse_the_first)
+    open_page(page, f"{url}/draw", "Draw")
+    page.wait_for_function("() => window.__lenetNews && window.__lenetNews.latest", timeout=WAIT_MS)
+    assert len(asked) == 2  # refused, then opened again (RETRY_MS later), once

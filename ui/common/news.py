@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from lenet.classroom.news import GRACE_S, NEWS, streamed
+from lenet.classroom.news import GRACE_S, NEWS, RETRY_MS, TOPICS, streamed
 from ui.common.classes import session_class
 
 __all__ = ["HIDDEN", "follow"]
@@ -25,44 +25,83 @@ __all__ = ["HIDDEN", "follow"]
 # time React drew their box anew, and the page below moved by a gap: an open menu closed under it.
 HIDDEN = "<style>[class*='st-key-lenet-news-'] {display: none}</style>"
 
-# One EventSource per component, kept across the reruns and page switches that draw it again
-# (window.__lenetNews), closed a second after the last of its mounts goes. News waits GRACE_S, and then for the
+# One EventSource per tab (window.__lenetNews), for every topic of its class, whatever parts its page
+# shows: a browser holds at most six connections to a server, and a stream per part (a teacher's
+# Train, Class and Build tabs held seven) left the next page's files waiting for ever. Each part
+# (one per name, kept across the reruns and page switches that draw it again) compares its own
+# topics; the stream closes a second after the last part goes. News waits GRACE_S, and then for the
 # end of the tab's own run: that run is most often the user's action that made the news, and it
 # draws the part anew with the new versions (a push would cut it short: a teacher's open menu on
-# the Class page closed under the pointer as the relabel's own news came back).
+# the Class page closed under the pointer as the relabel's own news came back). A stream the server
+# refused (EventSource gives those up) is opened again after RETRY_MS, then less and less often.
 _JS = """
 const running = () =>
   document.querySelector('[data-testid="stApp"]')?.getAttribute("data-test-script-state") === "running";
 
+// One part's trigger a batch: Streamlit sends the widget updates of one macrotask as one rerun of one
+// fragment, so two parts told in the same tick (the board and Try it, as a design finished) reran one:
+// the next waits for a macrotask after the flush (queued after it, setTimeout 0 runs after it).
+const fire = (tab, send) => {
+  tab.line.push(send);
+  if (tab.line.length === 1) next(tab);
+};
+const next = (tab) => {
+  tab.line[0]();
+  setTimeout(() => { tab.line.shift(); if (tab.line.length) next(tab); }, 0);
+};
+
+const open = (tab, wait) => {
+  tab.source = new EventSource(tab.url);
+  tab.source.onopen = () => { wait = RETRY_MS; };
+  tab.source.onmessage = (event) => {
+    tab.latest = JSON.parse(event.data);
+    Object.values(tab.parts).forEach((part) => part.check());
+  };
+  tab.source.onerror = () => {  // a stream that drops is reopened by EventSource itself; one refused is not
+    if (tab.source.readyState !== EventSource.CLOSED) return;
+    const source = tab.source;
+    tab.retry = setTimeout(() => { if (tab.source === source) open(tab, Math.min(2 * wait, 60000)); }, wait);
+  };
+};
+
 export default function ({ data, setTriggerValue }) {
-  const all = (window.__lenetNews ||= {});
-  let me = all[data.id];
-  if (!me || me.url !== data.url) {
-    if (me) me.source.close();
-    me = all[data.id] = { url: data.url, latest: null };
-    me.source = new EventSource(data.url);
-    me.source.onmessage = (event) => { me.latest = JSON.parse(event.data); me.check(); };
+  const tab = (window.__lenetNews ||= { parts: {}, line: [] });
+  if (tab.url !== data.url) {  // the tab's first part, or its session joined another class
+    tab.source?.close();
+    clearTimeout(tab.retry);
+    Object.assign(tab, { url: data.url, latest: null });
+    open(tab, RETRY_MS);
   }
-  me.mounts = (me.mounts || 0) + 1;  // a page switch may mount the new one before the old one goes
-  me.known = data.versions;
-  const fresh = () => me.latest && Object.keys(me.latest).some((t) => me.latest[t] !== me.known[t]);
-  me.check = () => {  // after the grace, and not while the tab's own script runs (lenet.classroom.news.GRACE_S)
-    clearTimeout(me.later);
-    me.later = setTimeout(() => {
+  const part = (tab.parts[data.id] ||= { mounts: 0 });
+  part.mounts += 1;  // a page switch may mount the new one before the old one goes
+  part.known = data.versions;  // its own topics' versions, as it was drawn
+  const fresh = () => tab.latest
+    && Object.keys(part.known).some((t) => t in tab.latest && tab.latest[t] !== part.known[t]);
+  part.check = () => {  // after the grace, and not while the tab's own script runs (lenet.classroom.news.GRACE_S)
+    clearTimeout(part.later);
+    part.later = setTimeout(() => {
       if (!fresh()) return;  // drawn anew meanwhile, with these versions
-      if (running()) return me.check();
-      me.known = me.latest;
-      setTriggerValue("news", me.known);
+      if (running()) return part.check();
+      fire(tab, () => {
+        if (!fresh()) return;
+        part.known = Object.fromEntries(Object.keys(part.known).map((t) => [t, tab.latest[t] ?? part.known[t]]));
+        setTriggerValue("news", part.known);
+      });
     }, GRACE_MS);
   };
-  me.check();
-  return () => {  // unmounted: close its stream, unless it is drawn again (a rerun, another page)
-    me.mounts -= 1;
-    setTimeout(() => { if (me.mounts <= 0 && all[data.id] === me) { me.source.close(); delete all[data.id]; } }, 1000);
+  part.check();
+  return () => {  // unmounted: the part goes, and the stream with the last part, unless drawn again
+    part.mounts -= 1;
+    setTimeout(() => {
+      if (part.mounts > 0 || tab.parts[data.id] !== part) return;
+      delete tab.parts[data.id];
+      if (Object.keys(tab.parts).length === 0) { tab.source.close(); clearTimeout(tab.retry); tab.url = null; }
+    }, 1000);
   };
 }
 """
-_component = st.components.v2.component("lenet_news", js=_JS.replace("GRACE_MS", str(round(GRACE_S * 1000))))
+_component = st.components.v2.component(
+    "lenet_news", js=_JS.replace("GRACE_MS", str(round(GRACE_S * 1000))).replace("RETRY_MS", str(RETRY_MS)))
 
 
 def follow(part: Callable[..., None], *args: Any, name: str, topics: tuple[str, ...], every: float | None) -> None:
@@ -80,6 +119,6 @@ def follow(part: Callable[..., None], *args: Any, name: str, topics: tuple[str, 
 
 
 def _listen(name: str, code: str | None, topics: tuple[str, ...], drawn: dict[str, int]) -> None:
-    query = {"topics": ",".join(topics)} | ({"class": code} if code else {})
+    query = {"topics": ",".join(TOPICS)} | ({"class": code} if code else {})  # the tab's one stream: all
     _component(key=f"lenet-news-{name}", on_news_change=lambda: None,
                data={"id": name, "url": "/_lenet/news?" + urlencode(query), "versions": drawn})
