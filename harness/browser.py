@@ -2,10 +2,10 @@
 for the script run each action caused, then check what a person sees.
 
 Every wait is for a condition, with a bound; none is for a fixed time. Each script run begins
-with a new_session message on the app's websocket (fragment runs too); a script installed before
-the app's own (RUN_COUNTER) counts them as they arrive, so `settle(page, since=mark)` waits for a
-run that began after the mark taken before the action, and then for stApp's
-data-test-script-state to say the page has stopped running.
+with a new_session message on the app's websocket (fragment runs too) and ends with a
+script_finished; a script installed before the app's own (RUN_COUNTER) counts both as they
+arrive, so `settle(page, since=mark)` waits for a run that began after the mark taken before the
+action to have ended and been drawn; `settle(page)`, for the page to be quiet.
 """
 from __future__ import annotations
 
@@ -32,33 +32,36 @@ POLL_MS = 50  # settle() looks this often, on a timer: a tab in the background o
 
 # Counted from the messages, not from stApp's running state: a run queued behind another (the user's
 # click behind a push's rerun) can follow it without the state leaving "running", and went uncounted.
-# A run's end (script_finished) is counted two tasks after it arrives: the app's own handler of the
-# message, after ours, queued React's render, which has run by then (not frames: a tab in the
-# background of its window got no animation frames, and its settle() waited for ever).
-RUN_COUNTER = """(() => { window.__lenetRuns = 0; window.__lenetEnded = 0;
+# Runs are one at a time: each new_session begins the next, and a script_finished (but one that
+# ends it early for a rerun: the rerun goes on) ends every run begun so far. __lenetDrawn is the
+# count of runs ended, two tasks after the end arrives: the app's own handler of the message, after
+# ours, queued React's render, which has run by then (not animation frames: a tab in the background
+# of its window got none, and its settle() waited for ever). A socket that closes ends its runs.
+RUN_COUNTER = """(() => { window.__lenetRuns = 0; window.__lenetDrawn = 0;
   const varint = (bytes, at) => { let value = 0, shift = 0, b;
     do { b = bytes[at.i++]; value += (b & 127) * 2 ** shift; shift += 7; } while (b & 128); return value; };
-  const type = (bytes) => {  // the ForwardMsg's type field: 4 new_session, 6 script_finished
+  const kind = (bytes) => {  // the ForwardMsg's type: 4 new_session; 6 script_finished, 2 its status "early for rerun"
     const at = { i: 0 };
     while (at.i < bytes.length) {
       const tag = varint(bytes, at), field = Math.floor(tag / 8), wire = tag % 8;
-      if (field === 4 || field === 6) return field;
+      if (field === 4) return "began";
+      if (field === 6) return varint(bytes, at) === 2 ? "rerun" : "ended";
       const size = wire === 0 ? (varint(bytes, at), 0) : wire === 2 ? varint(bytes, at) : wire === 1 ? 8 : 4;
-      if (wire !== 0 && wire !== 1 && wire !== 2 && wire !== 5) return 0;
+      if (wire !== 0 && wire !== 1 && wire !== 2 && wire !== 5) return "";
       at.i += size;  // read first: `at.i += varint(…)` adds to the index from before the length
     }
-    return 0; };
+    return ""; };
   const later = (f) => { const c = new MessageChannel(); c.port1.onmessage = () => f(); c.port2.postMessage(0); };
+  const drawn = (upTo) => { window.__lenetDrawn = Math.max(window.__lenetDrawn, upTo); };
   const Native = window.WebSocket;
   window.WebSocket = class extends Native { constructor(...args) { super(...args);
-    let begun = 0, finished = 0;  // this socket's: a run it began and never finished ends with it
     this.addEventListener('message', e => {
-      const found = e.data instanceof ArrayBuffer ? type(new Uint8Array(e.data)) : 0;
-      if (found === 4) { begun += 1; window.__lenetRuns += 1; }
-      const drawn = () => { window.__lenetEnded += 1; };
-      if (found === 6) { finished += 1; later(() => later(drawn)); }
+      const found = e.data instanceof ArrayBuffer ? kind(new Uint8Array(e.data)) : "";
+      if (found === "began") window.__lenetRuns += 1;
+      const upTo = window.__lenetRuns;
+      if (found === "ended") later(() => later(() => drawn(upTo)));
     });
-    this.addEventListener('close', () => { window.__lenetEnded += begun - finished; begun = finished; }); } };
+    this.addEventListener('close', () => drawn(window.__lenetRuns)); } };
 })();"""
 NOT_RUNNING = """() => { const app = document.querySelector('[data-testid="stApp"]');
     return app && app.getAttribute('data-test-script-state') === 'notRunning'
@@ -73,11 +76,11 @@ def mark(page) -> int:
 def settle(page, since: int | None = None) -> None:
     """Wait for the run an action caused (one that began after `since`) to end, then check that the
     page shows no exception box and no Python object text."""
-    every = {"timeout": WAIT_MS, "polling": POLL_MS}
-    if since is not None:
-        page.wait_for_function(f"() => (window.__lenetRuns || 0) > {since}", **every)
-    page.wait_for_function("() => (window.__lenetEnded || 0) >= (window.__lenetRuns || 0)", **every)
-    page.wait_for_function(NOT_RUNNING, **every)
+    if since is None:  # quiet: every run begun has ended, and the page says so
+        done = f"(window.__lenetDrawn || 0) >= (window.__lenetRuns || 0) && ({NOT_RUNNING})()"
+    else:  # a run begun after the mark has ended, and the page is quiet or a later run has ended too (a timer's)
+        done = f"(window.__lenetDrawn || 0) > {since} && (({NOT_RUNNING})() || window.__lenetDrawn > {since} + 1)"
+    page.wait_for_function(f"() => {done}", timeout=WAIT_MS, polling=POLL_MS)
     errors = page.locator('[data-testid="stException"]')
     assert errors.count() == 0, errors.first.inner_text()
     text = page.locator("body").inner_text()
@@ -98,9 +101,10 @@ def menu(page):
 
 def go(page, title: str) -> None:
     """Click a page in the sidebar menu, as a user does, and wait for it."""
+    since = mark(page)
     menu(page).get_by_text(title, exact=True).click()
     page.get_by_role("heading", name=title, exact=True).wait_for(timeout=WAIT_MS)
-    settle(page)  # the new page's heading comes from the run the click caused: wait for its end
+    settle(page, since)  # the new page's heading comes from the run the click caused: wait for its end
 
 
 def open_page(page, url: str, title: str) -> float:
@@ -108,7 +112,7 @@ def open_page(page, url: str, title: str) -> float:
     start = time.perf_counter()
     page.goto(url)
     page.get_by_role("heading", name=title, exact=True).wait_for(timeout=WAIT_MS)
-    settle(page)  # as in go(): the heading is drawn by the run the navigation caused
+    settle(page, 0)  # as in go(): the heading is drawn by the run the navigation caused (a new page counts from 0)
     return time.perf_counter() - start
 
 
