@@ -46,9 +46,10 @@ RUN_COUNTER = """(() => { window.__lenetRuns = 0; window.__lenetDrawn = 0;
       const tag = varint(bytes, at), field = Math.floor(tag / 8), wire = tag % 8;
       if (field === 4) return "began";
       if (field === 6) return varint(bytes, at) === 2 ? "rerun" : "ended";
-      const size = wire === 0 ? (varint(bytes, at), 0) : wire === 2 ? varint(bytes, at) : wire === 1 ? 8 : 4;
-      if (wire !== 0 && wire !== 1 && wire !== 2 && wire !== 5) return "";
-      at.i += size;  // read first: `at.i += varint(…)` adds to the index from before the length
+      if (wire === 0) varint(bytes, at);
+      else if (wire === 2) { const size = varint(bytes, at); at.i += size; }  // `at.i += varint(…)` reads at.i first
+      else if (wire === 1 || wire === 5) at.i += wire === 1 ? 8 : 4;
+      else return "";
     }
     return ""; };
   const later = (f) => { const c = new MessageChannel(); c.port1.onmessage = () => f(); c.port2.postMessage(0); };

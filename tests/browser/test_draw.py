@@ -7,6 +7,7 @@ import zlib
 
 import numpy as np
 from PIL import Image
+from playwright.sync_api import expect
 
 from harness.browser import (
     DIGITS,
@@ -81,8 +82,7 @@ def remove_uploads(page) -> None:
     remove = page.locator('[data-testid="stFileChipDeleteBtn"] button, [data-testid="stFileUploaderDeleteBtn"] button')
     while (left := remove.count()):
         remove.first.click()
-        page.wait_for_function(f"""() => document.querySelectorAll('[data-testid="stFileChipDeleteBtn"] button,'
-            + '[data-testid="stFileUploaderDeleteBtn"] button').length < {left}""", timeout=WAIT_MS)
+        expect(remove).to_have_count(left - 1, timeout=WAIT_MS)
         settle(page)
 
 
@@ -95,11 +95,11 @@ def test_uploads_good_and_bad(server, page, tmp_path, timings):
     settle(page)
     shot(page, "draw-upload")
     messages = {}
-    for name, expect in [("notes.png", "not an image"), ("bomb.png", "decompression bomb"),
-                         ("huge.png", "10.0MB or smaller")]:
+    for name, said in [("notes.png", "not an image"), ("bomb.png", "decompression bomb"),
+                       ("huge.png", "10.0MB or smaller")]:
         remove_uploads(page)
         upload.set_input_files(str(tmp_path / name))
-        alert = page.locator('[data-testid="stAlert"], [data-testid="stFileChip"]').filter(has_text=expect)
+        alert = page.locator('[data-testid="stAlert"], [data-testid="stFileChip"]').filter(has_text=said)
         alert.first.wait_for(timeout=WAIT_MS)
         settle(page)
         messages[name] = alert.first.inner_text().replace("\n", " ")

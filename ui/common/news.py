@@ -112,13 +112,13 @@ def follow(part: Callable[..., None], *args: Any, name: str, topics: tuple[str, 
         drawn = NEWS.versions(code, topics)  # before drawing: a change while it draws is news after it
         part(*a)
         if streamed():
-            _listen(name, code, topics, drawn)
+            _listen(name, code, drawn)
 
     fragment.__qualname__ = f"follow.{name}"  # the fragment's id is made from it: one per name
     st.fragment(run_every=None if streamed() else every)(fragment)(*args)
 
 
-def _listen(name: str, code: str | None, topics: tuple[str, ...], drawn: dict[str, int]) -> None:
+def _listen(name: str, code: str | None, drawn: dict[str, int]) -> None:
     query = {"topics": ",".join(TOPICS)} | ({"class": code} if code else {})  # the tab's one stream: all
     _component(key=f"lenet-news-{name}", on_news_change=lambda: None,
                data={"id": name, "url": "/_lenet/news?" + urlencode(query), "versions": drawn})
