@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 __all__ = ["CHECKPOINT_DIR", "CLASS_CODE", "ROOT", "class_codes", "collection_dir", "current_class",
-           "data_root", "follow_class", "in_class", "is_class_code", "is_made", "make_class", "new_class_code",
-           "rename_class", "runs_dir", "runs_root", "write_atomic"]
+           "data_root", "ending_in", "follow_class", "in_class", "is_class_code", "is_made", "make_class",
+           "new_class_code", "rename_class", "runs_dir", "runs_root", "write_atomic"]
 
 ROOT = Path(__file__).resolve().parents[1]  # the repository
 CHECKPOINT_DIR = ROOT / "checkpoints"  # the shipped models, tracked in git
@@ -95,6 +95,18 @@ def class_codes() -> list[str]:
     folder = runs_root() / "classes"
     found = folder.iterdir() if folder.is_dir() else []
     return sorted(p.name for p in found if p.is_dir() and is_class_code(p.name))
+
+
+def ending_in(folder: Path, suffix: str) -> list[Path]:
+    """The files in `folder` whose names end in `suffix` (".pt"), by name; [] for no folder. Not
+    Path.glob: every page's picker lists two folders on every run, and glob's pattern matching in
+    Python was 4% of a class's server (a profile of 60 students); os.scandir is one call in C."""
+    try:
+        with os.scandir(folder) as found:
+            return sorted(Path(e.path) for e in found if e.name.endswith(suffix) and not e.name.startswith(".")
+                          and e.is_file())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
 
 
 MADE = "made"  # the file in a class's folder that says a teacher made it (deny by default: teacher.py)

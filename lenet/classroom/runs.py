@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..checkpoints import load_checkpoint
 from ..config import TrainConfig
-from ..files import runs_dir
+from ..files import ending_in, runs_dir
 from ..messages import Message
 from .news import bump, class_of
 
@@ -52,10 +52,7 @@ def _order(path: Path) -> tuple[str, float]:
 
 def saved_runs(folder: Path | None = None) -> list[Path]:
     """Every run checkpoint in `folder` (default: lenet.files.runs_dir()), newest first."""
-    folder = Path(folder or runs_dir())
-    if not folder.is_dir():
-        return []
-    return sorted(folder.glob("*.pt"), key=_order, reverse=True)
+    return sorted(ending_in(Path(folder or runs_dir()), ".pt"), key=_order, reverse=True)
 
 
 def delete_run(path: Path, folder: Path | None = None, keep: Path | None = None) -> None:

@@ -8,7 +8,16 @@ import time
 import pytest
 
 from lenet import files
-from lenet.files import collection_dir, current_class, in_class, is_class_code, runs_dir, runs_root
+from lenet.files import (
+    collection_dir,
+    current_class,
+    ending_in,
+    in_class,
+    is_class_code,
+    runs_dir,
+    runs_root,
+    write_atomic,
+)
 from tests.conftest import at_once
 
 
@@ -53,3 +62,12 @@ def test_a_new_join_code_is_forty_random_bits_easy_to_read():
     assert all(files.is_class_code(c) and len(c) == 9 and c[4] == "-" for c in codes)
     assert set("".join(codes).replace("-", "")) == set(files.JOIN_LETTERS) and not set("lo01") & set(files.JOIN_LETTERS)
     assert len(files.JOIN_LETTERS) ** 8 == 2 ** 40
+
+
+def test_a_folder_lists_its_files_of_one_kind_by_name_and_no_half_written_one(tmp_path):
+    for name in ("b.pt", "a.pt", "notes.json", ".hidden.pt"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "c.pt").mkdir()  # a folder named like a checkpoint is not one
+    write_atomic(tmp_path / "d.pt", b"x")
+    assert ending_in(tmp_path, ".pt") == [tmp_path / "a.pt", tmp_path / "b.pt", tmp_path / "d.pt"]
+    assert ending_in(tmp_path / "missing", ".pt") == [] and ending_in(tmp_path / "a.pt", ".pt") == []

@@ -36,6 +36,19 @@ def test_charts_build_from_real_results():
     assert grid[:56, :56].min() == 0 and grid[:56, :56].max() == 255  # each map uses the full grey range
 
 
+def test_a_probabilities_chart_changed_by_its_page_leaves_the_next_stroke_s_chart_as_it_was():
+    """The chart is checked by plotly once per language and shared by every session's strokes."""
+    fig = figures.probabilities(Text("en"), [0.05] * 9 + [0.55])
+    fig.update_layout(title="changed").update_xaxes(tickvals=[1]).data[0].marker.pattern.shape = ["x"] * 10
+    fig.layout.template.layout.font.size = 99
+    again = figures.probabilities(Text("en"), [0.55] + [0.05] * 9)
+    assert again.layout.title.text == "Probability of each digit" and list(again.layout.xaxis.tickvals) == [*range(10)]
+    assert list(again.data[0].marker.pattern.shape) == ["/"] + [""] * 9
+    assert again.layout.template.layout.font.size is None
+    assert list(again.data[0].y) == pytest.approx([55] + [5] * 9) and again.data[0].text[0] == "55%"
+    assert figures.probabilities(Text("zh"), [0.1] * 10).layout.title.text == "每个数字的概率"
+
+
 MACHADO = {  # severity 1.0, from the paper's table
     "protanopia": [[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216], [-0.003882, -0.048116, 1.051998]],
     "deuteranopia": [[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413], [-0.011820, 0.042940, 0.968881]],

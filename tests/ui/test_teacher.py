@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 import pytest
+import streamlit as st
+from streamlit import config
 
 from lenet.classroom.browsers import browser_of, new_browser
 from lenet.classroom.throttle import Throttle
@@ -71,6 +73,23 @@ def test_without_a_key_the_app_is_open(monkeypatch):
     at = sign_in_page(monkeypatch, None)
     assert [b for b in at.button if b.label == "Start training"]
     assert any("Open mode" in c.value for c in at.caption)
+
+
+def test_a_key_and_the_class_keys_come_from_a_secrets_file_and_without_one_there_are_none(monkeypatch, tmp_path):
+    monkeypatch.delenv(ENV, raising=False)
+    monkeypatch.delenv(teacher.ENV_CLASSES, raising=False)
+    secrets = tmp_path / "secrets.toml"
+    before = config.get_option("secrets.files")
+    config.set_option("secrets.files", [str(secrets)])
+    try:
+        assert teacher.teacher_key() is None and teacher._configured_table() is None  # no file: none, and no error
+        secrets.write_text('teacher_key = "from-the-file"\n[teacher_keys]\nab12cd = "its-own"\n')
+        st.secrets._reset()
+        assert teacher.teacher_key() == "from-the-file"
+        assert class_keys(teacher._configured_table()) == {"ab12cd": "its-own"}
+    finally:
+        config.set_option("secrets.files", before)
+        st.secrets._reset()
 
 
 def test_class_keys_are_a_json_object_of_class_codes_and_nothing_else():

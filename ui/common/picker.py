@@ -11,7 +11,7 @@ from torch import nn
 from lenet.classroom.board import ranked, read_board
 from lenet.classroom.jobqueue import current_job
 from lenet.classroom.runs import saved_runs
-from lenet.files import CHECKPOINT_DIR
+from lenet.files import CHECKPOINT_DIR, ending_in
 from ui.common.checkpoints import describe, load_saved, mtime
 from ui.common.i18n import Text, text
 from ui.common.news import follow
@@ -47,7 +47,7 @@ def choices() -> list[Choice]:
     """Shipped checkpoints, then the user's saved runs (newest first), the class's board (best
     first), then the live model."""
     found = []
-    for paths, saved_run in ((sorted(CHECKPOINT_DIR.glob("*.pt")), False), (saved_runs(), True)):
+    for paths, saved_run in ((ending_in(CHECKPOINT_DIR, ".pt"), False), (saved_runs(), True)):
         for path in paths:
             info = describe(path)
             if info is not None:

@@ -3,6 +3,9 @@ wants, applied here on purpose (importing lenet changes nothing about the proces
 imports and data the first visitors would otherwise wait for.
 
 - glibc keeps freed memory for reuse (lenet.classroom.tuning.keep_freed_memory: prediction latency);
+- the server's own PyTorch uses one thread (SERVER_THREADS): a page's forward passes are one drawing
+  each, and with two threads every pass waits at OpenMP's barrier for the core the training process
+  holds, and each session's thread keeps a team of its own spinning;
 - training runs in its own process (lenet/classroom/jobs.py) and uses every core, as the CLI does,
   but that process is niced, and it waits between batches while any page is being served
   (lenet.classroom.serving.pages_first): predictions come first;
@@ -15,9 +18,10 @@ from __future__ import annotations
 
 import threading
 
-__all__ = ["TRAINING_NICE", "prepare"]
+__all__ = ["SERVER_THREADS", "TRAINING_NICE", "prepare"]
 
 TRAINING_NICE = 10  # the training process steps back; page runs and predictions go first
+SERVER_THREADS = 1  # PyTorch's threads in the server process (training runs in a process of its own)
 
 _prepared = False
 _lock = threading.Lock()
@@ -25,9 +29,12 @@ _lock = threading.Lock()
 
 def tune() -> None:
     """Everything the server process changes about itself, in one place."""
+    import torch
+
     from lenet.classroom import serving, tuning
 
     tuning.keep_freed_memory()
+    torch.set_num_threads(SERVER_THREADS)
     serving.set_training_nice(TRAINING_NICE)
 
 

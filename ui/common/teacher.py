@@ -113,22 +113,25 @@ def keys_for(code: str | None) -> tuple[list[tuple[str, str]], KeysProblem | Non
 
 
 def _configured(env: str, secret: str) -> str | None:
-    key = os.environ.get(env)
-    if not key:
-        try:
-            key = st.secrets.get(secret)
-        except Exception:  # no secrets file, or one that doesn't parse: no key from there
-            key = None
+    key = os.environ.get(env) or _secret(secret)
     return str(key) if key else None
 
 
 def _configured_table() -> str | None:
     """secrets.toml's [teacher_keys] table, as the JSON LENET_TEACHER_KEYS would hold."""
-    try:
-        table = st.secrets.get("teacher_keys")
-    except Exception:
-        table = None
+    table = _secret("teacher_keys")
     return json.dumps(dict(table)) if table else None
+
+
+def _secret(name: str) -> object:
+    """A value of secrets.toml; None without one. Streamlit looks for the files again on every read
+    while there are none, and raises: every run of every page reads this (a class's profile: 1%)."""
+    if not any(os.path.exists(path) for path in st.get_option("secrets.files")):
+        return None
+    try:
+        return st.secrets.get(name)
+    except Exception:  # a secrets file that doesn't parse: no key from there
+        return None
 
 
 def key_matches(entered: str, key: str) -> bool:
