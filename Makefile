@@ -41,10 +41,8 @@ redis:
 data: $(VENV)/.app
 	$(PY) -m lenet data
 
-# Two workers (pytest-xdist), a file each at a time, in the order collected (tests/browser, the longest, first):
-# a browser test mostly waits on a server and a browser.
 test: $(VENV)/.dev data
-	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder
+	$(PY) -m pytest
 
 test-fast: $(VENV)/.dev
 	$(PY) -m pytest -m "not mnist and not browser and not app and not process"

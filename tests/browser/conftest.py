@@ -26,30 +26,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def timings(request):
+def timings():
     yield TIMINGS
-    worker = getattr(request.config, "workeroutput", None)
-    if worker is not None:  # one of `make test`'s two workers (pytest-xdist): the controller writes them all
-        worker["timings"] = json.dumps(TIMINGS)
-    else:
-        write_timings()
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_testnodedown(node, error) -> None:
-    """In the controller of pytest-xdist's workers: each worker's timings, as it ends."""
-    TIMINGS.update(json.loads(getattr(node, "workeroutput", {}).get("timings", "{}")))
-
-
-def pytest_sessionfinish(session) -> None:
-    if not hasattr(session.config, "workeroutput"):  # the controller, or a run without workers
-        write_timings()
-
-
-def write_timings() -> None:
     if TIMINGS:
         SHOTS.mkdir(parents=True, exist_ok=True)
-        (SHOTS / "timings.json").write_text(json.dumps(TIMINGS, indent=2, sort_keys=True) + "\n")
+        (SHOTS / "timings.json").write_text(json.dumps(TIMINGS, indent=2) + "\n")
 
 
 @pytest.fixture(scope="session")
