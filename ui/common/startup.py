@@ -4,8 +4,8 @@ imports and data the first visitors would otherwise wait for.
 
 - glibc keeps freed memory for reuse (lenet.classroom.tuning.keep_freed_memory: prediction latency);
 - the server's own PyTorch uses one thread (SERVER_THREADS): a page's forward passes are one drawing
-  each, and with two threads every pass waits at OpenMP's barrier for the core the training process
-  holds, and each session's thread keeps a team of its own spinning;
+  each, and the other core is the training's (60 students measured alike with one or two:
+  docs/performance.md, "60 students after a stroke's server work was cut");
 - training runs in its own process (lenet/classroom/jobs.py) and uses every core, as the CLI does,
   but that process is niced, and it waits between batches while any page is being served
   (lenet.classroom.serving.pages_first): predictions come first;
