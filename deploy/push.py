@@ -1,7 +1,9 @@
 """Push, not poll: the app's own routes beside Streamlit's, in st.App (deploy/asgi.py).
 
     GET /_lenet/news?class=<code>&topics=run,runs   server-sent events: the topics' versions
-                                                    (lenet/classroom/news.py) now, then at each change
+        [&here=follow|explore]                      (lenet/classroom/news.py) now, then at each change;
+                                                    with `here`, a student's tab, counted present
+                                                    (lenet/classroom/presence.py) while it is open
     GET /_lenet/counts                              this machine only: script runs asked for, per
                                                     session and cause (user, push, timer), as JSON
 
@@ -20,6 +22,7 @@ websocket (a BackMsg) and files a script run under its cause.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import threading
@@ -32,8 +35,9 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response, Strea
 from starlette.routing import Route
 from streamlit.proto.BackMsg_pb2 import BackMsg
 
-from lenet.classroom.browsers import address_of
+from lenet.classroom.browsers import COOKIE, address_of, browser_of
 from lenet.classroom.news import NEWS, RETRY_MS, TOPICS, listen
+from lenet.classroom.presence import PRESENCE
 from lenet.classroom.replicas import tell_the_dead
 from lenet.files import is_class_code
 
@@ -54,8 +58,10 @@ async def news(request: Request) -> Response:
         return PlainTextResponse("class: a class code or nothing; topics: some of " + ",".join(TOPICS), 400)
     if NEWS.watching() >= MAX_STREAMS:
         return PlainTextResponse("too many streams", 503, headers={"Retry-After": "10"})
-    listen(tick=tell_the_dead)  # behind replicas, the other replicas' news too, and a dead one's
-    return StreamingResponse(_events(code, topics), media_type="text/event-stream",
+    listen(tick=_tick)  # behind replicas, the other replicas' news too, and a dead one's
+    found, here = browser_of(request.cookies.get(COOKIE)), request.query_params.get("here")
+    student = (found.id, here == "follow") if found is not None and here in ("follow", "explore") else None
+    return StreamingResponse(_events(code, topics, student), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
@@ -68,16 +74,23 @@ def closing() -> asyncio.Event:
     return _closing[0]
 
 
-async def _events(code: str | None, topics: list[str]):
+def _tick() -> None:
+    """Each second behind replicas: a dead replica's run is news, and this one's tabs are still here."""
+    tell_the_dead()
+    PRESENCE.share_all()
+
+
+async def _events(code: str | None, topics: list[str], student: tuple[str, bool] | None):
     """The versions now, then each time they move; a comment when nothing has for HEARTBEAT_S;
-    nothing more once the server stops."""
+    nothing more once the server stops. A student's tab (browser, follows) is here meanwhile."""
     loop, changed, ends = asyncio.get_running_loop(), asyncio.Event(), time.monotonic() + STREAM_S
 
     def wake() -> None:  # from whichever thread bumped the news
         if not loop.is_closed():
             loop.call_soon_threadsafe(changed.set)
 
-    with NEWS.watch(code, topics, wake):
+    here = PRESENCE.here(code, *student) if student is not None else contextlib.nullcontext()
+    with NEWS.watch(code, topics, wake), here:
         last = None
         yield f"retry: {RETRY_MS}\n\n"
         while not closing().is_set() and time.monotonic() < ends:

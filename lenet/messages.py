@@ -146,6 +146,19 @@ ENGLISH: dict[str, str] = {
                       "take it out of the queue first.",
     # the class collection, as the Class page reads it (lenet/classroom/collection.py)
     "collection.skipped": "{n} damaged drawings skipped: their files could not be read",
+    # lesson plans and a led class (lenet/classroom/plans.py, lead.py)
+    "plan.toml": "the plan is not TOML: {reason}",
+    "plan.steps": "a plan has 1 to {most} steps, each a [[step]] table",
+    "plan.title": "a plan's title is one line of text",
+    "plan.step": "step {step} needs a link, as text, and may have a line, as text",
+    "plan.link": "step {step}'s link must be a page's path ({pages}) with its lesson after ?",
+    "plan.question": "step {step}'s question needs a kind and what its answer comes from ({asks})",
+    "plan.choices": "step {step}'s choice question needs 2 to 6 designs to choose from, each one that builds",
+    "plan.layer": "step {step}'s question asks about a layer: name it, as layer = \"conv2\"",
+    "plan.name": "a plan's name is 1 to 40 lower-case letters, digits or '-'",
+    "lead.moved_on": "The class has moved on: this answer was not kept.",
+    "lead.closed": "The answer has been revealed: answers are closed.",
+    "lead.not_an_answer": "That is not an answer to this question.",
 }
 
 

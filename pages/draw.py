@@ -15,6 +15,8 @@ from ui.inside.fool import attack_view
 router.enter()
 t = text()
 st.title(t("draw.title"))
+if lesson.draw_digit() is not None:  # the lesson asks for one digit (`digit=3`): the class draws it
+    st.info(t("draw.draw_this", digit=lesson.draw_digit()), icon=":material/edit:")
 canvas.mount()
 
 

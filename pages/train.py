@@ -6,6 +6,7 @@ from lenet.config import pick_device
 from ui.common import lesson, router
 from ui.common.i18n import text
 from ui.common.teacher import control
+from ui.lead import present
 from ui.train import learning, live, runs
 from ui.train.form import start_form
 from ui.train.results import results
@@ -15,15 +16,20 @@ t = text()
 st.title(t("train.title"))
 warm_up()  # start reading MNIST now, so Start doesn't wait for it
 who = control()
-st.caption(t("train.intro", device=pick_device()))
-if who.allowed:
-    st.caption(t(who.line, env=who.env))
-    start_form(t)
-elif who.line is not None:  # a visitor was told why above
-    st.info(t(who.line, env=who.env), icon=":material/school:")
-
-live.view(t, who)
-live.details(t, who)
+if present.on():  # on the projector: large type and the class's link on top, the charts next, the form folded
+    present.banner(t)
+first, second = st.container(), st.container()
+recipe, charts = (second, first) if present.on() else (first, second)
+with recipe, present.folded(t("train.recipe")):
+    st.caption(t("train.intro", device=pick_device()))
+    if who.allowed:
+        st.caption(t(who.line, env=who.env))
+        start_form(t)
+    elif who.line is not None:  # a visitor was told why above
+        st.info(t(who.line, env=who.env), icon=":material/school:")
+with charts:
+    live.view(t, who)
+    live.details(t, who)
 
 snap = live.current()
 if snap and snap.evaluation is not None and not snap.running:

@@ -7,7 +7,9 @@ can wait on instead of polling. Each (class, topic) has a version that only grow
     board       a design finished, was taken off, or the budget changed
     line        a design joined the line, began or ended (Build's Try it)
     collection  a drawing was saved, corrected, left out, or the drawings cleared (the Class page)
-    step        the teacher moved the lesson on (issue 31)
+    step        the teacher led the class to a step, paused, revealed an answer, or stopped leading
+    answers     a student answered the step's question (the projector's histogram)
+    here        a student's tab came, went, or chose to follow or explore (presence.py)
 
     bump("board", code)                  # after the change is on disk
     NEWS.versions(code, ("run", "runs")) # what a page shows it was drawn with
@@ -31,10 +33,10 @@ from pathlib import Path
 from ..files import runs_root
 from .store import Down, key, store
 
-__all__ = ["GRACE_S", "LIVE_EVERY_S", "NEWS", "RETRY_MS", "TOPICS", "News", "bump", "class_of", "listen", "serve_news",
-           "streamed"]
+__all__ = ["GRACE_S", "LIVE_EVERY_S", "NEWS", "NO_CLASS", "ORIGIN", "RETRY_MS", "TOPICS", "News", "bump", "class_of",
+           "listen", "serve_news", "streamed"]
 
-TOPICS = ("run", "live", "runs", "board", "line", "collection", "step")
+TOPICS = ("run", "live", "runs", "board", "line", "collection", "step", "answers", "here")
 LIVE_EVERY_S = 1.0  # a watching tab redraws its live charts at most this often (the projector's timer: 0.8 s)
 # A tab waits this long after news before it asks for its rerun, and longer while its own script
 # runs: the news is most often of the tab's own action, whose run draws the part anew, and the
@@ -142,7 +144,7 @@ def class_of(folder: Path) -> str | None:
 
 # ---- across replicas -----------------------------------------------------------------------------
 
-_ORIGIN = f"{time.time_ns()}-{threading.get_native_id()}"  # this process, so it skips its own news
+ORIGIN = f"{time.time_ns()}-{threading.get_native_id()}"  # this process, so it skips its own news
 _listening = threading.Lock()
 _listener: list[threading.Thread] = []
 
@@ -152,7 +154,7 @@ def _publish(code: str, topic: str) -> None:
     if shared is None:
         return
     try:
-        shared.publish(key("news", code), f"{topic} {_ORIGIN}")
+        shared.publish(key("news", code), f"{topic} {ORIGIN}")
     except Down:  # the other replicas miss it; they wake everything when the store returns
         log.debug("news of %s not shared: the store is down", code)
 
@@ -202,5 +204,5 @@ def _relayed(news: News, message: dict) -> None:
         code = message["channel"].decode().split(":", 2)[2]
     except (KeyError, ValueError, AttributeError, IndexError, UnicodeDecodeError):
         return
-    if origin != _ORIGIN and topic in TOPICS:
+    if origin != ORIGIN and topic in TOPICS:
         news.bump(topic, code, share=False)

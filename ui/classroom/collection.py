@@ -11,9 +11,10 @@ import torch
 from torch import nn
 
 from lenet.classroom import collection
+from lenet.classroom.lead import clear_answers
 from lenet.classroom.serving import pages_first
 from lenet.data import normalise
-from lenet.files import collection_dir
+from lenet.files import collection_dir, runs_dir
 from lenet.messages import Message
 from ui.common.figures import CONFUSION_HEIGHT, STILL, confusion
 from ui.common.i18n import Text
@@ -80,7 +81,7 @@ def export_and_clear(t: Text, folder: Path, count: int, export: bool, clear: boo
     if clear:
         sure = st.checkbox(t("class.clear_sure", n=count), key="clear_sure")
         if st.button(t("class.clear"), disabled=not sure, key="clear_all"):
-            gone = collection.clear(folder)
+            gone, answers_gone = collection.clear(folder), clear_answers(runs_dir())  # the class's data, all of it
             st.session_state.pop("clear_sure", None)
-            st.toast(t("class.cleared", n=gone))
+            st.toast(t("class.cleared", n=gone, a=answers_gone))
             st.rerun()

@@ -18,7 +18,7 @@ from lenet.files import class_codes, follow_class, is_class_code, is_made, make_
 from ui.common.i18n import Text
 from ui.common.links import Problem
 
-__all__ = ["asking", "join_card", "join_link", "move_to", "refuse", "session_class", "sidebar"]
+__all__ = ["asking", "join_card", "join_link", "move_to", "qr_code", "refuse", "session_class", "sidebar"]
 
 
 def session_class() -> str | None:
@@ -90,10 +90,18 @@ def _make() -> None:
     move_to(code)
 
 
-def join_link(code: str) -> str:
-    """The address students open to join class `code`: this server as the teacher's browser has it."""
+def join_link(code: str | None) -> str:
+    """The address students open to join class `code` (None: a server without classes): this server
+    as the teacher's browser has it."""
     parts = urlsplit(st.context.url or "http://localhost:8501/")
-    return urlunsplit((parts.scheme, parts.netloc, "/draw", urlencode({"class": code}), ""))
+    return urlunsplit((parts.scheme, parts.netloc, "/draw", urlencode({"class": code}) if code else "", ""))
+
+
+def qr_code(link: str, scale: int) -> bytes:
+    """`link` as a QR code, a PNG of `scale` pixels a module."""
+    picture = io.BytesIO()
+    segno.make(link, error="m").save(picture, kind="png", scale=scale, border=2)
+    return picture.getvalue()
 
 
 def join_card(t: Text, code: str, can_rotate: bool) -> None:
@@ -101,9 +109,7 @@ def join_card(t: Text, code: str, can_rotate: bool) -> None:
     link = join_link(code)
     with st.expander(t("classes.join", code=code), icon=":material/qr_code_2:"):
         st.code(link, language=None, wrap_lines=True)
-        picture = io.BytesIO()
-        segno.make(link, error="m").save(picture, kind="png", scale=6, border=2)
-        st.image(picture.getvalue(), caption=t("classes.join_caption"))
+        st.image(qr_code(link, scale=6), caption=t("classes.join_caption"))
         if can_rotate:
             st.button(t("classes.rotate"), key="classes.rotate", on_click=_rotate, args=(code,),
                       help=t("classes.rotate_help"))

@@ -12,8 +12,8 @@ from lenet.config import TrainConfig
 from ui.common.classes import move_to, session_class
 from ui.common.links import RECIPE, Lesson, class_of, query_of, read
 
-__all__ = ["built", "current", "design", "digit", "hidden", "hidden_settings", "keep_in_address", "recipe",
-           "share_design", "start", "view"]
+__all__ = ["built", "current", "design", "digit", "draw_digit", "hidden", "hidden_settings", "keep_in_address",
+           "recipe", "share_design", "start", "view"]
 
 
 def start(checkpoints: Callable[[], Mapping[str, str]]) -> Lesson:
@@ -71,6 +71,12 @@ def view() -> str | None:
 
 def digit() -> int:
     return current().digit or 0
+
+
+def draw_digit() -> int | None:
+    """The digit the lesson asks Draw's students to draw: its `digit`, when it is one (0-9)."""
+    found = current().digit
+    return found if found is not None and found < 10 else None
 
 
 def design() -> str | None:

@@ -18,8 +18,9 @@ import streamlit as st
 from lenet.classroom.news import GRACE_S, NEWS, RETRY_MS, TOPICS, streamed
 from ui.common.classes import session_class
 
-__all__ = ["HIDDEN", "follow"]
+__all__ = ["HERE", "HIDDEN", "follow"]
 
+HERE = "_here"  # session state: "follow" or "explore" for a student's tab, None for the teacher's
 # The components' boxes take no room: a rule of the page (st.html of a style alone draws nothing),
 # in force before any of them is drawn. Hidden from their own script first, they showed again each
 # time React drew their box anew, and the page below moved by a gap: an open menu closed under it.
@@ -119,6 +120,7 @@ def follow(part: Callable[..., None], *args: Any, name: str, topics: tuple[str, 
 
 
 def _listen(name: str, code: str | None, drawn: dict[str, int]) -> None:
-    query = {"topics": ",".join(TOPICS)} | ({"class": code} if code else {})  # the tab's one stream: all
+    here = st.session_state.get(HERE)  # a student's tab: counted as here, following or exploring (ui/lead)
+    query = {"topics": ",".join(TOPICS)} | ({"class": code} if code else {}) | ({"here": here} if here else {})
     _component(key=f"lenet-news-{name}", on_news_change=lambda: None,
                data={"id": name, "url": "/_lenet/news?" + urlencode(query), "versions": drawn})

@@ -16,7 +16,8 @@ from ui.common.checkpoints import describe, load_saved, mtime
 from ui.common.i18n import Text, text
 from ui.common.news import follow
 
-__all__ = ["DEFAULT", "LIVE", "Choice", "all_models", "choices", "picker", "saved_as", "selected", "watch"]
+__all__ = ["DEFAULT", "LIVE", "Choice", "all_models", "choices", "link_names", "picker", "saved_as", "selected",
+           "watch"]
 
 LIVE = "live"  # the picker's key for the model being trained right now
 DEFAULT = str(CHECKPOINT_DIR / "lenet5.pt")
@@ -63,6 +64,12 @@ def choices() -> list[Choice]:
             last = snap.epochs[-1]["eval_accuracy"] if snap.epochs else None
             found.append(Choice(key=LIVE, name=LIVE, model=snap.config.model, accuracy=last))
     return found
+
+
+def link_names() -> dict[str, str]:
+    """The models a lesson link may name (`checkpoint=`), each with its picker key: the saved
+    checkpoints and runs; the first of a name wins."""
+    return {c.name: c.key for c in reversed(choices()) if c.key != LIVE}
 
 
 def _ended_run() -> str | None:

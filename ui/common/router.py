@@ -19,12 +19,16 @@ from ui.common import classes, lesson, share
 from ui.common.i18n import LANGUAGES, Text, text
 from ui.common.links import refused
 from ui.common.news import HIDDEN
-from ui.common.picker import LIVE, choices, watch
+from ui.common.picker import link_names, watch
 from ui.common.startup import prepare
 from ui.common.teacher import Access, access, key_box, may_rotate, teaches_every_class
+from ui.lead import bar, present
+from ui.lead import panel as lead_panel
+from ui.lead.steps import publish
 
-# Build's menus (ui/build/menus.py's KEY): their values are the session's while another page is shown
-KEPT = re.compile(r"build\.(preset|activation|typed|convs|fcs|conv[0-9]+\.[a-z_]+|fc[0-9]+\.units)")
+# Build's menus (ui/build/menus.py's KEY), and the teacher's Lead and Present toggles: their values are the
+# session's while another page is shown, and through a run that a step's page switch ends before they are drawn
+KEPT = re.compile(r"build\.(preset|activation|typed|convs|fcs|conv[0-9]+\.[a-z_]+|fc[0-9]+\.units)|lead_on|present")
 
 
 def pages(t: Text) -> list[st.Page]:
@@ -49,7 +53,7 @@ def run() -> None:
     """Draw the frame shared by every page, then the page the URL asks for."""
     st.set_page_config(page_title="LeNet Lab", page_icon=":material/draw:", layout="wide")
     prepare()  # what `make run` did before Streamlit started; once, under plain `streamlit run` too
-    lesson.start(lambda: {c.name: c.key for c in reversed(choices()) if c.key != LIVE})  # the link, on the first run
+    lesson.start(link_names)  # the link, on the first run
     st.session_state.setdefault("lang", _browser_language())
     t = text()
     classes.refuse(t, refused(lesson.current()))
@@ -59,6 +63,12 @@ def run() -> None:
     entries = pages(t)
     page = st.navigation(entries, position="hidden")
     st.html(HIDDEN)  # the news components' boxes take no room
+    present.large()  # the projector's Present mode: large type on every page
+    teaching = allowed is Access.TEACHER
+    if teaching:
+        lead_panel.opening()  # Back, Next or a plan chose a step: the teacher's page opens it first
+    if bar.top(t):  # a following student's page opens each step; paused, it shows a card alone
+        st.stop()
     with st.sidebar:
         if not lesson.hidden("menu"):
             for entry in entries:
@@ -67,8 +77,9 @@ def run() -> None:
         if not lesson.hidden("lang"):
             language_switch(t)
         shared = share.button(t, page.url_path or "home") if not lesson.hidden("share") else None
-        classes.sidebar(t, can_move=teaches_every_class(), teaching=allowed is Access.TEACHER,
-                        can_rotate=may_rotate())
+        classes.sidebar(t, can_move=teaches_every_class(), teaching=teaching, can_rotate=may_rotate())
+        if teaching:
+            lead_panel.panel(t)
     key_box()
     if allowed is Access.VISITOR:  # deny by default: the one line that says why nothing is saved
         st.info(t("teacher.visitor"), icon=":material/visibility:")
@@ -77,6 +88,8 @@ def run() -> None:
     try:
         with pages_first():  # training waits between batches while a page is being drawn
             page.run()
+        if teaching:
+            publish(page.url_path or "home")  # leading, the page the teacher shows is the class's step
     finally:
         _inside.page = False
         if shared is not None:  # the link, once the page has set itself up (Build's design), even if it stopped

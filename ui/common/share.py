@@ -28,7 +28,7 @@ def button(t: Text, place: str) -> Callable[[], None]:
                              placeholder=t("share.note_placeholder"))
         shown = st.empty()
         st.caption(t("share.copy"))
-    return lambda: shown.code(link(_base(place), _setup(place, hide, note)), language=None, wrap_lines=True)
+    return lambda: shown.code(link(_base(place), setup(place, hide, note)), language=None, wrap_lines=True)
 
 
 def _control(t: Text, name: str) -> str:
@@ -36,7 +36,7 @@ def _control(t: Text, name: str) -> str:
     return t.label(spec.name) if spec is not None else t("share.control." + name)
 
 
-def _setup(place: str, hide: frozenset[str], note: str) -> Lesson:
+def setup(place: str, hide: frozenset[str], note: str) -> Lesson:
     """This session's setup as a Lesson: what a link needs to open it again."""
     now = lesson.current()
     _, choice = selected()
