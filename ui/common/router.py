@@ -26,9 +26,10 @@ from ui.lead import bar, present
 from ui.lead import panel as lead_panel
 from ui.lead.steps import publish
 
-# Build's menus (ui/build/menus.py's KEY), and the teacher's Lead and Present toggles: their values are the
-# session's while another page is shown, and through a run that a step's page switch ends before they are drawn
-KEPT = re.compile(r"build\.(preset|activation|typed|convs|fcs|conv[0-9]+\.[a-z_]+|fc[0-9]+\.units)|lead_on|present")
+# Build's menus (ui/build/menus.py's KEY), the teacher's Lead and Present toggles, and the language: their
+# values are the session's while another page is shown, and through a run that ends before they are drawn (a
+# step's page switch; a paused student's page, whose sidebar isn't drawn: 中文 turned to English at a9fbbc2)
+KEPT = re.compile(r"build\.(preset|activation|typed|convs|fcs|conv[0-9]+\.[a-z_]+|fc[0-9]+\.units)|lead_on|present|lang")
 
 
 def pages(t: Text) -> list[st.Page]:
@@ -70,7 +71,7 @@ def run() -> None:
     if bar.top(t):  # a following student's page opens each step; paused, it shows a card alone
         st.stop()
     with st.sidebar:
-        if not lesson.hidden("menu"):
+        if not lesson.hidden("menu") and not bar.steered():  # following the projector, its pages are the teacher's
             for entry in entries:
                 st.page_link(entry)
         watch(shown=not lesson.hidden("picker"))  # the model picker, kept fresh by the news

@@ -15,10 +15,11 @@ from ui.common.teacher import session_id
 from ui.lead import question
 from ui.lead.steps import LEADING, open_step
 
-__all__ = ["FOLLOWING", "top"]
+__all__ = ["FOLLOWING", "steered", "top"]
 
 FOLLOWING = "_following"  # a student's choice: follow the projector (the default) or explore on their own
 PAUSED = "_paused_seen"  # whether this page was last drawn held by Pause
+STEERED = "_steered"  # whether this page was last drawn following a lead
 POLL_S = 2.0  # with no news stream (plain `streamlit run`), how often a page looks for a new step
 
 
@@ -32,17 +33,22 @@ def top(t: Text) -> bool:
     following = st.session_state.setdefault(FOLLOWING, True)
     st.session_state[HERE] = "follow" if following else "explore"
     now = led(runs_dir())
-    held = now is not None and now.paused and following and now.teacher != session_id()
-    st.session_state[PAUSED] = held
+    st.session_state[STEERED] = steered = now is not None and following and now.teacher != session_id()
+    st.session_state[PAUSED] = held = steered and now.paused
     follow(_student, t, name="lead", topics=("step",), every=POLL_S)
     return held
+
+
+def steered() -> bool:
+    """This page follows the projector now: its menu is the teacher's, not drawn (Explore on my own frees it)."""
+    return bool(st.session_state.get(STEERED))
 
 
 def _student(t: Text) -> None:
     now = led(runs_dir())
     if now is None or now.teacher == session_id():  # not led, or this is the teacher's own other screen
-        if st.session_state.get(PAUSED):
-            st.rerun(scope="app")  # the lead stopped while this page was held: draw it again
+        if st.session_state.get(STEERED):
+            st.rerun(scope="app")  # the lead stopped: the page is the student's own again, menu and all
         return
     following = st.session_state[FOLLOWING]
     if following and now.serial != st.session_state.get("_step_seen"):

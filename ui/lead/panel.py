@@ -91,11 +91,13 @@ def _ask(t: Text, now: Led) -> None:
         picked = st.selectbox(t("lead.question"), range(len(questions)), key="lead-question",
                               format_func=lambda i: asked(t, replace(now.step, question=questions[i])))
         chosen = questions[picked] if questions else None
-        st.button(t("lead.ask_button"), key="lead-ask", on_click=_asked, args=(now, chosen))
+        st.button(t("lead.ask_button"), key="lead-ask", on_click=_asked, args=(chosen,))
 
 
-def _asked(now: Led, question: Question | None) -> None:
-    if question is not None:
+def _asked(question: Question | None) -> None:
+    """The class's step, as it is now (the page may have moved it since the sidebar was drawn), asks `question`."""
+    now = led(runs_dir())
+    if question is not None and now is not None:
         move(runs_dir(), replace(now.step, question=question), now.plan, now.index, now.total)
 
 
@@ -103,14 +105,17 @@ def _save(t: Text, now: Led) -> None:
     """The steps shown since Lead began, as a plan of the class's own."""
     with st.expander(t("lead.save", n=len(now.shown))), st.form("lead-save", border=False):
         st.text_input(t("lead.title"), key="lead-title", max_chars=80)
-        st.form_submit_button(t("lead.save_button"), on_click=_saved, args=(now,))
+        st.form_submit_button(t("lead.save_button"), on_click=_saved)
     said = st.session_state.pop("_lead_said", None)
     if said is not None:
         st.caption(t(said[0], **said[1]) if isinstance(said, tuple) else t.msg(said))
 
 
-def _saved(now: Led) -> None:
-    title = (st.session_state.get("lead-title") or "").strip()
+def _saved() -> None:
+    """Save the steps shown as read now: the page's own step may have been added after the sidebar was drawn."""
+    title, now = (st.session_state.get("lead-title") or "").strip(), led(runs_dir())
+    if now is None:
+        return
     if not title:
         st.session_state["_lead_said"] = ("lead.need_title", {})
         return

@@ -63,7 +63,7 @@ def publish(place: str) -> None:
     if now is None or now.teacher != session_id():  # Lead turned on, or taken over from another screen
         start(folder, session_id(), Step(link=here))
         st.session_state[BASE] = here
-        return
+        st.rerun()  # the sidebar, drawn before the lead began, shows its controls now
     if st.session_state.get(BASE) is None:  # the first run after opening a plan's step: that is the step
         st.session_state[BASE] = here
         return
