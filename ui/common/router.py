@@ -29,7 +29,8 @@ from ui.lead.steps import publish
 # Build's menus (ui/build/menus.py's KEY), the teacher's Lead and Present toggles, and the language: their
 # values are the session's while another page is shown, and through a run that ends before they are drawn (a
 # step's page switch; a paused student's page, whose sidebar isn't drawn: 中文 turned to English at a9fbbc2)
-KEPT = re.compile(r"build\.(preset|activation|typed|convs|fcs|conv[0-9]+\.[a-z_]+|fc[0-9]+\.units)|lead_on|present|lang")
+KEPT = re.compile(r"build\.(preset|activation|typed|convs|fcs|conv[0-9]+\.[a-z_]+|fc[0-9]+\.units)"
+                  r"|lead_on|present|lang")
 
 
 def pages(t: Text) -> list[st.Page]:
