@@ -9,11 +9,13 @@ import time
 
 import pytest
 
+from deploy.replicas import behind_nginx, free_ports, nginx_path, replicas_by_key
 from harness.browser import WAIT_MS, act, open_page, settle, shot, sign_in, visible_text
 from harness.servers import app_server
 from lenet.classroom.plans import Plan, Question, Step, save_plan, walk_answer
 from tests.browser.conftest import TEACHER_KEY
 from tests.browser.steps import starts_a_long_run
+from tests.browser.test_replicas import on, sticky_keys
 
 DESIGN = "c6k3p1-m2-c16k3-m2-f120-f84"
 PLAN = Plan(name="four-steps", title="Four steps", steps=(
@@ -60,6 +62,14 @@ def on_step(student, number: int, heading: str) -> None:
     settle(student)
 
 
+def pick_plan(teacher) -> None:
+    """Choose the plan under Lesson plan, typed to filter the list: it is one of a dozen, and a short
+    window's list shows only some of its options."""
+    sidebar(teacher).locator('[data-testid="stSelectbox"]').filter(has_text="Lesson plan").click()
+    teacher.keyboard.type(PLAN.title)
+    act(teacher, lambda: teacher.get_by_role("option", name=PLAN.title).click())
+
+
 def press(teacher, name: str) -> float:
     """Press a button of the teacher's sidebar; returns when it was pressed."""
     pressed = time.perf_counter()
@@ -83,8 +93,8 @@ def test_a_teacher_leads_three_students_through_a_plan(lead_server, new_page, ti
         open_page(student, f"{lead_server}/draw?lang={lang}", "Draw" if lang == "en" else ZH["Draw"])
     act(teacher, lambda: sidebar(teacher).get_by_text("Lead the class", exact=True).click())
     teacher.get_by_text("3 of 3", exact=False).wait_for(timeout=WAIT_MS)  # every student's tab follows
-    sidebar(teacher).locator('[data-testid="stSelectbox"]').filter(has_text="Lesson plan").click()
-    act(teacher, lambda: teacher.get_by_role("option", name="Four steps").click())
+    settle(teacher)
+    pick_plan(teacher)
     for student in students:
         on_step(student, 1, "Explain")
         assert "Follow the shapes down the network." in visible_text(student)  # the plan's line, as written
@@ -179,3 +189,32 @@ def test_present_mode_puts_the_charts_on_top_with_the_class_link_at_1280x720(lea
         assert box is not None and 0 <= box["y"] < 720 and box["x"] + box["width"] <= 1280, box  # on the first screen
     assert teacher.evaluate("() => document.scrollingElement.scrollWidth <= 1280")  # nothing cut off at the side
     act(teacher, lambda: stop.click())
+
+
+@pytest.mark.skipif(nginx_path() is None, reason="needs Debian's nginx (.ci/run installs it)")
+def test_a_teacher_on_one_replica_leads_students_on_the_other(tmp_path, new_page):
+    """Behind nginx, over Redis: the step reaches r2's students by its news, r1's projector counts them
+    (their presence, through the store) and their answers (the shared folder)."""
+    runs = tmp_path / "runs"
+    save_plan(runs / "lessons", PLAN)
+    with behind_nginx(2, free_ports(2), env={"LENET_RUNS": str(runs), "LENET_TEACHER_KEY": TEACHER_KEY},
+                      quiet=True) as served:
+        keys = sticky_keys(served)
+        teacher, *students = on(new_page, served, keys["r1"]), on(new_page, served, keys["r2"]), \
+            on(new_page, served, keys["r2"])
+        open_page(teacher, f"{served.url}/train", "Train")
+        sign_in(teacher, TEACHER_KEY)
+        for student in students:
+            open_page(student, f"{served.url}/draw", "Draw")
+        act(teacher, lambda: sidebar(teacher).get_by_text("Lead the class", exact=True).click())
+        teacher.get_by_text("2 of 2", exact=False).wait_for(timeout=WAIT_MS)  # r2's tabs, counted on r1
+        settle(teacher)
+        pick_plan(teacher)
+        press(teacher, "Next")
+        for student in students:
+            on_step(student, 2, "Explain")
+        answer(students[0], 10)
+        teacher.wait_for_function(f"""() => {{ const h = ({ANSWERS_PLOT})();
+            return h && h.title.includes('Answers: 1<') && JSON.stringify(h.x) === '["10"]'; }}""", timeout=WAIT_MS)
+        seen = replicas_by_key(served.prefix)
+    assert all(len(upstreams) == 1 for upstreams in seen.values()), seen  # no session moved between replicas
