@@ -51,8 +51,10 @@ def _student(t: Text) -> None:
             st.rerun(scope="app")  # the lead stopped: the page is the student's own again, menu and all
         return
     following = st.session_state[FOLLOWING]
-    if following and now.serial != st.session_state.get("_step_seen"):
-        open_step(now.step, now.serial)  # the class moved on: this page becomes the step (the run ends here)
+    if following and now.serial != st.session_state.get("_step_seen"):  # the class moved on
+        with st.container(border=True):  # the step says so at once, a few ms of the server's: the page comes after
+            _line(t, now)
+        open_step(now.step, now.serial)  # this page becomes the step (the run ends here)
     if (now.paused and following) != st.session_state.get(PAUSED, False):
         st.rerun(scope="app")  # paused or resumed: the page is held or drawn again
     if now.paused and following:
@@ -67,11 +69,16 @@ def _student(t: Text) -> None:
 
 def _following(t: Text, now: Led) -> None:
     with st.container(border=True):
-        with st.container(horizontal=True, vertical_alignment="center"):
-            st.markdown(f"**{_where(t, now)}**" + (f" · {now.step.line}" if now.step.line else ""))
-            st.button(t("lead.explore"), key="lead-explore", on_click=_explore, icon=":material/explore:")
+        _line(t, now)
         if now.step.question is not None:
             question.ask(t, now)
+
+
+def _line(t: Text, now: Led) -> None:
+    """Which step, its line, and the way out of following."""
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.markdown(f"**{_where(t, now)}**" + (f" · {now.step.line}" if now.step.line else ""))
+        st.button(t("lead.explore"), key="lead-explore", on_click=_explore, icon=":material/explore:")
 
 
 def _where(t: Text, now: Led) -> str:
