@@ -69,7 +69,7 @@ def run() -> None:
     teaching = allowed is Access.TEACHER
     if teaching:
         lead_panel.opening()  # Back, Next or a plan chose a step: the teacher's page opens it first
-    if bar.top(t):  # a following student's page opens each step; paused, it shows a card alone
+    if bar.top(t, teaching):  # a following student's page opens each step; paused, it shows a card alone
         st.stop()
     with st.sidebar:
         if not lesson.hidden("menu") and not bar.steered():  # following the projector, its pages are the teacher's

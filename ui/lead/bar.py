@@ -23,15 +23,16 @@ STEERED = "_steered"  # whether this page was last drawn following a lead
 POLL_S = 2.0  # with no news stream (plain `streamlit run`), how often a page looks for a new step
 
 
-def top(t: Text) -> bool:
+def top(t: Text, teaching: bool) -> bool:
     """Draw the lead's part of the page. True when the page must not be drawn: a following student's
-    screen while the teacher has paused the class."""
+    screen while the teacher has paused the class. A signed-in teacher's other screens (`teaching`)
+    follow too, and are not counted as students."""
     if st.session_state.get(LEADING):
         st.session_state[HERE] = None  # the projector is not a student
         follow(_projector, t, name="lead", topics=("step", "answers", "here"), every=POLL_S)
         return False
     following = st.session_state.setdefault(FOLLOWING, True)
-    st.session_state[HERE] = "follow" if following else "explore"
+    st.session_state[HERE] = None if teaching else "follow" if following else "explore"
     now = led(runs_dir())
     st.session_state[STEERED] = steered = now is not None and following and now.teacher != session_id()
     st.session_state[PAUSED] = held = steered and now.paused
@@ -95,12 +96,14 @@ def _card(t: Text) -> None:
 
 def _explore() -> None:
     st.session_state[FOLLOWING] = False
-    st.session_state[HERE] = "explore"  # the fragment's rerun opens the tab's stream anew, saying so
+    if st.session_state.get(HERE):  # a student's tab: the fragment's rerun opens its stream anew, saying so
+        st.session_state[HERE] = "explore"
 
 
 def _follow_again() -> None:
     st.session_state[FOLLOWING] = True
-    st.session_state[HERE] = "follow"
+    if st.session_state.get(HERE):
+        st.session_state[HERE] = "follow"
     st.session_state.pop("_step_seen", None)  # the page opens the class's step at once
 
 
