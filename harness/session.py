@@ -42,6 +42,7 @@ class Run:
     seconds: float  # from sending the request to script_finished
     elements: list[tuple[str, Any]] = field(default_factory=list)  # (element type, its proto), in order
     first_metric_s: float | None = None  # when the first metric arrived (the Prediction, on Draw)
+    arrived: list[float] = field(default_factory=list)  # each element's perf_counter() on arrival, in order
 
     def of(self, kind: str) -> list[Any]:
         return [proto for k, proto in self.elements if k == kind]
@@ -189,6 +190,7 @@ class Session:
             etype = element.WhichOneof("type")
             proto = getattr(element, etype)
             run.elements.append((etype, proto))
+            run.arrived.append(time.perf_counter())
             if etype == "metric" and run.first_metric_s is None:
                 run.first_metric_s = time.perf_counter() - start
             wid = getattr(proto, "id", "") if etype != "exception" else ""
