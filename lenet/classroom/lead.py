@@ -51,6 +51,7 @@ class Led:
     total: int | None = None  # its number of steps
     paused: bool = False  # students see "Eyes on the projector" until the teacher resumes
     revealed: bool = False  # the question's answer is shown; answers are closed
+    right: int | str | None = None  # the answer revealed, worked out once (right_answer) for every screen alike
     shown: tuple[Step, ...] = ()  # every step shown since Lead began, for "Save as a plan"
 
     def as_json(self) -> str:
@@ -122,10 +123,10 @@ def move(folder: Path, step: Step, plan: str | None = None, index: int | None = 
             return None
         shown = before.shown if before.shown and before.shown[-1] == step else (*before.shown, step)
         return _write(folder, replace(before, serial=before.serial + 1, step=step, plan=plan, index=index,
-                                      total=total, revealed=False, shown=shown[-100:]))
+                                      total=total, revealed=False, right=None, shown=shown[-100:]))
 
 
-def _change(folder: Path, **changes: bool) -> Led | None:
+def _change(folder: Path, **changes: object) -> Led | None:
     with mutex(f"lead:{folder}"):
         before = led(folder, fresh=True)
         return None if before is None else _write(folder, replace(before, **changes))
@@ -135,9 +136,9 @@ def pause(folder: Path, paused: bool) -> Led | None:
     return _change(folder, paused=paused)
 
 
-def reveal(folder: Path) -> Led | None:
-    """Show the question's answer; from now on answers to this step are refused."""
-    return _change(folder, revealed=True)
+def reveal(folder: Path, right: int | str | None = None) -> Led | None:
+    """Show the question's answer, `right` (right_answer's); from now on answers to this step are refused."""
+    return _change(folder, revealed=True, right=right)
 
 
 def stop(folder: Path) -> None:

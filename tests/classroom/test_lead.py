@@ -77,9 +77,9 @@ def test_a_move_opens_a_new_step_with_answers_open_and_remembers_it_once(folder)
     assert not (folder / lead.LEAD).exists()
     lead.start(folder, "teacher", MAPS, plan="maps", index=0, total=3)
     lead.pause(folder, True)
-    lead.reveal(folder)
+    lead.reveal(folder, 10)
     told, moved = _bumped("step", lambda: lead.move(folder, ASK, plan="maps", index=1, total=3))
-    assert told and moved.serial == 2 and moved.step == ASK and not moved.revealed
+    assert told and moved.serial == 2 and moved.step == ASK and not moved.revealed and moved.right is None
     assert (moved.plan, moved.index, moved.total, moved.teacher, moved.paused) == ("maps", 1, 3, "teacher", True)
     assert moved.shown == (MAPS, ASK)
     same = lead.move(folder, ASK, plan="maps", index=1, total=3)  # the same step again: a new serial, shown once
@@ -96,8 +96,9 @@ def test_pause_reveal_and_stop_are_written_and_told(folder):
     assert told and paused.paused and lead.led(folder).paused and paused.serial == 1
     told, resumed = _bumped("step", lambda: lead.pause(folder, False))
     assert told and not resumed.paused and not lead.led(folder).paused
-    told, revealed = _bumped("step", lambda: lead.reveal(folder))
+    told, revealed = _bumped("step", lambda: lead.reveal(folder, 10))
     assert told and revealed.revealed and lead.led(folder).revealed and revealed.serial == 1
+    assert lead.led(folder).right == 10  # worked out once, read back by every screen alike
     told, _ = _bumped("step", lambda: lead.stop(folder))
     assert told and lead.led(folder) is None and not (folder / lead.LEAD).exists()
     assert lead.start(folder, "teacher", ASK).serial == 1  # stopped: the next lead begins again

@@ -2,11 +2,13 @@
 they come, as a histogram with their count, and Reveal shows the right one, worked out by lenet."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import plotly.graph_objects as go
 import streamlit as st
 
 from lenet.classroom.board import read_board
-from lenet.classroom.lead import Led, answer, answers, reveal, right_answer, tally
+from lenet.classroom.lead import Led, answer, answers, led, reveal, right_answer, tally
 from lenet.classroom.plans import Question, Step
 from lenet.files import runs_dir
 from ui.common.i18n import Text
@@ -61,17 +63,20 @@ def _widget(t: Text, question: Question, mine: int | str | None, serial: int) ->
 
 
 def _revealed(t: Text, now: Led, mine: int | str | None) -> None:
-    right = _right(now)
+    right = now.right
     st.info(t("lead.answer_is", value=shown_answer(t, now.step.question, right)) if right is not None
             else t("lead.no_answer_yet"), icon=":material/lightbulb:")
     if mine is not None:
         st.caption(t("lead.you_said_right" if mine == right else "lead.you_said", value=mine))
 
 
-def _right(now: Led) -> int | str | None:
-    """The right answer: from the step's design, the model the projector shows, or the class board."""
-    model, _ = selected() if now.step.question.kind == "digit" else (None, None)
-    return right_answer(now.step, model, read_board())
+def _reveal(folder: Path) -> None:
+    """Reveal's callback: the right answer, worked out now from the step's design, the model the
+    projector shows (its digit question), or the class board, and kept for every screen alike."""
+    now = led(folder)
+    if now is not None and now.step.question is not None:
+        model, _ = selected() if now.step.question.kind == "digit" else (None, None)
+        reveal(folder, right_answer(now.step, model, read_board()))
 
 
 def histogram(t: Text, now: Led) -> None:
@@ -88,8 +93,7 @@ def histogram(t: Text, now: Led) -> None:
                          xaxis={"type": "category", "title": None}, yaxis={"title": t("lead.students"), "dtick": 1})
     st.plotly_chart(figure, width="stretch", key=f"lead-histogram-{now.serial}")
     if now.revealed:
-        right = _right(now)
-        st.success(t("lead.answer_is", value=shown_answer(t, question, right)) if right is not None
+        st.success(t("lead.answer_is", value=shown_answer(t, question, now.right)) if now.right is not None
                    else t("lead.no_answer_yet"), icon=":material/lightbulb:")
     else:
-        st.button(t("lead.reveal"), key="lead-reveal", on_click=reveal, args=(runs_dir(),), type="primary")
+        st.button(t("lead.reveal"), key="lead-reveal", on_click=_reveal, args=(runs_dir(),), type="primary")
