@@ -48,8 +48,8 @@ def again(at: AppTest, page: str) -> None:
 
 
 def texts(at: AppTest) -> str:
-    return " ".join(str(e.value) for kind in (at.markdown, at.info, at.caption, at.success, at.error, at.title)
-                    for e in kind)
+    kinds = (at.markdown, at.info, at.caption, at.success, at.error, at.title, at.header)
+    return " ".join(str(e.value) for kind in kinds for e in kind)
 
 
 def test_the_page_the_teacher_shows_is_the_step_a_student_opens_in_their_own_language(monkeypatch, runs):

@@ -10,6 +10,7 @@ from lenet.classroom.presence import PRESENCE
 from lenet.files import runs_dir
 from ui.common.classes import session_class
 from ui.common.i18n import Text
+from ui.common.links import plain
 from ui.common.news import HERE, follow
 from ui.common.teacher import session_id
 from ui.lead import question
@@ -53,8 +54,8 @@ def _student(t: Text) -> None:
         return
     following = st.session_state[FOLLOWING]
     if following and now.serial != st.session_state.get("_step_seen"):  # the class moved on
-        with st.container(border=True):  # the step says so at once, a few ms of the server's: the page comes after
-            _line(t, now)
+        with st.container(border=True):  # the step's line before its page: sent first to a few students; with
+            _line(t, now)  # sixty, the page's run empties the queue before it is sent (docs/performance.md)
         open_step(now.step, now.serial)  # this page becomes the step (the run ends here)
     if (now.paused and following) != st.session_state.get(PAUSED, False):
         st.rerun(scope="app")  # paused or resumed: the page is held or drawn again
@@ -78,7 +79,7 @@ def _following(t: Text, now: Led) -> None:
 def _line(t: Text, now: Led) -> None:
     """Which step, its line, and the way out of following."""
     with st.container(horizontal=True, vertical_alignment="center"):
-        st.markdown(f"**{_where(t, now)}**" + (f" · {now.step.line}" if now.step.line else ""))
+        st.markdown(f"**{_where(t, now)}**" + (f" · {plain(now.step.line)}" if now.step.line else ""))
         st.button(t("lead.explore"), key="lead-explore", on_click=_explore, icon=":material/explore:")
 
 
@@ -90,7 +91,7 @@ def _where(t: Text, now: Led) -> str:
 
 def _card(t: Text) -> None:
     with st.container(border=True, key="lead-paused"):
-        st.markdown(f"## {t('lead.eyes')}")
+        st.header(t("lead.eyes"), anchor=False)
         st.caption(t("lead.eyes_why"))
 
 
@@ -114,7 +115,7 @@ def _projector(t: Text) -> None:
     following, here = PRESENCE.students(session_class(), now.teacher)
     with st.container(border=True):
         with st.container(horizontal=True, vertical_alignment="center"):
-            st.markdown(f"**{_where(t, now)}**" + (f" · {now.step.line}" if now.step.line else ""))
+            st.markdown(f"**{_where(t, now)}**" + (f" · {plain(now.step.line)}" if now.step.line else ""))
             st.markdown(t("lead.following", n=following, m=here), width="content")
         if now.paused:
             st.warning(t("lead.paused"), icon=":material/pause_circle:")
