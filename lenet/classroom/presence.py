@@ -16,7 +16,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from .news import NO_CLASS, ORIGIN, bump
@@ -31,7 +31,8 @@ log = logging.getLogger("lenet.presence")
 class Presence:
     """The tabs of one server process, by class."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock  # wall time: replicas compare each other's (a test gives its own)
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._tabs: dict[int, tuple[str, str, bool]] = {}  # tab -> (class, browser, follows)
@@ -63,14 +64,14 @@ class Presence:
     def students(self, code: str | None, teacher: str | None) -> tuple[int, int]:
         """(following, here): the class's browsers on every replica, the teacher's left out."""
         found = self.local(code)
-        for other in _others(code or NO_CLASS):
+        for other in _others(code or NO_CLASS, self._clock()):
             for who, following in other.items():
                 found[who] = found.get(who, False) or following
         found.pop(teacher, None)
         return sum(found.values()), len(found)
 
     def _changed(self, code: str) -> None:
-        _share(code, self.local(code))
+        _share(code, self.local(code), self._clock())
         bump("here", None if code == NO_CLASS else code)
 
     def share_all(self) -> None:
@@ -78,21 +79,21 @@ class Presence:
         with self._lock:
             codes = {c for c, _, _ in self._tabs.values()}
         for code in codes:
-            _share(code, self.local(code))
+            _share(code, self.local(code), self._clock())
 
 
-def _share(code: str, tabs: dict[str, bool]) -> None:
+def _share(code: str, tabs: dict[str, bool], now: float) -> None:
     shared = store()
     if shared is None:
         return
     try:
-        shared.hset(key("here", code), ORIGIN, json.dumps({"at": time.time(), "tabs": tabs}))
+        shared.hset(key("here", code), ORIGIN, json.dumps({"at": now, "tabs": tabs}))
         shared.expire(key("here", code), int(STALE_S * 4))
     except Down:
         log.debug("the tabs of %s not shared: the store is down", code)
 
 
-def _others(code: str) -> list[dict[str, bool]]:
+def _others(code: str, now: float) -> list[dict[str, bool]]:
     """The other replicas' tabs in class `code`, from the store; [] on a lone server or while it is down."""
     shared = store()
     if shared is None:
@@ -105,7 +106,7 @@ def _others(code: str) -> list[dict[str, bool]]:
     for origin, raw in fields.items():
         try:
             written = json.loads(raw)
-            if origin.decode() != ORIGIN and time.time() - float(written["at"]) <= STALE_S:
+            if origin.decode() != ORIGIN and now - float(written["at"]) <= STALE_S:
                 found.append({str(w): bool(f) for w, f in written["tabs"].items()})
         except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
             continue

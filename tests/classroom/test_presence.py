@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -123,18 +122,21 @@ def test_tabs_from_many_threads_are_all_counted_then_all_gone(lone):
 
 # ---- across replicas, through a real redis-server ------------------------------------------------
 
+NOW = 1_800_000_000.0  # the wall clock every replica here reads: fixed, so no test depends on how long it takes
+
+
 def _other(shared, code: str, tabs: dict[str, bool], ago_s: float = 0.0, origin: str = "other-replica") -> None:
-    """Another replica's tabs in class `code`, as it writes them, `ago_s` seconds ago."""
-    shared.hset(key("here", code), origin, json.dumps({"at": time.time() - ago_s, "tabs": tabs}))
+    """Another replica's tabs in class `code`, as it writes them, `ago_s` seconds before NOW."""
+    shared.hset(key("here", code), origin, json.dumps({"at": NOW - ago_s, "tabs": tabs}))
 
 
 def test_this_replica_s_tabs_are_shared_and_the_other_replicas_counted(shared):
-    here = Presence()
+    here = Presence(clock=lambda: NOW)
     _other(shared, "7b", {"ann": True, "bob": False, "teacher": True})
     assert here.students("7b", "teacher") == (1, 2)  # ann follows on the other replica, bob explores
     with here.here("7b", "bob", following=True), here.here("7b", "cat", following=False):
         mine = json.loads(shared.hget(key("here", "7b"), ORIGIN))
-        assert mine["tabs"] == {"bob": True, "cat": False} and time.time() - mine["at"] <= STALE_S
+        assert mine == {"at": NOW, "tabs": {"bob": True, "cat": False}}
         assert here.students("7b", "teacher") == (2, 3)  # bob follows here: one student, following
         assert here.students("7b", None) == (3, 4)
         assert here.students("7a", None) == (0, 0)  # another class's hash
@@ -146,7 +148,7 @@ def test_this_replica_s_tabs_are_shared_and_the_other_replicas_counted(shared):
 
 
 def test_a_replica_gone_stale_is_left_out(shared):
-    here = Presence()
+    here = Presence(clock=lambda: NOW)
     _other(shared, "7b", {"ann": True}, ago_s=STALE_S + 60)
     _other(shared, "7b", {"bob": False}, origin="live-replica")
     assert here.students("7b", None) == (0, 1)
@@ -160,18 +162,18 @@ def test_a_replica_gone_stale_is_left_out(shared):
     b'{"at": 0, "tabs": {"x": true}}', b'{"at": %d, "tabs": ["x"]}', b'{"at": %d, "tabs": 5}',
 ])
 def test_a_garbled_field_is_ignored(shared, garbage):
-    here = Presence()
-    raw = garbage.replace(b"%d", str(int(time.time())).encode())
+    here = Presence(clock=lambda: NOW)
+    raw = garbage.replace(b"%d", str(int(NOW)).encode())
     shared.hset(key("here", "7b"), "broken-replica", raw)
     _other(shared, "7b", {"bob": True})
-    shared.hset(key("here", "7b"), b"\xff\xfe", json.dumps({"at": time.time(), "tabs": {"eve": True}}))
+    shared.hset(key("here", "7b"), b"\xff\xfe", json.dumps({"at": NOW, "tabs": {"eve": True}}))
     with here.here("7b", "ann", following=False):
         assert here.students("7b", None) == (1, 2)  # ann here, bob on the other replica; the garbage left out
 
 
 def test_a_store_that_is_down_costs_only_the_other_replicas_tabs(runs, monkeypatch):
     monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{free_ports(0)}/0")  # nothing listens there
-    here = Presence()
+    here = Presence(clock=lambda: NOW)
     before = _here("7b")
     with here.here("7b", "ann", following=True), here.here("7b", "bob", following=False):
         assert here.students("7b", None) == (1, 2)
