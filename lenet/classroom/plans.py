@@ -19,6 +19,7 @@ answer to a question is never written in the plan: `reveal()` works it out from 
 """
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 from dataclasses import dataclass
@@ -153,8 +154,9 @@ def _plans(folder: Path) -> dict[str, Plan]:
     return found
 
 
+@functools.cache
 def ready_plans() -> dict[str, Plan]:
-    """The plans that ship with the app (docs/lessons/)."""
+    """The plans that ship with the app (docs/lessons/): read once, though the teacher's sidebar asks on every run."""
     return _plans(READY)
 
 

@@ -84,8 +84,7 @@ def histogram(t: Text, now: Led) -> None:
     question, given = now.step.question, answers(runs_dir(), now.serial)
     st.markdown(f"### {asked(t, now.step)}")
     counts = tally(given)
-    shown = sorted(counts, key=lambda v: (isinstance(v, str), v)) if question.kind != "choice" else list(
-        question.choices)
+    shown = list(question.choices) if question.kind == "choice" else sorted(counts)  # choices in the plan's order
     labels = [shown_answer(t, question, v) for v in shown]
     figure = go.Figure(go.Bar(x=labels, y=[counts.get(v, 0) for v in shown], marker_color="#4c78a8",
                               text=[counts.get(v, 0) for v in shown], textposition="outside"))
