@@ -19,8 +19,9 @@ rerun when the stream's versions move, GRACE_S after the news, one request at a 
 - Step reach, per student and step: from sending the press (its BackMsg) to the end of that
   student's first script run that shows "Step k of 4" on the step's page: the push rerun, which the
   step's st.switch_page turns into a full run of the new page. p50 · p95 · max (nearest rank) over
-  students × steps 1–4. Also "shown": to the arrival of the first element saying "Step k of 4", which
-  the push's own run draws before its page switch (harness/session.py notes each element's arrival).
+  students × steps 1–4. Also "shown": to the arrival of the first element saying "Step k of 4" on the
+  step's page (harness/session.py notes each element's arrival): the page's top, which the runs of all
+  sessions draw before the rest of any page (lenet/classroom/turns.py), with the step's line and question.
 - On the question's step every student sends an answer through its form (10 or 12; every third
   student then changes it to 14). Checked: answers.json holds exactly N answers to that step, with
   the expected tally, and the projector's histogram (its own push reruns) says "Answers: N" with
@@ -112,13 +113,13 @@ class Lesson:
                 return
             number, path, text = self.target
             s, got, shown = tab.s, self.arrived.setdefault(number, {}), self.shown.setdefault(number, {})
-            if who not in shown:  # the step's line, from the push's own run (before its page switch) or the page's
+            on_step = bool(s.page) and s.page == s.pages.get(path)  # this run is of the step's page
+            if who not in shown and on_step:  # the step's line: its page's top, drawn before the rest of it
                 when = next((at for (kind, m), at in zip(run.elements, run.arrived, strict=True)
                              if kind == "markdown" and text in m.body), None)
                 if when is not None and when > self.pressed[number]:
                     shown[who] = when - self.pressed[number]
-            if who not in got and s.page and s.page == s.pages.get(path) and \
-                    any(text in m.body for m in run.of("markdown")):
+            if who not in got and on_step and any(text in m.body for m in run.of("markdown")):
                 got[who] = time.perf_counter() - self.pressed[number]
         return saw
 

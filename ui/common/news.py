@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from lenet.classroom.news import GRACE_S, NEWS, RETRY_MS, TOPICS, streamed
+from lenet.classroom.turns import TURNS
 from ui.common.classes import session_class
 
 __all__ = ["HERE", "HIDDEN", "follow"]
@@ -109,11 +110,12 @@ def follow(part: Callable[..., None], *args: Any, name: str, topics: tuple[str, 
     """Draw `part(*args)` in a fragment that reruns on news of `topics` in the session's class; with
     no stream, every `every` seconds instead (None: never by itself). `name` keeps its component apart."""
     def fragment(*a: Any) -> None:
-        code = session_class()
-        drawn = NEWS.versions(code, topics)  # before drawing: a change while it draws is news after it
-        part(*a)
-        if streamed():
-            _listen(name, code, drawn)
+        with TURNS.turn(opening=True):  # its push's run takes its turn with the pages' (a part of a page: its own)
+            code = session_class()
+            drawn = NEWS.versions(code, topics)  # before drawing: a change while it draws is news after it
+            part(*a)
+            if streamed():
+                _listen(name, code, drawn)
 
     fragment.__qualname__ = f"follow.{name}"  # the fragment's id is made from it: one per name
     st.fragment(run_every=None if streamed() else every)(fragment)(*args)

@@ -15,6 +15,7 @@ import threading
 import streamlit as st
 
 from lenet.classroom.serving import pages_first
+from lenet.classroom.turns import TURNS
 from ui.common import classes, lesson, share
 from ui.common.i18n import LANGUAGES, Text, text
 from ui.common.links import refused
@@ -52,7 +53,16 @@ _inside = threading.local()  # each script run has its own thread: is a page run
 
 
 def run() -> None:
-    """Draw the frame shared by every page, then the page the URL asks for."""
+    """Draw the frame shared by every page, then the page the URL asks for. The runs of all sessions take
+    turns (lenet.classroom.turns): the page's top first, which says where a led student is, then the rest."""
+    with TURNS.turn(opening=True):
+        page, allowed, t, entries = _top()
+    with TURNS.turn():
+        _frame_and_page(page, allowed, t, entries)
+
+
+def _top() -> tuple[st.Page, Access, Text, list[st.Page]]:
+    """What a page shows first; a following student's screen held by Pause shows this alone."""
     st.set_page_config(page_title="LeNet Lab", page_icon=":material/draw:", layout="wide")
     prepare()  # what `make run` did before Streamlit started; once, under plain `streamlit run` too
     lesson.start(link_names)  # the link, on the first run
@@ -71,6 +81,11 @@ def run() -> None:
         lead_panel.opening()  # Back, Next or a plan chose a step: the teacher's page opens it first
     if bar.top(t, teaching):  # a following student's page opens each step; paused, it shows a card alone
         st.stop()
+    return page, allowed, t, entries
+
+
+def _frame_and_page(page: st.Page, allowed: Access, t: Text, entries: list[st.Page]) -> None:
+    teaching = allowed is Access.TEACHER
     with st.sidebar:
         if not lesson.hidden("menu") and not bar.steered():  # following the projector, its pages are the teacher's
             for entry in entries:

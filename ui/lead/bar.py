@@ -54,9 +54,7 @@ def _student(t: Text) -> None:
         return
     following = st.session_state[FOLLOWING]
     if following and now.serial != st.session_state.get("_step_seen"):  # the class moved on
-        with st.container(border=True):  # the step's line before its page: sent first to a few students; with
-            _line(t, now)  # sixty, the page's run empties the queue before it is sent (docs/performance.md)
-        open_step(now.step, now.serial)  # this page becomes the step (the run ends here)
+        open_step(now.step, now.serial)  # this page becomes the step (the run ends here); its top says which
     if (now.paused and following) != st.session_state.get(PAUSED, False):
         st.rerun(scope="app")  # paused or resumed: the page is held or drawn again
     if now.paused and following:

@@ -9,6 +9,7 @@ import streamlit as st
 
 from lenet.classroom.lead import Led, led, move, start
 from lenet.classroom.plans import Step
+from lenet.classroom.turns import TURNS
 from lenet.files import runs_dir
 from ui.common import lesson
 from ui.common.classes import session_class
@@ -42,7 +43,8 @@ def open_step(step: Step, serial: int) -> None:
         for key in [k for k in st.session_state if k.startswith(BUILD)]:
             del st.session_state[key]
     st.session_state["_step_seen"] = serial
-    st.switch_page(f"pages/{step.page}.py")
+    with TURNS.aside():  # it waits for a flush: the others' runs go on meanwhile
+        st.switch_page(f"pages/{step.page}.py")
 
 
 def shown_link(place: str) -> str:

@@ -9,6 +9,7 @@ import streamlit as st
 
 from lenet.classroom.jobqueue import JOBS
 from lenet.classroom.state import RunState, Status
+from lenet.classroom.turns import TURNS
 from ui.common.curves import curves
 from ui.common.figures import STILL, confusion, per_class, split_of
 from ui.common.i18n import Text
@@ -123,7 +124,8 @@ def _stop_button(t: Text, who: Control, snap: RunState, place: Any) -> RunState:
     if snap.running and who.allowed and place.button(t("train.stop"), type="secondary", key="stop"):
         job = JOBS.current()
         job.stop(by=session_id())
-        job.join(timeout=1.0)  # it stops between batches: show "stopped" in this same redraw
+        with TURNS.aside():  # waiting, the class's runs go on (lenet/classroom/turns.py)
+            job.join(timeout=1.0)  # it stops between batches: show "stopped" in this same redraw
         return job.snapshot()
     if snap.running and not who.allowed:
         place.caption(t("train.only_teacher_stops"))

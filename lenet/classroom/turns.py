@@ -1,0 +1,110 @@
+"""Page runs take turns: at most `width` of them draw at once, and the short opening of a run (where a
+led student's page says which step it is) goes before the long rest of any other.
+
+    with TURNS.turn(opening=True):  # the page's top: the led step's line
+        ...
+    with TURNS.turn():  # the sidebar and the page
+        ...
+
+Streamlit runs each session's script in a thread of its own, and every one of them shares one
+interpreter lock with the event loop that sends what they draw. When a class of sixty followed a
+step, sixty runs drew at once, each at a sixtieth of the lock, and the loop sent next to nothing
+until the last of them ended, ~3 s on (docs/performance.md). In turns, a waiting run holds no lock:
+the loop sends each opening as it is drawn, and the pages come one by one, the first after one run.
+
+A turn is waited for at most `longest_s`: a run that holds one for longer (a first visitor's page
+loading MNIST) delays the others by that much, never for ever. A run already holding a turn (a
+fragment drawn inside its page) takes no other.
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+__all__ = ["TURNS", "Turns"]
+
+
+@dataclass(order=True)
+class _Waiter:
+    rank: tuple[int, int]  # (0 for an opening, 1 for the rest; arrival number): the queue's order
+    given: threading.Event = field(default_factory=threading.Event, compare=False)
+
+
+class Turns:
+    """A queue of script runs, `width` at a time, openings first, each in order of arrival."""
+
+    def __init__(self, width: int = 1, longest_s: float = 2.0):
+        self.width, self.longest_s = width, longest_s
+        self._lock = threading.Lock()
+        self._busy = 0  # runs holding a turn now
+        self._queue: list[_Waiter] = []  # a heap
+        self._arrivals = itertools.count()
+        self._held = threading.local()  # this thread holds a turn
+
+    @contextmanager
+    def turn(self, opening: bool = False) -> Iterator[None]:
+        """Wait for a turn (at most longest_s), hold it while the block runs."""
+        if getattr(self._held, "now", False):
+            yield
+            return
+        self._take(opening)
+        self._held.now = True
+        try:
+            yield
+        finally:
+            if self._held.now:  # not stepped aside from for good (a page switch)
+                self._held.now = False
+                self._give_back()
+
+    @contextmanager
+    def aside(self) -> Iterator[None]:
+        """Give the turn to the next run while the block waits (st.switch_page sleeps 10 ms so that what was
+        drawn is sent before its rerun), and take one again after it; a block that raises (a page switch
+        ends the run) takes none."""
+        if not getattr(self._held, "now", False):
+            yield
+            return
+        self._held.now = False
+        self._give_back()
+        yield
+        self._take(opening=True)
+        self._held.now = True
+
+    def holding(self) -> int:
+        """Runs holding a turn now."""
+        with self._lock:
+            return self._busy
+
+    def waiting(self) -> int:
+        """Runs waiting for one."""
+        with self._lock:
+            return len(self._queue)
+
+    def _take(self, opening: bool) -> None:
+        with self._lock:
+            if self._busy < self.width and not self._queue:
+                self._busy += 1
+                return
+            me = _Waiter((0 if opening else 1, next(self._arrivals)))
+            heapq.heappush(self._queue, me)
+        if me.given.wait(self.longest_s):
+            return
+        with self._lock:  # waited long enough: go now, beside the runs that hold turns
+            if not me.given.is_set():
+                self._queue.remove(me)
+                heapq.heapify(self._queue)
+                self._busy += 1
+
+    def _give_back(self) -> None:
+        with self._lock:
+            self._busy -= 1
+            while self._busy < self.width and self._queue:
+                heapq.heappop(self._queue).given.set()
+                self._busy += 1
+
+
+TURNS = Turns()  # every session's runs in this process
