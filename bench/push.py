@@ -156,8 +156,8 @@ class Newsreader:
                         await asyncio.wait_for(self.woken.wait(), None if math.isinf(end) else end - now)
                     self.woken.clear()
                     continue
-                taken = time.perf_counter()
-                await asyncio.sleep(GRACE_S)  # as the component waits (ui/common/news.py), then looks again:
+                taken, first = time.perf_counter(), self.s.news.get(self._news() or "")
+                await asyncio.sleep(first.grace if first else GRACE_S)  # as its component waits, then looks again:
                 if (name := self._news()) is None:  # drawn anew meanwhile, or gone with its page
                     continue
                 self.known[name] = versions = self._fresh(name)  # told once, as the JS does

@@ -25,6 +25,8 @@ import websockets
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
+from lenet.classroom.news import GRACE_S
+
 __all__ = ["News", "Run", "Session", "StreamlitError", "canvas_value"]
 
 EARLY_FOR_RERUN = ForwardMsg.ScriptFinishedStatus.Value("FINISHED_EARLY_FOR_RERUN")
@@ -68,6 +70,7 @@ class News:
     fragment: str  # the fragment it reruns
     url: str  # its stream: /_lenet/news?topics=...[&class=...]
     versions: dict[str, int]  # the versions its part was drawn with
+    grace: float = GRACE_S  # s its news waits before the push (its data's "grace", in ms; a baseline's: GRACE_S)
 
     @property
     def trigger(self) -> str:
@@ -199,6 +202,6 @@ class Session:
                 self.widgets[f"{etype}:{name}"] = wid
                 self.fragments[wid] = fwd.delta.fragment_id
             if etype == "bidi_component" and proto.component_name.endswith(NEWS_COMPONENT):
-                data = json.loads(proto.json)  # {"id": name, "url": ..., "versions": ...}
+                data = json.loads(proto.json)  # {"id": name, "url": ..., "versions": ..., "grace": ms}
                 self.news[data["id"]] = News(id=wid, fragment=fwd.delta.fragment_id, url=data["url"],
-                                             versions=data["versions"])
+                                             versions=data["versions"], grace=data.get("grace", GRACE_S * 1000) / 1000)

@@ -31,10 +31,11 @@ HIDDEN = "<style>[class*='st-key-lenet-news-'] {display: none}</style>"
 # shows: a browser holds at most six connections to a server, and a stream per part (a teacher's
 # Train, Class and Build tabs held seven) left the next page's files waiting for ever. Each part
 # (one per name, kept across the reruns and page switches that draw it again) compares its own
-# topics; the stream closes a second after the last part goes. News waits GRACE_S, and then for the
-# end of the tab's own run: that run is most often the user's action that made the news, and it
-# draws the part anew with the new versions (a push would cut it short: a teacher's open menu on
-# the Class page closed under the pointer as the relabel's own news came back). A stream the server
+# topics; the stream closes a second after the last part goes. News waits the part's grace (GRACE_S
+# unless the part says otherwise), and then for the end of the tab's own run: that run is most often
+# the user's action that made the news, and it draws the part anew with the new versions (a push
+# would cut it short: a teacher's open menu on the Class page closed under the pointer as the
+# relabel's own news came back). A student's step is never its own action: no grace. A stream the server
 # refused (EventSource gives those up) is opened again after RETRY_MS, then less and less often.
 _JS = """
 const running = () =>
@@ -79,17 +80,17 @@ export default function ({ data, setTriggerValue }) {
   part.known = data.versions;  // its own topics' versions, as it was drawn
   const fresh = () => tab.latest
     && Object.keys(part.known).some((t) => t in tab.latest && tab.latest[t] !== part.known[t]);
-  part.check = () => {  // after the grace, and not while the tab's own script runs (lenet.classroom.news.GRACE_S)
+  part.check = (wait = data.grace) => {  // after its grace, and not while the tab's own script runs
     clearTimeout(part.later);
     part.later = setTimeout(() => {
       if (!fresh()) return;  // drawn anew meanwhile, with these versions
-      if (running()) return part.check();
+      if (running()) return part.check(GRACE_MS);
       fire(tab, () => {
         if (!fresh()) return;
         part.known = Object.fromEntries(Object.keys(part.known).map((t) => [t, tab.latest[t] ?? part.known[t]]));
         setTriggerValue("news", part.known);
       });
-    }, GRACE_MS);
+    }, wait);
   };
   part.check();
   return () => {  // unmounted: the part goes, and the stream with the last part, unless drawn again
@@ -106,23 +107,27 @@ _component = st.components.v2.component(
     "lenet_news", js=_JS.replace("GRACE_MS", str(round(GRACE_S * 1000))).replace("RETRY_MS", str(RETRY_MS)))
 
 
-def follow(part: Callable[..., None], *args: Any, name: str, topics: tuple[str, ...], every: float | None) -> None:
+def follow(part: Callable[..., None], *args: Any, name: str, topics: tuple[str, ...], every: float | None,
+           grace: float = GRACE_S) -> None:
     """Draw `part(*args)` in a fragment that reruns on news of `topics` in the session's class; with
-    no stream, every `every` seconds instead (None: never by itself). `name` keeps its component apart."""
+    no stream, every `every` seconds instead (None: never by itself). `name` keeps its component apart.
+    `grace`: how long its news waits first (GRACE_S: the news may be of this tab's own action; 0 for
+    news no action of the tab's ever makes)."""
     def fragment(*a: Any) -> None:
         with TURNS.turn(opening=True):  # its push's run takes its turn with the pages' (a part of a page: its own)
             code = session_class()
             drawn = NEWS.versions(code, topics)  # before drawing: a change while it draws is news after it
             part(*a)
             if streamed():
-                _listen(name, code, drawn)
+                _listen(name, code, drawn, grace)
 
     fragment.__qualname__ = f"follow.{name}"  # the fragment's id is made from it: one per name
     st.fragment(run_every=None if streamed() else every)(fragment)(*args)
 
 
-def _listen(name: str, code: str | None, drawn: dict[str, int]) -> None:
+def _listen(name: str, code: str | None, drawn: dict[str, int], grace: float) -> None:
     here = st.session_state.get(HERE)  # a student's tab: counted as here, following or exploring (ui/lead)
     query = {"topics": ",".join(TOPICS)} | ({"class": code} if code else {}) | ({"here": here} if here else {})
     _component(key=f"lenet-news-{name}", on_news_change=lambda: None,
-               data={"id": name, "url": "/_lenet/news?" + urlencode(query), "versions": drawn})
+               data={"id": name, "url": "/_lenet/news?" + urlencode(query), "versions": drawn,
+                     "grace": round(grace * 1000)})

@@ -37,7 +37,7 @@ def top(t: Text, teaching: bool) -> bool:
     now = led(runs_dir())
     st.session_state[STEERED] = steered = now is not None and following and now.teacher != session_id()
     st.session_state[PAUSED] = held = steered and now.paused
-    follow(_student, t, name="lead", topics=("step",), every=POLL_S)
+    follow(_student, t, name="lead", topics=("step",), every=POLL_S, grace=0.0)  # no student's action makes a step
     return held
 
 

@@ -30,7 +30,7 @@ def open_step(step: Step, serial: int) -> None:
     """Open `step` in this session: its page, set up by its lesson link, in the session's own language
     and class. Ends the run (st.switch_page), so call it where the page may change: a callback of the
     router's, or a fragment."""
-    names = link_names()
+    names = link_names() if "checkpoint" in step.query else {}  # listing the models costs ~2 ms a student
     found = read({k: v for k, v in step.query.items() if k not in KEPT_OWN}, names)
     own = st.session_state.get("lang")  # kept in the address too: a reload opens the step in the student's language
     st.session_state["_lesson"] = replace(found, lang=own, class_code=session_class(), problems=())
