@@ -12,16 +12,18 @@ step, sixty runs drew at once, each at a sixtieth of the lock, and the loop sent
 until the last of them ended, ~3 s on (docs/performance.md). In turns, a waiting run holds no lock:
 the loop sends each opening as it is drawn, and the pages come one by one, the first after one run.
 
-A turn is waited for at most `longest_s`: a run that holds one for longer (a first visitor's page
-loading MNIST) delays the others by that much, never for ever. A run already holding a turn (a
-fragment drawn inside its page) takes no other.
+While the line moves, a run waits its turn however long the line; when no turn has changed hands for
+`longest_s` (a run holding one that long: a first visitor's page loading MNIST), the next goes anyway,
+beside it, so a stuck run delays the others by that much, never for ever. A run already holding a turn
+(a fragment drawn inside its page) takes no other.
 """
 from __future__ import annotations
 
 import heapq
 import itertools
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -37,12 +39,13 @@ class _Waiter:
 class Turns:
     """A queue of script runs, `width` at a time, openings first, each in order of arrival."""
 
-    def __init__(self, width: int = 1, longest_s: float = 2.0):
-        self.width, self.longest_s = width, longest_s
+    def __init__(self, width: int = 1, longest_s: float = 2.0, clock: Callable[[], float] = time.monotonic):
+        self.width, self.longest_s, self._clock = width, longest_s, clock
         self._lock = threading.Lock()
         self._busy = 0  # runs holding a turn now
         self._queue: list[_Waiter] = []  # a heap
         self._arrivals = itertools.count()
+        self._moved = clock()  # when a turn last changed hands
         self._held = threading.local()  # this thread holds a turn
 
     @contextmanager
@@ -88,20 +91,26 @@ class Turns:
         with self._lock:
             if self._busy < self.width and not self._queue:
                 self._busy += 1
+                self._moved = self._clock()
                 return
             me = _Waiter((0 if opening else 1, next(self._arrivals)))
             heapq.heappush(self._queue, me)
-        if me.given.wait(self.longest_s):
-            return
-        with self._lock:  # waited long enough: go now, beside the runs that hold turns
-            if not me.given.is_set():
-                self._queue.remove(me)
+        while not me.given.wait(self.longest_s):
+            with self._lock:
+                if me.given.is_set():
+                    return
+                if self._clock() - self._moved < self.longest_s:
+                    continue  # the line moves: wait on
+                self._queue.remove(me)  # stuck: go now, beside the runs that hold turns
                 heapq.heapify(self._queue)
                 self._busy += 1
+                self._moved = self._clock()
+                return
 
     def _give_back(self) -> None:
         with self._lock:
             self._busy -= 1
+            self._moved = self._clock()
             while self._busy < self.width and self._queue:
                 heapq.heappop(self._queue).given.set()
                 self._busy += 1

@@ -1,8 +1,9 @@
 """Page runs take turns (lenet/classroom/turns.py): no more than `width` at once; openings before the
 rest, each kind in order of arrival; a run holding a turn takes no other; a turn stepped aside from goes
-to the next run and comes back, or, when the block raises (a page switch), is given back once; a turn
-held too long is waited for no longer than longest_s; and from many threads, every turn given back.
-Threads are sequenced by events and by the queue's own count, never by sleeping."""
+to the next run and comes back, or, when the block raises (a page switch), is given back once; a run
+waits while the line moves, and goes beside a turn held still for longest_s; and from many threads,
+every turn given back.
+Threads are sequenced by events and by the queue's own count; the turns' clock, where it matters, is the test's."""
 from __future__ import annotations
 
 import threading
@@ -100,8 +101,9 @@ def test_a_run_holding_a_turn_takes_no_other():
     assert (turns.holding(), turns.waiting()) == (0, 0)
 
 
-def test_a_turn_held_too_long_is_waited_for_no_longer_than_longest_s():
-    turns, free, went = Turns(width=1, longest_s=0.05), threading.Event(), threading.Event()
+def test_a_run_waits_while_the_line_moves_and_goes_when_a_turn_is_stuck():
+    now = [0.0]  # the turns' clock: no turn has changed hands for now[0] - (its last change) seconds
+    turns, free, went = Turns(width=1, longest_s=0.01, clock=lambda: now[0]), threading.Event(), threading.Event()
 
     def stuck() -> None:  # a first visitor's page loading MNIST, say
         with turns.turn():
@@ -110,11 +112,16 @@ def test_a_turn_held_too_long_is_waited_for_no_longer_than_longest_s():
     def run() -> None:
         with turns.turn(opening=True):
             went.set()
+            free.wait(HANG_S)
 
     holder = _start(stuck)
     _until(lambda: turns.holding() == 1)
     waiter = _start(run)
-    assert went.wait(HANG_S), "a run waited for as long as the turn was held"
+    _until(lambda: turns.waiting() == 1)
+    assert not went.wait(0.2), "a run went beside another while the line was moving"  # ~20 of its looks
+    now[0] = 1.0  # the holder has held its turn for longer than longest_s
+    assert went.wait(HANG_S), "a run waited for as long as a stuck turn was held"
+    assert turns.holding() == 2  # beside it
     free.set()
     _joined(holder, waiter)
     assert (turns.holding(), turns.waiting()) == (0, 0)

@@ -47,9 +47,13 @@ def warm() -> None:
     import pandas  # noqa: F401
     import pyarrow  # noqa: F401
 
+    import plotly.graph_objects as go
+
     import ui.common.figures  # noqa: F401  (torch, plotly)
     import ui.common.picker  # noqa: F401
     from lenet.classroom.serving import warm_up
+
+    go.Figure()  # plotly reads its default template on a first figure (~0.1 s), while a class waits for a step
 
     warm_up()
 
