@@ -45,9 +45,8 @@ def warm() -> None:
     Streamlit imports lazily, for tables) from thirty threads at once, and some of them saw it
     half-initialised ("partially initialized module 'pandas'")."""
     import pandas  # noqa: F401
-    import pyarrow  # noqa: F401
-
     import plotly.graph_objects as go
+    import pyarrow  # noqa: F401
 
     import ui.common.figures  # noqa: F401  (torch, plotly)
     import ui.common.picker  # noqa: F401
