@@ -5,6 +5,7 @@ led student's page says which step it is) goes before the long rest of any other
         ...
     with TURNS.turn():  # the sidebar and the page
         ...
+        TURNS.let_openings_pass()  # between its parts: the tops that came meanwhile go first
 
 Streamlit runs each session's script in a thread of its own, and every one of them shares one
 interpreter lock with the event loop that sends what they draw. When a class of sixty followed a
@@ -55,7 +56,7 @@ class Turns:
             yield
             return
         self._take(opening)
-        self._held.now = True
+        self._held.now, self._held.opening = True, opening
         try:
             yield
         finally:
@@ -76,6 +77,17 @@ class Turns:
         yield
         self._take(opening=True)
         self._held.now = True
+
+    def let_openings_pass(self) -> None:
+        """In the rest of a page, between its parts: the openings waiting now go first (a step's sixty tops
+        behind the teacher's own page, whose first run of a kind can take half a second), then this run."""
+        if not getattr(self._held, "now", False) or self._held.opening:
+            return
+        with self._lock:
+            if not self._queue or self._queue[0].rank[0] != 0:
+                return
+        with self.aside():
+            pass
 
     def holding(self) -> int:
         """Runs holding a turn now."""

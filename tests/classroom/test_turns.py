@@ -1,7 +1,7 @@
 """Page runs take turns (lenet/classroom/turns.py): no more than `width` at once; openings before the
 rest, each kind in order of arrival; a run holding a turn takes no other; a turn stepped aside from goes
-to the next run and comes back, or, when the block raises (a page switch), is given back once; a run
-waits while the line moves, and goes beside a turn held still for longest_s; and from many threads,
+to the next run and comes back, or, when the block raises (a page switch), is given back once; the rest
+of a page lets the openings waiting pass, and goes on before the other pages; a run waits while the line moves, and goes beside a turn held still for longest_s; and from many threads,
 every turn given back.
 Threads are sequenced by events and by the queue's own count; the turns' clock, where it matters, is the test's."""
 from __future__ import annotations
@@ -147,6 +147,35 @@ def test_a_turn_stepped_aside_from_goes_to_the_next_and_comes_back():
     assert aside.wait(HANG_S)
     _joined(_start(next_run), a)
     assert order == ["a before", "b", "a after"]
+    assert (turns.holding(), turns.waiting()) == (0, 0)
+
+
+def test_a_page_lets_the_openings_waiting_pass_and_goes_on_before_the_other_pages():
+    turns, order, waiting, done = Turns(width=1, longest_s=HANG_S), [], threading.Event(), threading.Event()
+
+    def page(name: str, opening: bool) -> None:
+        with turns.turn(opening=opening):
+            order.append(name)
+
+    def teacher() -> None:  # the rest of the teacher's page, while the class's tops come in
+        with turns.turn():
+            order.append("teacher's sidebar")
+            waiting.wait(HANG_S)
+            turns.let_openings_pass()
+            order.append("teacher's page")
+            with turns.turn(opening=True):  # a part drawn in it takes no turn of its own, nor lets any pass
+                turns.let_openings_pass()
+                order.append("its part")
+
+    first = _start(teacher)
+    _until(lambda: order == ["teacher's sidebar"])
+    others = []
+    for n, (name, opening) in enumerate([("student's page", False), ("top a", True), ("top b", True)], start=1):
+        others.append(_start(lambda name=name, opening=opening: page(name, opening)))
+        _until(lambda n=n: turns.waiting() == n)
+    waiting.set()
+    _joined(first, *others)
+    assert order == ["teacher's sidebar", "top a", "top b", "teacher's page", "its part", "student's page"]
     assert (turns.holding(), turns.waiting()) == (0, 0)
 
 

@@ -114,6 +114,7 @@ def follow(part: Callable[..., None], *args: Any, name: str, topics: tuple[str, 
     `grace`: how long its news waits first (GRACE_S: the news may be of this tab's own action; 0 for
     news no action of the tab's ever makes)."""
     def fragment(*a: Any) -> None:
+        TURNS.let_openings_pass()  # drawn in a page's run: the tops waiting go first
         with TURNS.turn(opening=True):  # its push's run takes its turn with the pages' (a part of a page: its own)
             code = session_class()
             drawn = NEWS.versions(code, topics)  # before drawing: a change while it draws is news after it

@@ -102,6 +102,7 @@ def _frame_and_page(page: st.Page, allowed: Access, t: Text, entries: list[st.Pa
         st.info(t("teacher.visitor"), icon=":material/visibility:")
     share.notes(t)
     _inside.page = True
+    TURNS.let_openings_pass()
     try:
         with pages_first():  # training waits between batches while a page is being drawn
             page.run()
