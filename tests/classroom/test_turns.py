@@ -1,9 +1,10 @@
 """Page runs take turns (lenet/classroom/turns.py): no more than `width` at once; openings before the
 rest, each kind in order of arrival; a run holding a turn takes no other; a turn stepped aside from goes
 to the next run and comes back, or, when the block raises (a page switch), is given back once; the rest
-of a page lets the openings waiting pass, and goes on before the other pages; a run waits while the line moves, and goes beside a turn held still for longest_s; and from many threads,
-every turn given back.
-Threads are sequenced by events and by the queue's own count; the turns' clock, where it matters, is the test's."""
+of a page lets the openings waiting pass, and goes on before the other pages; a run waits while the
+line moves, and goes beside a turn held still for longest_s; and from many threads, every turn given
+back. Threads are sequenced by events and by the queue's own count; the turns' clock, where it
+matters, is the test's."""
 from __future__ import annotations
 
 import threading
@@ -151,7 +152,7 @@ def test_a_turn_stepped_aside_from_goes_to_the_next_and_comes_back():
 
 
 def test_a_page_lets_the_openings_waiting_pass_and_goes_on_before_the_other_pages():
-    turns, order, waiting, done = Turns(width=1, longest_s=HANG_S), [], threading.Event(), threading.Event()
+    turns, order, waiting = Turns(width=1, longest_s=HANG_S), [], threading.Event()
 
     def page(name: str, opening: bool) -> None:
         with turns.turn(opening=opening):
