@@ -51,7 +51,7 @@ class Turns:
 
     @contextmanager
     def turn(self, opening: bool = False) -> Iterator[None]:
-        """Wait for a turn (at most longest_s), hold it while the block runs."""
+        """Wait for a turn (while the line moves), hold it while the block runs."""
         if getattr(self._held, "now", False):
             yield
             return
