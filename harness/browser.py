@@ -327,6 +327,11 @@ def chart_points(page) -> int:
         return plot && plot.data && plot.data[0] ? plot.data[0].x.length : 0; }""")
 
 
+# wait_for_function(GROWING, arg=n): the chart has more than n points (a plotly div drawn anew is a moment without)
+GROWING = """n => { const p = document.querySelector('.js-plotly-plot');
+    return p && p.data && p.data[0] && p.data[0].x.length > n; }"""
+
+
 def png_bytes(image: Image.Image) -> bytes:
     buf = io.BytesIO()
     image.save(buf, "PNG")

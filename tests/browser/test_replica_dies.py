@@ -24,6 +24,7 @@ from deploy.replicas import (
     wait_until_up,
 )
 from harness.browser import (
+    GROWING,
     TRAINING_MS,
     WAIT_MS,
     act,
@@ -92,8 +93,7 @@ def test_a_replica_killed_mid_run_is_survived(tmp_path, new_page):
         watcher.wait_for_function("() => { const p = document.querySelector('.js-plotly-plot');"
                                   " return p && p.data && p.data[0] && p.data[0].x.length > 0; }", timeout=TRAINING_MS)
         before = chart_points(watcher)
-        watcher.wait_for_function(f"() => document.querySelector('.js-plotly-plot').data[0].x.length > {before}",
-                                  timeout=TRAINING_MS)
+        watcher.wait_for_function(GROWING, arg=before, timeout=TRAINING_MS)  # the way test_replicas.py's failed
         watcher.get_by_text("A model is training now: pick live: lenet5 in training ·", exact=False).filter(
             has_text="%").wait_for(timeout=TRAINING_MS)  # the first epoch's accuracy: it is saved
         settle(watcher)

@@ -4,6 +4,7 @@ import statistics
 import time
 
 from harness.browser import (
+    GROWING,
     WAIT_MS,
     chart_points,
     clear,
@@ -14,9 +15,6 @@ from harness.browser import (
     shot,
     visible_text,
 )
-
-GROWING = """n => { const p = document.querySelector('.js-plotly-plot');
-    return p && p.data && p.data[0] && p.data[0].x.length > n; }"""
 
 
 def test_training_streams_charts_and_stops(server, page, new_page, timings):
