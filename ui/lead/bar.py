@@ -77,8 +77,13 @@ def _following(t: Text, now: Led) -> None:
 def _line(t: Text, now: Led) -> None:
     """Which step, its line, and the way out of following."""
     with st.container(horizontal=True, vertical_alignment="center"):
-        st.markdown(f"**{_where(t, now)}**" + (f" · {plain(now.step.line)}" if now.step.line else ""))
+        st.markdown(_heading(t, now))
         st.button(t("lead.explore"), key="lead-explore", on_click=_explore, icon=":material/explore:")
+
+
+def _heading(t: Text, now: Led) -> str:
+    """ "**Step 3 of 8** · its line", the line as plain text (a plan's words are not markdown)."""
+    return f"**{_where(t, now)}**" + (f" · {plain(now.step.line)}" if now.step.line else "")
 
 
 def _where(t: Text, now: Led) -> str:
@@ -113,7 +118,7 @@ def _projector(t: Text) -> None:
     following, here = PRESENCE.students(session_class(), now.teacher)
     with st.container(border=True):
         with st.container(horizontal=True, vertical_alignment="center"):
-            st.markdown(f"**{_where(t, now)}**" + (f" · {plain(now.step.line)}" if now.step.line else ""))
+            st.markdown(_heading(t, now))
             st.markdown(t("lead.following", n=following, m=here), width="content")
         if now.paused:
             st.warning(t("lead.paused"), icon=":material/pause_circle:")

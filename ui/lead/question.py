@@ -63,11 +63,15 @@ def _widget(t: Text, question: Question, mine: int | str | None, serial: int) ->
 
 
 def _revealed(t: Text, now: Led, mine: int | str | None) -> None:
-    right = now.right
-    st.info(t("lead.answer_is", value=shown_answer(t, now.step.question, right)) if right is not None
-            else t("lead.no_answer_yet"), icon=":material/lightbulb:")
+    st.info(_answer_line(t, now), icon=":material/lightbulb:")
     if mine is not None:
-        st.caption(t("lead.you_said_right" if mine == right else "lead.you_said", value=mine))
+        st.caption(t("lead.you_said_right" if mine == now.right else "lead.you_said", value=mine))
+
+
+def _answer_line(t: Text, now: Led) -> str:
+    """The revealed answer, as the projector and every student's screen say it."""
+    return t("lead.answer_is", value=shown_answer(t, now.step.question, now.right)) if now.right is not None \
+        else t("lead.no_answer_yet")
 
 
 def _reveal(folder: Path) -> None:
@@ -92,7 +96,6 @@ def histogram(t: Text, now: Led) -> None:
                          xaxis={"type": "category", "title": None}, yaxis={"title": t("lead.students"), "dtick": 1})
     st.plotly_chart(figure, width="stretch", key=f"lead-histogram-{now.serial}")
     if now.revealed:
-        st.success(t("lead.answer_is", value=shown_answer(t, question, now.right)) if now.right is not None
-                   else t("lead.no_answer_yet"), icon=":material/lightbulb:")
+        st.success(_answer_line(t, now), icon=":material/lightbulb:")
     else:
         st.button(t("lead.reveal"), key="lead-reveal", on_click=_reveal, args=(runs_dir(),), type="primary")
